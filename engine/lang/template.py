@@ -1,0 +1,208 @@
+"""Splitting strings into literal text and `${...}` expressions, and finding references.
+
+A string that is exactly one `${...}` is a *lone* expression and keeps the expression's type; any
+other string with expressions is an interpolation and yields a string. `$${` writes a literal `${`.
+Parsed strings are cached by their text, so a stack with many copies of one expression parses it
+once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from jinja2 import TemplateSyntaxError, nodes
+from jinja2.environment import TemplateExpression
+
+from engine.lang.sandbox import StackEnvironment, compile_expression, parse_expression
+
+ENV = StackEnvironment()
+
+
+class ParseError(Exception):
+    """A string's `${...}` could not be parsed; the message is for the user."""
+
+
+Step = tuple[str, str | int]  # ("attr", name) or ("index", key)
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A reference found in an expression: a root name and constant steps after it."""
+
+    root: str
+    steps: tuple[Step, ...]
+
+    def __str__(self) -> str:
+        out = self.root
+        for kind, key in self.steps:
+            out += f".{key}" if kind == "attr" else f"[{key!r}]"
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Expression:
+    source: str
+    refs: tuple[Ref, ...]
+    run: TemplateExpression
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A string split into parts: literal text (str) and expressions."""
+
+    parts: tuple[str | Expression, ...]
+
+    @property
+    def lone(self) -> Expression | None:
+        if len(self.parts) == 1 and isinstance(self.parts[0], Expression):
+            return self.parts[0]
+        return None
+
+    @property
+    def refs(self) -> tuple[Ref, ...]:
+        return tuple(r for p in self.parts if isinstance(p, Expression) for r in p.refs)
+
+
+def has_expression(text: str) -> bool:
+    return "${" in text
+
+
+@lru_cache(maxsize=65536)
+def parse_string(text: str) -> Parsed:
+    """Split `text` into literal parts and expressions; raises ParseError."""
+    parts: list[str | Expression] = []
+    literal: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        start = text.find("${", i)
+        if start < 0:
+            literal.append(text[i:])
+            break
+        if start > 0 and text[start - 1] == "$":
+            literal.append(text[i : start - 1] + "${")
+            i = start + 2
+            continue
+        literal.append(text[i:start])
+        end = _closing_brace(text, start + 2)
+        if end < 0:
+            raise ParseError(f"unterminated ${{ at offset {start}: missing closing }}")
+        source = text[start + 2 : end].strip()
+        if not source:
+            raise ParseError("empty expression ${}")
+        if literal:
+            joined = "".join(literal)
+            if joined:
+                parts.append(joined)
+            literal = []
+        parts.append(_expression(source))
+        i = end + 1
+    if literal:
+        joined = "".join(literal)
+        if joined:
+            parts.append(joined)
+    return Parsed(tuple(parts))
+
+
+def _closing_brace(text: str, i: int) -> int:
+    depth, quote = 1, ""
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\":
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+        elif c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def _expression(source: str) -> Expression:
+    try:
+        expr = parse_expression(ENV, source)
+    except TemplateSyntaxError as exc:
+        raise ParseError(f"invalid expression ${{{source}}}: {exc.message}") from None
+    _refuse_private(expr, source)
+    refs = tuple(find_refs(expr))
+    try:
+        run = compile_expression(ENV, expr)
+    except TemplateSyntaxError as exc:
+        raise ParseError(f"invalid expression ${{{source}}}: {exc.message}") from None
+    return Expression(source, refs, run)
+
+
+def _refuse_private(expr: nodes.Node, source: str) -> None:
+    kinds = (nodes.Getattr, nodes.Name, nodes.Getitem)
+    candidates = [expr, *expr.find_all(kinds)] if isinstance(expr, kinds) else expr.find_all(kinds)
+    for node in candidates:
+        name = None
+        if isinstance(node, nodes.Getattr):
+            name = node.attr
+        elif isinstance(node, nodes.Name):
+            name = node.name
+        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            name = node.arg.value
+        if name is not None and name.startswith("_"):
+            raise ParseError(
+                f"access to {name!r} is not allowed in ${{{source}}}: names starting with _ "
+                "are Python internals, which the sandbox blocks"
+            )
+
+
+def _chain(node: nodes.Node) -> tuple[str, list[Step], list[nodes.Node], bool] | None:
+    """(root, constant steps, non-constant subscripts, still constant) for a name chain."""
+    if isinstance(node, nodes.Name):
+        return node.name, [], [], True
+    if isinstance(node, nodes.Getattr):
+        inner = _chain(node.node)
+        if inner is None:
+            return None
+        root, steps, extras, open_ = inner
+        if open_:
+            steps.append(("attr", node.attr))
+        return root, steps, extras, open_
+    if isinstance(node, nodes.Getitem):
+        inner = _chain(node.node)
+        if inner is None:
+            return None
+        root, steps, extras, open_ = inner
+        arg = node.arg
+        if open_ and isinstance(arg, nodes.Const) and isinstance(arg.value, int | str):
+            steps.append(("index", arg.value))
+        else:
+            extras.append(arg)
+            open_ = False
+        return root, steps, extras, open_
+    return None
+
+
+def find_refs(node: nodes.Node) -> list[Ref]:
+    """Every name chain in an expression's syntax tree, as references."""
+    chain = _chain(node)
+    if chain is not None:
+        root, steps, extras, _ = chain
+        out = [Ref(root, tuple(steps))]
+        for extra in extras:
+            out.extend(find_refs(extra))
+        return out
+    found: list[Ref] = []
+    if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name):
+        # a function call: the function's name is not a reference
+        children = [*node.args, *(kw.value for kw in node.kwargs)]
+        for extra in (node.dyn_args, node.dyn_kwargs):
+            if extra is not None:
+                children.append(extra)
+        for child in children:
+            found.extend(find_refs(child))
+        return found
+    for child in node.iter_child_nodes():
+        found.extend(find_refs(child))
+    return found

@@ -1,0 +1,226 @@
+"""Loading a stack file into a `Stack`, with diagnostics that point at the user's lines."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from engine.addrs import NAME_RE
+from engine.diag import Diagnostic, Diagnostics, SourceRange, error
+from engine.lang import BUILTIN_NAMES, FUNCTION_NAMES
+from engine.stack.model import (
+    CURRENT_FORMAT,
+    Lifecycle,
+    Output,
+    Provider,
+    Resource,
+    Stack,
+    Variable,
+)
+from engine.stack.schema import META_ARGUMENTS, OutputSpec, StackSpec
+from engine.stack.yamlpos import Positions, load_yaml
+
+MAX_STACK_BYTES = 32 * 1024 * 1024
+RESERVED_NAMES = frozenset({"var", "each", "count", "self", "local", "module", "data"})
+DEFAULT_PROVIDER = "sim"
+
+# Older stack formats stay readable forever: each function lifts a document one version up.
+UPGRADES: dict[int, Any] = {}
+
+
+def digest_text(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_stack(path: str | Path) -> tuple[Stack | None, Diagnostics]:
+    """Read and check a stack file."""
+    file = Path(path)
+    diags = Diagnostics()
+    try:
+        if file.stat().st_size > MAX_STACK_BYTES:
+            diags.error(f"stack file {file} is larger than {MAX_STACK_BYTES // 2**20} MiB")
+            return None, diags
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        diags.error(f"no stack file at {file}")
+        return None, diags
+    except IsADirectoryError:
+        diags.error(f"{file} is a folder, not a stack file")
+        return None, diags
+    except (OSError, UnicodeDecodeError) as exc:
+        diags.error(f"cannot read stack file {file}: {exc}")
+        return None, diags
+    return parse_stack(text, file)
+
+
+def parse_stack(text: str, file: Path) -> tuple[Stack | None, Diagnostics]:
+    diags = Diagnostics()
+    value, pos, yaml_diags = load_yaml(text, str(file))
+    diags.extend(yaml_diags)
+    if diags.has_errors:
+        return None, diags
+    if not isinstance(value, dict):
+        diags.error("a stack file must be a mapping with keys nubes, name, resources, ...",
+                    where=pos.at(()))
+        return None, diags
+    fmt = value.get("nubes")
+    if "nubes" not in value:
+        diags.error("missing required key 'nubes' (the stack format version, e.g. nubes: 1)",
+                    where=SourceRange(str(file), 1, 1))
+        return None, diags
+    if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
+        diags.error("'nubes' must be a format version number such as 1", where=pos.at(("nubes",)))
+        return None, diags
+    if fmt > CURRENT_FORMAT:
+        diags.error(
+            f"stack format {fmt} is newer than this nubes understands (up to {CURRENT_FORMAT})",
+            "upgrade nubes to read this stack",
+            where=pos.at(("nubes",)),
+        )
+        return None, diags
+    while fmt < CURRENT_FORMAT:
+        value = UPGRADES[fmt](value)
+        fmt += 1
+    try:
+        spec = StackSpec.model_validate(value)
+    except ValidationError as exc:
+        diags.extend(_schema_diagnostics(exc, pos))
+        return None, diags
+    stack = _build(spec, value, text, file, pos, diags)
+    return (None if diags.has_errors else stack), diags
+
+
+def _schema_diagnostics(exc: ValidationError, pos: Positions) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    seen: set[tuple[Any, ...]] = set()
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
+        if loc in seen:
+            continue  # pydantic reports each failed union branch; one message a place
+        seen.add(loc)
+        kind = err["type"]
+        field = loc[-1] if loc else ""
+        place = _describe(loc[:-1])
+        if kind == "extra_forbidden":
+            out.append(error(f"unknown key {field!r}{place}", where=pos.key_at(loc)))
+        elif kind == "missing":
+            out.append(error(f"missing required key {field!r}{place}", where=pos.at(loc[:-1])))
+        else:
+            out.append(error(f"{_describe(loc, lead='')}: {err['msg'].lower()}", where=pos.at(loc)))
+    return out
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and (
+        part in ("int", "str", "bool", "float", "list[any]", "dict[str,any]", "literal['all']")
+        or part.startswith(("list[", "dict[", "literal["))
+    )
+
+
+def _describe(loc: tuple[Any, ...], lead: str = " in ") -> str:
+    if not loc:
+        return "" if lead else "stack"
+    return lead + ".".join(str(p) for p in loc)
+
+
+def _build(
+    spec: StackSpec, raw: dict[str, Any], text: str, file: Path, pos: Positions, diags: Diagnostics
+) -> Stack:
+    if not NAME_RE.match(spec.name):
+        diags.error(
+            f"stack name {spec.name!r} must start with a letter and hold only letters, digits, "
+            "_ and -",
+            where=pos.at(("name",)),
+        )
+    for section in ("variables", "providers", "resources", "outputs"):
+        for name in raw.get(section) or {}:
+            if not NAME_RE.match(name):
+                diags.error(f"{name!r} is not a valid name in {section}",
+                            where=pos.key_at((section, name)))
+    variables = {
+        name: Variable(name, v.type, v.default, "default" in v.model_fields_set, v.description,
+                       v.sensitive)
+        for name, v in spec.variables.items()
+    }
+    providers = {
+        name: Provider(name, p.driver, {k: v for k, v in (p.model_extra or {}).items()})
+        for name, p in spec.providers.items()
+    }
+    if not providers:
+        providers[DEFAULT_PROVIDER] = Provider(DEFAULT_PROVIDER, "sim", {})
+    resources: dict[str, Resource] = {}
+    for name, r in spec.resources.items():
+        path = ("resources", name)
+        if name in RESERVED_NAMES or name in FUNCTION_NAMES or name in BUILTIN_NAMES:
+            diags.error(f"{name!r} is a reserved name and cannot name a resource",
+                        where=pos.key_at(path))
+        provider = r.provider
+        if provider is None:
+            if len(providers) == 1:
+                provider = next(iter(providers))
+            else:
+                diags.error(
+                    f"resource {name!r} must say which provider it uses",
+                    f"this stack declares several: {', '.join(providers)}",
+                    where=pos.key_at(path),
+                )
+                provider = ""
+        elif provider not in providers:
+            diags.error(
+                f"resource {name!r} uses provider {provider!r}, which is not declared",
+                f"declared providers: {', '.join(providers) or 'none'}",
+                where=pos.at((*path, "provider")),
+            )
+        if r.count is not None and r.for_each is not None:
+            diags.error(f"resource {name!r} sets both count and for_each; choose one",
+                        where=pos.at((*path, "for_each")))
+        for i, dep in enumerate(r.depends_on):
+            if dep not in spec.resources:
+                diags.error(f"depends_on names {dep!r}, which is not a resource in this stack",
+                            where=pos.at((*path, "depends_on", i)))
+        attributes = {k: v for k, v in raw["resources"][name].items() if k not in META_ARGUMENTS}
+        ignore = r.lifecycle.ignore_changes
+        resources[name] = Resource(
+            name=name,
+            type=r.type,
+            provider=provider,
+            count=r.count,
+            for_each=r.for_each,
+            depends_on=tuple(r.depends_on),
+            lifecycle=Lifecycle(
+                r.lifecycle.create_before_destroy,
+                r.lifecycle.prevent_destroy,
+                ignore if isinstance(ignore, str) else tuple(ignore),
+            ),
+            attributes=attributes,
+            timeouts={"create": r.timeouts.create, "delete": r.timeouts.delete},
+        )
+    outputs: dict[str, Output] = {}
+    for name, value in spec.outputs.items():
+        path = ("outputs", name)
+        if isinstance(value, dict) and "value" in value and set(value) <= set(OutputSpec.model_fields):
+            try:
+                o = OutputSpec.model_validate(value)
+            except ValidationError as exc:
+                for err in exc.errors():
+                    diags.error(f"output {name}: {err['msg'].lower()}",
+                                where=pos.at((*path, *err["loc"])))
+                continue
+            outputs[name] = Output(name, o.value, o.description, o.sensitive, (*path, "value"))
+        else:
+            outputs[name] = Output(name, value, "", False, path)
+    return Stack(
+        name=spec.name,
+        file=file,
+        text=text,
+        digest=digest_text(text),
+        format=spec.nubes,
+        variables=variables,
+        providers=providers,
+        resources=resources,
+        outputs=outputs,
+        positions=pos,
+    )

@@ -1,0 +1,93 @@
+"""The loaded stack: typed, with the positions of everything in it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.addrs import ResourceAddr
+from engine.diag import SourceRange
+from engine.stack.schema import VariableType
+from engine.stack.yamlpos import Path as ValuePath
+from engine.stack.yamlpos import Positions
+
+CURRENT_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    type: VariableType
+    default: Any
+    has_default: bool
+    description: str
+    sensitive: bool
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    driver: str
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    create_before_destroy: bool = False
+    prevent_destroy: bool = False
+    ignore_changes: tuple[str, ...] | str = ()
+
+    def ignores(self, attr: str) -> bool:
+        return self.ignore_changes == "all" or attr in self.ignore_changes
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str
+    type: str
+    provider: str
+    count: Any  # None, int, or an expression string
+    for_each: Any  # None, list, map, or an expression string
+    depends_on: tuple[str, ...]
+    lifecycle: Lifecycle
+    attributes: dict[str, Any]
+    timeouts: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def addr(self) -> ResourceAddr:
+        return ResourceAddr(self.name)
+
+    @property
+    def path(self) -> ValuePath:
+        return ("resources", self.name)
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    value: Any
+    description: str
+    sensitive: bool
+    path: ValuePath
+
+
+@dataclass
+class Stack:
+    name: str
+    file: Path
+    text: str
+    digest: str
+    format: int
+    variables: dict[str, Variable]
+    providers: dict[str, Provider]
+    resources: dict[str, Resource]
+    outputs: dict[str, Output]
+    positions: Positions
+
+    @property
+    def directory(self) -> Path:
+        return self.file.parent
+
+    def at(self, path: ValuePath) -> SourceRange:
+        return self.positions.at(path)

@@ -1,0 +1,73 @@
+"""The stack file's shape (format `nubes: 1`), checked with pydantic at the trust boundary.
+
+Pydantic's error locations are paths into the document, which `Positions` turns into file, line
+and column. Strict mode: a string is never silently taken for a number or a bool.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+VariableType = Literal["string", "number", "bool", "list", "map"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class VariableSpec(_Strict):
+    type: VariableType = "string"
+    default: Any = None
+    description: str = ""
+    sensitive: bool = False
+
+
+class ProviderSpec(BaseModel):
+    """`driver` plus the driver's own settings, which the driver checks."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    driver: str
+
+
+class LifecycleSpec(_Strict):
+    create_before_destroy: bool = False
+    prevent_destroy: bool = False
+    ignore_changes: list[str] | Literal["all"] = Field(default_factory=list)
+
+
+class TimeoutsSpec(_Strict):
+    create: float | None = None
+    delete: float | None = None
+
+
+class ResourceSpec(BaseModel):
+    """Meta-arguments; everything else is the type's own attributes."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    type: str
+    provider: str | None = None
+    count: int | str | None = None
+    for_each: list[Any] | dict[str, Any] | str | None = None
+    depends_on: list[str] = Field(default_factory=list)
+    lifecycle: LifecycleSpec = Field(default_factory=LifecycleSpec)
+    timeouts: TimeoutsSpec = Field(default_factory=TimeoutsSpec)
+
+
+META_ARGUMENTS = frozenset(ResourceSpec.model_fields)
+
+
+class OutputSpec(_Strict):
+    value: Any
+    description: str = ""
+    sensitive: bool = False
+
+
+class StackSpec(_Strict):
+    nubes: int
+    name: str
+    variables: dict[str, VariableSpec] = Field(default_factory=dict)
+    providers: dict[str, ProviderSpec] = Field(default_factory=dict)
+    resources: dict[str, ResourceSpec] = Field(default_factory=dict)
+    outputs: dict[str, Any] = Field(default_factory=dict)

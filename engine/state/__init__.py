@@ -1,0 +1,20 @@
+"""State: the model, its file format and upgrades, the local backend, and locks.
+
+Guarantees: every write is atomic and bumps `serial`; the previous version is kept; a state of
+another lineage is never overwritten; one writer per stack holds the lock.
+"""
+
+from engine.state.local import HistoryEntry, LocalBackend
+from engine.state.lock import LockHeld, LockInfo
+from engine.state.model import OutputState, ResourceState, State, StateError
+
+__all__ = [
+    "HistoryEntry",
+    "LocalBackend",
+    "LockHeld",
+    "LockInfo",
+    "OutputState",
+    "ResourceState",
+    "State",
+    "StateError",
+]

@@ -1,0 +1,114 @@
+"""The state document: what nubes knows it manages, per stack.
+
+Format 1:
+    {"format": 1, "serial": N, "lineage": uuid, "stack": name, "stack_digest": "sha256:...",
+     "resources": [{"address", "type", "provider", "id", "attributes", "dependencies",
+                    "tainted", "sensitive"}],
+     "outputs": {name: {"value", "sensitive"}}}
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.addrs import InstanceAddr, parse_instance_addr
+
+STATE_FORMAT = 1
+
+
+class StateError(Exception):
+    """The state cannot be read or written safely; the message tells the user what to do."""
+
+
+@dataclass
+class ResourceState:
+    address: InstanceAddr
+    type: str
+    provider: str
+    id: str
+    attributes: dict[str, Any]
+    dependencies: list[str] = field(default_factory=list)
+    tainted: bool = False
+    sensitive: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "address": str(self.address),
+            "type": self.type,
+            "provider": self.provider,
+            "id": self.id,
+            "attributes": self.attributes,
+            "dependencies": self.dependencies,
+        }
+        if self.tainted:
+            out["tainted"] = True
+        if self.sensitive:
+            out["sensitive"] = self.sensitive
+        return out
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> ResourceState:
+        addr = parse_instance_addr(doc["address"])
+        if addr is None:
+            raise StateError(f"state holds an invalid address {doc['address']!r}")
+        return cls(
+            address=addr,
+            type=doc["type"],
+            provider=doc["provider"],
+            id=doc["id"],
+            attributes=dict(doc.get("attributes") or {}),
+            dependencies=list(doc.get("dependencies") or []),
+            tainted=bool(doc.get("tainted", False)),
+            sensitive=list(doc.get("sensitive") or []),
+        )
+
+
+@dataclass
+class OutputState:
+    value: Any
+    sensitive: bool = False
+
+
+@dataclass
+class State:
+    stack: str
+    lineage: str = field(default_factory=lambda: str(uuid.uuid4()))
+    serial: int = 0
+    stack_digest: str | None = None
+    resources: dict[InstanceAddr, ResourceState] = field(default_factory=dict)
+    outputs: dict[str, OutputState] = field(default_factory=dict)
+    format: int = STATE_FORMAT
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "serial": self.serial,
+            "lineage": self.lineage,
+            "stack": self.stack,
+            "stack_digest": self.stack_digest,
+            "resources": [r.to_json() for _, r in sorted(self.resources.items())],
+            "outputs": {
+                k: {"value": v.value, "sensitive": v.sensitive} for k, v in self.outputs.items()
+            },
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> State:
+        resources = [ResourceState.from_json(r) for r in doc.get("resources") or []]
+        return cls(
+            stack=doc["stack"],
+            lineage=doc["lineage"],
+            serial=int(doc["serial"]),
+            stack_digest=doc.get("stack_digest"),
+            resources={r.address: r for r in resources},
+            outputs={
+                k: OutputState(v.get("value"), bool(v.get("sensitive")))
+                for k, v in (doc.get("outputs") or {}).items()
+            },
+            format=int(doc["format"]),
+        )
+
+    def copy(self) -> State:
+        return State.from_json(self.to_json())

@@ -1,0 +1,267 @@
+"""The Driver protocol and the portable resource types' schemas.
+
+A schema says, per attribute, whether the user sets it, the cloud computes it, or both; its value
+type; whether changing it forces replacement; and whether it is secret. Drivers return these
+schemas (adding their own attributes where they must) and the engine plans from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+STACK_TAG = "nubes:stack"
+ADDRESS_TAG = "nubes:address"
+TOKEN_TAG = "nubes:token"
+
+
+class Kind(StrEnum):
+    REQUIRED = "required"
+    OPTIONAL = "optional"
+    COMPUTED = "computed"
+    OPTIONAL_COMPUTED = "optional+computed"  # the user may set it; otherwise the cloud picks
+
+
+@dataclass(frozen=True)
+class Attr:
+    type: str  # string, number, bool, list, map, any
+    kind: Kind
+    force_new: bool = False
+    sensitive: bool = False
+    description: str = ""
+
+    @property
+    def settable(self) -> bool:
+        return self.kind is not Kind.COMPUTED
+
+    @property
+    def computed(self) -> bool:
+        return self.kind in (Kind.COMPUTED, Kind.OPTIONAL_COMPUTED)
+
+
+@dataclass(frozen=True)
+class TypeSchema:
+    name: str
+    attrs: Mapping[str, Attr]
+    actions: frozenset[str] = frozenset()
+    description: str = ""
+
+    @property
+    def sensitive(self) -> frozenset[str]:
+        return frozenset(n for n, a in self.attrs.items() if a.sensitive)
+
+
+def _s(**attrs: Attr) -> dict[str, Attr]:
+    return attrs
+
+
+R, O, C, OC = Kind.REQUIRED, Kind.OPTIONAL, Kind.COMPUTED, Kind.OPTIONAL_COMPUTED
+TAGS = Attr("map", O, description="tags on the object")
+
+PORTABLE: dict[str, TypeSchema] = {
+    "instance": TypeSchema(
+        "instance",
+        _s(
+            name=Attr("string", OC, description="display name"),
+            image=Attr("string", R, force_new=True, description="portable image name or native id"),
+            size=Attr("any", R, description="hardware profile name, or {cpus, memory_gb}"),
+            realm=Attr("string", OC, force_new=True, description="availability zone"),
+            key=Attr("string", O, force_new=True, description="key name for logins"),
+            firewalls=Attr("list", O, description="firewall ids or names"),
+            user_data=Attr("string", O, force_new=True, description="cloud-init or script"),
+            tags=TAGS,
+            state=Attr("string", OC, description="running or stopped"),
+            id=Attr("string", C),
+            public_ip=Attr("string", C),
+            private_ip=Attr("string", C),
+            hardware_profile=Attr("string", C),
+            launched_at=Attr("string", C),
+        ),
+        actions=frozenset({"start", "stop", "reboot"}),
+    ),
+    "key": TypeSchema(
+        "key",
+        _s(
+            name=Attr("string", OC, force_new=True),
+            public_key=Attr("string", O, force_new=True, description="absent: one is generated"),
+            tags=TAGS,
+            id=Attr("string", C),
+            fingerprint=Attr("string", C),
+            private_key=Attr("string", C, sensitive=True),
+        ),
+    ),
+    "firewall": TypeSchema(
+        "firewall",
+        _s(
+            name=Attr("string", OC, force_new=True),
+            description=Attr("string", O, force_new=True),
+            rules=Attr("list", O, description="{protocol, ports, sources}"),
+            tags=TAGS,
+            id=Attr("string", C),
+        ),
+    ),
+    "volume": TypeSchema(
+        "volume",
+        _s(
+            name=Attr("string", OC),
+            size_gb=Attr("number", R, force_new=True),
+            realm=Attr("string", OC, force_new=True),
+            instance=Attr("string", O, description="instance id to attach to"),
+            device=Attr("string", OC),
+            tags=TAGS,
+            id=Attr("string", C),
+            state=Attr("string", C),
+        ),
+    ),
+    "snapshot": TypeSchema(
+        "snapshot",
+        _s(
+            volume=Attr("string", R, force_new=True),
+            name=Attr("string", OC, force_new=True),
+            tags=TAGS,
+            id=Attr("string", C),
+            state=Attr("string", C),
+            size_gb=Attr("number", C),
+        ),
+    ),
+    "address": TypeSchema(
+        "address",
+        _s(
+            instance=Attr("string", O, description="instance id to associate with"),
+            tags=TAGS,
+            id=Attr("string", C),
+            ip=Attr("string", C),
+        ),
+    ),
+    "bucket": TypeSchema(
+        "bucket",
+        _s(name=Attr("string", R, force_new=True), tags=TAGS, id=Attr("string", C)),
+    ),
+    "image": TypeSchema(
+        "image",
+        _s(
+            name=Attr("string", R, force_new=True),
+            instance=Attr("string", R, force_new=True, description="instance to create it from"),
+            tags=TAGS,
+            id=Attr("string", C),
+            state=Attr("string", C),
+        ),
+    ),
+}
+
+INSTANCE_STATES = ("pending", "running", "stopping", "stopped", "terminated", "error", "unknown")
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """What every created object carries: the stack, its address, and an idempotency token."""
+
+    stack: str
+    address: str
+    token: str
+
+    def tags(self) -> dict[str, str]:
+        return {STACK_TAG: self.stack, ADDRESS_TAG: self.address, TOKEN_TAG: self.token}
+
+
+@dataclass
+class CloudObject:
+    """An object as a cloud reports it, in the portable model."""
+
+    type: str
+    id: str
+    attributes: dict[str, Any]
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def address(self) -> str | None:
+        return self.tags.get(ADDRESS_TAG)
+
+    @property
+    def token(self) -> str | None:
+        return self.tags.get(TOKEN_TAG)
+
+
+@dataclass
+class PlannedChange:
+    """A driver's view of one change: the values it will have, and what forces replacement."""
+
+    planned: dict[str, Any]
+    requires_replace: list[str] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (attribute, message)
+
+
+@dataclass(frozen=True)
+class DriverContext:
+    """What a driver may use from its surroundings."""
+
+    state_dir: Path
+    environ: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Realm:
+    id: str
+    name: str
+    state: str = "available"
+
+
+@dataclass(frozen=True)
+class HardwareProfile:
+    id: str
+    name: str
+    cpus: float | tuple[float, float]
+    memory_gb: float | tuple[float, float]
+    storage_gb: float | tuple[float, float]
+    architecture: str = "x86_64"
+
+
+@dataclass(frozen=True)
+class Image:
+    id: str
+    name: str
+    description: str = ""
+    architecture: str = "x86_64"
+    state: str = "available"
+    owner: str = "system"
+
+
+class Driver(Protocol):
+    """What every cloud driver provides. Methods may raise `providers.errors.ProviderError`."""
+
+    name: str
+
+    def schema(self) -> Mapping[str, TypeSchema]: ...
+
+    def configure(self, config: Mapping[str, Any], context: DriverContext) -> list[tuple[str, str]]:
+        """Take the provider block's settings; returns (setting, problem) pairs."""
+        ...
+
+    def list(self, type: str, filters: Mapping[str, str]) -> list[CloudObject]:
+        """All objects of a type whose tags match `filters`, in as few calls as the cloud allows."""
+        ...
+
+    def read(self, type: str, id: str) -> CloudObject | None: ...
+
+    def plan_change(
+        self, type: str, prior: Mapping[str, Any] | None, config: Mapping[str, Any]
+    ) -> PlannedChange: ...
+
+    def create(self, type: str, desired: Mapping[str, Any], owner: Ownership) -> CloudObject: ...
+
+    def update(
+        self, type: str, id: str, prior: Mapping[str, Any], desired: Mapping[str, Any]
+    ) -> CloudObject: ...
+
+    def delete(self, type: str, id: str) -> None: ...
+
+    def act(self, type: str, id: str, action: str) -> CloudObject: ...
+
+    def realms(self) -> list[Realm]: ...
+
+    def hardware_profiles(self) -> list[HardwareProfile]: ...
+
+    def images(self) -> list[Image]: ...

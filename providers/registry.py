@@ -1,0 +1,28 @@
+"""Finding a driver by name, importing only the one asked for."""
+
+from __future__ import annotations
+
+import importlib
+
+from providers.protocol import Driver
+
+_DRIVERS: dict[str, str] = {
+    "sim": "providers.sim:SimDriver",
+}
+# names other tools use for the same driver (Deltacloud's clients select "mock")
+ALIASES = {"mock": "sim"}
+
+
+def driver_names() -> list[str]:
+    return sorted(_DRIVERS)
+
+
+def load_driver(name: str) -> Driver | None:
+    """A new, unconfigured driver, or None if no driver has this name."""
+    target = _DRIVERS.get(ALIASES.get(name, name))
+    if target is None:
+        return None
+    module_name, _, cls_name = target.partition(":")
+    cls = getattr(importlib.import_module(module_name), cls_name)
+    driver: Driver = cls()
+    return driver

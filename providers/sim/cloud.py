@@ -1,0 +1,449 @@
+"""The sim cloud's behaviour: what each operation does to the stored objects.
+
+This is the "cloud side". It enforces what real clouds enforce (unique key and firewall names,
+a volume attached to one instance, a firewall in use cannot be deleted, quotas), so that
+mistakes in the engine's ordering show up here as they would on a real cloud.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import secrets
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from providers.errors import ConflictError, InvalidRequestError, NotFoundError, QuotaError
+from providers.protocol import STACK_TAG, CloudObject, HardwareProfile, Image, Ownership
+from providers.sim import catalog
+from providers.sim.config import SimConfig
+from providers.sim.store import Row, Store
+
+_PREFIX = {
+    "instance": "i",
+    "key": "key",
+    "firewall": "fw",
+    "volume": "vol",
+    "snapshot": "snap",
+    "address": "eip",
+    "bucket": "bkt",
+    "image": "img",
+}
+_PROTOCOLS = {"tcp", "udp", "icmp", "all"}
+
+
+def new_id(type: str) -> str:
+    return f"{_PREFIX[type]}-{uuid.uuid4().hex[:12]}"
+
+
+def _user_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in tags.items() if not k.startswith("nubes:")}
+
+
+class SimCloud:
+    def __init__(self, store: Store, config: SimConfig) -> None:
+        self.store = store
+        self.config = config
+        self.region = config.region
+
+    # ---- reads -----------------------------------------------------------------------------
+
+    def to_object(self, row: Row) -> CloudObject:
+        attrs = dict(row.attrs)
+        if row.type == "instance":
+            ready = attrs.pop("ready_at", None)
+            if attrs.get("state") == "pending" and ready is not None and time.time() >= ready:
+                attrs["state"] = "running"
+        attrs["id"] = row.id
+        attrs["tags"] = _user_tags(row.tags)
+        return CloudObject(row.type, row.id, attrs, dict(row.tags))
+
+    def get(self, type: str, id: str) -> Row:
+        row = self.store.get(id, type)
+        if row is None or row.region != self.region:
+            raise NotFoundError(f"{type} {id} does not exist", f"{type.capitalize()}NotFound")
+        return row
+
+    def images(self) -> list[Image]:
+        own = [
+            Image(r.id, r.attrs["name"], r.attrs.get("description", ""), state=r.attrs["state"],
+                  owner="self")
+            for r in self.store.select("image", self.region)
+        ]
+        return [*catalog.PUBLIC_IMAGES, *own]
+
+    def find_image(self, ref: str) -> Image:
+        for image in self.images():
+            if ref in (image.id, image.name):
+                return image
+        names = ", ".join(i.name for i in catalog.PUBLIC_IMAGES)
+        raise InvalidRequestError(
+            f"image {ref!r} does not exist in {self.region} (public images: {names})",
+            "InvalidImage.NotFound",
+        )
+
+    def find_profile(self, size: Any) -> tuple[HardwareProfile, dict[str, float]]:
+        profiles = catalog.HARDWARE_PROFILES
+        if isinstance(size, str):
+            for p in profiles:
+                if p.id == size:
+                    return p, _fixed_values(p)
+            raise InvalidRequestError(
+                f"hardware profile {size!r} does not exist (profiles: "
+                f"{', '.join(p.id for p in profiles)})",
+                "InvalidParameterValue",
+            )
+        if isinstance(size, Mapping):
+            return _pick_profile(size)
+        raise InvalidRequestError("size must be a profile name or {cpus, memory_gb}")
+
+    def check_realm(self, realm: str | None) -> str:
+        names = [r.id for r in catalog.realms(self.region)]
+        if realm is None:
+            return names[0]
+        if realm not in names:
+            raise InvalidRequestError(
+                f"realm {realm!r} is not in region {self.region} (realms: {', '.join(names)})",
+                "InvalidParameterValue",
+            )
+        return realm
+
+    # ---- create ----------------------------------------------------------------------------
+
+    def create(self, type: str, desired: Mapping[str, Any], owner: Ownership) -> Row:
+        tags = {**{str(k): str(v) for k, v in (desired.get("tags") or {}).items()}, **owner.tags()}
+        maker = getattr(self, f"_new_{type}")
+        with self.store.transaction():
+            attrs = maker(desired, owner)
+            row = Row(new_id(type), type, self.region, attrs, tags, time.time())
+            if type == "bucket":
+                row.id = attrs["name"]
+            self.store.insert(row)
+        return row
+
+    def _default_name(self, desired: Mapping[str, Any], owner: Ownership) -> str:
+        name = desired.get("name")
+        return str(name) if name else f"{owner.stack}-{owner.address}".replace('"', "")
+
+    def _new_instance(self, desired: Mapping[str, Any], owner: Ownership) -> dict[str, Any]:
+        image = self.find_image(str(desired.get("image")))
+        profile, values = self.find_profile(desired.get("size"))
+        if profile.architecture != image.architecture:
+            raise InvalidRequestError(
+                f"image {image.name} is {image.architecture}; profile {profile.id} is "
+                f"{profile.architecture}",
+                "InvalidParameterCombination",
+            )
+        realm = self.check_realm(desired.get("realm"))
+        if desired.get("key"):
+            self._by_name("key", str(desired["key"]))
+        firewalls = [self._by_name("firewall", str(f)).id for f in desired.get("firewalls") or []]
+        limit = self.config.max_instances
+        if limit is not None and self.store.count("instance", self.region) >= limit:
+            raise QuotaError(
+                f"instance quota of {limit} reached in {self.region}", "InstanceLimitExceeded"
+            )
+        n = self.store.next_number("instance")
+        now = time.time()
+        wanted = desired.get("state") or "running"
+        return {
+            "name": self._default_name(desired, owner),
+            "image": desired.get("image"),
+            "image_id": image.id,
+            "size": desired.get("size"),
+            "hardware_profile": profile.id,
+            "cpus": values["cpus"],
+            "memory_gb": values["memory_gb"],
+            "realm": realm,
+            "key": desired.get("key"),
+            "firewalls": firewalls,
+            "user_data": desired.get("user_data"),
+            "state": "pending" if wanted == "running" else "stopped",
+            "ready_at": now + self.config.boot_seconds,
+            "public_ip": str(ipaddress.ip_address("198.51.100.0") + (n % 250) + 1),
+            "private_ip": str(ipaddress.ip_address("10.0.0.0") + (n % 65000) + 10),
+            "launched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        }
+
+    def _new_key(self, desired: Mapping[str, Any], owner: Ownership) -> dict[str, Any]:
+        name = self._default_name(desired, owner)
+        self._unique_name("key", name, "InvalidKeyPair.Duplicate")
+        public = desired.get("public_key")
+        private = None
+        if not public:
+            secret = secrets.token_bytes(32)
+            private = "-----BEGIN SIM PRIVATE KEY-----\n" + secret.hex() + "\n-----END SIM PRIVATE KEY-----\n"
+            public = "ssh-sim " + hashlib.sha256(secret).hexdigest() + f" {name}"
+        digest = hashlib.md5(str(public).encode(), usedforsecurity=False).hexdigest()
+        return {
+            "name": name,
+            "public_key": public,
+            "fingerprint": ":".join(digest[i : i + 2] for i in range(0, 32, 2)),
+            "private_key": private,
+        }
+
+    def _new_firewall(self, desired: Mapping[str, Any], owner: Ownership) -> dict[str, Any]:
+        name = self._default_name(desired, owner)
+        self._unique_name("firewall", name, "InvalidGroup.Duplicate")
+        return {
+            "name": name,
+            "description": desired.get("description") or "",
+            "rules": check_rules(desired.get("rules") or []),
+        }
+
+    def _new_volume(self, desired: Mapping[str, Any], owner: Ownership) -> dict[str, Any]:
+        size = desired.get("size_gb")
+        if not isinstance(size, int | float) or isinstance(size, bool) or not 1 <= size <= 16384:
+            raise InvalidRequestError("size_gb must be between 1 and 16384", "InvalidParameterValue")
+        attrs = {
+            "name": self._default_name(desired, owner),
+            "size_gb": size,
+            "realm": self.check_realm(desired.get("realm")),
+            "instance": None,
+            "device": None,
+            "state": "available",
+            "data": "",
+        }
+        if desired.get("instance"):
+            self._attach(attrs, str(desired["instance"]), desired.get("device"))
+        return attrs
+
+    def _new_snapshot(self, desired: Mapping[str, Any], owner: Ownership) -> dict[str, Any]:
+        volume = self.get("volume", str(desired.get("volume")))
+        return {
+            "name": self._default_name(desired, owner),
+            "volume": volume.id,
+            "size_gb": volume.attrs["size_gb"],
+            "state": "completed",
+            "data": volume.attrs.get("data", ""),
+        }
+
+    def _new_address(self, desired: Mapping[str, Any], owner: Ownership) -> dict[str, Any]:
+        n = self.store.next_number("address")
+        attrs: dict[str, Any] = {
+            "ip": str(ipaddress.ip_address("203.0.113.0") + (n % 250) + 1),
+            "instance": None,
+        }
+        if desired.get("instance"):
+            attrs["instance"] = self._live_instance(str(desired["instance"])).id
+        return attrs
+
+    def _new_bucket(self, desired: Mapping[str, Any], owner: Ownership) -> dict[str, Any]:
+        name = str(desired.get("name"))
+        if self.store.get(name) is not None:
+            raise ConflictError(f"bucket {name!r} already exists", "BucketAlreadyExists")
+        return {"name": name}
+
+    def _new_image(self, desired: Mapping[str, Any], owner: Ownership) -> dict[str, Any]:
+        source = self._live_instance(str(desired.get("instance")))
+        return {
+            "name": str(desired.get("name")),
+            "instance": source.id,
+            "description": f"from {source.id}",
+            "state": "available",
+        }
+
+    # ---- update ----------------------------------------------------------------------------
+
+    def update(self, type: str, id: str, desired: Mapping[str, Any]) -> Row:
+        with self.store.transaction():
+            row = self.get(type, id)
+            attrs = row.attrs
+            if "tags" in desired:
+                keep = {k: v for k, v in row.tags.items() if k.startswith("nubes:")}
+                row.tags = {**{str(k): str(v) for k, v in (desired["tags"] or {}).items()}, **keep}
+            if type == "instance":
+                self._update_instance(row, desired)
+            elif type == "firewall" and "rules" in desired:
+                attrs["rules"] = check_rules(desired["rules"] or [])
+            elif type == "volume":
+                if desired.get("name"):
+                    attrs["name"] = desired["name"]
+                wanted = desired.get("instance") or None
+                if wanted != attrs.get("instance"):
+                    self._detach(attrs)
+                    if wanted:
+                        self._attach(attrs, str(wanted), desired.get("device"))
+            elif type == "address":
+                wanted = desired.get("instance") or None
+                attrs["instance"] = self._live_instance(str(wanted)).id if wanted else None
+            self.store.save(row)
+        return row
+
+    def _update_instance(self, row: Row, desired: Mapping[str, Any]) -> None:
+        attrs = row.attrs
+        if desired.get("name"):
+            attrs["name"] = desired["name"]
+        if "firewalls" in desired:
+            attrs["firewalls"] = [
+                self._by_name("firewall", str(f)).id for f in desired.get("firewalls") or []
+            ]
+        if "size" in desired and desired["size"] != attrs.get("size"):
+            profile, values = self.find_profile(desired["size"])
+            attrs.update(size=desired["size"], hardware_profile=profile.id, **values)
+        wanted = desired.get("state")
+        if wanted in ("running", "stopped"):
+            self._set_state(row, "start" if wanted == "running" else "stop")
+
+    # ---- actions and delete ----------------------------------------------------------------
+
+    def act(self, id: str, action: str) -> Row:
+        with self.store.transaction():
+            row = self.get("instance", id)
+            self._set_state(row, action)
+            self.store.save(row)
+        return row
+
+    def _set_state(self, row: Row, action: str) -> None:
+        state = self.to_object(row).attributes["state"]
+        allowed = {"start": ("stopped", "running"), "stop": ("running", "pending", "stopped"),
+                   "reboot": ("running",)}
+        if action not in allowed:
+            raise InvalidRequestError(f"unknown instance action {action!r}")
+        if state not in allowed[action]:
+            raise ConflictError(
+                f"instance {row.id} is {state}; cannot {action} it", "IncorrectInstanceState"
+            )
+        if action == "stop":
+            row.attrs.update(state="stopped")
+        else:
+            if state != "running" or action == "reboot":
+                row.attrs.update(state="pending", ready_at=time.time() + self.config.boot_seconds)
+
+    def delete(self, type: str, id: str) -> None:
+        with self.store.transaction():
+            row = self.get(type, id)
+            if type == "firewall":
+                users = [i.id for i in self.store.select("instance", self.region)
+                         if id in i.attrs.get("firewalls", [])]
+                if users:
+                    raise ConflictError(
+                        f"firewall {id} is in use by {', '.join(users)}", "DependencyViolation"
+                    )
+            if type == "instance":
+                for vol in self.store.select("volume", self.region):
+                    if vol.attrs.get("instance") == id:
+                        self._detach(vol.attrs)
+                        self.store.save(vol)
+                for addr in self.store.select("address", self.region):
+                    if addr.attrs.get("instance") == id:
+                        addr.attrs["instance"] = None
+                        self.store.save(addr)
+            if type == "volume" and row.attrs.get("instance"):
+                self._detach(row.attrs)
+            self.store.delete(id)
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    def _by_name(self, type: str, ref: str) -> Row:
+        row = self.store.get(ref, type)
+        if row is not None and row.region == self.region:
+            return row
+        for candidate in self.store.select(type, self.region):
+            if candidate.attrs.get("name") == ref:
+                return candidate
+        raise InvalidRequestError(f"{type} {ref!r} does not exist in {self.region}",
+                                  f"Invalid{type.capitalize()}.NotFound")
+
+    def _unique_name(self, type: str, name: str, code: str) -> None:
+        for row in self.store.select(type, self.region):
+            if row.attrs.get("name") == name:
+                raise ConflictError(f"a {type} named {name!r} already exists", code)
+
+    def _live_instance(self, id: str) -> Row:
+        row = self.get("instance", id)
+        if row.attrs.get("state") == "terminated":
+            raise ConflictError(f"instance {id} is terminated", "IncorrectInstanceState")
+        return row
+
+    def _attach(self, attrs: dict[str, Any], instance: str, device: Any) -> None:
+        target = self._live_instance(instance)
+        if target.attrs["realm"] != attrs["realm"]:
+            raise InvalidRequestError(
+                f"volume is in {attrs['realm']} but instance {instance} is in "
+                f"{target.attrs['realm']}",
+                "InvalidVolume.ZoneMismatch",
+            )
+        used = {v.attrs.get("device") for v in self.store.select("volume", self.region)
+                if v.attrs.get("instance") == instance}
+        if not device:
+            device = next(f"/dev/sd{c}" for c in "fghijklmnop" if f"/dev/sd{c}" not in used)
+        elif device in used:
+            raise ConflictError(f"device {device} is already in use on {instance}",
+                                "InvalidParameterValue")
+        attrs.update(instance=target.id, device=device, state="in-use")
+
+    def _detach(self, attrs: dict[str, Any]) -> None:
+        attrs.update(instance=None, device=None, state="available")
+
+    def owned(self, type: str, stack: str) -> list[Row]:
+        return self.store.select(type, self.region, {STACK_TAG: stack})
+
+
+def check_rules(rules: Any) -> list[dict[str, Any]]:
+    if not isinstance(rules, list):
+        raise InvalidRequestError("rules must be a list")
+    out = []
+    for i, rule in enumerate(rules):
+        if not isinstance(rule, Mapping):
+            raise InvalidRequestError(f"rule {i} must be a map of protocol, ports, sources")
+        unknown = set(rule) - {"protocol", "ports", "sources"}
+        if unknown:
+            raise InvalidRequestError(f"rule {i}: unknown field(s) {', '.join(sorted(unknown))}")
+        protocol = str(rule.get("protocol", "tcp"))
+        if protocol not in _PROTOCOLS:
+            raise InvalidRequestError(f"rule {i}: protocol must be one of tcp, udp, icmp, all")
+        ports = str(rule.get("ports", "")) if rule.get("ports") is not None else ""
+        if ports:
+            low, _, high = ports.partition("-")
+            if not low.isdigit() or (high and not high.isdigit()) or not (
+                0 <= int(low) <= int(high or low) <= 65535
+            ):
+                raise InvalidRequestError(f"rule {i}: ports {ports!r} must be like 22 or 8000-8080")
+        sources = rule.get("sources") or ["0.0.0.0/0"]
+        if not isinstance(sources, list):
+            raise InvalidRequestError(f"rule {i}: sources must be a list of CIDRs")
+        for source in sources:
+            try:
+                ipaddress.ip_network(str(source), strict=False)
+            except ValueError:
+                raise InvalidRequestError(f"rule {i}: {source!r} is not a CIDR") from None
+        out.append({"protocol": protocol, "ports": ports, "sources": [str(s) for s in sources]})
+    return out
+
+
+def _fixed_values(p: HardwareProfile) -> dict[str, float]:
+    def low(v: float | tuple[float, float]) -> float:
+        return v[0] if isinstance(v, tuple) else v
+
+    return {"cpus": low(p.cpus), "memory_gb": low(p.memory_gb)}
+
+
+def _pick_profile(size: Mapping[str, Any]) -> tuple[HardwareProfile, dict[str, float]]:
+    try:
+        cpus = float(size.get("cpus", 1))
+        memory = float(size.get("memory_gb", 0.5))
+        disk = float(size.get("disk_gb", 0))
+    except (TypeError, ValueError):
+        raise InvalidRequestError("size needs numbers for cpus, memory_gb and disk_gb") from None
+    arch = str(size.get("arch", "x86_64"))
+
+    def fits(value: float | tuple[float, float], want: float) -> bool:
+        return value[0] <= want <= value[1] if isinstance(value, tuple) else value >= want
+
+    fixed = [
+        p for p in catalog.HARDWARE_PROFILES
+        if not isinstance(p.cpus, tuple) and p.architecture == arch
+        and fits(p.cpus, cpus) and fits(p.memory_gb, memory) and fits(p.storage_gb, disk)
+    ]
+    if fixed:
+        best = min(fixed, key=lambda p: (p.cpus, p.memory_gb, p.storage_gb, p.id))
+        return best, _fixed_values(best)
+    for p in catalog.HARDWARE_PROFILES:
+        if isinstance(p.cpus, tuple) and p.architecture == arch and fits(p.cpus, cpus) and fits(
+            p.memory_gb, memory
+        ):
+            return p, {"cpus": cpus, "memory_gb": memory}
+    raise InvalidRequestError(f"no hardware profile has {cpus:g} cpus and {memory:g} GB memory")

@@ -1,0 +1,204 @@
+"""The sim driver: the protocol in front of `SimCloud`, with a transport that models a real one.
+
+Every call pays `latency_ms`, may fail with an injected throttling error at `fail_rate` (seeded by
+`seed`), and is retried with exponential backoff and jitter, as the real drivers' transports do.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from engine.lang.unknown import Unknown
+from providers.errors import InvalidRequestError, ProviderError, TimeoutError_, TransientError
+from providers.planning import plan_from_schema
+from providers.protocol import (
+    PORTABLE,
+    CloudObject,
+    DriverContext,
+    HardwareProfile,
+    Image,
+    Ownership,
+    PlannedChange,
+    Realm,
+    TypeSchema,
+)
+from providers.sim import catalog
+from providers.sim.cloud import SimCloud
+from providers.sim.config import SimConfig, parse_config
+from providers.sim.store import Store
+
+T = TypeVar("T")
+_STORES: dict[Path, Store] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def _store(path: Path) -> Store:
+    """One store per database file and process, shared by every driver using it."""
+    key = path.resolve()
+    with _STORES_LOCK:
+        if key not in _STORES:
+            _STORES[key] = Store(key)
+        return _STORES[key]
+
+
+class SimDriver:
+    name = "sim"
+
+    def __init__(self) -> None:
+        self.config = SimConfig()
+        self._cloud: SimCloud | None = None
+        self._rng = random.Random()
+        self._rng_lock = threading.Lock()
+        self.calls = 0  # API calls made, for benchmarks and tests
+
+    # ---- setup -----------------------------------------------------------------------------
+
+    def schema(self) -> Mapping[str, TypeSchema]:
+        return PORTABLE
+
+    def configure(self, config: Mapping[str, Any], context: DriverContext) -> list[tuple[str, str]]:
+        parsed, problems = parse_config(config)
+        if problems:
+            return problems
+        self.config = parsed
+        data_dir = parsed.data_dir or context.state_dir / "sim"
+        self._cloud = SimCloud(_store(data_dir / "cloud.sqlite"), parsed)
+        self._rng = random.Random(parsed.seed)
+        return []
+
+    @property
+    def cloud(self) -> SimCloud:
+        if self._cloud is None:
+            raise ProviderError("the sim driver is not configured")
+        return self._cloud
+
+    # ---- transport -------------------------------------------------------------------------
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        cfg = self.config
+        last: TransientError | None = None
+        for attempt in range(cfg.max_retries + 1):
+            self.calls += 1
+            if cfg.latency_ms:
+                time.sleep(cfg.latency_ms / 1000)
+            with self._rng_lock:
+                failed = cfg.fail_rate > 0 and self._rng.random() < cfg.fail_rate
+                jitter = self._rng.random()
+            if not failed:
+                try:
+                    return fn()
+                except TransientError as exc:
+                    last = exc
+            else:
+                last = TransientError(
+                    "Request limit exceeded (injected by the sim cloud's fail_rate)",
+                    "RequestLimitExceeded",
+                )
+            time.sleep(min(0.002 * 2**attempt, 0.1) * (0.5 + jitter))
+        assert last is not None
+        raise last
+
+    # ---- reads -----------------------------------------------------------------------------
+
+    def list(self, type: str, filters: Mapping[str, str]) -> list[CloudObject]:
+        cloud = self.cloud
+        rows = self._call(lambda: cloud.store.select(type, cloud.region, filters))
+        return [cloud.to_object(r) for r in rows]
+
+    def read(self, type: str, id: str) -> CloudObject | None:
+        cloud = self.cloud
+        row = self._call(lambda: cloud.store.get(id, type))
+        if row is None or row.region != cloud.region:
+            return None
+        return cloud.to_object(row)
+
+    def realms(self) -> list[Realm]:
+        return catalog.realms(self.config.region)
+
+    def hardware_profiles(self) -> list[HardwareProfile]:
+        return list(catalog.HARDWARE_PROFILES)
+
+    def images(self) -> list[Image]:
+        return self._call(self.cloud.images)
+
+    # ---- planning --------------------------------------------------------------------------
+
+    def plan_change(
+        self, type: str, prior: Mapping[str, Any] | None, config: Mapping[str, Any]
+    ) -> PlannedChange:
+        change = plan_from_schema(PORTABLE[type], prior, config)
+        cloud = self.cloud
+        checks: list[tuple[str, Callable[[], Any]]] = []
+        if type == "instance":
+            checks = [
+                ("image", lambda: cloud.find_image(str(config["image"]))),
+                ("size", lambda: cloud.find_profile(config["size"])),
+                ("realm", lambda: cloud.check_realm(config.get("realm"))),
+            ]
+            if config.get("state") not in (None, "running", "stopped", Unknown):
+                change.problems.append(("state", "state must be running or stopped"))
+        elif type == "volume":
+            checks = [("realm", lambda: cloud.check_realm(config.get("realm")))]
+        for attr, check in checks:
+            if config.get(attr, None) is Unknown:
+                continue
+            if attr != "realm" and config.get(attr) is None:
+                continue
+            try:
+                check()
+            except InvalidRequestError as exc:
+                change.problems.append((attr, exc.message))
+        if type == "instance" and prior is not None and "size" in config:
+            if config["size"] != prior.get("size") and config["size"] is not Unknown:
+                change.planned["hardware_profile"] = Unknown
+        return change
+
+    # ---- changes ---------------------------------------------------------------------------
+
+    def create(self, type: str, desired: Mapping[str, Any], owner: Ownership) -> CloudObject:
+        cloud = self.cloud
+        row = self._call(lambda: cloud.create(type, desired, owner))
+        obj = cloud.to_object(row)
+        if type == "instance":
+            obj = self._wait_running(obj)
+        return obj
+
+    def update(
+        self, type: str, id: str, prior: Mapping[str, Any], desired: Mapping[str, Any]
+    ) -> CloudObject:
+        cloud = self.cloud
+        changed = {k: v for k, v in desired.items() if prior.get(k) != v}
+        row = self._call(lambda: cloud.update(type, id, changed))
+        obj = cloud.to_object(row)
+        return self._wait_running(obj) if type == "instance" else obj
+
+    def delete(self, type: str, id: str) -> None:
+        cloud = self.cloud
+        self._call(lambda: cloud.delete(type, id))
+
+    def act(self, type: str, id: str, action: str) -> CloudObject:
+        cloud = self.cloud
+        row = self._call(lambda: cloud.act(id, action))
+        return self._wait_running(cloud.to_object(row))
+
+    def _wait_running(self, obj: CloudObject, timeout: float | None = None) -> CloudObject:
+        deadline = time.monotonic() + (timeout or self.config.boot_seconds * 5 + 60)
+        while obj.attributes.get("state") == "pending":
+            ready = self.cloud.store.get(obj.id)
+            if ready is None:
+                raise ProviderError(f"instance {obj.id} disappeared while starting")
+            remaining = float(ready.attrs.get("ready_at", 0)) - time.time()
+            if time.monotonic() > deadline:
+                raise TimeoutError_(f"instance {obj.id} did not reach running in time")
+            if remaining > 0:
+                time.sleep(min(remaining, 1.0))
+            found = self.read("instance", obj.id)
+            if found is None:
+                raise ProviderError(f"instance {obj.id} disappeared while starting")
+            obj = found
+        return obj
