@@ -42,6 +42,17 @@ def plan_from_schema(
 
 
 def _differs(before: Any, after: Any) -> bool:
-    if after is Unknown:
+    return not same_value(before, after)
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equality as planning sees it: an unset value equals an empty one."""
+    if a is Unknown or b is Unknown:
+        return False
+    if _empty(a) and _empty(b):
         return True
-    return bool(before != after)
+    return bool(a == b)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list | dict) and not value)

@@ -86,7 +86,7 @@ PORTABLE: dict[str, TypeSchema] = {
         "key",
         _s(
             name=Attr("string", OC, force_new=True),
-            public_key=Attr("string", O, force_new=True, description="absent: one is generated"),
+            public_key=Attr("string", OC, force_new=True, description="absent: one is generated"),
             tags=TAGS,
             id=Attr("string", C),
             fingerprint=Attr("string", C),

@@ -135,7 +135,7 @@ class Evaluator:
             if target is Unknown or contains_unknown(target):
                 return Unknown
         try:
-            result = expr.run(**names)
+            result = expr.run(**{n: names[n] for n in expr.names if n in names})
         except SecurityError as exc:
             self._fail(f"${{{expr.source}}} is not allowed: {exc}", path)
             return Unknown

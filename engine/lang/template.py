@@ -44,6 +44,7 @@ class Ref:
 class Expression:
     source: str
     refs: tuple[Ref, ...]
+    names: frozenset[str]  # every name the expression reads; only these are passed to it
     run: TemplateExpression
 
 
@@ -136,7 +137,10 @@ def _expression(source: str) -> Expression:
         run = compile_expression(ENV, expr)
     except TemplateSyntaxError as exc:
         raise ParseError(f"invalid expression ${{{source}}}: {exc.message}") from None
-    return Expression(source, refs, run)
+    names = frozenset(n.name for n in expr.find_all(nodes.Name))
+    if isinstance(expr, nodes.Name):
+        names = frozenset({expr.name})
+    return Expression(source, refs, names, run)
 
 
 def _refuse_private(expr: nodes.Node, source: str) -> None:

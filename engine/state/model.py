@@ -4,7 +4,8 @@ Format 1:
     {"format": 1, "serial": N, "lineage": uuid, "stack": name, "stack_digest": "sha256:...",
      "resources": [{"address", "type", "provider", "id", "attributes", "dependencies",
                     "tainted", "sensitive"}],
-     "outputs": {name: {"value", "sensitive"}}}
+     "outputs": {name: {"value", "sensitive"}},
+     "deposed": [resources replaced under create-before-destroy, not yet deleted]}
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ class State:
     resources: dict[InstanceAddr, ResourceState] = field(default_factory=dict)
     outputs: dict[str, OutputState] = field(default_factory=dict)
     format: int = STATE_FORMAT
+    # objects a create-before-destroy replaced but has not yet deleted
+    deposed: list[ResourceState] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,6 +95,7 @@ class State:
             "outputs": {
                 k: {"value": v.value, "sensitive": v.sensitive} for k, v in self.outputs.items()
             },
+            "deposed": [r.to_json() for r in self.deposed],
         }
 
     @classmethod
@@ -108,6 +112,7 @@ class State:
                 for k, v in (doc.get("outputs") or {}).items()
             },
             format=int(doc["format"]),
+            deposed=[ResourceState.from_json(r) for r in doc.get("deposed") or []],
         )
 
     def copy(self) -> State:

@@ -139,7 +139,9 @@ class SimCloud:
         realm = self.check_realm(desired.get("realm"))
         if desired.get("key"):
             self._by_name("key", str(desired["key"]))
-        firewalls = [self._by_name("firewall", str(f)).id for f in desired.get("firewalls") or []]
+        firewalls = [str(f) for f in desired.get("firewalls") or []]
+        for firewall in firewalls:
+            self._by_name("firewall", firewall)
         limit = self.config.max_instances
         if limit is not None and self.store.count("instance", self.region) >= limit:
             raise QuotaError(
@@ -277,9 +279,9 @@ class SimCloud:
         if desired.get("name"):
             attrs["name"] = desired["name"]
         if "firewalls" in desired:
-            attrs["firewalls"] = [
-                self._by_name("firewall", str(f)).id for f in desired.get("firewalls") or []
-            ]
+            attrs["firewalls"] = [str(f) for f in desired.get("firewalls") or []]
+            for firewall in attrs["firewalls"]:
+                self._by_name("firewall", firewall)
         if "size" in desired and desired["size"] != attrs.get("size"):
             profile, values = self.find_profile(desired["size"])
             attrs.update(size=desired["size"], hardware_profile=profile.id, **values)
@@ -316,8 +318,9 @@ class SimCloud:
         with self.store.transaction():
             row = self.get(type, id)
             if type == "firewall":
+                names = {id, row.attrs.get("name")}
                 users = [i.id for i in self.store.select("instance", self.region)
-                         if id in i.attrs.get("firewalls", [])]
+                         if names & set(i.attrs.get("firewalls", []))]
                 if users:
                     raise ConflictError(
                         f"firewall {id} is in use by {', '.join(users)}", "DependencyViolation"

@@ -1,0 +1,10 @@
+"""Apply: the executor that carries out a plan, its operation order, and progress hooks.
+
+Guarantees: operations run in dependency order, up to `parallelism` at once; a failure skips only
+what depends on it; state is written after every completed operation.
+"""
+
+from engine.apply.executor import ApplyOptions, ApplyResult, apply
+from engine.apply.hooks import Hooks, NoHooks, Op
+
+__all__ = ["ApplyOptions", "ApplyResult", "Hooks", "NoHooks", "Op", "apply"]

@@ -1,0 +1,65 @@
+"""Configuring the drivers a stack's provider blocks name, once per run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.diag import Diagnostics
+from engine.lang import Scope, evaluate, make_functions
+from engine.lang.unknown import contains_unknown
+from engine.stack.model import Stack
+from providers.protocol import Driver, DriverContext, TypeSchema
+from providers.registry import driver_names, load_driver
+
+
+@dataclass
+class Drivers:
+    """Configured drivers by provider name (the stack's alias, e.g. `home` or `aws`)."""
+
+    by_provider: dict[str, Driver]
+
+    def __getitem__(self, provider: str) -> Driver:
+        return self.by_provider[provider]
+
+    def __contains__(self, provider: str) -> bool:
+        return provider in self.by_provider
+
+    def schemas(self) -> dict[str, Mapping[str, TypeSchema]]:
+        return {name: d.schema() for name, d in self.by_provider.items()}
+
+
+def configure_drivers(
+    stack: Stack,
+    variables: Mapping[str, Any],
+    state_dir: Path,
+    environ: Mapping[str, str],
+) -> tuple[Drivers, Diagnostics]:
+    diags = Diagnostics()
+    scope = Scope({"var": dict(variables), **make_functions(stack.directory)})
+    context = DriverContext(state_dir=state_dir, environ=environ)
+    out: dict[str, Driver] = {}
+    for name, provider in stack.providers.items():
+        path = ("providers", name)
+        driver = load_driver(provider.driver)
+        if driver is None:
+            diags.error(
+                f"provider {name!r} names driver {provider.driver!r}, which nubes does not have",
+                f"drivers: {', '.join(driver_names())}",
+                where=stack.at((*path, "driver")),
+            )
+            continue
+        result = evaluate(provider.config, scope, stack.at, path)
+        diags.extend(result.diags)
+        if result.diags:
+            continue
+        if contains_unknown(result.value):
+            diags.error(f"provider {name!r} settings must be known before apply",
+                        where=stack.at(path))
+            continue
+        for key, problem in driver.configure(result.value, context):
+            diags.error(f"provider {name!r}: {problem}", where=stack.positions.key_at((*path, key)))
+        out[name] = driver
+    return Drivers(out), diags

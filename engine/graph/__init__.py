@@ -1,0 +1,11 @@
+"""The dependency graph of resource instances, its cycle reports, and DOT output.
+
+Guarantees: a stack with a cycle never reaches planning; the diagnostic names every resource on
+the cycle and where each reference on it is written.
+"""
+
+from engine.graph.build import Edge, Graph, Instance, build_graph
+from engine.graph.dot import to_dot
+from engine.graph.walk import Outcome, walk
+
+__all__ = ["Edge", "Graph", "Instance", "Outcome", "build_graph", "to_dot", "walk"]

@@ -1,0 +1,274 @@
+"""Building the dependency graph: references and `depends_on` become edges.
+
+Two levels: resources (where cycles are found and reported with every reference on them) and
+resource instances (one node per `count`/`for_each` instance; what plan and apply walk). A
+reference to `web[0]` ties to that instance alone; a reference to `web` ties to all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from engine.addrs import InstanceAddr
+from engine.diag import Diagnostics, SourceRange
+from engine.lang import BUILTIN_NAMES, FUNCTION_NAMES, ParseError, Ref, Scope, evaluate, parse_string
+from engine.lang.unknown import contains_unknown
+from engine.stack.model import Resource, Stack
+from providers.protocol import TypeSchema
+
+MAX_INSTANCES = 100_000
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Edge:
+    """`source` refers to `target` (so `target` comes first), written at `where`."""
+
+    source: str
+    target: str
+    where: SourceRange
+    text: str
+    index: int | str | None = None  # set when the reference names one instance
+
+
+@dataclass
+class Instance:
+    addr: InstanceAddr
+    resource: Resource
+    each_value: Any = None
+
+
+@dataclass
+class Graph:
+    resources: nx.DiGraph  # resource name -> resource name it depends on
+    instances: dict[InstanceAddr, Instance]
+    deps: dict[InstanceAddr, set[InstanceAddr]] = field(default_factory=dict)
+    order: list[InstanceAddr] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+
+    def by_resource(self, name: str) -> list[InstanceAddr]:
+        return [a for a in self.instances if a.name == name]
+
+
+def _walk_strings(raw: Any, path: Path) -> list[tuple[str, Path]]:
+    if isinstance(raw, str):
+        return [(raw, path)] if "${" in raw else []
+    if isinstance(raw, dict):
+        return [s for k, v in raw.items() for s in _walk_strings(v, (*path, k))]
+    if isinstance(raw, list):
+        return [s for i, v in enumerate(raw) for s in _walk_strings(v, (*path, i))]
+    return []
+
+
+def collect_refs(raw: Any, path: Path, stack: Stack, diags: Diagnostics) -> list[tuple[Ref, Path]]:
+    out: list[tuple[Ref, Path]] = []
+    for text, where in _walk_strings(raw, path):
+        try:
+            parsed = parse_string(text)
+        except ParseError as exc:
+            diags.error(str(exc), where=stack.at(where))
+            continue
+        out.extend((ref, where) for ref in parsed.refs)
+    return out
+
+
+def _check_ref(
+    ref: Ref,
+    path: Path,
+    owner: Resource | None,
+    stack: Stack,
+    schemas: Mapping[str, Mapping[str, TypeSchema]],
+    diags: Diagnostics,
+) -> Edge | None:
+    where = stack.at(path)
+    root = ref.root
+    if root == "var":
+        if not ref.steps or ref.steps[0][1] not in stack.variables:
+            name = ref.steps[0][1] if ref.steps else ""
+            diags.error(f"reference to undeclared variable var.{name}",
+                        f"declared: {', '.join(stack.variables) or 'none'}", where=where)
+        return None
+    if root in ("each", "count"):
+        needed = "for_each" if root == "each" else "count"
+        if owner is None or getattr(owner, needed) is None:
+            diags.error(f"{root}.* can only be used in a resource that sets {needed}", where=where)
+        elif ref.steps and ref.steps[0][1] not in (
+            ("key", "value") if root == "each" else ("index",)
+        ):
+            diags.error(f"{ref} is not defined (use {'each.key, each.value' if root == 'each' else 'count.index'})",
+                        where=where)
+        return None
+    if root in FUNCTION_NAMES or root in BUILTIN_NAMES:
+        return None
+    target = stack.resources.get(root)
+    if target is None:
+        diags.error(f"reference to undeclared resource or name {root!r}",
+                    f"in {ref}; resources: {', '.join(stack.resources) or 'none'}", where=where)
+        return None
+    if owner is not None and target.name == owner.name:
+        diags.error(f"resource {owner.name!r} refers to itself ({ref})", where=where)
+        return None
+    expanded = target.count is not None or target.for_each is not None
+    steps = list(ref.steps)
+    index: int | str | None = None
+    if expanded and steps and steps[0][0] == "attr":
+        how = "web[0].id" if target.count is not None else 'web["key"].id'
+        diags.error(
+            f"{root} has {'count' if target.count is not None else 'for_each'}; "
+            f"refer to one instance ({how.replace('web', root)}) or to all of them",
+            where=where,
+        )
+        return None
+    if expanded and steps:
+        index = steps.pop(0)[1]
+    elif not expanded and steps and steps[0][0] == "index":
+        diags.error(f"{root} is a single resource; it has no instances to index", where=where)
+        return None
+    if steps:
+        schema = schemas.get(target.provider, {}).get(target.type)
+        attr = steps[0][1]
+        if schema is not None and attr not in schema.attrs:
+            diags.error(f"{target.type} {root} has no attribute {attr!r}",
+                        f"attributes: {', '.join(schema.attrs)}", where=where)
+            return None
+    source = owner.name if owner is not None else ""
+    return Edge(source, root, where, str(ref), index)
+
+
+def expansion(
+    resource: Resource, stack: Stack, scope: Scope, diags: Diagnostics
+) -> list[tuple[int | str | None, Any]]:
+    """The instance keys of a resource (with each.value), from count or for_each."""
+    if resource.count is None and resource.for_each is None:
+        return [(None, None)]
+    arg = "count" if resource.count is not None else "for_each"
+    path: Path = (*resource.path, arg)
+    raw = resource.count if resource.count is not None else resource.for_each
+    for ref, where in collect_refs(raw, path, stack, Diagnostics()):
+        if ref.root not in ("var",) and ref.root not in FUNCTION_NAMES | BUILTIN_NAMES:
+            diags.error(f"{arg} must be known before apply; it may use variables, not {ref}",
+                        where=stack.at(where), address=resource.name)
+            return []
+    result = evaluate(raw, scope, stack.at, path, resource.name)
+    diags.extend(result.diags)
+    if result.diags:
+        return []
+    value = result.value
+    if contains_unknown(value):
+        diags.error(f"{arg} must be known before apply", where=stack.at(path))
+        return []
+    if arg == "count":
+        if isinstance(value, bool) or not isinstance(value, int):
+            diags.error(f"count must be a whole number, not {type(value).__name__}",
+                        where=stack.at(path), address=resource.name)
+            return []
+        if not 0 <= value <= MAX_INSTANCES:
+            diags.error(f"count must be between 0 and {MAX_INSTANCES:,}, not {value}",
+                        where=stack.at(path), address=resource.name)
+            return []
+        return [(i, None) for i in range(value)]
+    if isinstance(value, list):
+        if not all(isinstance(v, str) for v in value):
+            diags.error("for_each over a list needs strings (they become the keys)",
+                        where=stack.at(path), address=resource.name)
+            return []
+        if len(set(value)) != len(value):
+            diags.error("for_each list has duplicate keys", where=stack.at(path),
+                        address=resource.name)
+            return []
+        items: list[tuple[int | str | None, Any]] = [(v, v) for v in value]
+    elif isinstance(value, dict):
+        items = [(str(k), v) for k, v in value.items()]
+    else:
+        diags.error(f"for_each must be a list of strings or a map, not {type(value).__name__}",
+                    where=stack.at(path), address=resource.name)
+        return []
+    if len(items) > MAX_INSTANCES:
+        diags.error(f"for_each makes more than {MAX_INSTANCES:,} instances", where=stack.at(path))
+        return []
+    return items
+
+
+def build_graph(
+    stack: Stack,
+    schemas: Mapping[str, Mapping[str, TypeSchema]],
+    scope: Scope,
+) -> tuple[Graph | None, Diagnostics]:
+    """The instance graph of a stack; `scope` needs `var` and the functions."""
+    diags = Diagnostics()
+    rgraph: nx.DiGraph = nx.DiGraph()
+    edges: list[Edge] = []
+    for name, res in stack.resources.items():
+        rgraph.add_node(name)
+        raw = {**res.attributes, "count": res.count, "for_each": res.for_each}
+        for ref, path in collect_refs(raw, res.path, stack, diags):
+            edge = _check_ref(ref, path, res, stack, schemas, diags)
+            if edge is not None:
+                edges.append(edge)
+        for i, dep in enumerate(res.depends_on):
+            if dep == name:
+                diags.error(f"resource {name!r} depends on itself",
+                            where=stack.at((*res.path, "depends_on", i)))
+            elif dep in stack.resources:
+                edges.append(Edge(name, dep, stack.at((*res.path, "depends_on", i)), dep))
+    for output in stack.outputs.values():
+        for ref, path in collect_refs(output.value, output.path, stack, diags):
+            _check_ref(ref, path, None, stack, schemas, diags)
+    for e in edges:
+        if not rgraph.has_edge(e.source, e.target):
+            rgraph.add_edge(e.source, e.target, refs=[])
+        rgraph.edges[e.source, e.target]["refs"].append(e)
+    _report_cycles(rgraph, diags)
+    if diags.has_errors:
+        return None, diags
+    instances: dict[InstanceAddr, Instance] = {}
+    keys: dict[str, list[int | str | None]] = {}
+    for name in reversed(list(nx.topological_sort(rgraph))):
+        res = stack.resources[name]
+        keys[name] = []
+        for key, each_value in expansion(res, stack, scope, diags):
+            addr = InstanceAddr(name, key)
+            instances[addr] = Instance(addr, res, each_value)
+            keys[name].append(key)
+    if diags.has_errors:
+        return None, diags
+    deps: dict[InstanceAddr, set[InstanceAddr]] = {a: set() for a in instances}
+    for e in edges:
+        sources = [InstanceAddr(e.source, k) for k in keys[e.source]]
+        if e.index is not None:
+            if e.index not in keys[e.target]:
+                diags.error(f"{e.text} refers to an instance that does not exist",
+                            f"{e.target} has instances: "
+                            f"{', '.join(str(InstanceAddr(e.target, k)) for k in keys[e.target]) or 'none'}",
+                            where=e.where)
+                continue
+            targets = [InstanceAddr(e.target, e.index)]
+        else:
+            targets = [InstanceAddr(e.target, k) for k in keys[e.target]]
+        for s in sources:
+            deps[s].update(targets)
+    order = [a for name in reversed(list(nx.topological_sort(rgraph))) for a in
+             (InstanceAddr(name, k) for k in keys[name])]
+    return Graph(rgraph, instances, deps, order, edges), diags
+
+
+def _report_cycles(rgraph: nx.DiGraph, diags: Diagnostics) -> None:
+    for component in nx.strongly_connected_components(rgraph):
+        if len(component) < 2:
+            continue
+        cycle = nx.find_cycle(rgraph.subgraph(component))
+        names = [u for u, _ in cycle]
+        lines = []
+        for u, v in cycle:
+            for ref in rgraph.edges[u, v]["refs"]:
+                lines.append(f"  {u} refers to {v} ({ref.text}) at {ref.where}")
+        first = rgraph.edges[cycle[0][0], cycle[0][1]]["refs"][0]
+        diags.error(
+            f"dependency cycle: {' -> '.join([*names, names[0]])}",
+            "\n".join(lines),
+            where=first.where,
+        )

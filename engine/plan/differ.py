@@ -1,0 +1,298 @@
+"""The differ: desired instances against refreshed state, giving one Change per instance.
+
+`plan()` is the whole pipeline stage: check the stack against the providers' schemas, build the
+graph, refresh, then walk instances in dependency order, evaluating each one's attributes with
+the planned values of what it depends on (computed values of new objects are `Unknown`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from engine.addrs import InstanceAddr
+from engine.diag import Diagnostics
+from engine.drivers import Drivers
+from engine.graph import Graph, build_graph
+from engine.lang import Scope, evaluate, make_functions
+from engine.plan.check import check_resource, value_type_problem
+from engine.plan.model import Action, Change, Drift, OutputChange, Plan
+from engine.plan.refresh import refresh
+from engine.stack.model import Resource, Stack
+from engine.state.model import ResourceState, State
+from providers.planning import same_value
+from providers.protocol import TypeSchema
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    destroy: bool = False
+    refresh: bool = True
+
+
+def base_scope(stack: Stack, variables: dict[str, Any], drivers: Drivers) -> Scope:
+    """The names every expression of the stack sees, before any resource is planned."""
+    sensitive: dict[str, frozenset[str]] = {
+        "var": frozenset(n for n, v in stack.variables.items() if v.sensitive)
+    }
+    for name, res in stack.resources.items():
+        schema = drivers[res.provider].schema().get(res.type) if res.provider in drivers else None
+        if schema is not None and schema.sensitive:
+            sensitive[name] = schema.sensitive
+    names: dict[str, Any] = {"var": dict(variables), **make_functions(stack.directory)}
+    for name, res in stack.resources.items():
+        names[name] = [] if res.count is not None else {} if res.for_each is not None else None
+    return Scope(names, sensitive)
+
+
+def set_value(names: dict[str, Any], res: Resource, addr: InstanceAddr, value: Any) -> None:
+    """Record an instance's values where expressions look for them."""
+    if res.count is not None:
+        items = names[res.name]
+        assert isinstance(addr.key, int)
+        while len(items) <= addr.key:
+            items.append(None)
+        items[addr.key] = value
+    elif res.for_each is not None:
+        names[res.name][addr.key] = value
+    else:
+        names[res.name] = value
+
+
+def instance_names(names: dict[str, Any], res: Resource, addr: InstanceAddr, each: Any) -> None:
+    names.pop("count", None)
+    names.pop("each", None)
+    if res.count is not None:
+        names["count"] = {"index": addr.key}
+    elif res.for_each is not None:
+        names["each"] = {"key": addr.key, "value": each}
+
+
+def evaluate_attributes(
+    res: Resource, addr: InstanceAddr, scope: Scope, stack: Stack, diags: Diagnostics,
+    only: set[str] | None = None,
+) -> tuple[dict[str, Any], list[str]]:
+    """An instance's attributes evaluated, and which of them are sensitive."""
+    config: dict[str, Any] = {}
+    sensitive: list[str] = []
+    for name, raw in res.attributes.items():
+        if only is not None and name not in only:
+            continue
+        result = evaluate(raw, scope, stack.at, (*res.path, name), str(addr))
+        diags.extend(result.diags)
+        config[name] = result.value
+        if result.sensitive:
+            sensitive.append(name)
+    return config, sensitive
+
+
+def plan(
+    stack: Stack,
+    variables: dict[str, Any],
+    state: State | None,
+    drivers: Drivers,
+    options: PlanOptions = PlanOptions(),
+) -> tuple[Plan | None, Diagnostics]:
+    diags = Diagnostics()
+    schemas = drivers.schemas()
+    checked: dict[str, TypeSchema] = {}
+    for res in stack.resources.values():
+        schema = check_resource(res, stack, schemas, diags)
+        if schema is not None:
+            checked[res.name] = schema
+    scope = base_scope(stack, variables, drivers)
+    graph, graph_diags = build_graph(stack, schemas, scope)
+    diags.extend(graph_diags)
+    if diags.has_errors or graph is None:
+        return None, diags
+    prior = state if state is not None else State(stack.name)
+    drift: list[Drift] = []
+    fresh = prior.copy()
+    if options.refresh:
+        fresh, drift, refresh_diags = refresh(prior, drivers)
+        diags.extend(refresh_diags)
+        if diags.has_errors:
+            return None, diags
+    if options.destroy:
+        changes = _destroy_changes(fresh, stack, diags)
+    else:
+        changes = _instance_changes(stack, graph, fresh, drivers, checked, scope, diags)
+        changes.extend(_removed(stack, graph, fresh, diags))
+    outputs = _outputs(stack, scope, prior, options.destroy, diags)
+    if diags.has_errors:
+        return None, diags
+    result = Plan(
+        stack=stack,
+        variables=variables,
+        changes=changes,
+        drift=drift,
+        outputs=outputs,
+        prior=fresh,
+        lineage=state.lineage if state is not None else None,
+        serial=state.serial if state is not None else None,
+        destroy=options.destroy,
+    )
+    return result, diags
+
+
+def _instance_changes(
+    stack: Stack,
+    graph: Graph,
+    fresh: State,
+    drivers: Drivers,
+    schemas: dict[str, TypeSchema],
+    scope: Scope,
+    diags: Diagnostics,
+) -> list[Change]:
+    changes: list[Change] = []
+    names = scope.names
+    for addr in graph.order:
+        inst = graph.instances[addr]
+        res = inst.resource
+        schema = schemas[res.name]
+        instance_names(names, res, addr, inst.each_value)
+        config, sensitive = evaluate_attributes(res, addr, scope, stack, diags)
+        for name, value in config.items():
+            problem = value_type_problem(schema.attrs[name], value)
+            if problem:
+                diags.error(f"{res.type}.{name} {problem}", where=stack.at((*res.path, name)),
+                            address=str(addr))
+        prior = fresh.resources.get(addr)
+        change = _change_for(addr, res, schema, prior, config, drivers, stack, diags)
+        change.dependencies = sorted(str(d) for d in graph.deps[addr])
+        change.each_value = inst.each_value
+        change.sensitive = sorted(set(sensitive) | schema.sensitive)
+        changes.append(change)
+        set_value(names, res, addr, change.after)
+    names.pop("count", None)
+    names.pop("each", None)
+    return changes
+
+
+def _change_for(
+    addr: InstanceAddr,
+    res: Resource,
+    schema: TypeSchema,
+    prior: ResourceState | None,
+    config: dict[str, Any],
+    drivers: Drivers,
+    stack: Stack,
+    diags: Diagnostics,
+) -> Change:
+    driver = drivers[res.provider]
+    moved = prior is not None and (prior.provider != res.provider or prior.type != res.type)
+    planned = driver.plan_change(res.type, None if prior is None or moved else prior.attributes,
+                                 config)
+    for attr, problem in planned.problems:
+        diags.error(f"{addr}: {problem}", where=stack.at((*res.path, attr)), address=str(addr))
+    after = planned.planned
+    replace = list(planned.requires_replace)
+    if prior is not None and not moved:
+        for name, attr in schema.attrs.items():
+            if attr.settable and res.lifecycle.ignores(name):
+                after[name] = prior.attributes.get(name)
+                if name in replace:
+                    replace.remove(name)
+    change = Change(addr, res.type, res.provider, Action.NOOP,
+                    prior.attributes if prior is not None else None, after,
+                    prior.id if prior is not None else None, requires_replace=replace)
+    if prior is not None and moved:
+        change.before_provider, change.before_type = prior.provider, prior.type
+    cbd = res.lifecycle.create_before_destroy
+    replace_action = Action.CREATE_DELETE if cbd else Action.DELETE_CREATE
+    if prior is None:
+        change.action = Action.CREATE
+    elif moved:
+        change.action = replace_action
+        change.reason = (f"provider changed from {prior.provider} to {res.provider}"
+                         if prior.provider != res.provider
+                         else f"type changed from {prior.type} to {res.type}")
+    elif prior.tainted:
+        change.action, change.reason = replace_action, "tainted: an earlier apply did not finish it"
+    elif replace:
+        change.action = replace_action
+        change.reason = f"{', '.join(replace)} cannot be changed in place"
+    elif any(
+        attr.settable and not same_value(prior.attributes.get(n), after.get(n))
+        for n, attr in schema.attrs.items()
+    ):
+        change.action = Action.UPDATE
+    if change.action.destroys and res.lifecycle.prevent_destroy:
+        diags.error(
+            f"{addr} has lifecycle.prevent_destroy, but this plan would destroy it",
+            f"{change.reason}. Remove prevent_destroy to allow it, or change the plan.",
+            where=stack.at((*res.path, "lifecycle", "prevent_destroy")),
+            address=str(addr),
+        )
+    return change
+
+
+def _removed(stack: Stack, graph: Graph, fresh: State, diags: Diagnostics) -> list[Change]:
+    out = []
+    for addr, rs in sorted(fresh.resources.items()):
+        if addr in graph.instances:
+            continue
+        res = stack.resources.get(addr.name)
+        if res is None:
+            reason = f"{addr.name} is not in the stack"
+        elif res.count is not None:
+            reason = f"count is {len(graph.by_resource(addr.name))}" if isinstance(
+                addr.key, int) else f"{addr.name} now uses count"
+        elif res.for_each is not None:
+            reason = f"for_each has no key {addr.key!r}" if isinstance(
+                addr.key, str) else f"{addr.name} now uses for_each"
+        else:
+            reason = f"{addr.name} no longer uses count or for_each"
+        if res is not None and res.lifecycle.prevent_destroy:
+            diags.error(f"{addr} has lifecycle.prevent_destroy, but this plan would destroy it",
+                        reason, where=stack.at((*res.path, "lifecycle", "prevent_destroy")),
+                        address=str(addr))
+        out.append(_delete(rs, reason))
+    out.extend(_delete(rs, "left over from a create-before-destroy replacement", deposed=True)
+               for rs in fresh.deposed)
+    return out
+
+
+def _delete(rs: ResourceState, reason: str, deposed: bool = False) -> Change:
+    return Change(rs.address, rs.type, rs.provider, Action.DELETE, rs.attributes, None, rs.id,
+                  reason=reason, dependencies=list(rs.dependencies), sensitive=list(rs.sensitive),
+                  deposed=deposed)
+
+
+def _destroy_changes(fresh: State, stack: Stack, diags: Diagnostics) -> list[Change]:
+    out = []
+    for addr, rs in sorted(fresh.resources.items()):
+        res = stack.resources.get(addr.name)
+        if res is not None and res.lifecycle.prevent_destroy:
+            diags.error(f"{addr} has lifecycle.prevent_destroy; destroy refuses to delete it",
+                        where=stack.at((*res.path, "lifecycle", "prevent_destroy")),
+                        address=str(addr))
+        out.append(_delete(rs, "destroy"))
+    out.extend(_delete(rs, "destroy", deposed=True) for rs in fresh.deposed)
+    return out
+
+
+def _outputs(
+    stack: Stack, scope: Scope, prior: State, destroy: bool, diags: Diagnostics
+) -> dict[str, OutputChange]:
+    out: dict[str, OutputChange] = {}
+    for name, output in stack.outputs.items():
+        before = prior.outputs[name].value if name in prior.outputs else None
+        if destroy:
+            if name in prior.outputs:
+                out[name] = OutputChange(name, Action.DELETE, before, None, output.sensitive)
+            continue
+        result = evaluate(output.value, scope, stack.at, output.path, f"output.{name}")
+        diags.extend(result.diags)
+        sensitive = output.sensitive or result.sensitive
+        if name not in prior.outputs:
+            action = Action.CREATE
+        elif same_value(before, result.value):
+            action = Action.NOOP
+        else:
+            action = Action.UPDATE
+        out[name] = OutputChange(name, action, before, result.value, sensitive)
+    for name, old in prior.outputs.items():
+        if name not in stack.outputs:
+            out[name] = OutputChange(name, Action.DELETE, old.value, None, old.sensitive)
+    return out
