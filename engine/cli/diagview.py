@@ -1,0 +1,42 @@
+"""Printing diagnostics: `file:line:col: error: summary`, the user's own line, a caret, detail."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from functools import lru_cache
+
+from rich.console import Console
+from rich.markup import escape
+
+from engine.diag import Diagnostic, Severity
+
+
+@lru_cache(maxsize=32)
+def _lines(file: str) -> list[str]:
+    try:
+        with open(file, encoding="utf-8") as f:
+            return f.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def print_diagnostics(console: Console, diags: Iterable[Diagnostic], as_json: bool = False) -> None:
+    for d in diags:
+        if as_json:
+            console.print_json(json.dumps({"type": "diagnostic", **d.to_json()}))
+            continue
+        color = "red" if d.severity is Severity.ERROR else "yellow"
+        where = f"{d.where}: " if d.where else ""
+        console.print(f"{escape(where)}[bold {color}]{d.severity}:[/] {escape(d.summary)}")
+        if d.where is not None:
+            lines = _lines(d.where.file)
+            if 0 < d.where.line <= len(lines):
+                text = lines[d.where.line - 1]
+                if len(text) > 200:
+                    text = text[:200] + "…"
+                console.print(f"  {d.where.line:>4} | {escape(text)}", highlight=False)
+                console.print(f"       | {' ' * (d.where.column - 1)}[{color}]^[/]")
+        if d.detail:
+            for line in d.detail.splitlines():
+                console.print(f"  {escape(line)}", highlight=False)

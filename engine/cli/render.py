@@ -1,0 +1,184 @@
+"""The human view of plans, state and values, in Terraform's notation.
+
+`+` create, `~` update in place, `-/+` delete then create, `+/-` create then delete, `-` delete.
+Returns rich markup lines; user text is escaped.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.markup import escape
+
+from engine.lang.unknown import Unknown, contains_unknown
+from engine.plan.model import Action, Change, Drift, OutputChange, Plan
+from engine.state.model import ResourceState
+from providers.planning import same_value
+
+SYMBOL = {
+    Action.CREATE: ("+", "green"),
+    Action.UPDATE: ("~", "yellow"),
+    Action.DELETE: ("-", "red"),
+    Action.DELETE_CREATE: ("-/+", "magenta"),
+    Action.CREATE_DELETE: ("+/-", "magenta"),
+    Action.NOOP: (" ", ""),
+}
+HEADLINE = {
+    Action.CREATE: "will be created",
+    Action.UPDATE: "will be updated in place",
+    Action.DELETE: "will be destroyed",
+    Action.DELETE_CREATE: "must be replaced",
+    Action.CREATE_DELETE: "must be replaced (create before destroy)",
+}
+KNOWN_AFTER = "(known after apply)"
+SENSITIVE = "(sensitive)"
+
+
+def value_text(value: Any, sensitive: bool = False, indent: int = 0) -> str:
+    if sensitive and value is not None:
+        return SENSITIVE
+    if value is Unknown:
+        return KNOWN_AFTER
+    if isinstance(value, str) and "\n" in value.rstrip("\n"):
+        pad = " " * (indent + 4)
+        body = "\n".join(pad + line for line in value.rstrip("\n").split("\n"))
+        return f"<<-EOT\n{body}\n{' ' * indent}EOT"
+    if contains_unknown(value):
+        return json.dumps(value, default=lambda _: KNOWN_AFTER)
+    return json.dumps(value)
+
+
+def _sym(action: Action) -> str:
+    symbol, color = SYMBOL[action]
+    return f"[{color}]{escape(symbol)}[/]" if color else symbol
+
+
+def _attr_lines(change: Change) -> list[str]:
+    before = change.before or {}
+    after = change.after or {}
+    sensitive = set(change.sensitive)
+    lines: list[tuple[str, str, str]] = []  # (mark, name, text)
+    names = list(after) if change.after is not None else list(before)
+    hidden = 0
+    for name in names:
+        secret = name in sensitive
+        b, a = before.get(name), after.get(name)
+        if change.action is Action.CREATE:
+            if a is None:
+                continue
+            lines.append(("+", name, value_text(a, secret, 6)))
+        elif change.action is Action.DELETE:
+            if b is None:
+                continue
+            lines.append(("-", name, value_text(b, secret, 6)))
+        elif same_value(b, a):
+            if change.action.replaces and name == "id":
+                lines.append((" ", name, value_text(b, secret, 6)))
+            else:
+                hidden += 1
+            continue
+        else:
+            forces = "  [red]# forces replacement[/]" if name in change.requires_replace else ""
+            if b is None:
+                lines.append(("+", name, value_text(a, secret, 6)))
+            elif a is None:
+                lines.append(("-", name, value_text(b, secret, 6) + " -> null"))
+            else:
+                lines.append(
+                    ("~", name, f"{value_text(b, secret, 6)} -> {value_text(a, secret, 6)}"
+                     + "\0" + forces)
+                )
+    width = max((len(n) for _, n, _ in lines), default=0)
+    out = []
+    for mark, name, text in lines:
+        color = {"+": "green", "-": "red", "~": "yellow"}.get(mark, "")
+        text, _, tail = text.partition("\0")
+        marked = f"[{color}]{escape(mark)}[/]" if color else mark
+        out.append(f"      {marked} {escape(name.ljust(width))} = {escape(text)}{tail}")
+    if hidden and change.action in (Action.UPDATE,) or hidden and change.action.replaces:
+        out.append(f"        [dim]# ({hidden} unchanged attributes hidden)[/]")
+    return out
+
+
+def change_lines(change: Change) -> list[str]:
+    what = f"{change.addr}" + (f" (deposed object {change.id})" if change.deposed else "")
+    headline = HEADLINE[change.action]
+    reason = f"\n  [dim]# ({escape(change.reason)})[/]" if change.reason else ""
+    head = f"  [bold]# {escape(what)}[/] {headline}{reason}"
+    opener = f"{_sym(change.action)} {escape(change.type)} {escape(json.dumps(str(change.addr)))}"
+    opener += f" [dim]on {escape(change.provider)}[/] {{"
+    pad = " " * max(0, 4 - len(SYMBOL[change.action][0]) - 1)
+    return [head, f"{pad}{opener}", *_attr_lines(change), "    }", ""]
+
+
+def drift_lines(drift: list[Drift]) -> list[str]:
+    if not drift:
+        return []
+    out = ["[bold]Objects changed outside nubes[/] (the plan starts from what the clouds hold now):",
+           ""]
+    for d in drift:
+        if d.kind == "deleted":
+            out.append(f"  [bold]# {escape(str(d.addr))}[/] ({escape(d.id)}) was deleted outside nubes")
+            continue
+        out.append(f"  [bold]# {escape(str(d.addr))}[/] ({escape(d.id)}) changed outside nubes")
+        for name, (b, a) in d.changes.items():
+            out.append(f"      [yellow]~[/] {escape(name)} = {escape(value_text(b))} -> "
+                       f"{escape(value_text(a))}")
+    out.append("")
+    return out
+
+
+def output_lines(outputs: dict[str, OutputChange]) -> list[str]:
+    changed = [o for o in outputs.values() if o.action is not Action.NOOP]
+    if not changed:
+        return []
+    width = max(len(o.name) for o in changed)
+    out = ["Changes to outputs:"]
+    for o in changed:
+        name = escape(o.name.ljust(width))
+        if o.action is Action.CREATE:
+            out.append(f"  {_sym(o.action)} {name} = {escape(value_text(o.after, o.sensitive, 2))}")
+        elif o.action is Action.DELETE:
+            out.append(f"  {_sym(o.action)} {name} = {escape(value_text(o.before, o.sensitive, 2))} "
+                       "-> null")
+        else:
+            out.append(f"  {_sym(o.action)} {name} = {escape(value_text(o.before, o.sensitive, 2))}"
+                       f" -> {escape(value_text(o.after, o.sensitive, 2))}")
+    out.append("")
+    return out
+
+
+def summary_line(plan: Plan) -> str:
+    counts = plan.counts()
+    if not any(c.action is not Action.NOOP for c in plan.changes):
+        if any(o.action is not Action.NOOP for o in plan.outputs.values()):
+            return "No resource changes; only outputs change."
+        return "[green]No changes.[/] The clouds match the stack."
+    return (f"[bold]Plan:[/] {counts['add']} to add, {counts['change']} to change, "
+            f"{counts['destroy']} to destroy.")
+
+
+def plan_lines(plan: Plan) -> list[str]:
+    out = drift_lines(plan.drift)
+    changes = [c for c in plan.changes if c.action is not Action.NOOP]
+    if changes:
+        out += ["nubes will perform the following actions:", ""]
+        for change in changes:
+            out += change_lines(change)
+    out += output_lines(plan.outputs)
+    out.append(summary_line(plan))
+    return out
+
+
+def resource_lines(rs: ResourceState) -> list[str]:
+    secret = set(rs.sensitive)
+    attrs = {k: v for k, v in rs.attributes.items() if v is not None}
+    width = max((len(k) for k in attrs), default=0)
+    out = [f"# {escape(str(rs.address))}: {escape(rs.type)} on {escape(rs.provider)}"
+           + (" [red](tainted)[/]" if rs.tainted else ""),
+           f"{escape(rs.type)} {escape(json.dumps(str(rs.address)))} {{"]
+    for k, v in attrs.items():
+        out.append(f"    {escape(k.ljust(width))} = {escape(value_text(v, k in secret, 4))}")
+    out += ["}", ""]
+    return out

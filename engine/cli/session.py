@@ -1,0 +1,139 @@
+"""What every stack command does first: load the stack, its variables, drivers and state.
+
+Problems become `Fail(diags)`, which the command wrapper prints and turns into exit code 1
+before anything is changed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from engine.cli.diagview import print_diagnostics
+from engine.diag import Diagnostic, Diagnostics, error
+from engine.drivers import Drivers, configure_drivers
+from engine.stack import Stack, load_stack, resolve_variables
+from engine.state import LocalBackend, StateError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Fail(Exception):
+    """Stop the command: print these diagnostics and exit with `code`."""
+
+    def __init__(self, diags: Iterable[Diagnostic], code: int = 1) -> None:
+        self.diags = list(diags)
+        self.code = code
+        super().__init__("; ".join(d.summary for d in self.diags))
+
+
+def fail(summary: str, detail: str = "") -> Fail:
+    return Fail([error(summary, detail)])
+
+
+def out_console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def err_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def handles_failures(fn: F) -> F:
+    @wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Fail as exc:
+            as_json = bool(kwargs.get("as_json"))
+            print_diagnostics(out_console() if as_json else err_console(), exc.diags, as_json)
+            raise SystemExit(exc.code) from None
+        except StateError as exc:
+            print_diagnostics(err_console(), [error(str(exc))])
+            raise SystemExit(1) from None
+
+    return run  # type: ignore[return-value]
+
+
+@dataclass
+class Session:
+    stack: Stack
+    variables: dict[str, Any]
+    state_dir: Path
+    backend: LocalBackend
+    drivers: Drivers | None = None
+
+
+def parse_var_options(pairs: Iterable[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise fail(f"--var {pair!r} must be written NAME=VALUE")
+        out[name.strip()] = value
+    return out
+
+
+def open_session(
+    stack_file: str,
+    state_dir: str,
+    var_pairs: Iterable[str] = (),
+    var_files: Iterable[str] = (),
+    with_drivers: bool = True,
+) -> Session:
+    stack, diags = load_stack(stack_file)
+    if stack is None:
+        raise Fail(diags)
+    cli_vars = parse_var_options(var_pairs)
+    variables, var_diags = resolve_variables(stack, cli_vars, list(var_files), os.environ)
+    if var_diags.has_errors:
+        raise Fail(var_diags)
+    directory = Path(state_dir)
+    session = Session(stack, variables, directory, LocalBackend(directory, stack.name))
+    if with_drivers:
+        drivers, driver_diags = configure_drivers(stack, variables, directory, os.environ)
+        if driver_diags.has_errors:
+            raise Fail(driver_diags)
+        session.drivers = drivers
+    return session
+
+
+def check(diags: Diagnostics) -> None:
+    if diags.has_errors:
+        raise Fail(diags)
+
+
+# ---- shared options --------------------------------------------------------------------------
+
+def stack_argument(fn: F) -> F:
+    return click.argument("stack_file", metavar="STACK", type=click.Path(dir_okay=False))(fn)
+
+
+def state_dir_option(fn: F) -> F:
+    return click.option(
+        "--state-dir", default="state", envvar="NUBES_STATE_DIR", show_default=True,
+        help="Folder holding state (also NUBES_STATE_DIR).",
+    )(fn)
+
+
+def var_options(fn: F) -> F:
+    fn = click.option("--var", "var_pairs", multiple=True, metavar="NAME=VALUE",
+                      help="Set a variable (repeatable); wins over --var-file and NUBES_VAR_*.")(fn)
+    return click.option("--var-file", "var_files", multiple=True, type=click.Path(),
+                        help="YAML file of variable values (repeatable).")(fn)
+
+
+def lock_option(fn: F) -> F:
+    return click.option("--lock-timeout", type=float, default=0.0, show_default=True,
+                        metavar="SECONDS", help="Wait this long for the state lock.")(fn)
+
+
+def json_option(fn: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(fn)

@@ -1,0 +1,164 @@
+"""`nubes state list|show|rm|mv` and `nubes import`: working on state by hand."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from engine.addrs import InstanceAddr, parse_instance_addr
+from engine.cli import render
+from engine.cli.session import (
+    fail,
+    handles_failures,
+    json_option,
+    lock_option,
+    open_session,
+    out_console,
+    stack_argument,
+    state_dir_option,
+    var_options,
+)
+from engine.state import ResourceState, State
+from providers.errors import ProviderError
+
+
+def _addr(text: str) -> InstanceAddr:
+    addr = parse_instance_addr(text)
+    if addr is None:
+        raise fail(f"{text!r} is not a resource address", 'write it like web, web[0] or web["eu"]')
+    return addr
+
+
+def _state(session_state: State | None, stack: str) -> State:
+    if session_state is None:
+        raise fail(f"no state for stack {stack}: nothing applied yet")
+    return session_state
+
+
+def register_state_commands(cli: click.Group) -> None:
+    @cli.group("state")
+    def state_group() -> None:
+        """Inspect and edit a stack's state (the objects nubes manages)."""
+
+    @state_group.command("list")
+    @stack_argument
+    @state_dir_option
+    @json_option
+    @handles_failures
+    def state_list(stack_file: str, state_dir: str, as_json: bool) -> None:
+        """List the addresses in state."""
+        session = open_session(stack_file, state_dir, with_drivers=False)
+        state = session.backend.read()
+        resources = sorted(state.resources.values(), key=lambda r: r.address) if state else []
+        if as_json:
+            click.echo(json.dumps([{"address": str(r.address), "type": r.type,
+                                    "provider": r.provider, "id": r.id} for r in resources]))
+            return
+        for r in resources:
+            click.echo(str(r.address))
+
+    @state_group.command("show")
+    @stack_argument
+    @click.argument("address")
+    @state_dir_option
+    @handles_failures
+    def state_show(stack_file: str, address: str, state_dir: str) -> None:
+        """Show one object in state (secrets hidden)."""
+        session = open_session(stack_file, state_dir, with_drivers=False)
+        state = _state(session.backend.read(), session.stack.name)
+        rs = state.resources.get(_addr(address))
+        if rs is None:
+            raise fail(f"{address} is not in state")
+        console = out_console()
+        for line in render.resource_lines(rs):
+            console.print(line, highlight=False)
+
+    @state_group.command("rm")
+    @stack_argument
+    @click.argument("addresses", nargs=-1, required=True, metavar="ADDRESS...")
+    @state_dir_option
+    @lock_option
+    @handles_failures
+    def state_rm(stack_file: str, addresses: tuple[str, ...], state_dir: str,
+                 lock_timeout: float) -> None:
+        """Forget objects: they stay in the cloud, but nubes no longer manages them."""
+        session = open_session(stack_file, state_dir, with_drivers=False)
+        wanted = [_addr(a) for a in addresses]
+        with session.backend.lock("state rm", lock_timeout):
+            state = _state(session.backend.read(), session.stack.name)
+            missing = [str(a) for a in wanted if a not in state.resources]
+            if missing:
+                raise fail(f"not in state: {', '.join(missing)}; nothing was changed")
+            for addr in wanted:
+                rs = state.resources.pop(addr)
+                out_console().print(f"Removed {addr} ({rs.type} {rs.id}) from state.")
+            session.backend.write(state)
+
+    @state_group.command("mv")
+    @stack_argument
+    @click.argument("source")
+    @click.argument("destination")
+    @state_dir_option
+    @lock_option
+    @handles_failures
+    def state_mv(stack_file: str, source: str, destination: str, state_dir: str,
+                 lock_timeout: float) -> None:
+        """Give an object in state a new address (after renaming it in the stack)."""
+        session = open_session(stack_file, state_dir, with_drivers=False)
+        src, dst = _addr(source), _addr(destination)
+        with session.backend.lock("state mv", lock_timeout):
+            state = _state(session.backend.read(), session.stack.name)
+            if src not in state.resources:
+                raise fail(f"{source} is not in state")
+            if dst in state.resources:
+                raise fail(f"{destination} is already in state; nothing was changed")
+            rs = state.resources.pop(src)
+            rs.address = dst
+            state.resources[dst] = rs
+            for other in state.resources.values():
+                other.dependencies = [destination if d == source else d
+                                      for d in other.dependencies]
+            session.backend.write(state)
+            out_console().print(f"Moved {source} to {destination}.")
+
+    @cli.command("import")
+    @stack_argument
+    @click.argument("address")
+    @click.argument("native_id", metavar="ID")
+    @var_options
+    @state_dir_option
+    @lock_option
+    @handles_failures
+    def import_cmd(stack_file: str, address: str, native_id: str, var_pairs: tuple[str, ...],
+                   var_files: tuple[str, ...], state_dir: str, lock_timeout: float) -> None:
+        """Bring an existing cloud object under the stack's management at ADDRESS."""
+        session = open_session(stack_file, state_dir, var_pairs, var_files)
+        assert session.drivers is not None
+        addr = _addr(address)
+        res = session.stack.resources.get(addr.name)
+        if res is None:
+            raise fail(f"the stack has no resource {addr.name!r}",
+                       "write the resource into the stack first, then import into it")
+        expanded = res.count is not None or res.for_each is not None
+        if expanded != (addr.key is not None):
+            raise fail(f"{address} does not match how {addr.name} is declared",
+                       "use an index (web[0]) with count, a key (web[\"k\"]) with for_each, "
+                       "and none otherwise")
+        with session.backend.lock("import", lock_timeout):
+            state = session.backend.read() or State(session.stack.name)
+            if addr in state.resources:
+                raise fail(f"{address} is already in state (id {state.resources[addr].id})")
+            try:
+                obj = session.drivers[res.provider].read(res.type, native_id)
+            except ProviderError as exc:
+                raise fail(f"reading {res.type} {native_id} failed: {exc}") from None
+            if obj is None:
+                raise fail(f"provider {res.provider!r} has no {res.type} with id {native_id!r}")
+            schema = session.drivers[res.provider].schema()[res.type]
+            state.resources[addr] = ResourceState(addr, res.type, res.provider, obj.id,
+                                                  obj.attributes,
+                                                  sensitive=sorted(schema.sensitive))
+            session.backend.write(state)
+        out_console().print(f"Imported {res.type} {native_id} as {address}. "
+                            "Run nubes plan to see how it differs from the stack.")
