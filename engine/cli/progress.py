@@ -18,6 +18,10 @@ VERB = {"create": ("Creating", "created"), "update": ("Updating", "updated"),
         "delete": ("Destroying", "destroyed")}
 
 
+def _secs(seconds: float) -> str:
+    return f"{seconds:.2f}s" if seconds < 10 else f"{seconds:.0f}s"
+
+
 class PlainProgress:
     """One line when an operation starts and one when it ends; used without a terminal."""
 
@@ -34,10 +38,10 @@ class PlainProgress:
 
     def finished(self, op: Op, seconds: float, id: str | None) -> None:
         ident = f" \\[id={escape(id)}]" if id else ""
-        self._say(f"{escape(op.label)}: {VERB[op.kind][1].capitalize()} after {seconds:.1f}s{ident}")
+        self._say(f"{escape(op.label)}: {VERB[op.kind][1].capitalize()} after {_secs(seconds)}{ident}")
 
     def failed(self, op: Op, seconds: float, message: str) -> None:
-        self._say(f"[red]{escape(op.label)}: {op.kind} failed after {seconds:.1f}s[/]")
+        self._say(f"[red]{escape(op.label)}: {op.kind} failed after {_secs(seconds)}[/]")
 
     def skipped(self, op: Op, because: str) -> None:
         self._say(f"[yellow]{escape(op.label)}: skipped ({escape(because)})[/]")

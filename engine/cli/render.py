@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from engine.lang.unknown import Unknown, contains_unknown
+from engine.lang.unknown import Unknown
 from engine.plan.model import Action, Change, Drift, OutputChange, Plan
 from engine.state.model import ResourceState
 from providers.planning import same_value
@@ -44,8 +44,25 @@ def value_text(value: Any, sensitive: bool = False, indent: int = 0) -> str:
         pad = " " * (indent + 4)
         body = "\n".join(pad + line for line in value.rstrip("\n").split("\n"))
         return f"<<-EOT\n{body}\n{' ' * indent}EOT"
-    if contains_unknown(value):
-        return json.dumps(value, default=lambda _: KNOWN_AFTER)
+    text = _compact(value)
+    if len(text) + indent <= 100 or not isinstance(value, list | dict):
+        return text
+    pad = " " * (indent + 4)
+    if isinstance(value, list):
+        items = [pad + _compact(v) + "," for v in value]
+        return "[\n" + "\n".join(items) + "\n" + " " * indent + "]"
+    items = [f"{pad}{json.dumps(k)}: {_compact(v)}," for k, v in value.items()]
+    return "{\n" + "\n".join(items) + "\n" + " " * indent + "}"
+
+
+def _compact(value: Any) -> str:
+    """JSON, except that unknown values read as (known after apply), unquoted."""
+    if value is Unknown:
+        return KNOWN_AFTER
+    if isinstance(value, list):
+        return "[" + ", ".join(_compact(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {_compact(v)}" for k, v in value.items()) + "}"
     return json.dumps(value)
 
 
@@ -104,7 +121,8 @@ def _attr_lines(change: Change) -> list[str]:
 def change_lines(change: Change) -> list[str]:
     what = f"{change.addr}" + (f" (deposed object {change.id})" if change.deposed else "")
     headline = HEADLINE[change.action]
-    reason = f"\n  [dim]# ({escape(change.reason)})[/]" if change.reason else ""
+    shown = change.reason and change.reason != "destroy"
+    reason = f"\n  [dim]# ({escape(change.reason)})[/]" if shown else ""
     head = f"  [bold]# {escape(what)}[/] {headline}{reason}"
     opener = f"{_sym(change.action)} {escape(change.type)} {escape(json.dumps(str(change.addr)))}"
     opener += f" [dim]on {escape(change.provider)}[/] {{"

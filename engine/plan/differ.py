@@ -181,18 +181,19 @@ def _change_for(
 ) -> Change:
     driver = drivers[res.provider]
     moved = prior is not None and (prior.provider != res.provider or prior.type != res.type)
+    if prior is not None and not moved:
+        # ignored attributes are planned as if the stack still said what the object has
+        config = {
+            **config,
+            **{n: prior.attributes.get(n) for n, a in schema.attrs.items()
+               if a.settable and res.lifecycle.ignores(n)},
+        }
     planned = driver.plan_change(res.type, None if prior is None or moved else prior.attributes,
                                  config)
     for attr, problem in planned.problems:
         diags.error(f"{addr}: {problem}", where=stack.at((*res.path, attr)), address=str(addr))
     after = planned.planned
     replace = list(planned.requires_replace)
-    if prior is not None and not moved:
-        for name, attr in schema.attrs.items():
-            if attr.settable and res.lifecycle.ignores(name):
-                after[name] = prior.attributes.get(name)
-                if name in replace:
-                    replace.remove(name)
     change = Change(addr, res.type, res.provider, Action.NOOP,
                     prior.attributes if prior is not None else None, after,
                     prior.id if prior is not None else None, requires_replace=replace)

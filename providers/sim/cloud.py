@@ -16,7 +16,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from providers.errors import ConflictError, InvalidRequestError, NotFoundError, QuotaError
-from providers.protocol import STACK_TAG, CloudObject, HardwareProfile, Image, Ownership
+from providers.protocol import (
+    PORTABLE,
+    STACK_TAG,
+    CloudObject,
+    HardwareProfile,
+    Image,
+    Ownership,
+)
 from providers.sim import catalog
 from providers.sim.config import SimConfig
 from providers.sim.store import Row, Store
@@ -51,9 +58,10 @@ class SimCloud:
     # ---- reads -----------------------------------------------------------------------------
 
     def to_object(self, row: Row) -> CloudObject:
-        attrs = dict(row.attrs)
+        schema = PORTABLE[row.type].attrs
+        attrs = {k: v for k, v in row.attrs.items() if k in schema}
         if row.type == "instance":
-            ready = attrs.pop("ready_at", None)
+            ready = row.attrs.get("ready_at")
             if attrs.get("state") == "pending" and ready is not None and time.time() >= ready:
                 attrs["state"] = "running"
         attrs["id"] = row.id
@@ -285,6 +293,9 @@ class SimCloud:
         if "size" in desired and desired["size"] != attrs.get("size"):
             profile, values = self.find_profile(desired["size"])
             attrs.update(size=desired["size"], hardware_profile=profile.id, **values)
+            if self.to_object(row).attributes["state"] == "running":
+                # a new size needs a stop and a start, as on real clouds
+                attrs.update(state="pending", ready_at=time.time() + self.config.boot_seconds)
         wanted = desired.get("state")
         if wanted in ("running", "stopped"):
             self._set_state(row, "start" if wanted == "running" else "stop")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from engine.lang.unknown import Unknown
+from engine.lang.unknown import Unknown, contains_unknown
 from providers.errors import InvalidRequestError, ProviderError, TimeoutError_, TransientError
 from providers.planning import plan_from_schema
 from providers.protocol import (
@@ -28,7 +28,7 @@ from providers.protocol import (
     TypeSchema,
 )
 from providers.sim import catalog
-from providers.sim.cloud import SimCloud
+from providers.sim.cloud import SimCloud, check_rules
 from providers.sim.config import SimConfig, parse_config
 from providers.sim.store import Store
 
@@ -144,6 +144,11 @@ class SimDriver:
                 change.problems.append(("state", "state must be running or stopped"))
         elif type == "volume":
             checks = [("realm", lambda: cloud.check_realm(config.get("realm")))]
+        elif type == "firewall" and not contains_unknown(config.get("rules")):
+            try:  # plan the rules as the cloud will store them, defaults filled in
+                change.planned["rules"] = check_rules(config.get("rules") or [])
+            except InvalidRequestError as exc:
+                change.problems.append(("rules", exc.message))
         for attr, check in checks:
             if config.get(attr, None) is Unknown:
                 continue

@@ -1,0 +1,50 @@
+# Each target bootstraps .venv itself when it is missing or pyproject.toml changed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   := .demo
+NUBES  := $(BIN)/nubes
+DEMO_ARGS := --state-dir $(DEMO)
+
+.PHONY: demo test bench check clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "nubes needs Python 3.11+")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	@rm -rf $(DEMO)
+	@echo "\n=== nubes validate: check the stack without touching any cloud"
+	$(NUBES) validate stacks/demo.yaml $(DEMO_ARGS)
+	@echo "\n=== nubes plan: nothing exists yet"
+	$(NUBES) plan stacks/demo.yaml $(DEMO_ARGS)
+	@echo "\n=== nubes apply: create it on the embedded sim cloud"
+	$(NUBES) apply stacks/demo.yaml $(DEMO_ARGS) --auto-approve
+	@echo "\n=== nubes plan again: the clouds match the stack"
+	$(NUBES) plan stacks/demo.yaml $(DEMO_ARGS)
+	@echo "\n=== change: 3 replicas of size medium; the plan shows exactly what changes"
+	$(NUBES) plan stacks/demo.yaml $(DEMO_ARGS) --var replicas=3 --var size=medium --out $(DEMO)/grow.plan
+	$(NUBES) apply $(DEMO)/grow.plan $(DEMO_ARGS)
+	@echo "\n=== what nubes manages, and the history of applies"
+	$(NUBES) state list stacks/demo.yaml $(DEMO_ARGS)
+	$(NUBES) history stacks/demo.yaml $(DEMO_ARGS)
+	@echo "\n=== nubes destroy: everything, dependents first"
+	$(NUBES) destroy stacks/demo.yaml $(DEMO_ARGS) --var replicas=3 --var size=medium --auto-approve
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/plan_scale.py
+	$(BIN)/python bench/apply_parallel.py
+
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,60 @@
+"""Running the engine end to end from tests, without the CLI."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from engine.apply import ApplyOptions, ApplyResult, apply
+from engine.diag import Diagnostics
+from engine.drivers import Drivers, configure_drivers
+from engine.plan import Plan, PlanOptions, plan
+from engine.stack import Stack, load_stack, resolve_variables
+from engine.state import LocalBackend
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+def load(stack_file: Path, variables: dict[str, str] | None = None) -> tuple[Stack, dict[str, Any]]:
+    stack, diags = load_stack(stack_file)
+    assert stack is not None, [str(d) for d in diags]
+    values, vdiags = resolve_variables(stack, variables or {}, [], {})
+    assert not vdiags.has_errors, [d.summary for d in vdiags]
+    return stack, values
+
+
+def drivers_for(stack: Stack, values: dict[str, Any], state_dir: Path) -> Drivers:
+    drivers, diags = configure_drivers(stack, values, state_dir, {})
+    assert not diags.has_errors, [d.summary for d in diags]
+    return drivers
+
+
+def make_plan(
+    stack_file: Path, state_dir: Path, variables: dict[str, str] | None = None,
+    destroy: bool = False,
+) -> tuple[Plan | None, Diagnostics]:
+    stack, values = load(stack_file, variables)
+    drivers = drivers_for(stack, values, state_dir)
+    state = LocalBackend(state_dir, stack.name).read()
+    return plan(stack, values, state, drivers, PlanOptions(destroy=destroy))
+
+
+def plan_and_apply(
+    stack_file: Path, state_dir: Path, variables: dict[str, str] | None = None,
+    destroy: bool = False, parallelism: int = 10,
+) -> ApplyResult:
+    stack, values = load(stack_file, variables)
+    drivers = drivers_for(stack, values, state_dir)
+    backend = LocalBackend(state_dir, stack.name)
+    result, diags = plan(stack, values, backend.read(), drivers, PlanOptions(destroy=destroy))
+    assert result is not None, [d.summary for d in diags]
+    return apply(result, drivers, backend, ApplyOptions(parallelism=parallelism))
+
+
+def actions(result: Plan) -> dict[str, str]:
+    return {c.key: str(c.action) for c in result.changes}
