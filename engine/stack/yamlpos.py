@@ -20,7 +20,7 @@ from engine.diag import Diagnostic, SourceRange, error
 Path = tuple[str | int, ...]
 
 MAX_DEPTH = 64
-MAX_VALUES = 2_000_000
+MIN_VALUE_BUDGET = 10_000
 
 try:
     _Loader: type = yaml.CSafeLoader
@@ -63,8 +63,12 @@ class Positions:
 
 
 class _Budget:
-    def __init__(self) -> None:
+    """How many values a document may build: without aliases a document cannot hold more
+    values than it has characters, so anything beyond that is alias expansion."""
+
+    def __init__(self, limit: int) -> None:
         self.values = 0
+        self.limit = limit
 
 
 class _Refused(Exception):
@@ -88,7 +92,7 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions, list[Diagnostic]]:
     if node is None:
         return None, positions, []
     try:
-        value = _build(node, (), positions, _Budget(), 0)
+        value = _build(node, (), positions, _Budget(max(MIN_VALUE_BUDGET, len(text))), 0)
     except _Refused as refused:
         return None, positions, [refused.diag]
     return value, positions, []
@@ -100,11 +104,11 @@ def _where(node: yaml.Node, file: str) -> SourceRange:
 
 def _build(node: yaml.Node, path: Path, pos: Positions, budget: _Budget, depth: int) -> Any:
     budget.values += 1
-    if budget.values > MAX_VALUES:
+    if budget.values > budget.limit:
         raise _Refused(
             error(
                 "document expands to too many values",
-                f"more than {MAX_VALUES:,} values after expanding aliases; "
+                f"more than {budget.limit:,} values after expanding aliases; "
                 "this looks like an alias bomb",
                 _where(node, pos.file),
             )

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers import load, write
+
+from engine.addrs import InstanceAddr
+from engine.drivers import configure_drivers
+from engine.graph import build_graph, to_dot
+from engine.plan.differ import base_scope
+
+
+def graph_of(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
+    stack, values = load(write(tmp_path / "s.yaml", text))
+    drivers, _ = configure_drivers(stack, values, tmp_path / "state", {})
+    return build_graph(stack, drivers.schemas(), base_scope(stack, values, drivers))
+
+
+def test_instance_edges_follow_references(tmp_path: Path) -> None:
+    graph, diags = graph_of(tmp_path, """
+        nubes: 1
+        name: g
+        resources:
+          key: {type: key}
+          web: {type: instance, count: 2, image: x, size: small, key: "${key.name}"}
+          ip: {type: address, instance: "${web[1].id}"}
+          vol: {type: volume, size_gb: 1, depends_on: [web]}
+    """)
+    assert graph is not None, [d.summary for d in diags]
+    web0, web1 = InstanceAddr("web", 0), InstanceAddr("web", 1)
+    assert graph.deps[web0] == {InstanceAddr("key")}
+    assert graph.deps[InstanceAddr("ip")] == {web1}  # only the instance it names
+    assert graph.deps[InstanceAddr("vol")] == {web0, web1}
+    order = [str(a) for a in graph.order]
+    assert order.index("key") < order.index("web[0]") < order.index("ip")
+    dot = to_dot(graph, "g")
+    assert '"ip" -> "web[1]";' in dot and dot.startswith('digraph "g" {')
+
+
+def test_cycle_names_every_resource_and_reference(tmp_path: Path) -> None:
+    _, diags = graph_of(tmp_path, """
+        nubes: 1
+        name: g
+        resources:
+          a: {type: volume, size_gb: 1, name: "${c.name}"}
+          b: {type: volume, size_gb: 1, name: "${a.name}"}
+          c: {type: volume, size_gb: 1, name: "x", depends_on: [b]}
+    """)
+    cycle = next(d for d in diags if "dependency cycle" in d.summary)
+    assert set(cycle.summary.split(": ")[1].split(" -> ")) == {"a", "b", "c"}
+    assert "a refers to c (c.name) at" in cycle.detail
+    assert "b refers to a (a.name) at" in cycle.detail
+    assert "c refers to b (b) at" in cycle.detail
+    assert cycle.where is not None
+
+
+def test_bad_references(tmp_path: Path) -> None:
+    _, diags = graph_of(tmp_path, """
+        nubes: 1
+        name: g
+        resources:
+          web: {type: instance, count: 2, image: x, size: small, name: "${web[0].name}"}
+          a: {type: address, instance: "${web.id}"}
+          b: {type: address, instance: "${ghost.id}"}
+          c: {type: address, instance: "${var.nothing}"}
+          d: {type: volume, size_gb: 1, name: "${each.key}"}
+          e: {type: volume, size_gb: 1, name: "${c.colour}"}
+    """)
+    text = [d.summary for d in diags]
+    assert "resource 'web' refers to itself (web[0].name)" in text
+    assert any("web has count; refer to one instance" in t for t in text)
+    assert "reference to undeclared resource or name 'ghost'" in text
+    assert "reference to undeclared variable var.nothing" in text
+    assert "each.* can only be used in a resource that sets for_each" in text
+    assert "address c has no attribute 'colour'" in text
+    assert all(d.where is not None for d in diags)
+
+
+def test_index_past_count(tmp_path: Path) -> None:
+    _, diags = graph_of(tmp_path, """
+        nubes: 1
+        name: g
+        resources:
+          web: {type: instance, count: 2, image: x, size: small}
+          f: {type: address, instance: "${web[7].id}"}
+    """)
+    found = [d for d in diags if "web[7].id refers to an instance that does not exist" in d.summary]
+    assert found and found[0].detail == "web has instances: web[0], web[1]"
+
+
+def test_count_and_for_each_must_be_known_and_well_typed(tmp_path: Path) -> None:
+    _, diags = graph_of(tmp_path, """
+        nubes: 1
+        name: g
+        resources:
+          k: {type: key}
+          a: {type: volume, size_gb: 1, count: "${k.id}"}
+          b: {type: volume, size_gb: 1, count: "two"}
+          c: {type: volume, size_gb: 1, for_each: "${[1, 2]}"}
+          d: {type: volume, size_gb: 1, count: -1}
+    """)
+    text = [d.summary for d in diags]
+    assert any("count must be known before apply" in t for t in text)
+    assert any("count must be a whole number, not str" in t for t in text)
+    assert any("for_each over a list needs strings" in t for t in text)
+    assert any("count must be between 0" in t for t in text)

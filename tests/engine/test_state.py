@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.addrs import InstanceAddr
+from engine.state import LocalBackend, LockHeld, ResourceState, State, StateError
+
+
+def sample(stack: str = "web") -> State:
+    state = State(stack)
+    addr = InstanceAddr("web", 0)
+    state.resources[addr] = ResourceState(addr, "instance", "home", "i-1", {"name": "a"}, ["key"])
+    return state
+
+
+def test_write_is_atomic_private_and_bumps_serial(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path, "web")
+    state = sample()
+    backend.write(state)
+    assert state.serial == 1
+    assert stat.S_IMODE(backend.path.stat().st_mode) == 0o600
+    state.resources[InstanceAddr("web", 0)].attributes["name"] = "b"
+    backend.write(state)
+    assert state.serial == 2
+    backup = json.loads(backend.backup_path.read_text())
+    assert backup["serial"] == 1 and backup["resources"][0]["attributes"]["name"] == "a"
+    assert stat.S_IMODE(backend.backup_path.stat().st_mode) == 0o600
+    again = backend.read()
+    assert again is not None and again.serial == 2 and again.lineage == state.lineage
+    assert again.resources[InstanceAddr("web", 0)].dependencies == ["key"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_document_has_the_documented_fields(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path, "web")
+    backend.write(sample())
+    doc = json.loads(backend.path.read_text())
+    assert {"format", "serial", "lineage", "stack_digest", "resources", "outputs"} <= set(doc)
+    assert set(doc["resources"][0]) >= {"address", "type", "provider", "id", "attributes",
+                                        "dependencies"}
+
+
+def test_other_lineage_is_never_overwritten(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path, "web")
+    backend.write(sample())
+    before = backend.path.read_bytes()
+    with pytest.raises(StateError, match="refusing to overwrite"):
+        backend.write(sample())  # a new State has a new lineage
+    assert backend.path.read_bytes() == before
+
+
+def test_corrupt_state_names_the_backup(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path, "web")
+    backend.write(sample())
+    backend.write(backend.read() or sample())
+    backend.path.write_text(backend.path.read_text()[:40])
+    with pytest.raises(StateError, match=r"corrupt or truncated.*web\.json\.backup"):
+        backend.read()
+
+
+def test_newer_format_is_refused(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path, "web")
+    backend.path.parent.mkdir(parents=True, exist_ok=True)
+    backend.path.write_text(json.dumps({"format": 99, "serial": 1}))
+    with pytest.raises(StateError, match="newer than this nubes understands"):
+        backend.read()
+
+
+HOLD = """
+import sys, time
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from engine.state import LocalBackend
+lock = LocalBackend(Path({dir!r}), "web").lock("apply")
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def _holder(tmp_path: Path) -> subprocess.Popen[str]:
+    root = str(Path(__file__).resolve().parents[2])
+    proc = subprocess.Popen([sys.executable, "-c", HOLD.format(root=root, dir=str(tmp_path))],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_second_locker_is_told_who_holds_the_lock(tmp_path: Path) -> None:
+    proc = _holder(tmp_path)
+    try:
+        with pytest.raises(LockHeld) as info:
+            LocalBackend(tmp_path, "web").lock("plan")
+        assert f"(pid {proc.pid}) since" in str(info.value)
+        assert "for apply" in str(info.value)
+        started = time.monotonic()
+        with pytest.raises(LockHeld):
+            LocalBackend(tmp_path, "web").lock("plan", timeout=0.5)
+        assert time.monotonic() - started >= 0.5
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_killed_holder_releases_the_lock(tmp_path: Path) -> None:
+    proc = _holder(tmp_path)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    lock = LocalBackend(tmp_path, "web").lock("apply")
+    lock.release()
+
+
+def test_force_unlock_frees_a_hung_holder(tmp_path: Path) -> None:
+    proc = _holder(tmp_path)
+    try:
+        backend = LocalBackend(tmp_path, "web")
+        with pytest.raises(StateError, match="not"):
+            backend.force_unlock("wrong-id")
+        info = backend.force_unlock(None)
+        assert info.pid == proc.pid
+        backend.lock("apply").release()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_history_keeps_each_stack_version_once(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path, "web")
+    state = sample()
+    backend.write(state)
+    backend.record_apply(state, "v1", "sha256:aa", "s.yaml", "me@here", "1 added")
+    backend.record_apply(state, "v1", "sha256:aa", "s.yaml", "me@here", "0 added")
+    backend.record_apply(state, "v2", "sha256:bb", "s.yaml", "me@here", "1 changed")
+    entries = backend.history()
+    assert [e.summary for e in entries] == ["1 added", "0 added", "1 changed"]
+    assert entries[2].stack_file.read_text() == "v2"
+    assert len(list(backend.history_dir.glob("*.yaml"))) == 2
