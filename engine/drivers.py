@@ -56,8 +56,9 @@ def configure_drivers(
         if result.diags:
             continue
         if contains_unknown(result.value):
-            diags.error(f"provider {name!r} settings must be known before apply",
-                        where=stack.at(path))
+            diags.error(
+                f"provider {name!r} settings must be known before apply", where=stack.at(path)
+            )
             continue
         for key, problem in driver.configure(result.value, context):
             diags.error(f"provider {name!r}: {problem}", where=stack.positions.key_at((*path, key)))

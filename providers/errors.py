@@ -1,13 +1,13 @@
 """Errors a driver raises, mapped from each cloud's own codes.
 
-    ProviderError                the cloud refused or failed; message quotes the cloud
-    ├── TransientError           throttling, 5xx, lost connections: worth retrying
-    ├── NotFoundError            the object does not exist
-    ├── ConflictError            the object's state does not allow it (in use, name taken)
-    ├── QuotaError               an account limit was reached; retrying will not help
-    ├── InvalidRequestError      the request itself is wrong (bad image, bad rule)
-    ├── AuthError                credentials missing or refused
-    └── TimeoutError_            the object did not reach the wanted state in time
+ProviderError                the cloud refused or failed; message quotes the cloud
+├── TransientError           throttling, 5xx, lost connections: worth retrying
+├── NotFoundError            the object does not exist
+├── ConflictError            the object's state does not allow it (in use, name taken)
+├── QuotaError               an account limit was reached; retrying will not help
+├── InvalidRequestError      the request itself is wrong (bad image, bad rule)
+├── AuthError                credentials missing or refused
+└── TimeoutError_            the object did not reach the wanted state in time
 """
 
 from __future__ import annotations

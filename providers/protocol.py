@@ -7,6 +7,7 @@ schemas (adding their own attributes where they must) and the engine plans from 
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -58,20 +59,22 @@ def _s(**attrs: Attr) -> dict[str, Attr]:
     return attrs
 
 
-R, O, C, OC = Kind.REQUIRED, Kind.OPTIONAL, Kind.COMPUTED, Kind.OPTIONAL_COMPUTED
-TAGS = Attr("map", O, description="tags on the object")
+REQ, OPT, C, OC = Kind.REQUIRED, Kind.OPTIONAL, Kind.COMPUTED, Kind.OPTIONAL_COMPUTED
+TAGS = Attr("map", OPT, description="tags on the object")
 
 PORTABLE: dict[str, TypeSchema] = {
     "instance": TypeSchema(
         "instance",
         _s(
             name=Attr("string", OC, description="display name"),
-            image=Attr("string", R, force_new=True, description="portable image name or native id"),
-            size=Attr("any", R, description="hardware profile name, or {cpus, memory_gb}"),
+            image=Attr(
+                "string", REQ, force_new=True, description="portable image name or native id"
+            ),
+            size=Attr("any", REQ, description="hardware profile name, or {cpus, memory_gb}"),
             realm=Attr("string", OC, force_new=True, description="availability zone"),
-            key=Attr("string", O, force_new=True, description="key name for logins"),
-            firewalls=Attr("list", O, description="firewall ids or names"),
-            user_data=Attr("string", O, force_new=True, description="cloud-init or script"),
+            key=Attr("string", OPT, force_new=True, description="key name for logins"),
+            firewalls=Attr("list", OPT, description="firewall ids or names"),
+            user_data=Attr("string", OPT, force_new=True, description="cloud-init or script"),
             tags=TAGS,
             state=Attr("string", OC, description="running or stopped"),
             id=Attr("string", C),
@@ -97,8 +100,8 @@ PORTABLE: dict[str, TypeSchema] = {
         "firewall",
         _s(
             name=Attr("string", OC, force_new=True),
-            description=Attr("string", O, force_new=True),
-            rules=Attr("list", O, description="{protocol, ports, sources}"),
+            description=Attr("string", OPT, force_new=True),
+            rules=Attr("list", OPT, description="{protocol, ports, sources}"),
             tags=TAGS,
             id=Attr("string", C),
         ),
@@ -107,9 +110,9 @@ PORTABLE: dict[str, TypeSchema] = {
         "volume",
         _s(
             name=Attr("string", OC),
-            size_gb=Attr("number", R, force_new=True),
+            size_gb=Attr("number", REQ, force_new=True),
             realm=Attr("string", OC, force_new=True),
-            instance=Attr("string", O, description="instance id to attach to"),
+            instance=Attr("string", OPT, description="instance id to attach to"),
             device=Attr("string", OC),
             tags=TAGS,
             id=Attr("string", C),
@@ -119,7 +122,7 @@ PORTABLE: dict[str, TypeSchema] = {
     "snapshot": TypeSchema(
         "snapshot",
         _s(
-            volume=Attr("string", R, force_new=True),
+            volume=Attr("string", REQ, force_new=True),
             name=Attr("string", OC, force_new=True),
             tags=TAGS,
             id=Attr("string", C),
@@ -130,7 +133,7 @@ PORTABLE: dict[str, TypeSchema] = {
     "address": TypeSchema(
         "address",
         _s(
-            instance=Attr("string", O, description="instance id to associate with"),
+            instance=Attr("string", OPT, description="instance id to associate with"),
             tags=TAGS,
             id=Attr("string", C),
             ip=Attr("string", C),
@@ -138,13 +141,13 @@ PORTABLE: dict[str, TypeSchema] = {
     ),
     "bucket": TypeSchema(
         "bucket",
-        _s(name=Attr("string", R, force_new=True), tags=TAGS, id=Attr("string", C)),
+        _s(name=Attr("string", REQ, force_new=True), tags=TAGS, id=Attr("string", C)),
     ),
     "image": TypeSchema(
         "image",
         _s(
-            name=Attr("string", R, force_new=True),
-            instance=Attr("string", R, force_new=True, description="instance to create it from"),
+            name=Attr("string", REQ, force_new=True),
+            instance=Attr("string", REQ, force_new=True, description="instance to create it from"),
             tags=TAGS,
             id=Attr("string", C),
             state=Attr("string", C),
@@ -260,8 +263,8 @@ class Driver(Protocol):
 
     def act(self, type: str, id: str, action: str) -> CloudObject: ...
 
-    def realms(self) -> list[Realm]: ...
+    def realms(self) -> builtins.list[Realm]: ...
 
-    def hardware_profiles(self) -> list[HardwareProfile]: ...
+    def hardware_profiles(self) -> builtins.list[HardwareProfile]: ...
 
-    def images(self) -> list[Image]: ...
+    def images(self) -> builtins.list[Image]: ...

@@ -35,7 +35,9 @@ def drivers_for(stack: Stack, values: dict[str, Any], state_dir: Path) -> Driver
 
 
 def make_plan(
-    stack_file: Path, state_dir: Path, variables: dict[str, str] | None = None,
+    stack_file: Path,
+    state_dir: Path,
+    variables: dict[str, str] | None = None,
     destroy: bool = False,
 ) -> tuple[Plan | None, Diagnostics]:
     stack, values = load(stack_file, variables)
@@ -45,8 +47,11 @@ def make_plan(
 
 
 def plan_and_apply(
-    stack_file: Path, state_dir: Path, variables: dict[str, str] | None = None,
-    destroy: bool = False, parallelism: int = 10,
+    stack_file: Path,
+    state_dir: Path,
+    variables: dict[str, str] | None = None,
+    destroy: bool = False,
+    parallelism: int = 10,
 ) -> ApplyResult:
     stack, values = load(stack_file, variables)
     drivers = drivers_for(stack, values, state_dir)

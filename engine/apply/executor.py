@@ -8,6 +8,7 @@ loses nothing it finished.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -121,10 +122,8 @@ class Executor:
             provider = change.before_provider or change.provider
             type_ = change.before_type or change.type
             assert change.id is not None
-            try:
+            with contextlib.suppress(NotFoundError):  # already gone: the goal is reached
                 self.drivers[provider].delete(type_, change.id)
-            except NotFoundError:
-                pass  # already gone: the goal is reached
             with self.lock:
                 self._forget(change.addr, change.id)
                 self._save()
@@ -139,8 +138,13 @@ class Executor:
             obj = driver.update(change.type, change.id, change.before, desired)
         with self.lock:
             rs = ResourceState(
-                change.addr, change.type, change.provider, obj.id, obj.attributes,
-                list(change.dependencies), sensitive=list(change.sensitive),
+                change.addr,
+                change.type,
+                change.provider,
+                obj.id,
+                obj.attributes,
+                list(change.dependencies),
+                sensitive=list(change.sensitive),
             )
             old = self.state.resources.get(change.addr)
             if op.kind == "create" and old is not None and change.action is Action.CREATE_DELETE:
@@ -163,8 +167,9 @@ class Executor:
                 names = dict(self.scope.names)
             instance_names(names, res, change.addr, change.each_value)
             local = Scope(names, self.scope.sensitive)
-            values, _ = evaluate_attributes(res, change.addr, local, self.plan.stack, diags,
-                                            only=unknown)
+            values, _ = evaluate_attributes(
+                res, change.addr, local, self.plan.stack, diags, only=unknown
+            )
             if diags.has_errors:
                 raise self._fail(op, "; ".join(d.summary for d in diags))
             desired.update(values)

@@ -24,7 +24,9 @@ class Op:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Op) and (self.kind, self.change.key) == (
-            other.kind, other.change.key)
+            other.kind,
+            other.change.key,
+        )
 
 
 class Hooks(Protocol):

@@ -61,14 +61,20 @@ def cli() -> None:
 
 # ---- validate ----------------------------------------------------------------------------------
 
+
 @cli.command()
 @stack_argument
 @var_options
 @state_dir_option
 @json_option
 @handles_failures
-def validate(stack_file: str, var_pairs: tuple[str, ...], var_files: tuple[str, ...],
-             state_dir: str, as_json: bool) -> None:
+def validate(
+    stack_file: str,
+    var_pairs: tuple[str, ...],
+    var_files: tuple[str, ...],
+    state_dir: str,
+    as_json: bool,
+) -> None:
     """Check a stack without contacting any cloud: syntax, types, references, cycles."""
     session = open_session(stack_file, state_dir, var_pairs, var_files)
     assert session.drivers is not None
@@ -78,27 +84,44 @@ def validate(stack_file: str, var_pairs: tuple[str, ...], var_files: tuple[str, 
     schemas = session.drivers.schemas()
     for res in session.stack.resources.values():
         check_resource(res, session.stack, schemas, diags)
-    graph, graph_diags = build_graph(session.stack, schemas,
-                                     base_scope(session.stack, session.variables, session.drivers))
+    graph, graph_diags = build_graph(
+        session.stack, schemas, base_scope(session.stack, session.variables, session.drivers)
+    )
     diags.extend(graph_diags)
     check(diags)
     assert graph is not None
     if as_json:
-        click.echo(json.dumps({"valid": True, "stack": session.stack.name,
-                               "instances": len(graph.instances), "diagnostics": []}))
+        click.echo(
+            json.dumps(
+                {
+                    "valid": True,
+                    "stack": session.stack.name,
+                    "instances": len(graph.instances),
+                    "diagnostics": [],
+                }
+            )
+        )
     else:
-        out_console().print(f"[green]The stack is valid:[/] {session.stack.name}, "
-                            f"{len(session.stack.resources)} resources, "
-                            f"{len(graph.instances)} instances.")
+        out_console().print(
+            f"[green]The stack is valid:[/] {session.stack.name}, "
+            f"{len(session.stack.resources)} resources, "
+            f"{len(graph.instances)} instances."
+        )
 
 
 # ---- plan ------------------------------------------------------------------------------------
 
+
 def _make_plan(session: Session, destroy: bool = False, refresh: bool = True) -> Plan:
     assert session.drivers is not None
     state = session.backend.read()
-    result, diags = plan(session.stack, session.variables, state, session.drivers,
-                         PlanOptions(destroy=destroy, refresh=refresh))
+    result, diags = plan(
+        session.stack,
+        session.variables,
+        state,
+        session.drivers,
+        PlanOptions(destroy=destroy, refresh=refresh),
+    )
     if result is None:
         raise Fail(diags)
     if diags:
@@ -116,18 +139,37 @@ def _show_plan(result: Plan) -> None:
 @stack_argument
 @var_options
 @state_dir_option
-@click.option("--out", "out_file", type=click.Path(dir_okay=False),
-              help="Save the plan; `nubes apply FILE` carries out exactly it.")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False),
+    help="Save the plan; `nubes apply FILE` carries out exactly it.",
+)
 @click.option("--destroy", is_flag=True, help="Plan to destroy everything in state.")
-@click.option("--refresh/--no-refresh", default=True, show_default=True,
-              help="Read what the clouds hold first.")
-@click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 0 with no changes, 1 on error, 2 when there are changes.")
+@click.option(
+    "--refresh/--no-refresh",
+    default=True,
+    show_default=True,
+    help="Read what the clouds hold first.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 with no changes, 1 on error, 2 when there are changes.",
+)
 @json_option
 @handles_failures
-def plan_cmd(stack_file: str, var_pairs: tuple[str, ...], var_files: tuple[str, ...],
-             state_dir: str, out_file: str | None, destroy: bool, refresh: bool,
-             detailed_exitcode: bool, as_json: bool) -> None:
+def plan_cmd(
+    stack_file: str,
+    var_pairs: tuple[str, ...],
+    var_files: tuple[str, ...],
+    state_dir: str,
+    out_file: str | None,
+    destroy: bool,
+    refresh: bool,
+    detailed_exitcode: bool,
+    as_json: bool,
+) -> None:
     """Show what apply would change: refresh, diff with state, print the plan."""
     session = open_session(stack_file, state_dir, var_pairs, var_files)
     result = _make_plan(session, destroy, refresh)
@@ -138,13 +180,15 @@ def plan_cmd(stack_file: str, var_pairs: tuple[str, ...], var_files: tuple[str, 
     if out_file:
         write_plan_file(result, Path(out_file))
         if not as_json:
-            out_console().print(f"\nSaved the plan to {out_file}. Apply exactly it with: "
-                                f"nubes apply {out_file}")
+            out_console().print(
+                f"\nSaved the plan to {out_file}. Apply exactly it with: nubes apply {out_file}"
+            )
     if detailed_exitcode and result.has_changes:
         raise SystemExit(2)
 
 
 # ---- apply and destroy -------------------------------------------------------------------------
+
 
 def _confirm(auto_approve: bool, what: str) -> None:
     if auto_approve:
@@ -154,8 +198,9 @@ def _confirm(auto_approve: bool, what: str) -> None:
             f"{what} needs confirmation, and there is no terminal to ask on",
             "run it with --auto-approve, or save a plan (nubes plan --out FILE) and apply that",
         )
-    answer = click.prompt(f"\nDo you want to {what}? Only 'yes' will be accepted", default="",
-                          show_default=False)
+    answer = click.prompt(
+        f"\nDo you want to {what}? Only 'yes' will be accepted", default="", show_default=False
+    )
     if answer.strip() != "yes":
         err_console().print(f"{what.capitalize()} cancelled; nothing was changed.")
         raise SystemExit(1)
@@ -177,23 +222,43 @@ def _run_apply(session: Session, result: Plan, parallelism: int, as_json: bool) 
         if stop.is_set():
             os._exit(130)
         stop.set()
-        err_console().print("\n[yellow]Interrupt received.[/] Finishing the operations in flight "
-                            "and saving state; press Ctrl-C again to quit at once.")
+        err_console().print(
+            "\n[yellow]Interrupt received.[/] Finishing the operations in flight "
+            "and saving state; press Ctrl-C again to quit at once."
+        )
 
     previous = signal.signal(signal.SIGINT, interrupted)
     try:
-        outcome = apply(result, session.drivers, session.backend,
-                        ApplyOptions(parallelism=parallelism, stop=stop), progress)
+        outcome = apply(
+            result,
+            session.drivers,
+            session.backend,
+            ApplyOptions(parallelism=parallelism, stop=stop),
+            progress,
+        )
     finally:
         progress.close()
         signal.signal(signal.SIGINT, previous)
-    session.backend.record_apply(outcome.state, result.stack.text, result.stack.digest,
-                                 str(result.stack.file), _whoami(), outcome.summary())
+    session.backend.record_apply(
+        outcome.state,
+        result.stack.text,
+        result.stack.digest,
+        str(result.stack.file),
+        _whoami(),
+        outcome.summary(),
+    )
     if as_json:
-        progress.emit("change_summary", summary=outcome.summary(), failed=len(outcome.failed),
-                      skipped=len(outcome.skipped), interrupted=stop.is_set())
-        outputs = {k: {"value": "(sensitive)" if v.sensitive else v.value,
-                       "sensitive": v.sensitive} for k, v in outcome.state.outputs.items()}
+        progress.emit(
+            "change_summary",
+            summary=outcome.summary(),
+            failed=len(outcome.failed),
+            skipped=len(outcome.skipped),
+            interrupted=stop.is_set(),
+        )
+        outputs = {
+            k: {"value": "(sensitive)" if v.sensitive else v.value, "sensitive": v.sensitive}
+            for k, v in outcome.state.outputs.items()
+        }
         progress.emit("outputs", outputs=outputs)
     else:
         if outcome.diags:
@@ -223,8 +288,11 @@ def _print_outputs(outputs: dict[str, Any]) -> None:
     console.print("\nOutputs:\n")
     width = max(len(k) for k in outputs)
     for name, o in outputs.items():
-        console.print(f"{name.ljust(width)} = {render.value_text(o.value, o.sensitive)}",
-                      highlight=False, markup=False)
+        console.print(
+            f"{name.ljust(width)} = {render.value_text(o.value, o.sensitive)}",
+            highlight=False,
+            markup=False,
+        )
 
 
 def _stale(session: Session, result: Plan) -> None:
@@ -253,13 +321,25 @@ def _stale(session: Session, result: Plan) -> None:
 @state_dir_option
 @lock_option
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--parallelism", type=click.IntRange(1, 256), default=10, show_default=True,
-              help="Operations in flight at once.")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 256),
+    default=10,
+    show_default=True,
+    help="Operations in flight at once.",
+)
 @json_option
 @handles_failures
-def apply_cmd(target: str, var_pairs: tuple[str, ...], var_files: tuple[str, ...],
-              state_dir: str, lock_timeout: float, auto_approve: bool, parallelism: int,
-              as_json: bool) -> None:
+def apply_cmd(
+    target: str,
+    var_pairs: tuple[str, ...],
+    var_files: tuple[str, ...],
+    state_dir: str,
+    lock_timeout: float,
+    auto_approve: bool,
+    parallelism: int,
+    as_json: bool,
+) -> None:
     """Carry out a stack (planning it first and asking), or exactly a saved plan."""
     if is_plan_file(Path(target)):
         saved, diags = read_plan_file(Path(target))
@@ -297,8 +377,9 @@ def _session_for_plan(saved: Plan, state_dir: str) -> Session:
     directory = Path(state_dir)
     drivers, diags = configure_drivers(saved.stack, saved.variables, directory, os.environ)
     check(diags)
-    return Session(saved.stack, saved.variables, directory,
-                   LocalBackend(directory, saved.stack.name), drivers)
+    return Session(
+        saved.stack, saved.variables, directory, LocalBackend(directory, saved.stack.name), drivers
+    )
 
 
 @cli.command()
@@ -310,9 +391,16 @@ def _session_for_plan(saved: Plan, state_dir: str) -> Session:
 @click.option("--parallelism", type=click.IntRange(1, 256), default=10, show_default=True)
 @json_option
 @handles_failures
-def destroy(stack_file: str, var_pairs: tuple[str, ...], var_files: tuple[str, ...],
-            state_dir: str, lock_timeout: float, auto_approve: bool, parallelism: int,
-            as_json: bool) -> None:
+def destroy(
+    stack_file: str,
+    var_pairs: tuple[str, ...],
+    var_files: tuple[str, ...],
+    state_dir: str,
+    lock_timeout: float,
+    auto_approve: bool,
+    parallelism: int,
+    as_json: bool,
+) -> None:
     """Destroy everything the stack's state holds, dependents first."""
     session = open_session(stack_file, state_dir, var_pairs, var_files)
     with session.backend.lock("destroy", lock_timeout):
@@ -325,6 +413,7 @@ def destroy(stack_file: str, var_pairs: tuple[str, ...], var_files: tuple[str, .
 
 
 # ---- reading ---------------------------------------------------------------------------------
+
 
 @cli.command()
 @click.argument("target", metavar="STACK|PLANFILE", type=click.Path(dir_okay=False))
@@ -381,8 +470,10 @@ def output(stack_file: str, name: str | None, state_dir: str, as_json: bool) -> 
     outputs = state.outputs if state else {}
     if name is not None:
         if name not in outputs:
-            raise fail(f"no output named {name!r}",
-                       f"outputs: {', '.join(outputs) or 'none (apply the stack first)'}")
+            raise fail(
+                f"no output named {name!r}",
+                f"outputs: {', '.join(outputs) or 'none (apply the stack first)'}",
+            )
         value = outputs[name]
         if as_json:
             click.echo(json.dumps(value.value))
@@ -392,8 +483,17 @@ def output(stack_file: str, name: str | None, state_dir: str, as_json: bool) -> 
             click.echo(render.value_text(value.value, value.sensitive))
         return
     if as_json:
-        click.echo(json.dumps({k: {"value": "(sensitive)" if v.sensitive else v.value,
-                                   "sensitive": v.sensitive} for k, v in outputs.items()}))
+        click.echo(
+            json.dumps(
+                {
+                    k: {
+                        "value": "(sensitive)" if v.sensitive else v.value,
+                        "sensitive": v.sensitive,
+                    }
+                    for k, v in outputs.items()
+                }
+            )
+        )
         return
     for key, value in outputs.items():
         click.echo(f"{key} = {render.value_text(value.value, value.sensitive)}")
@@ -404,13 +504,17 @@ def output(stack_file: str, name: str | None, state_dir: str, as_json: bool) -> 
 @var_options
 @state_dir_option
 @handles_failures
-def graph(stack_file: str, var_pairs: tuple[str, ...], var_files: tuple[str, ...],
-          state_dir: str) -> None:
+def graph(
+    stack_file: str, var_pairs: tuple[str, ...], var_files: tuple[str, ...], state_dir: str
+) -> None:
     """Print the stack's resource instance graph as Graphviz DOT."""
     session = open_session(stack_file, state_dir, var_pairs, var_files)
     assert session.drivers is not None
-    built, diags = build_graph(session.stack, session.drivers.schemas(),
-                               base_scope(session.stack, session.variables, session.drivers))
+    built, diags = build_graph(
+        session.stack,
+        session.drivers.schemas(),
+        base_scope(session.stack, session.variables, session.drivers),
+    )
     check(diags)
     assert built is not None
     click.echo(to_dot(built, session.stack.name), nl=False)
@@ -426,10 +530,23 @@ def history(stack_file: str, state_dir: str, as_json: bool) -> None:
     session = open_session(stack_file, state_dir, with_drivers=False)
     entries = session.backend.history()
     if as_json:
-        click.echo(json.dumps([{"serial": e.serial, "applied_at": e.applied_at,
-                                "digest": e.digest, "file": e.file, "who": e.who,
-                                "summary": e.summary, "stack_copy": str(e.stack_file)}
-                               for e in entries], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "serial": e.serial,
+                        "applied_at": e.applied_at,
+                        "digest": e.digest,
+                        "file": e.file,
+                        "who": e.who,
+                        "summary": e.summary,
+                        "stack_copy": str(e.stack_file),
+                    }
+                    for e in entries
+                ],
+                indent=2,
+            )
+        )
         return
     if not entries:
         click.echo(f"No applies recorded for stack {session.stack.name}.")
@@ -460,8 +577,10 @@ def main() -> None:
     except Exception as exc:  # a bug: say so without a traceback unless asked for one
         if os.environ.get("NUBES_DEBUG") == "1":
             raise
-        err_console().print(f"[red bold]internal error:[/] {type(exc).__name__}: {exc}\n"
-                            "This is a bug in nubes. Run with NUBES_DEBUG=1 for the traceback.")
+        err_console().print(
+            f"[red bold]internal error:[/] {type(exc).__name__}: {exc}\n"
+            "This is a bug in nubes. Run with NUBES_DEBUG=1 for the traceback."
+        )
         raise SystemExit(1) from None
 
 

@@ -14,8 +14,11 @@ from rich.text import Text
 
 from engine.apply.hooks import Op
 
-VERB = {"create": ("Creating", "created"), "update": ("Updating", "updated"),
-        "delete": ("Destroying", "destroyed")}
+VERB = {
+    "create": ("Creating", "created"),
+    "update": ("Updating", "updated"),
+    "delete": ("Destroying", "destroyed"),
+}
 
 
 def _secs(seconds: float) -> str:
@@ -38,7 +41,9 @@ class PlainProgress:
 
     def finished(self, op: Op, seconds: float, id: str | None) -> None:
         ident = f" \\[id={escape(id)}]" if id else ""
-        self._say(f"{escape(op.label)}: {VERB[op.kind][1].capitalize()} after {_secs(seconds)}{ident}")
+        self._say(
+            f"{escape(op.label)}: {VERB[op.kind][1].capitalize()} after {_secs(seconds)}{ident}"
+        )
 
     def failed(self, op: Op, seconds: float, message: str) -> None:
         self._say(f"[red]{escape(op.label)}: {op.kind} failed after {_secs(seconds)}[/]")
@@ -56,14 +61,21 @@ class LiveProgress(PlainProgress):
     def __init__(self, console: Console) -> None:
         super().__init__(console)
         self.running: dict[str, tuple[str, float]] = {}
-        self.live = Live(self._render(), console=console, refresh_per_second=8, transient=True,
-                         get_renderable=self._render)
+        self.live = Live(
+            self._render(),
+            console=console,
+            refresh_per_second=8,
+            transient=True,
+            get_renderable=self._render,
+        )
         self.live.start()
 
     def _render(self) -> Group:
         now = time.monotonic()
-        rows = [Text(f"  {label}: {verb}... {now - since:.0f}s", style="cyan")
-                for label, (verb, since) in list(self.running.items())]
+        rows = [
+            Text(f"  {label}: {verb}... {now - since:.0f}s", style="cyan")
+            for label, (verb, since) in list(self.running.items())
+        ]
         return Group(*rows)
 
     def started(self, op: Op) -> None:
@@ -94,8 +106,7 @@ class JsonProgress:
         self.lock = threading.Lock()
 
     def emit(self, kind: str, **fields: Any) -> None:
-        event = {"type": kind, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                 **fields}
+        event = {"type": kind, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **fields}
         with self.lock:
             self.console.file.write(json.dumps(event) + "\n")
             self.console.file.flush()
@@ -104,12 +115,22 @@ class JsonProgress:
         self.emit("apply_start", address=op.label, action=op.kind)
 
     def finished(self, op: Op, seconds: float, id: str | None) -> None:
-        self.emit("apply_complete", address=op.label, action=op.kind, id=id,
-                  elapsed_seconds=round(seconds, 3))
+        self.emit(
+            "apply_complete",
+            address=op.label,
+            action=op.kind,
+            id=id,
+            elapsed_seconds=round(seconds, 3),
+        )
 
     def failed(self, op: Op, seconds: float, message: str) -> None:
-        self.emit("apply_errored", address=op.label, action=op.kind, message=message,
-                  elapsed_seconds=round(seconds, 3))
+        self.emit(
+            "apply_errored",
+            address=op.label,
+            action=op.kind,
+            message=message,
+            elapsed_seconds=round(seconds, 3),
+        )
 
     def skipped(self, op: Op, because: str) -> None:
         self.emit("apply_skipped", address=op.label, action=op.kind, reason=because)

@@ -103,8 +103,11 @@ def _attr_lines(change: Change) -> list[str]:
                 lines.append(("-", name, value_text(b, secret, 6) + " -> null"))
             else:
                 lines.append(
-                    ("~", name, f"{value_text(b, secret, 6)} -> {value_text(a, secret, 6)}"
-                     + "\0" + forces)
+                    (
+                        "~",
+                        name,
+                        f"{value_text(b, secret, 6)} -> {value_text(a, secret, 6)}" + "\0" + forces,
+                    )
                 )
     width = max((len(n) for _, n, _ in lines), default=0)
     out = []
@@ -113,7 +116,7 @@ def _attr_lines(change: Change) -> list[str]:
         text, _, tail = text.partition("\0")
         marked = f"[{color}]{escape(mark)}[/]" if color else mark
         out.append(f"      {marked} {escape(name.ljust(width))} = {escape(text)}{tail}")
-    if hidden and change.action in (Action.UPDATE,) or hidden and change.action.replaces:
+    if (hidden and change.action in (Action.UPDATE,)) or (hidden and change.action.replaces):
         out.append(f"        [dim]# ({hidden} unchanged attributes hidden)[/]")
     return out
 
@@ -133,16 +136,22 @@ def change_lines(change: Change) -> list[str]:
 def drift_lines(drift: list[Drift]) -> list[str]:
     if not drift:
         return []
-    out = ["[bold]Objects changed outside nubes[/] (the plan starts from what the clouds hold now):",
-           ""]
+    out = [
+        "[bold]Objects changed outside nubes[/] (the plan starts from what the clouds hold now):",
+        "",
+    ]
     for d in drift:
         if d.kind == "deleted":
-            out.append(f"  [bold]# {escape(str(d.addr))}[/] ({escape(d.id)}) was deleted outside nubes")
+            out.append(
+                f"  [bold]# {escape(str(d.addr))}[/] ({escape(d.id)}) was deleted outside nubes"
+            )
             continue
         out.append(f"  [bold]# {escape(str(d.addr))}[/] ({escape(d.id)}) changed outside nubes")
         for name, (b, a) in d.changes.items():
-            out.append(f"      [yellow]~[/] {escape(name)} = {escape(value_text(b))} -> "
-                       f"{escape(value_text(a))}")
+            out.append(
+                f"      [yellow]~[/] {escape(name)} = {escape(value_text(b))} -> "
+                f"{escape(value_text(a))}"
+            )
     out.append("")
     return out
 
@@ -158,11 +167,15 @@ def output_lines(outputs: dict[str, OutputChange]) -> list[str]:
         if o.action is Action.CREATE:
             out.append(f"  {_sym(o.action)} {name} = {escape(value_text(o.after, o.sensitive, 2))}")
         elif o.action is Action.DELETE:
-            out.append(f"  {_sym(o.action)} {name} = {escape(value_text(o.before, o.sensitive, 2))} "
-                       "-> null")
+            out.append(
+                f"  {_sym(o.action)} {name} = {escape(value_text(o.before, o.sensitive, 2))} "
+                "-> null"
+            )
         else:
-            out.append(f"  {_sym(o.action)} {name} = {escape(value_text(o.before, o.sensitive, 2))}"
-                       f" -> {escape(value_text(o.after, o.sensitive, 2))}")
+            out.append(
+                f"  {_sym(o.action)} {name} = {escape(value_text(o.before, o.sensitive, 2))}"
+                f" -> {escape(value_text(o.after, o.sensitive, 2))}"
+            )
     out.append("")
     return out
 
@@ -173,8 +186,10 @@ def summary_line(plan: Plan) -> str:
         if any(o.action is not Action.NOOP for o in plan.outputs.values()):
             return "No resource changes; only outputs change."
         return "[green]No changes.[/] The clouds match the stack."
-    return (f"[bold]Plan:[/] {counts['add']} to add, {counts['change']} to change, "
-            f"{counts['destroy']} to destroy.")
+    return (
+        f"[bold]Plan:[/] {counts['add']} to add, {counts['change']} to change, "
+        f"{counts['destroy']} to destroy."
+    )
 
 
 def plan_lines(plan: Plan) -> list[str]:
@@ -193,9 +208,11 @@ def resource_lines(rs: ResourceState) -> list[str]:
     secret = set(rs.sensitive)
     attrs = {k: v for k, v in rs.attributes.items() if v is not None}
     width = max((len(k) for k in attrs), default=0)
-    out = [f"# {escape(str(rs.address))}: {escape(rs.type)} on {escape(rs.provider)}"
-           + (" [red](tainted)[/]" if rs.tainted else ""),
-           f"{escape(rs.type)} {escape(json.dumps(str(rs.address)))} {{"]
+    out = [
+        f"# {escape(str(rs.address))}: {escape(rs.type)} on {escape(rs.provider)}"
+        + (" [red](tainted)[/]" if rs.tainted else ""),
+        f"{escape(rs.type)} {escape(json.dumps(str(rs.address)))} {{",
+    ]
     for k, v in attrs.items():
         out.append(f"    {escape(k.ljust(width))} = {escape(value_text(v, k in secret, 4))}")
     out += ["}", ""]

@@ -112,27 +112,47 @@ def check(diags: Diagnostics) -> None:
 
 # ---- shared options --------------------------------------------------------------------------
 
+
 def stack_argument(fn: F) -> F:
     return click.argument("stack_file", metavar="STACK", type=click.Path(dir_okay=False))(fn)
 
 
 def state_dir_option(fn: F) -> F:
     return click.option(
-        "--state-dir", default="state", envvar="NUBES_STATE_DIR", show_default=True,
+        "--state-dir",
+        default="state",
+        envvar="NUBES_STATE_DIR",
+        show_default=True,
         help="Folder holding state (also NUBES_STATE_DIR).",
     )(fn)
 
 
 def var_options(fn: F) -> F:
-    fn = click.option("--var", "var_pairs", multiple=True, metavar="NAME=VALUE",
-                      help="Set a variable (repeatable); wins over --var-file and NUBES_VAR_*.")(fn)
-    return click.option("--var-file", "var_files", multiple=True, type=click.Path(),
-                        help="YAML file of variable values (repeatable).")(fn)
+    fn = click.option(
+        "--var",
+        "var_pairs",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Set a variable (repeatable); wins over --var-file and NUBES_VAR_*.",
+    )(fn)
+    return click.option(
+        "--var-file",
+        "var_files",
+        multiple=True,
+        type=click.Path(),
+        help="YAML file of variable values (repeatable).",
+    )(fn)
 
 
 def lock_option(fn: F) -> F:
-    return click.option("--lock-timeout", type=float, default=0.0, show_default=True,
-                        metavar="SECONDS", help="Wait this long for the state lock.")(fn)
+    return click.option(
+        "--lock-timeout",
+        type=float,
+        default=0.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="Wait this long for the state lock.",
+    )(fn)
 
 
 def json_option(fn: F) -> F:

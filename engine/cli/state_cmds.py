@@ -52,8 +52,19 @@ def register_state_commands(cli: click.Group) -> None:
         state = session.backend.read()
         resources = sorted(state.resources.values(), key=lambda r: r.address) if state else []
         if as_json:
-            click.echo(json.dumps([{"address": str(r.address), "type": r.type,
-                                    "provider": r.provider, "id": r.id} for r in resources]))
+            click.echo(
+                json.dumps(
+                    [
+                        {
+                            "address": str(r.address),
+                            "type": r.type,
+                            "provider": r.provider,
+                            "id": r.id,
+                        }
+                        for r in resources
+                    ]
+                )
+            )
             return
         for r in resources:
             click.echo(str(r.address))
@@ -80,8 +91,9 @@ def register_state_commands(cli: click.Group) -> None:
     @state_dir_option
     @lock_option
     @handles_failures
-    def state_rm(stack_file: str, addresses: tuple[str, ...], state_dir: str,
-                 lock_timeout: float) -> None:
+    def state_rm(
+        stack_file: str, addresses: tuple[str, ...], state_dir: str, lock_timeout: float
+    ) -> None:
         """Forget objects: they stay in the cloud, but nubes no longer manages them."""
         session = open_session(stack_file, state_dir, with_drivers=False)
         wanted = [_addr(a) for a in addresses]
@@ -102,8 +114,9 @@ def register_state_commands(cli: click.Group) -> None:
     @state_dir_option
     @lock_option
     @handles_failures
-    def state_mv(stack_file: str, source: str, destination: str, state_dir: str,
-                 lock_timeout: float) -> None:
+    def state_mv(
+        stack_file: str, source: str, destination: str, state_dir: str, lock_timeout: float
+    ) -> None:
         """Give an object in state a new address (after renaming it in the stack)."""
         session = open_session(stack_file, state_dir, with_drivers=False)
         src, dst = _addr(source), _addr(destination)
@@ -117,8 +130,7 @@ def register_state_commands(cli: click.Group) -> None:
             rs.address = dst
             state.resources[dst] = rs
             for other in state.resources.values():
-                other.dependencies = [destination if d == source else d
-                                      for d in other.dependencies]
+                other.dependencies = [destination if d == source else d for d in other.dependencies]
             session.backend.write(state)
             out_console().print(f"Moved {source} to {destination}.")
 
@@ -130,21 +142,32 @@ def register_state_commands(cli: click.Group) -> None:
     @state_dir_option
     @lock_option
     @handles_failures
-    def import_cmd(stack_file: str, address: str, native_id: str, var_pairs: tuple[str, ...],
-                   var_files: tuple[str, ...], state_dir: str, lock_timeout: float) -> None:
+    def import_cmd(
+        stack_file: str,
+        address: str,
+        native_id: str,
+        var_pairs: tuple[str, ...],
+        var_files: tuple[str, ...],
+        state_dir: str,
+        lock_timeout: float,
+    ) -> None:
         """Bring an existing cloud object under the stack's management at ADDRESS."""
         session = open_session(stack_file, state_dir, var_pairs, var_files)
         assert session.drivers is not None
         addr = _addr(address)
         res = session.stack.resources.get(addr.name)
         if res is None:
-            raise fail(f"the stack has no resource {addr.name!r}",
-                       "write the resource into the stack first, then import into it")
+            raise fail(
+                f"the stack has no resource {addr.name!r}",
+                "write the resource into the stack first, then import into it",
+            )
         expanded = res.count is not None or res.for_each is not None
         if expanded != (addr.key is not None):
-            raise fail(f"{address} does not match how {addr.name} is declared",
-                       "use an index (web[0]) with count, a key (web[\"k\"]) with for_each, "
-                       "and none otherwise")
+            raise fail(
+                f"{address} does not match how {addr.name} is declared",
+                'use an index (web[0]) with count, a key (web["k"]) with for_each, '
+                "and none otherwise",
+            )
         with session.backend.lock("import", lock_timeout):
             state = session.backend.read() or State(session.stack.name)
             if addr in state.resources:
@@ -156,9 +179,16 @@ def register_state_commands(cli: click.Group) -> None:
             if obj is None:
                 raise fail(f"provider {res.provider!r} has no {res.type} with id {native_id!r}")
             schema = session.drivers[res.provider].schema()[res.type]
-            state.resources[addr] = ResourceState(addr, res.type, res.provider, obj.id,
-                                                  obj.attributes,
-                                                  sensitive=sorted(schema.sensitive))
+            state.resources[addr] = ResourceState(
+                addr,
+                res.type,
+                res.provider,
+                obj.id,
+                obj.attributes,
+                sensitive=sorted(schema.sensitive),
+            )
             session.backend.write(state)
-        out_console().print(f"Imported {res.type} {native_id} as {address}. "
-                            "Run nubes plan to see how it differs from the stack.")
+        out_console().print(
+            f"Imported {res.type} {native_id} as {address}. "
+            "Run nubes plan to see how it differs from the stack."
+        )

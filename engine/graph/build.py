@@ -15,7 +15,15 @@ import networkx as nx
 
 from engine.addrs import InstanceAddr
 from engine.diag import Diagnostics, SourceRange
-from engine.lang import BUILTIN_NAMES, FUNCTION_NAMES, ParseError, Ref, Scope, evaluate, parse_string
+from engine.lang import (
+    BUILTIN_NAMES,
+    FUNCTION_NAMES,
+    ParseError,
+    Ref,
+    Scope,
+    evaluate,
+    parse_string,
+)
 from engine.lang.unknown import contains_unknown
 from engine.stack.model import Resource, Stack
 from providers.protocol import TypeSchema
@@ -89,8 +97,11 @@ def _check_ref(
     if root == "var":
         if not ref.steps or ref.steps[0][1] not in stack.variables:
             name = ref.steps[0][1] if ref.steps else ""
-            diags.error(f"reference to undeclared variable var.{name}",
-                        f"declared: {', '.join(stack.variables) or 'none'}", where=where)
+            diags.error(
+                f"reference to undeclared variable var.{name}",
+                f"declared: {', '.join(stack.variables) or 'none'}",
+                where=where,
+            )
         return None
     if root in ("each", "count"):
         needed = "for_each" if root == "each" else "count"
@@ -99,15 +110,18 @@ def _check_ref(
         elif ref.steps and ref.steps[0][1] not in (
             ("key", "value") if root == "each" else ("index",)
         ):
-            diags.error(f"{ref} is not defined (use {'each.key, each.value' if root == 'each' else 'count.index'})",
-                        where=where)
+            names = "each.key, each.value" if root == "each" else "count.index"
+            diags.error(f"{ref} is not defined (use {names})", where=where)
         return None
     if root in FUNCTION_NAMES or root in BUILTIN_NAMES:
         return None
     target = stack.resources.get(root)
     if target is None:
-        diags.error(f"reference to undeclared resource or name {root!r}",
-                    f"in {ref}; resources: {', '.join(stack.resources) or 'none'}", where=where)
+        diags.error(
+            f"reference to undeclared resource or name {root!r}",
+            f"in {ref}; resources: {', '.join(stack.resources) or 'none'}",
+            where=where,
+        )
         return None
     if owner is not None and target.name == owner.name:
         diags.error(f"resource {owner.name!r} refers to itself ({ref})", where=where)
@@ -132,8 +146,11 @@ def _check_ref(
         schema = schemas.get(target.provider, {}).get(target.type)
         attr = steps[0][1]
         if schema is not None and attr not in schema.attrs:
-            diags.error(f"{target.type} {root} has no attribute {attr!r}",
-                        f"attributes: {', '.join(schema.attrs)}", where=where)
+            diags.error(
+                f"{target.type} {root} has no attribute {attr!r}",
+                f"attributes: {', '.join(schema.attrs)}",
+                where=where,
+            )
             return None
     source = owner.name if owner is not None else ""
     return Edge(source, root, where, str(ref), index)
@@ -150,8 +167,11 @@ def expansion(
     raw = resource.count if resource.count is not None else resource.for_each
     for ref, where in collect_refs(raw, path, stack, Diagnostics()):
         if ref.root not in ("var",) and ref.root not in FUNCTION_NAMES | BUILTIN_NAMES:
-            diags.error(f"{arg} must be known before apply; it may use variables, not {ref}",
-                        where=stack.at(where), address=resource.name)
+            diags.error(
+                f"{arg} must be known before apply; it may use variables, not {ref}",
+                where=stack.at(where),
+                address=resource.name,
+            )
             return []
     result = evaluate(raw, scope, stack.at, path, resource.name)
     diags.extend(result.diags)
@@ -163,29 +183,42 @@ def expansion(
         return []
     if arg == "count":
         if isinstance(value, bool) or not isinstance(value, int):
-            diags.error(f"count must be a whole number, not {type(value).__name__}",
-                        where=stack.at(path), address=resource.name)
+            diags.error(
+                f"count must be a whole number, not {type(value).__name__}",
+                where=stack.at(path),
+                address=resource.name,
+            )
             return []
         if not 0 <= value <= MAX_INSTANCES:
-            diags.error(f"count must be between 0 and {MAX_INSTANCES:,}, not {value}",
-                        where=stack.at(path), address=resource.name)
+            diags.error(
+                f"count must be between 0 and {MAX_INSTANCES:,}, not {value}",
+                where=stack.at(path),
+                address=resource.name,
+            )
             return []
         return [(i, None) for i in range(value)]
     if isinstance(value, list):
         if not all(isinstance(v, str) for v in value):
-            diags.error("for_each over a list needs strings (they become the keys)",
-                        where=stack.at(path), address=resource.name)
+            diags.error(
+                "for_each over a list needs strings (they become the keys)",
+                where=stack.at(path),
+                address=resource.name,
+            )
             return []
         if len(set(value)) != len(value):
-            diags.error("for_each list has duplicate keys", where=stack.at(path),
-                        address=resource.name)
+            diags.error(
+                "for_each list has duplicate keys", where=stack.at(path), address=resource.name
+            )
             return []
         items: list[tuple[int | str | None, Any]] = [(v, v) for v in value]
     elif isinstance(value, dict):
         items = [(str(k), v) for k, v in value.items()]
     else:
-        diags.error(f"for_each must be a list of strings or a map, not {type(value).__name__}",
-                    where=stack.at(path), address=resource.name)
+        diags.error(
+            f"for_each must be a list of strings or a map, not {type(value).__name__}",
+            where=stack.at(path),
+            address=resource.name,
+        )
         return []
     if len(items) > MAX_INSTANCES:
         diags.error(f"for_each makes more than {MAX_INSTANCES:,} instances", where=stack.at(path))
@@ -211,8 +244,10 @@ def build_graph(
                 edges.append(edge)
         for i, dep in enumerate(res.depends_on):
             if dep == name:
-                diags.error(f"resource {name!r} depends on itself",
-                            where=stack.at((*res.path, "depends_on", i)))
+                diags.error(
+                    f"resource {name!r} depends on itself",
+                    where=stack.at((*res.path, "depends_on", i)),
+                )
             elif dep in stack.resources:
                 edges.append(Edge(name, dep, stack.at((*res.path, "depends_on", i)), dep))
     for output in stack.outputs.values():
@@ -241,18 +276,23 @@ def build_graph(
         sources = [InstanceAddr(e.source, k) for k in keys[e.source]]
         if e.index is not None:
             if e.index not in keys[e.target]:
-                diags.error(f"{e.text} refers to an instance that does not exist",
-                            f"{e.target} has instances: "
-                            f"{', '.join(str(InstanceAddr(e.target, k)) for k in keys[e.target]) or 'none'}",
-                            where=e.where)
+                have = ", ".join(str(InstanceAddr(e.target, k)) for k in keys[e.target])
+                diags.error(
+                    f"{e.text} refers to an instance that does not exist",
+                    f"{e.target} has instances: {have or 'none'}",
+                    where=e.where,
+                )
                 continue
             targets = [InstanceAddr(e.target, e.index)]
         else:
             targets = [InstanceAddr(e.target, k) for k in keys[e.target]]
         for s in sources:
             deps[s].update(targets)
-    order = [a for name in reversed(list(nx.topological_sort(rgraph))) for a in
-             (InstanceAddr(name, k) for k in keys[name])]
+    order = [
+        a
+        for name in reversed(list(nx.topological_sort(rgraph)))
+        for a in (InstanceAddr(name, k) for k in keys[name])
+    ]
     return Graph(rgraph, instances, deps, order, edges), diags
 
 

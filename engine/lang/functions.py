@@ -55,7 +55,9 @@ def _read(base_dir: Path, path: object) -> str:
 def make_functions(base_dir: Path) -> dict[str, Callable[..., Any]]:
     """The expression functions, bound to one stack's folder."""
     templates = StackEnvironment(
-        loader=FileSystemLoader(str(base_dir)), undefined=StrictUndefined, keep_trailing_newline=True
+        loader=FileSystemLoader(str(base_dir)),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
     )
 
     def file(path: str) -> str:

@@ -2,8 +2,9 @@
 
 Expressions are jinja2 expressions evaluated to their raw Python value (a lone expression keeps
 its type: no string rendering, no literal_eval). The sandbox blocks Python internals (any name
-starting with `_`), bounds ranges, powers and repetitions, forbids mutating values, and lets a mapping's keys win over its
-methods, so `var.items` is the variable called `items`, not `dict.items`.
+starting with `_`), bounds ranges, powers and repetitions, forbids mutating values, and lets a
+mapping's keys win over its methods, so `var.items` is the variable called `items`, not
+`dict.items`.
 """
 
 from __future__ import annotations

@@ -152,7 +152,11 @@ def _refuse_private(expr: nodes.Node, source: str) -> None:
             name = node.attr
         elif isinstance(node, nodes.Name):
             name = node.name
-        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+        elif (
+            isinstance(node, nodes.Getitem)
+            and isinstance(node.arg, nodes.Const)
+            and isinstance(node.arg.value, str)
+        ):
             name = node.arg.value
         if name is not None and name.startswith("_"):
             raise ParseError(
@@ -200,10 +204,8 @@ def find_refs(node: nodes.Node) -> list[Ref]:
     found: list[Ref] = []
     if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name):
         # a function call: the function's name is not a reference
-        children = [*node.args, *(kw.value for kw in node.kwargs)]
-        for extra in (node.dyn_args, node.dyn_kwargs):
-            if extra is not None:
-                children.append(extra)
+        children: list[nodes.Node] = [*node.args, *(kw.value for kw in node.kwargs)]
+        children += [e for e in (node.dyn_args, node.dyn_kwargs) if e is not None]
         for child in children:
             found.extend(find_refs(child))
         return found

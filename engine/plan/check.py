@@ -19,7 +19,11 @@ def _suggest(name: str, options: list[str]) -> str:
 
 def value_type_problem(attr: Attr, value: Any) -> str | None:
     """Why `value` does not fit `attr`, or None. Unknown and unset values always fit."""
-    if value is None or value is Unknown or contains_unknown(value) and attr.type in ("list", "map"):
+    if (
+        value is None
+        or value is Unknown
+        or (contains_unknown(value) and attr.type in ("list", "map"))
+    ):
         return None
     kind = attr.type
     ok = {
@@ -44,40 +48,60 @@ def check_resource(
     if schema is None:
         if res.type in PORTABLE:
             driver = stack.providers[res.provider].driver
-            diags.error(f"provider {res.provider!r} ({driver}) does not support {res.type} resources",
-                        where=type_at, address=res.name)
+            diags.error(
+                f"provider {res.provider!r} ({driver}) does not support {res.type} resources",
+                where=type_at,
+                address=res.name,
+            )
         else:
             known = sorted(PORTABLE)
-            diags.error(f"unknown resource type {res.type!r}",
-                        f"{_suggest(res.type, known)}types: {', '.join(known)}", where=type_at,
-                        address=res.name)
+            diags.error(
+                f"unknown resource type {res.type!r}",
+                f"{_suggest(res.type, known)}types: {', '.join(known)}",
+                where=type_at,
+                address=res.name,
+            )
         return None
     settable = [n for n, a in schema.attrs.items() if a.settable]
     for name, value in res.attributes.items():
         attr = schema.attrs.get(name)
         where = stack.positions.key_at((*res.path, name))
         if attr is None:
-            diags.error(f"{res.type} has no attribute {name!r}",
-                        f"{_suggest(name, settable)}attributes: {', '.join(settable)}",
-                        where=where, address=res.name)
+            diags.error(
+                f"{res.type} has no attribute {name!r}",
+                f"{_suggest(name, settable)}attributes: {', '.join(settable)}",
+                where=where,
+                address=res.name,
+            )
         elif not attr.settable:
-            diags.error(f"{res.type}.{name} is computed by the cloud and cannot be set",
-                        where=where, address=res.name)
+            diags.error(
+                f"{res.type}.{name} is computed by the cloud and cannot be set",
+                where=where,
+                address=res.name,
+            )
         elif not (isinstance(value, str) and "${" in value):
             problem = value_type_problem(attr, value)
             if problem:
-                diags.error(f"{res.type}.{name} {problem}", where=stack.at((*res.path, name)),
-                            address=res.name)
+                diags.error(
+                    f"{res.type}.{name} {problem}",
+                    where=stack.at((*res.path, name)),
+                    address=res.name,
+                )
     for name, attr in schema.attrs.items():
         if attr.kind == "required" and res.attributes.get(name) is None:
-            diags.error(f"{res.type} {res.name!r} is missing required attribute {name!r}",
-                        where=stack.positions.key_at(res.path), address=res.name)
+            diags.error(
+                f"{res.type} {res.name!r} is missing required attribute {name!r}",
+                where=stack.positions.key_at(res.path),
+                address=res.name,
+            )
     ignored = res.lifecycle.ignore_changes
     if not isinstance(ignored, str):
         for i, name in enumerate(ignored):
             if name not in settable:
-                diags.error(f"ignore_changes names {name!r}, which {res.type} cannot set",
-                            f"{_suggest(name, settable)}attributes: {', '.join(settable)}",
-                            where=stack.at((*res.path, "lifecycle", "ignore_changes", i)),
-                            address=res.name)
+                diags.error(
+                    f"ignore_changes names {name!r}, which {res.type} cannot set",
+                    f"{_suggest(name, settable)}attributes: {', '.join(settable)}",
+                    where=stack.at((*res.path, "lifecycle", "ignore_changes", i)),
+                    address=res.name,
+                )
     return schema

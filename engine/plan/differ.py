@@ -69,7 +69,11 @@ def instance_names(names: dict[str, Any], res: Resource, addr: InstanceAddr, eac
 
 
 def evaluate_attributes(
-    res: Resource, addr: InstanceAddr, scope: Scope, stack: Stack, diags: Diagnostics,
+    res: Resource,
+    addr: InstanceAddr,
+    scope: Scope,
+    stack: Stack,
+    diags: Diagnostics,
     only: set[str] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """An instance's attributes evaluated, and which of them are sensitive."""
@@ -155,8 +159,11 @@ def _instance_changes(
         for name, value in config.items():
             problem = value_type_problem(schema.attrs[name], value)
             if problem:
-                diags.error(f"{res.type}.{name} {problem}", where=stack.at((*res.path, name)),
-                            address=str(addr))
+                diags.error(
+                    f"{res.type}.{name} {problem}",
+                    where=stack.at((*res.path, name)),
+                    address=str(addr),
+                )
         prior = fresh.resources.get(addr)
         change = _change_for(addr, res, schema, prior, config, drivers, stack, diags)
         change.dependencies = sorted(str(d) for d in graph.deps[addr])
@@ -185,18 +192,29 @@ def _change_for(
         # ignored attributes are planned as if the stack still said what the object has
         config = {
             **config,
-            **{n: prior.attributes.get(n) for n, a in schema.attrs.items()
-               if a.settable and res.lifecycle.ignores(n)},
+            **{
+                n: prior.attributes.get(n)
+                for n, a in schema.attrs.items()
+                if a.settable and res.lifecycle.ignores(n)
+            },
         }
-    planned = driver.plan_change(res.type, None if prior is None or moved else prior.attributes,
-                                 config)
+    planned = driver.plan_change(
+        res.type, None if prior is None or moved else prior.attributes, config
+    )
     for attr, problem in planned.problems:
         diags.error(f"{addr}: {problem}", where=stack.at((*res.path, attr)), address=str(addr))
     after = planned.planned
     replace = list(planned.requires_replace)
-    change = Change(addr, res.type, res.provider, Action.NOOP,
-                    prior.attributes if prior is not None else None, after,
-                    prior.id if prior is not None else None, requires_replace=replace)
+    change = Change(
+        addr,
+        res.type,
+        res.provider,
+        Action.NOOP,
+        prior.attributes if prior is not None else None,
+        after,
+        prior.id if prior is not None else None,
+        requires_replace=replace,
+    )
     if prior is not None and moved:
         change.before_provider, change.before_type = prior.provider, prior.type
     cbd = res.lifecycle.create_before_destroy
@@ -205,9 +223,11 @@ def _change_for(
         change.action = Action.CREATE
     elif moved:
         change.action = replace_action
-        change.reason = (f"provider changed from {prior.provider} to {res.provider}"
-                         if prior.provider != res.provider
-                         else f"type changed from {prior.type} to {res.type}")
+        change.reason = (
+            f"provider changed from {prior.provider} to {res.provider}"
+            if prior.provider != res.provider
+            else f"type changed from {prior.type} to {res.type}"
+        )
     elif prior.tainted:
         change.action, change.reason = replace_action, "tainted: an earlier apply did not finish it"
     elif replace:
@@ -237,27 +257,48 @@ def _removed(stack: Stack, graph: Graph, fresh: State, diags: Diagnostics) -> li
         if res is None:
             reason = f"{addr.name} is not in the stack"
         elif res.count is not None:
-            reason = f"count is {len(graph.by_resource(addr.name))}" if isinstance(
-                addr.key, int) else f"{addr.name} now uses count"
+            reason = (
+                f"count is {len(graph.by_resource(addr.name))}"
+                if isinstance(addr.key, int)
+                else f"{addr.name} now uses count"
+            )
         elif res.for_each is not None:
-            reason = f"for_each has no key {addr.key!r}" if isinstance(
-                addr.key, str) else f"{addr.name} now uses for_each"
+            reason = (
+                f"for_each has no key {addr.key!r}"
+                if isinstance(addr.key, str)
+                else f"{addr.name} now uses for_each"
+            )
         else:
             reason = f"{addr.name} no longer uses count or for_each"
         if res is not None and res.lifecycle.prevent_destroy:
-            diags.error(f"{addr} has lifecycle.prevent_destroy, but this plan would destroy it",
-                        reason, where=stack.at((*res.path, "lifecycle", "prevent_destroy")),
-                        address=str(addr))
+            diags.error(
+                f"{addr} has lifecycle.prevent_destroy, but this plan would destroy it",
+                reason,
+                where=stack.at((*res.path, "lifecycle", "prevent_destroy")),
+                address=str(addr),
+            )
         out.append(_delete(rs, reason))
-    out.extend(_delete(rs, "left over from a create-before-destroy replacement", deposed=True)
-               for rs in fresh.deposed)
+    out.extend(
+        _delete(rs, "left over from a create-before-destroy replacement", deposed=True)
+        for rs in fresh.deposed
+    )
     return out
 
 
 def _delete(rs: ResourceState, reason: str, deposed: bool = False) -> Change:
-    return Change(rs.address, rs.type, rs.provider, Action.DELETE, rs.attributes, None, rs.id,
-                  reason=reason, dependencies=list(rs.dependencies), sensitive=list(rs.sensitive),
-                  deposed=deposed)
+    return Change(
+        rs.address,
+        rs.type,
+        rs.provider,
+        Action.DELETE,
+        rs.attributes,
+        None,
+        rs.id,
+        reason=reason,
+        dependencies=list(rs.dependencies),
+        sensitive=list(rs.sensitive),
+        deposed=deposed,
+    )
 
 
 def _destroy_changes(fresh: State, stack: Stack, diags: Diagnostics) -> list[Change]:
@@ -265,9 +306,11 @@ def _destroy_changes(fresh: State, stack: Stack, diags: Diagnostics) -> list[Cha
     for addr, rs in sorted(fresh.resources.items()):
         res = stack.resources.get(addr.name)
         if res is not None and res.lifecycle.prevent_destroy:
-            diags.error(f"{addr} has lifecycle.prevent_destroy; destroy refuses to delete it",
-                        where=stack.at((*res.path, "lifecycle", "prevent_destroy")),
-                        address=str(addr))
+            diags.error(
+                f"{addr} has lifecycle.prevent_destroy; destroy refuses to delete it",
+                where=stack.at((*res.path, "lifecycle", "prevent_destroy")),
+                address=str(addr),
+            )
         out.append(_delete(rs, "destroy"))
     out.extend(_delete(rs, "destroy", deposed=True) for rs in fresh.deposed)
     return out

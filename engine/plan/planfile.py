@@ -159,8 +159,10 @@ def read_plan_file(path: Path) -> tuple[Plan | None, Diagnostics]:
     try:
         doc = json.loads(path.read_text())
         if doc.get("nubes_plan") != PLAN_FILE_FORMAT:
-            diags.error(f"{path} is a plan file of format {doc.get('nubes_plan')}, "
-                        f"which this nubes cannot read")
+            diags.error(
+                f"{path} is a plan file of format {doc.get('nubes_plan')}, "
+                f"which this nubes cannot read"
+            )
             return None, diags
         stack_doc = doc["stack"]
         stack, stack_diags = parse_stack(stack_doc["text"], Path(stack_doc["file"]))
@@ -170,13 +172,23 @@ def read_plan_file(path: Path) -> tuple[Plan | None, Diagnostics]:
         changes = [_change_from_json(c) for c in doc["changes"]]
         outputs = {
             k: OutputChange(
-                k, Action(o["action"]),
-                o["before"], Unknown if o["after_unknown"] else o["after"], o["sensitive"])
+                k,
+                Action(o["action"]),
+                o["before"],
+                Unknown if o["after_unknown"] else o["after"],
+                o["sensitive"],
+            )
             for k, o in doc["outputs"].items()
         }
         drift = [
-            Drift(_addr(d["address"]), d["type"], d["provider"], d["id"], d["kind"],
-                  {k: (v["before"], v["after"]) for k, v in d["changes"].items()})
+            Drift(
+                _addr(d["address"]),
+                d["type"],
+                d["provider"],
+                d["id"],
+                d["kind"],
+                {k: (v["before"], v["after"]) for k, v in d["changes"].items()},
+            )
             for d in doc["drift"]
         ]
         plan = Plan(

@@ -15,8 +15,8 @@ from engine.drivers import Drivers
 from engine.plan.model import Drift
 from engine.state.model import ResourceState, State
 from providers.errors import ProviderError
-from providers.protocol import STACK_TAG, CloudObject, TypeSchema
 from providers.planning import same_value
+from providers.protocol import STACK_TAG, CloudObject, TypeSchema
 
 
 def refresh(
@@ -51,9 +51,9 @@ def refresh(
         return fresh, drift, diags
     gone: list[ResourceState] = []
     for (provider, type_), members in groups.items():
-        driver = drivers[provider] if provider in drivers else None
-        if driver is None:
+        if provider not in drivers:
             continue
+        driver = drivers[provider]
         schema = driver.schema().get(type_)
         for rs in members:
             obj = listed.get((provider, type_), {}).get(rs.id)

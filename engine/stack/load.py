@@ -63,13 +63,16 @@ def parse_stack(text: str, file: Path) -> tuple[Stack | None, Diagnostics]:
     if diags.has_errors:
         return None, diags
     if not isinstance(value, dict):
-        diags.error("a stack file must be a mapping with keys nubes, name, resources, ...",
-                    where=pos.at(()))
+        diags.error(
+            "a stack file must be a mapping with keys nubes, name, resources, ...", where=pos.at(())
+        )
         return None, diags
     fmt = value.get("nubes")
     if "nubes" not in value:
-        diags.error("missing required key 'nubes' (the stack format version, e.g. nubes: 1)",
-                    where=SourceRange(str(file), 1, 1))
+        diags.error(
+            "missing required key 'nubes' (the stack format version, e.g. nubes: 1)",
+            where=SourceRange(str(file), 1, 1),
+        )
         return None, diags
     if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
         diags.error("'nubes' must be a format version number such as 1", where=pos.at(("nubes",)))
@@ -138,11 +141,13 @@ def _build(
     for section in ("variables", "providers", "resources", "outputs"):
         for name in raw.get(section) or {}:
             if not NAME_RE.match(name):
-                diags.error(f"{name!r} is not a valid name in {section}",
-                            where=pos.key_at((section, name)))
+                diags.error(
+                    f"{name!r} is not a valid name in {section}", where=pos.key_at((section, name))
+                )
     variables = {
-        name: Variable(name, v.type, v.default, "default" in v.model_fields_set, v.description,
-                       v.sensitive)
+        name: Variable(
+            name, v.type, v.default, "default" in v.model_fields_set, v.description, v.sensitive
+        )
         for name, v in spec.variables.items()
     }
     providers = {
@@ -155,8 +160,9 @@ def _build(
     for name, r in spec.resources.items():
         path = ("resources", name)
         if name in RESERVED_NAMES or name in FUNCTION_NAMES or name in BUILTIN_NAMES:
-            diags.error(f"{name!r} is a reserved name and cannot name a resource",
-                        where=pos.key_at(path))
+            diags.error(
+                f"{name!r} is a reserved name and cannot name a resource", where=pos.key_at(path)
+            )
         provider = r.provider
         if provider is None:
             if len(providers) == 1:
@@ -175,12 +181,16 @@ def _build(
                 where=pos.at((*path, "provider")),
             )
         if r.count is not None and r.for_each is not None:
-            diags.error(f"resource {name!r} sets both count and for_each; choose one",
-                        where=pos.at((*path, "for_each")))
+            diags.error(
+                f"resource {name!r} sets both count and for_each; choose one",
+                where=pos.at((*path, "for_each")),
+            )
         for i, dep in enumerate(r.depends_on):
             if dep not in spec.resources:
-                diags.error(f"depends_on names {dep!r}, which is not a resource in this stack",
-                            where=pos.at((*path, "depends_on", i)))
+                diags.error(
+                    f"depends_on names {dep!r}, which is not a resource in this stack",
+                    where=pos.at((*path, "depends_on", i)),
+                )
         attributes = {k: v for k, v in raw["resources"][name].items() if k not in META_ARGUMENTS}
         ignore = r.lifecycle.ignore_changes
         resources[name] = Resource(
@@ -201,13 +211,18 @@ def _build(
     outputs: dict[str, Output] = {}
     for name, value in spec.outputs.items():
         path = ("outputs", name)
-        if isinstance(value, dict) and "value" in value and set(value) <= set(OutputSpec.model_fields):
+        if (
+            isinstance(value, dict)
+            and "value" in value
+            and set(value) <= set(OutputSpec.model_fields)
+        ):
             try:
                 o = OutputSpec.model_validate(value)
             except ValidationError as exc:
                 for err in exc.errors():
-                    diags.error(f"output {name}: {err['msg'].lower()}",
-                                where=pos.at((*path, *err["loc"])))
+                    diags.error(
+                        f"output {name}: {err['msg'].lower()}", where=pos.at((*path, *err["loc"]))
+                    )
                 continue
             outputs[name] = Output(name, o.value, o.description, o.sensitive, (*path, "value"))
         else:

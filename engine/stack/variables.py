@@ -84,8 +84,9 @@ def resolve_variables(
         _read_var_file(Path(vf), stack, given, diags)
     for name, text in (cli_vars or {}).items():
         if name not in stack.variables:
-            diags.error(f"--var {name}=...: this stack has no variable {name!r}",
-                        _declared(stack.variables))
+            diags.error(
+                f"--var {name}=...: this stack has no variable {name!r}", _declared(stack.variables)
+            )
             continue
         given[name] = (text, None, False)
     values: dict[str, Any] = {}
@@ -99,8 +100,10 @@ def resolve_variables(
                     diags.error(f"variable {name!r}: {why}", where=source or where)
                     continue
             elif not type_matches(var.type, value):
-                diags.error(f"variable {name!r} must be a {var.type}, not {_kind(value)}",
-                            where=source or where)
+                diags.error(
+                    f"variable {name!r} must be a {var.type}, not {_kind(value)}",
+                    where=source or where,
+                )
                 continue
             values[name] = value
         elif var.has_default:
@@ -143,8 +146,11 @@ def _read_var_file(
         return
     for name, item in value.items():
         if name not in stack.variables:
-            diags.error(f"this stack has no variable {name!r}", _declared(stack.variables),
-                        where=pos.key_at((name,)))
+            diags.error(
+                f"this stack has no variable {name!r}",
+                _declared(stack.variables),
+                where=pos.key_at((name,)),
+            )
             continue
         given[name] = (item, pos.at((name,)), True)
 

@@ -125,7 +125,9 @@ def _build(node: yaml.Node, path: Path, pos: Positions, budget: _Budget, depth: 
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise _Refused(
-                    error("YAML merge keys (<<) are not supported", where=_where(key_node, pos.file))
+                    error(
+                        "YAML merge keys (<<) are not supported", where=_where(key_node, pos.file)
+                    )
                 )
             if not isinstance(key_node, yaml.ScalarNode):
                 raise _Refused(
@@ -148,17 +150,21 @@ def _build(node: yaml.Node, path: Path, pos: Positions, budget: _Budget, depth: 
         return [
             _build(item, (*path, i), pos, budget, depth + 1) for i, item in enumerate(node.value)
         ]
+    assert isinstance(node, yaml.ScalarNode)
     return _scalar(node, pos.file)
 
 
-def _scalar(node: yaml.Node, file: str) -> Any:
+def _scalar(node: yaml.ScalarNode, file: str) -> Any:
     if node.tag not in _SCALAR_TAGS:
         raise _Refused(error(f"unsupported YAML tag {node.tag}", where=_where(node, file)))
     if node.tag == "tag:yaml.org,2002:timestamp":
         return node.value  # keep dates as written; stacks have no date type
     if node.tag == "tag:yaml.org,2002:str":
         return node.value
-    if len(node.value) > 10_000 and node.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+    if len(node.value) > 10_000 and node.tag in (
+        "tag:yaml.org,2002:int",
+        "tag:yaml.org,2002:float",
+    ):
         raise _Refused(error("number too long", where=_where(node, file)))
     if node.tag == "tag:yaml.org,2002:null":
         return None

@@ -76,8 +76,13 @@ class SimCloud:
 
     def images(self) -> list[Image]:
         own = [
-            Image(r.id, r.attrs["name"], r.attrs.get("description", ""), state=r.attrs["state"],
-                  owner="self")
+            Image(
+                r.id,
+                r.attrs["name"],
+                r.attrs.get("description", ""),
+                state=r.attrs["state"],
+                owner="self",
+            )
             for r in self.store.select("image", self.region)
         ]
         return [*catalog.PUBLIC_IMAGES, *own]
@@ -184,7 +189,11 @@ class SimCloud:
         private = None
         if not public:
             secret = secrets.token_bytes(32)
-            private = "-----BEGIN SIM PRIVATE KEY-----\n" + secret.hex() + "\n-----END SIM PRIVATE KEY-----\n"
+            private = (
+                "-----BEGIN SIM PRIVATE KEY-----\n"
+                + secret.hex()
+                + "\n-----END SIM PRIVATE KEY-----\n"
+            )
             public = "ssh-sim " + hashlib.sha256(secret).hexdigest() + f" {name}"
         digest = hashlib.md5(str(public).encode(), usedforsecurity=False).hexdigest()
         return {
@@ -206,7 +215,9 @@ class SimCloud:
     def _new_volume(self, desired: Mapping[str, Any], owner: Ownership) -> dict[str, Any]:
         size = desired.get("size_gb")
         if not isinstance(size, int | float) or isinstance(size, bool) or not 1 <= size <= 16384:
-            raise InvalidRequestError("size_gb must be between 1 and 16384", "InvalidParameterValue")
+            raise InvalidRequestError(
+                "size_gb must be between 1 and 16384", "InvalidParameterValue"
+            )
         attrs = {
             "name": self._default_name(desired, owner),
             "size_gb": size,
@@ -311,8 +322,11 @@ class SimCloud:
 
     def _set_state(self, row: Row, action: str) -> None:
         state = self.to_object(row).attributes["state"]
-        allowed = {"start": ("stopped", "running"), "stop": ("running", "pending", "stopped"),
-                   "reboot": ("running",)}
+        allowed = {
+            "start": ("stopped", "running"),
+            "stop": ("running", "pending", "stopped"),
+            "reboot": ("running",),
+        }
         if action not in allowed:
             raise InvalidRequestError(f"unknown instance action {action!r}")
         if state not in allowed[action]:
@@ -330,8 +344,11 @@ class SimCloud:
             row = self.get(type, id)
             if type == "firewall":
                 names = {id, row.attrs.get("name")}
-                users = [i.id for i in self.store.select("instance", self.region)
-                         if names & set(i.attrs.get("firewalls", []))]
+                users = [
+                    i.id
+                    for i in self.store.select("instance", self.region)
+                    if names & set(i.attrs.get("firewalls", []))
+                ]
                 if users:
                     raise ConflictError(
                         f"firewall {id} is in use by {', '.join(users)}", "DependencyViolation"
@@ -358,8 +375,10 @@ class SimCloud:
         for candidate in self.store.select(type, self.region):
             if candidate.attrs.get("name") == ref:
                 return candidate
-        raise InvalidRequestError(f"{type} {ref!r} does not exist in {self.region}",
-                                  f"Invalid{type.capitalize()}.NotFound")
+        raise InvalidRequestError(
+            f"{type} {ref!r} does not exist in {self.region}",
+            f"Invalid{type.capitalize()}.NotFound",
+        )
 
     def _unique_name(self, type: str, name: str, code: str) -> None:
         for row in self.store.select(type, self.region):
@@ -380,13 +399,17 @@ class SimCloud:
                 f"{target.attrs['realm']}",
                 "InvalidVolume.ZoneMismatch",
             )
-        used = {v.attrs.get("device") for v in self.store.select("volume", self.region)
-                if v.attrs.get("instance") == instance}
+        used = {
+            v.attrs.get("device")
+            for v in self.store.select("volume", self.region)
+            if v.attrs.get("instance") == instance
+        }
         if not device:
             device = next(f"/dev/sd{c}" for c in "fghijklmnop" if f"/dev/sd{c}" not in used)
         elif device in used:
-            raise ConflictError(f"device {device} is already in use on {instance}",
-                                "InvalidParameterValue")
+            raise ConflictError(
+                f"device {device} is already in use on {instance}", "InvalidParameterValue"
+            )
         attrs.update(instance=target.id, device=device, state="in-use")
 
     def _detach(self, attrs: dict[str, Any]) -> None:
@@ -412,8 +435,10 @@ def check_rules(rules: Any) -> list[dict[str, Any]]:
         ports = str(rule.get("ports", "")) if rule.get("ports") is not None else ""
         if ports:
             low, _, high = ports.partition("-")
-            if not low.isdigit() or (high and not high.isdigit()) or not (
-                0 <= int(low) <= int(high or low) <= 65535
+            if (
+                not low.isdigit()
+                or (high and not high.isdigit())
+                or not (0 <= int(low) <= int(high or low) <= 65535)
             ):
                 raise InvalidRequestError(f"rule {i}: ports {ports!r} must be like 22 or 8000-8080")
         sources = rule.get("sources") or ["0.0.0.0/0"]
@@ -448,16 +473,23 @@ def _pick_profile(size: Mapping[str, Any]) -> tuple[HardwareProfile, dict[str, f
         return value[0] <= want <= value[1] if isinstance(value, tuple) else value >= want
 
     fixed = [
-        p for p in catalog.HARDWARE_PROFILES
-        if not isinstance(p.cpus, tuple) and p.architecture == arch
-        and fits(p.cpus, cpus) and fits(p.memory_gb, memory) and fits(p.storage_gb, disk)
+        p
+        for p in catalog.HARDWARE_PROFILES
+        if not isinstance(p.cpus, tuple)
+        and p.architecture == arch
+        and fits(p.cpus, cpus)
+        and fits(p.memory_gb, memory)
+        and fits(p.storage_gb, disk)
     ]
     if fixed:
         best = min(fixed, key=lambda p: (p.cpus, p.memory_gb, p.storage_gb, p.id))
         return best, _fixed_values(best)
     for p in catalog.HARDWARE_PROFILES:
-        if isinstance(p.cpus, tuple) and p.architecture == arch and fits(p.cpus, cpus) and fits(
-            p.memory_gb, memory
+        if (
+            isinstance(p.cpus, tuple)
+            and p.architecture == arch
+            and fits(p.cpus, cpus)
+            and fits(p.memory_gb, memory)
         ):
             return p, {"cpus": cpus, "memory_gb": memory}
     raise InvalidRequestError(f"no hardware profile has {cpus:g} cpus and {memory:g} GB memory")

@@ -6,6 +6,7 @@ Every call pays `latency_ms`, may fail with an injected throttling error at `fai
 
 from __future__ import annotations
 
+import builtins
 import random
 import threading
 import time
@@ -117,13 +118,13 @@ class SimDriver:
             return None
         return cloud.to_object(row)
 
-    def realms(self) -> list[Realm]:
+    def realms(self) -> builtins.list[Realm]:
         return catalog.realms(self.config.region)
 
-    def hardware_profiles(self) -> list[HardwareProfile]:
+    def hardware_profiles(self) -> builtins.list[HardwareProfile]:
         return list(catalog.HARDWARE_PROFILES)
 
-    def images(self) -> list[Image]:
+    def images(self) -> builtins.list[Image]:
         return self._call(self.cloud.images)
 
     # ---- planning --------------------------------------------------------------------------
@@ -158,9 +159,14 @@ class SimDriver:
                 check()
             except InvalidRequestError as exc:
                 change.problems.append((attr, exc.message))
-        if type == "instance" and prior is not None and "size" in config:
-            if config["size"] != prior.get("size") and config["size"] is not Unknown:
-                change.planned["hardware_profile"] = Unknown
+        size = config.get("size", Unknown)
+        if (
+            type == "instance"
+            and prior is not None
+            and size is not Unknown
+            and size != prior.get("size")
+        ):
+            change.planned["hardware_profile"] = Unknown
         return change
 
     # ---- changes ---------------------------------------------------------------------------

@@ -84,8 +84,14 @@ class Store:
         with self._lock:
             self._db.execute(
                 "INSERT INTO objects (id, type, region, attrs, tags, created) VALUES (?,?,?,?,?,?)",
-                (row.id, row.type, row.region, json.dumps(row.attrs), json.dumps(row.tags),
-                 row.created),
+                (
+                    row.id,
+                    row.type,
+                    row.region,
+                    json.dumps(row.attrs),
+                    json.dumps(row.tags),
+                    row.created,
+                ),
             )
 
     def save(self, row: Row) -> None:

@@ -17,7 +17,9 @@ def graph_of(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
 
 
 def test_instance_edges_follow_references(tmp_path: Path) -> None:
-    graph, diags = graph_of(tmp_path, """
+    graph, diags = graph_of(
+        tmp_path,
+        """
         nubes: 1
         name: g
         resources:
@@ -25,7 +27,8 @@ def test_instance_edges_follow_references(tmp_path: Path) -> None:
           web: {type: instance, count: 2, image: x, size: small, key: "${key.name}"}
           ip: {type: address, instance: "${web[1].id}"}
           vol: {type: volume, size_gb: 1, depends_on: [web]}
-    """)
+    """,
+    )
     assert graph is not None, [d.summary for d in diags]
     web0, web1 = InstanceAddr("web", 0), InstanceAddr("web", 1)
     assert graph.deps[web0] == {InstanceAddr("key")}
@@ -38,14 +41,17 @@ def test_instance_edges_follow_references(tmp_path: Path) -> None:
 
 
 def test_cycle_names_every_resource_and_reference(tmp_path: Path) -> None:
-    _, diags = graph_of(tmp_path, """
+    _, diags = graph_of(
+        tmp_path,
+        """
         nubes: 1
         name: g
         resources:
           a: {type: volume, size_gb: 1, name: "${c.name}"}
           b: {type: volume, size_gb: 1, name: "${a.name}"}
           c: {type: volume, size_gb: 1, name: "x", depends_on: [b]}
-    """)
+    """,
+    )
     cycle = next(d for d in diags if "dependency cycle" in d.summary)
     assert set(cycle.summary.split(": ")[1].split(" -> ")) == {"a", "b", "c"}
     assert "a refers to c (c.name) at" in cycle.detail
@@ -55,7 +61,9 @@ def test_cycle_names_every_resource_and_reference(tmp_path: Path) -> None:
 
 
 def test_bad_references(tmp_path: Path) -> None:
-    _, diags = graph_of(tmp_path, """
+    _, diags = graph_of(
+        tmp_path,
+        """
         nubes: 1
         name: g
         resources:
@@ -65,7 +73,8 @@ def test_bad_references(tmp_path: Path) -> None:
           c: {type: address, instance: "${var.nothing}"}
           d: {type: volume, size_gb: 1, name: "${each.key}"}
           e: {type: volume, size_gb: 1, name: "${c.colour}"}
-    """)
+    """,
+    )
     text = [d.summary for d in diags]
     assert "resource 'web' refers to itself (web[0].name)" in text
     assert any("web has count; refer to one instance" in t for t in text)
@@ -77,19 +86,24 @@ def test_bad_references(tmp_path: Path) -> None:
 
 
 def test_index_past_count(tmp_path: Path) -> None:
-    _, diags = graph_of(tmp_path, """
+    _, diags = graph_of(
+        tmp_path,
+        """
         nubes: 1
         name: g
         resources:
           web: {type: instance, count: 2, image: x, size: small}
           f: {type: address, instance: "${web[7].id}"}
-    """)
+    """,
+    )
     found = [d for d in diags if "web[7].id refers to an instance that does not exist" in d.summary]
     assert found and found[0].detail == "web has instances: web[0], web[1]"
 
 
 def test_count_and_for_each_must_be_known_and_well_typed(tmp_path: Path) -> None:
-    _, diags = graph_of(tmp_path, """
+    _, diags = graph_of(
+        tmp_path,
+        """
         nubes: 1
         name: g
         resources:
@@ -98,7 +112,8 @@ def test_count_and_for_each_must_be_known_and_well_typed(tmp_path: Path) -> None
           b: {type: volume, size_gb: 1, count: "two"}
           c: {type: volume, size_gb: 1, for_each: "${[1, 2]}"}
           d: {type: volume, size_gb: 1, count: -1}
-    """)
+    """,
+    )
     text = [d.summary for d in diags]
     assert any("count must be known before apply" in t for t in text)
     assert any("count must be a whole number, not str" in t for t in text)

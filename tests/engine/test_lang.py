@@ -19,8 +19,13 @@ def scope(tmp_path: Path) -> Scope:
     (tmp_path / "hello.txt").write_text("hi there")
     (tmp_path / "init.j2").write_text("role={{ role }} n={{ n }}")
     names = {
-        "var": {"n": 3, "s": "007", "items": "a var called items", "tags": {"a": "1"},
-                "secret": "pw"},
+        "var": {
+            "n": 3,
+            "s": "007",
+            "items": "a var called items",
+            "tags": {"a": "1"},
+            "secret": "pw",
+        },
         "web": [{"id": "i-1", "public_ip": "1.1.1.1"}, {"id": Unknown, "public_ip": Unknown}],
         "db": {"id": "vol-1", "name": "db"},
         **make_functions(tmp_path),
@@ -62,8 +67,13 @@ def test_nested_values_are_walked(scope: Scope) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ['${"".__class__}', "${var.__class__.__mro__}", "${lipsum.__globals__}",
-     '${db["__class__"]}', "${web.__len__()}"],
+    [
+        '${"".__class__}',
+        "${var.__class__.__mro__}",
+        "${lipsum.__globals__}",
+        '${db["__class__"]}',
+        "${web.__len__()}",
+    ],
 )
 def test_sandbox_blocks_python_internals(text: str) -> None:
     with pytest.raises(ParseError, match="Python internals"):
@@ -77,12 +87,17 @@ def test_sandbox_blocks_internals_reached_dynamically(scope: Scope) -> None:
 
 @pytest.mark.parametrize(
     ("text", "wanted"),
-    [("${range(10**9)}", "Range too big"), ("${2 ** 100000}", "too large"),
-     ('${"x" * 10**9}', "too large"), ("${var.nope}", "has no attribute 'nope'"),
-     ("${1 / 0}", "ZeroDivisionError")],
+    [
+        ("${range(10**9)}", "Range too big"),
+        ("${2 ** 100000}", "too large"),
+        ('${"x" * 10**9}', "too large"),
+        ("${var.nope}", "has no attribute 'nope'"),
+        ("${1 / 0}", "ZeroDivisionError"),
+    ],
 )
-def test_bounded_and_failing_expressions_are_diagnostics(scope: Scope, text: str,
-                                                         wanted: str) -> None:
+def test_bounded_and_failing_expressions_are_diagnostics(
+    scope: Scope, text: str, wanted: str
+) -> None:
     found = errors(text, scope)
     assert any(wanted in f for f in found), found
 
@@ -141,6 +156,10 @@ def test_parse_errors_are_reported() -> None:
 
 
 def test_references_are_found_in_the_syntax_tree() -> None:
-    refs = {str(r) for r in parse_string(
-        '${web[0].public_ip ~ db.id ~ lookup(var.tags, "a") ~ web[count.index].id}').refs}
+    refs = {
+        str(r)
+        for r in parse_string(
+            '${web[0].public_ip ~ db.id ~ lookup(var.tags, "a") ~ web[count.index].id}'
+        ).refs
+    }
     assert refs == {"web[0].public_ip", "db.id", "var.tags", "web", "count.index"}

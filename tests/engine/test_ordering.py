@@ -9,9 +9,16 @@ from engine.state import ResourceState, State
 def change(addr: str, action: Action, deps: list[str] | None = None) -> Change:
     a = parse_instance_addr(addr)
     assert a is not None
-    return Change(a, "instance", "sim", action, {} if action is not Action.CREATE else None,
-                  None if action is Action.DELETE else {}, id=f"id-{addr}",
-                  dependencies=deps or [])
+    return Change(
+        a,
+        "instance",
+        "sim",
+        action,
+        {} if action is not Action.CREATE else None,
+        None if action is Action.DELETE else {},
+        id=f"id-{addr}",
+        dependencies=deps or [],
+    )
 
 
 def prior(*pairs: tuple[str, list[str]]) -> State:
@@ -29,26 +36,34 @@ def edges(changes: list[Change], state: State) -> set[tuple[str, str]]:
 
 
 def test_delete_then_create_and_dependents_after() -> None:
-    found = edges([change("fw", Action.DELETE_CREATE), change("web", Action.UPDATE, ["fw"])],
-                  prior(("fw", []), ("web", ["fw"])))
+    found = edges(
+        [change("fw", Action.DELETE_CREATE), change("web", Action.UPDATE, ["fw"])],
+        prior(("fw", []), ("web", ["fw"])),
+    )
     assert ("create fw", "delete fw") in found
     assert ("update web", "create fw") in found
 
 
 def test_create_before_destroy_deletes_after_users_moved() -> None:
-    found = edges([change("fw", Action.CREATE_DELETE), change("web", Action.UPDATE, ["fw"])],
-                  prior(("fw", []), ("web", ["fw"])))
+    found = edges(
+        [change("fw", Action.CREATE_DELETE), change("web", Action.UPDATE, ["fw"])],
+        prior(("fw", []), ("web", ["fw"])),
+    )
     assert ("delete fw", "create fw") in found
     assert ("delete fw", "update web") in found
 
 
 def test_deletes_run_dependents_first() -> None:
-    found = edges([change("fw", Action.DELETE), change("web", Action.DELETE)],
-                  prior(("fw", []), ("web", ["fw"])))
+    found = edges(
+        [change("fw", Action.DELETE), change("web", Action.DELETE)],
+        prior(("fw", []), ("web", ["fw"])),
+    )
     assert found == {("delete fw", "delete web")}
 
 
 def test_removed_dependency_waits_for_the_update_that_drops_it() -> None:
-    found = edges([change("fw", Action.DELETE), change("web", Action.UPDATE, [])],
-                  prior(("fw", []), ("web", ["fw"])))
+    found = edges(
+        [change("fw", Action.DELETE), change("web", Action.UPDATE, [])],
+        prior(("fw", []), ("web", ["fw"])),
+    )
     assert found == {("delete fw", "update web")}

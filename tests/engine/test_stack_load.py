@@ -19,7 +19,10 @@ def errors(tmp_path: Path, text: str) -> list[tuple[str, int, int]]:
 
 
 def test_a_good_stack_loads(tmp_path: Path) -> None:
-    stack, diags = load_stack(write(tmp_path / "s.yaml", """
+    stack, diags = load_stack(
+        write(
+            tmp_path / "s.yaml",
+            """
         nubes: 1
         name: web
         variables:
@@ -36,7 +39,9 @@ def test_a_good_stack_loads(tmp_path: Path) -> None:
         outputs:
           ids: ${web | map(attribute="id") | list}
           secret: {value: "${var.n}", sensitive: true}
-    """))
+    """,
+        )
+    )
     assert stack is not None, [d.summary for d in diags]
     web = stack.resources["web"]
     assert web.provider == "sim"  # no providers block: the embedded sim cloud
@@ -48,12 +53,15 @@ def test_a_good_stack_loads(tmp_path: Path) -> None:
 
 def test_unknown_top_level_key(tmp_path: Path) -> None:
     assert errors(tmp_path, "nubes: 1\nname: web\nresourcez: {}\n") == [
-        ("unknown key 'resourcez'", 3, 1)]
+        ("unknown key 'resourcez'", 3, 1)
+    ]
 
 
 def test_wrong_type_points_at_the_value(tmp_path: Path) -> None:
-    found = errors(tmp_path, "nubes: 1\nname: web\nresources:\n  web:\n    type: instance\n"
-                             "    depends_on: key\n")
+    found = errors(
+        tmp_path,
+        "nubes: 1\nname: web\nresources:\n  web:\n    type: instance\n    depends_on: key\n",
+    )
     assert found[0][1:] == (6, 17)
     assert "resources.web.depends_on" in found[0][0]
 
@@ -74,8 +82,11 @@ def test_newer_format_is_refused(tmp_path: Path) -> None:
 
 
 def test_strict_types_no_coercion(tmp_path: Path) -> None:
-    found = errors(tmp_path, "nubes: 1\nname: web\nresources:\n  w:\n    type: key\n"
-                             "    lifecycle: {prevent_destroy: 'yes'}\n")
+    found = errors(
+        tmp_path,
+        "nubes: 1\nname: web\nresources:\n  w:\n    type: key\n"
+        "    lifecycle: {prevent_destroy: 'yes'}\n",
+    )
     assert "valid boolean" in found[0][0]
 
 
@@ -86,8 +97,10 @@ def test_strict_types_no_coercion(tmp_path: Path) -> None:
         ("resources:\n  w: {type: key, provider: nowhere}\n", "not declared"),
         ("resources:\n  w: {type: key, count: 1, for_each: [a]}\n", "both count and for_each"),
         ("resources:\n  w: {type: key, depends_on: [ghost]}\n", "not a resource in this stack"),
-        ("providers:\n  a: {driver: sim}\n  b: {driver: sim}\nresources:\n  w: {type: key}\n",
-         "must say which provider"),
+        (
+            "providers:\n  a: {driver: sim}\n  b: {driver: sim}\nresources:\n  w: {type: key}\n",
+            "must say which provider",
+        ),
         ("resources:\n  9lives: {type: key}\n", "not a valid name"),
     ],
 )
@@ -117,7 +130,9 @@ def test_variable_precedence_and_types(tmp_path: Path) -> None:
     assert stack is not None
     var_file = write(tmp_path / "v.yaml", "n: 5\nmust: from-file\n")
     values, diags = resolve_variables(
-        stack, {"must": "from-cli"}, [var_file],
+        stack,
+        {"must": "from-cli"},
+        [var_file],
         {"NUBES_VAR_n": "9", "NUBES_VAR_flag": "true", "NUBES_VAR_names": '["a", "b"]'},
     )
     assert not diags.has_errors, [d.summary for d in diags]

@@ -45,8 +45,14 @@ def test_document_has_the_documented_fields(tmp_path: Path) -> None:
     backend.write(sample())
     doc = json.loads(backend.path.read_text())
     assert {"format", "serial", "lineage", "stack_digest", "resources", "outputs"} <= set(doc)
-    assert set(doc["resources"][0]) >= {"address", "type", "provider", "id", "attributes",
-                                        "dependencies"}
+    assert set(doc["resources"][0]) >= {
+        "address",
+        "type",
+        "provider",
+        "id",
+        "attributes",
+        "dependencies",
+    }
 
 
 def test_other_lineage_is_never_overwritten(tmp_path: Path) -> None:
@@ -88,8 +94,11 @@ time.sleep(60)
 
 def _holder(tmp_path: Path) -> subprocess.Popen[str]:
     root = str(Path(__file__).resolve().parents[2])
-    proc = subprocess.Popen([sys.executable, "-c", HOLD.format(root=root, dir=str(tmp_path))],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD.format(root=root, dir=str(tmp_path))],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
     return proc
 

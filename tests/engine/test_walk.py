@@ -37,8 +37,13 @@ def test_failure_skips_only_dependents() -> None:
 
     deps = {"a": set(), "b": {"a"}, "c": {"b"}, "x": set(), "y": {"x"}}
     outcome = walk(list(deps), deps, run, 2, on_skip=lambda n, c: skipped.append((n, c)))
-    assert outcome == {"a": Outcome.FAILED, "b": Outcome.SKIPPED, "c": Outcome.SKIPPED,
-                       "x": Outcome.DONE, "y": Outcome.DONE}
+    assert outcome == {
+        "a": Outcome.FAILED,
+        "b": Outcome.SKIPPED,
+        "c": Outcome.SKIPPED,
+        "x": Outcome.DONE,
+        "y": Outcome.DONE,
+    }
     assert sorted(skipped) == [("b", "a"), ("c", "a")]
 
 

@@ -46,8 +46,10 @@ def _edit_cloud(state_dir: Path, stack_name: str, edits: dict[str, Any]) -> None
         assert row is not None
         for key, value in edit.items():
             if key == "tags":
-                row.tags = {**{k: v for k, v in row.tags.items() if k.startswith("nubes:")},
-                            **value}
+                row.tags = {
+                    **{k: v for k, v in row.tags.items() if k.startswith("nubes:")},
+                    **value,
+                }
             else:
                 row.attrs[key] = value
         store.save(row)
