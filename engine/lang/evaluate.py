@@ -126,6 +126,14 @@ class Evaluator:
 
     def run(self, expr: Expression, path: Path) -> Any:
         names = self.scope.names
+        if expr.simple is not None:
+            found = resolve_ref(expr.simple, names)
+            if found is not _MISSING:
+                if _is_sensitive(expr.simple, self.scope):
+                    self.sensitive = True
+                if found is Unknown or contains_unknown(found):
+                    return Unknown
+                return _plain(found, self, expr, path)
         for ref in expr.refs:
             if _is_sensitive(ref, self.scope):
                 self.sensitive = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.environment import TemplateExpression
@@ -40,12 +41,35 @@ class Ref:
         return out
 
 
-@dataclass(frozen=True, slots=True)
 class Expression:
-    source: str
-    refs: tuple[Ref, ...]
-    names: frozenset[str]  # every name the expression reads; only these are passed to it
-    run: TemplateExpression
+    """A parsed `${...}`. A plain reference (`web[0].id`) is `simple` and is looked up without
+    compiling; anything else is compiled once, when parsed."""
+
+    __slots__ = ("_compiled", "_tree", "names", "refs", "simple", "source")
+
+    def __init__(
+        self, source: str, tree: nodes.Expr, refs: tuple[Ref, ...], simple: Ref | None
+    ) -> None:
+        self.source = source
+        self.refs = refs
+        self.simple = simple
+        self._tree = tree
+        self._compiled: TemplateExpression | None = None
+        # every name the expression reads; only these are passed to it
+        self.names = frozenset(n.name for n in tree.find_all(nodes.Name))
+        if isinstance(tree, nodes.Name):
+            self.names = frozenset({tree.name})
+
+    def compile(self) -> TemplateExpression:
+        if self._compiled is None:
+            try:
+                self._compiled = compile_expression(ENV, self._tree)
+            except TemplateSyntaxError as exc:
+                raise ParseError(f"invalid expression ${{{self.source}}}: {exc.message}") from None
+        return self._compiled
+
+    def run(self, **names: Any) -> Any:
+        return self.compile()(**names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,14 +157,12 @@ def _expression(source: str) -> Expression:
         raise ParseError(f"invalid expression ${{{source}}}: {exc.message}") from None
     _refuse_private(expr, source)
     refs = tuple(find_refs(expr))
-    try:
-        run = compile_expression(ENV, expr)
-    except TemplateSyntaxError as exc:
-        raise ParseError(f"invalid expression ${{{source}}}: {exc.message}") from None
-    names = frozenset(n.name for n in expr.find_all(nodes.Name))
-    if isinstance(expr, nodes.Name):
-        names = frozenset({expr.name})
-    return Expression(source, refs, names, run)
+    chain = _chain(expr)
+    if chain is not None and not chain[2]:
+        return Expression(source, expr, refs, Ref(chain[0], tuple(chain[1])))
+    parsed = Expression(source, expr, refs, None)
+    parsed.compile()  # find filter and syntax errors now, not at apply
+    return parsed
 
 
 def _refuse_private(expr: nodes.Node, source: str) -> None:

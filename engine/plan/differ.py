@@ -13,6 +13,7 @@ from typing import Any
 from engine.addrs import InstanceAddr
 from engine.diag import Diagnostics
 from engine.drivers import Drivers
+from engine.gcpause import gc_paused
 from engine.graph import Graph, build_graph
 from engine.lang import Scope, evaluate, make_functions
 from engine.plan.check import check_resource, value_type_problem
@@ -96,6 +97,17 @@ def plan(
     state: State | None,
     drivers: Drivers,
     options: PlanOptions = PlanOptions(),
+) -> tuple[Plan | None, Diagnostics]:
+    with gc_paused():
+        return _plan(stack, variables, state, drivers, options)
+
+
+def _plan(
+    stack: Stack,
+    variables: dict[str, Any],
+    state: State | None,
+    drivers: Drivers,
+    options: PlanOptions,
 ) -> tuple[Plan | None, Diagnostics]:
     diags = Diagnostics()
     schemas = drivers.schemas()

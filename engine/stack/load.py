@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from engine.addrs import NAME_RE
 from engine.diag import Diagnostic, Diagnostics, SourceRange, error
+from engine.gcpause import gc_paused
 from engine.lang import BUILTIN_NAMES, FUNCTION_NAMES
 from engine.stack.model import (
     CURRENT_FORMAT,
@@ -57,6 +58,11 @@ def load_stack(path: str | Path) -> tuple[Stack | None, Diagnostics]:
 
 
 def parse_stack(text: str, file: Path) -> tuple[Stack | None, Diagnostics]:
+    with gc_paused():
+        return _parse_stack(text, file)
+
+
+def _parse_stack(text: str, file: Path) -> tuple[Stack | None, Diagnostics]:
     diags = Diagnostics()
     value, pos, yaml_diags = load_yaml(text, str(file))
     diags.extend(yaml_diags)

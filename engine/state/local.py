@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.gcpause import gc_paused
 from engine.state.lock import StateLock, force_unlock
 from engine.state.model import STATE_FORMAT, State, StateError
 from engine.state.upgrade import upgrade
@@ -75,7 +76,8 @@ class LocalBackend:
     def _parse(self, raw: bytes, path: Path) -> State:
         backup = f" Restore the previous version from {self.backup_path}." if path == self.path else ""
         try:
-            doc = json.loads(raw)
+            with gc_paused():
+                doc = json.loads(raw)
         except ValueError as exc:
             raise StateError(f"state file {path} is corrupt or truncated ({exc}).{backup}") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("format"), int):

@@ -11,7 +11,7 @@ Format 1:
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.addrs import InstanceAddr, parse_instance_addr
@@ -48,6 +48,11 @@ class ResourceState:
         if self.sensitive:
             out["sensitive"] = self.sensitive
         return out
+
+    def copy(self) -> ResourceState:
+        # attributes are replaced key by key, never changed inside: a shallow copy suffices
+        return replace(self, attributes=dict(self.attributes), dependencies=list(self.dependencies),
+                       sensitive=list(self.sensitive))
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> ResourceState:
@@ -116,4 +121,14 @@ class State:
         )
 
     def copy(self) -> State:
-        return State.from_json(self.to_json())
+        """A copy whose resources can be changed without touching this one."""
+        return State(
+            stack=self.stack,
+            lineage=self.lineage,
+            serial=self.serial,
+            stack_digest=self.stack_digest,
+            resources={a: r.copy() for a, r in self.resources.items()},
+            outputs={k: OutputState(v.value, v.sensitive) for k, v in self.outputs.items()},
+            format=self.format,
+            deposed=[r.copy() for r in self.deposed],
+        )

@@ -372,18 +372,17 @@ class SimCloud:
         row = self.store.get(ref, type)
         if row is not None and row.region == self.region:
             return row
-        for candidate in self.store.select(type, self.region):
-            if candidate.attrs.get("name") == ref:
-                return candidate
+        named = self.store.by_name(type, self.region, ref)
+        if named is not None:
+            return named
         raise InvalidRequestError(
             f"{type} {ref!r} does not exist in {self.region}",
             f"Invalid{type.capitalize()}.NotFound",
         )
 
     def _unique_name(self, type: str, name: str, code: str) -> None:
-        for row in self.store.select(type, self.region):
-            if row.attrs.get("name") == name:
-                raise ConflictError(f"a {type} named {name!r} already exists", code)
+        if self.store.by_name(type, self.region, name) is not None:
+            raise ConflictError(f"a {type} named {name!r} already exists", code)
 
     def _live_instance(self, id: str) -> Row:
         row = self.get("instance", id)

@@ -135,6 +135,15 @@ class Store:
         row = _row(found)
         return row if type is None or row.type == type else None
 
+    def by_name(self, type: str, region: str, name: str) -> Row | None:
+        with self._lock:
+            found = self._db.execute(
+                "SELECT id, type, region, attrs, tags, created FROM objects "
+                "WHERE type = ? AND region = ? AND json_extract(attrs, '$.name') = ? LIMIT 1",
+                (type, region, name),
+            ).fetchone()
+        return None if found is None else _row(found)
+
     def select(
         self, type: str, region: str | None = None, tags: Mapping[str, str] | None = None
     ) -> list[Row]:

@@ -1,0 +1,98 @@
+"""Apply wall time of a wide and a deep graph, against the critical-path lower bound.
+
+The sim cloud is given real-cloud delays (every API call `LATENCY_MS`, every instance
+`BOOT_SECONDS` to boot). One create takes OP seconds (measured: one instance alone); the lower
+bound of an apply is (longest chain) x OP when parallelism covers the graph's width. Each graph
+is applied at parallelism 1 (one at a time, the naive executor this replaces), 10, and its width.
+Run: python bench/apply_parallel.py
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+LATENCY_MS = 50
+BOOT_SECONDS = 0.5
+WIDE = 40
+DEEP = 8
+
+HEAD = f"""nubes: 1
+name: bench
+providers:
+  home: {{driver: sim, latency_ms: {LATENCY_MS}, boot_seconds: {BOOT_SECONDS}}}
+resources:
+"""
+
+
+def wide(n: int) -> str:
+    return HEAD + (
+        f"  web:\n    type: instance\n    count: {n}\n    image: ubuntu-24.04\n    size: tiny\n"
+    )
+
+
+def deep(n: int) -> str:
+    out = HEAD
+    for i in range(n):
+        out += f"  n{i}:\n    type: instance\n    image: ubuntu-24.04\n    size: tiny\n"
+        if i:
+            out += f"    depends_on: [n{i - 1}]\n"
+    return out
+
+
+def timed_apply(text: str, parallelism: int) -> float:
+    from engine.apply import ApplyOptions, apply
+    from helpers import drivers_for, load
+
+    from engine.plan import plan
+    from engine.state import LocalBackend
+
+    work = Path(tempfile.mkdtemp(prefix="nubes-apply-"))
+    stack_file = work / "bench.yaml"
+    stack_file.write_text(text)
+    state_dir = work / "state"
+    stack, values = load(stack_file)
+    drivers = drivers_for(stack, values, state_dir)
+    backend = LocalBackend(state_dir, stack.name)
+    result, diags = plan(stack, values, backend.read(), drivers)
+    assert result is not None, [d.summary for d in diags]
+    started = time.perf_counter()
+    done = apply(result, drivers, backend, ApplyOptions(parallelism=parallelism))
+    elapsed = time.perf_counter() - started
+    assert not done.failed, [d.summary for d in done.diags]
+    return elapsed
+
+
+def main() -> None:
+    op = timed_apply(deep(1), 1)
+    print(
+        f"\napply on the sim cloud: {LATENCY_MS} ms per API call, {BOOT_SECONDS} s boot; "
+        f"one instance create measured at {op:.3f} s\n"
+    )
+    print(
+        f"{'graph':<14} {'width':>5} {'chain':>5} {'parallel':>8} {'seconds':>8} "
+        f"{'bound s':>8} {'x bound':>7}"
+    )
+    for name, text, width, chain in (("wide", wide(WIDE), WIDE, 1), ("deep", deep(DEEP), 1, DEEP)):
+        for parallelism in sorted({1, 10, width}):
+            elapsed = timed_apply(text, parallelism)
+            waves = -(-width // parallelism)  # ceil: rounds needed at this parallelism
+            bound = chain * waves * op if parallelism < width else chain * op
+            print(
+                f"{name + ' (' + str(width * chain) + ')':<14} {width:>5} {chain:>5} "
+                f"{parallelism:>8} {elapsed:>8.2f} {bound:>8.2f} {elapsed / bound:>7.2f}"
+            )
+    print(
+        "\nbound: the critical path (longest chain x one create) when parallelism >= width; "
+        "below it, x ceil(width / parallelism) rounds."
+    )
+
+
+if __name__ == "__main__":
+    main()
