@@ -83,6 +83,9 @@ class Executor:
         self.state = plan.prior.copy()
         self.state.stack_digest = plan.stack.digest
         self.lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._changes = 0
+        self._written = 0
         self.diags = Diagnostics()
         self.scope: Scope = base_scope(plan.stack, plan.variables, drivers)
         for change in plan.changes:
@@ -91,7 +94,22 @@ class Executor:
                 set_value(self.scope.names, res, change.addr, change.after)
 
     def _save(self) -> None:
-        self.backend.write(self.state)
+        """Make every change so far durable before returning.
+
+        Group commit: operations that finish while a write is under way are all carried by the
+        next write, so parallel work is not serialized behind one write per operation.
+        """
+        with self.lock:
+            self._changes += 1
+            ticket = self._changes
+        with self._write_lock:
+            if self._written >= ticket:
+                return  # a write that began after our change already made it durable
+            with self.lock:
+                covered = self._changes
+                data = self.backend.stage(self.state)
+            self.backend.commit(data)
+            self._written = covered
 
     def run(self, op: Op) -> None:
         started = time.monotonic()
@@ -126,7 +144,7 @@ class Executor:
                 self.drivers[provider].delete(type_, change.id)
             with self.lock:
                 self._forget(change.addr, change.id)
-                self._save()
+            self._save()
             return change.id
         desired = self._desired(op)
         driver = self.drivers[change.provider]
@@ -152,7 +170,7 @@ class Executor:
             self.state.resources[change.addr] = rs
             res = self.plan.stack.resources[change.addr.name]
             set_value(self.scope.names, res, change.addr, dict(obj.attributes))
-            self._save()
+        self._save()
         return obj.id
 
     def _desired(self, op: Op) -> dict[str, Any]:
@@ -197,8 +215,7 @@ def apply(
     options = options or ApplyOptions()
     ex = Executor(plan, drivers, backend, hooks or NoHooks())
     ops, deps = operations(plan.changes, plan.prior)
-    with ex.lock:
-        ex._save()  # the refreshed state, before anything changes
+    ex._save()  # the refreshed state, before anything changes
 
     def on_skip(op: Op, cause: Op) -> None:
         (hooks or NoHooks()).skipped(op, f"{cause.label} failed")
@@ -209,7 +226,7 @@ def apply(
             ex.diags.add(error(f"{op.label}: {op.kind} failed", address=op.label))
     with ex.lock:
         _record_outputs(ex, plan)
-        ex._save()
+    ex._save()
     return ApplyResult(ex.state, outcomes, ex.diags)
 
 

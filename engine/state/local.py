@@ -7,6 +7,7 @@ lineage is never overwritten, a state of a newer format is never read.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -63,6 +64,9 @@ class LocalBackend:
         self.backup_path = state_dir / f"{stack}.json.backup"
         self.lock_path = state_dir / f"{stack}.lock"
         self.history_dir = state_dir / "history" / stack
+        # ((inode, mtime, size), (lineage, serial)) of the file as this backend last wrote it
+        self._seen: tuple[tuple[int, int, int], tuple[str, int]] | None = None
+        self._pending: tuple[str, int] | None = None
 
     # ---- state -----------------------------------------------------------------------------
 
@@ -94,17 +98,45 @@ class LocalBackend:
 
     def write(self, state: State) -> None:
         """Write `state` with its serial bumped; refuses to overwrite another lineage."""
-        current = self.read() if self.path.exists() else None
-        if current is not None and current.lineage != state.lineage:
+        self.commit(self.stage(state))
+
+    def _on_disk(self) -> tuple[str, int] | None:
+        """(lineage, serial) of the file, from memory while the file is as this backend left it."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        if self._seen is not None and self._seen[0] == (st.st_ino, st.st_mtime_ns, st.st_size):
+            return self._seen[1]
+        current = self.read()
+        return None if current is None else (current.lineage, current.serial)
+
+    def stage(self, state: State) -> bytes:
+        """Bump `state`'s serial and encode it, for `commit`. Stage and commit in one order."""
+        on_disk = self._pending or self._on_disk()
+        if on_disk is not None and on_disk[0] != state.lineage:
             raise StateError(
-                f"state file {self.path} belongs to lineage {current.lineage}, not "
+                f"state file {self.path} belongs to lineage {on_disk[0]}, not "
                 f"{state.lineage}; refusing to overwrite it"
             )
-        state.serial = (current.serial if current else state.serial) + 1
-        data = json.dumps(state.to_json(), indent=2, sort_keys=False).encode() + b"\n"
-        if current is not None:
-            _atomic_write(self.backup_path, self.path.read_bytes())
+        state.serial = (on_disk[1] if on_disk else state.serial) + 1
+        self._pending = (state.lineage, state.serial)
+        return json.dumps(state.to_json(), indent=1).encode() + b"\n"
+
+    def commit(self, data: bytes) -> None:
+        """Replace the state file with `data` atomically, keeping the old file as the backup."""
+        if self.path.exists():
+            # the old file's inode becomes the backup: no copy, and never a torn backup
+            link = self.backup_path.with_name(f".{self.backup_path.name}.{os.getpid()}")
+            with contextlib.suppress(FileNotFoundError):
+                link.unlink()
+            os.link(self.path, link)
+            os.replace(link, self.backup_path)
         _atomic_write(self.path, data)
+        st = self.path.stat()
+        if self._pending is not None:
+            self._seen = ((st.st_ino, st.st_mtime_ns, st.st_size), self._pending)
+        self._pending = None
 
     def lock(self, operation: str, timeout: float = 0.0) -> StateLock:
         lock = StateLock(self.lock_path)
