@@ -88,13 +88,17 @@ def open_session(
     var_files: Iterable[str] = (),
     with_drivers: bool = True,
 ) -> Session:
+    """Load a stack; `with_drivers=False` is for commands that only read state, which need
+    neither the drivers nor the variables' values."""
     stack, diags = load_stack(stack_file)
     if stack is None:
         raise Fail(diags)
-    cli_vars = parse_var_options(var_pairs)
-    variables, var_diags = resolve_variables(stack, cli_vars, list(var_files), os.environ)
-    if var_diags.has_errors:
-        raise Fail(var_diags)
+    variables: dict[str, Any] = {}
+    if with_drivers:
+        cli_vars = parse_var_options(var_pairs)
+        variables, var_diags = resolve_variables(stack, cli_vars, list(var_files), os.environ)
+        if var_diags.has_errors:
+            raise Fail(var_diags)
     directory = Path(state_dir)
     session = Session(stack, variables, directory, LocalBackend(directory, stack.name))
     if with_drivers:

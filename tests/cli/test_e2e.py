@@ -128,3 +128,18 @@ def test_a_second_apply_fails_at_once_while_one_runs(tmp_path: Path) -> None:
         _, err = first.communicate(timeout=60)
     assert first.returncode == 0, err
     assert len(_cloud_ids(tmp_path / "state")) == 6
+
+
+def test_a_second_ctrl_c_quits_at_once(tmp_path: Path) -> None:
+    write(tmp_path / "s.yaml", SLOW.replace("boot_seconds: 1.5", "boot_seconds: 20"))
+    proc = start("apply", "s.yaml", "--auto-approve", cwd=tmp_path)
+    wait_for(proc, "Creating...")
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=10)
+    assert proc.returncode == 130
+    assert time.monotonic() - started < 5  # not the 20 s the boots in flight would take
+    state = json.loads((tmp_path / "state" / "slow.json").read_text())
+    assert state["serial"] >= 1  # the state file is whole: writes are atomic
