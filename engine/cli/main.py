@@ -48,7 +48,26 @@ def stdin_is_tty() -> bool:
     return sys.stdin.isatty()
 
 
-@click.group(context_settings=CONTEXT)
+class NubesGroup(click.Group):
+    """Click, with nubes' exit codes: a usage error is an error (1), as in Terraform; click's
+    own 2 would read as "changes present" to scripts using --detailed-exitcode."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.exceptions.Abort:
+            err_console().print("Aborted.")
+            raise SystemExit(1) from None
+        except click.ClickException as exc:
+            exc.show()
+            raise SystemExit(1) from None
+        if isinstance(code, int):
+            raise SystemExit(code)
+        return code
+
+
+@click.group(cls=NubesGroup, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="nubes")
 def cli() -> None:
     """nubes: one declarative tool and one API for machines on many clouds.
@@ -573,7 +592,7 @@ register_state_commands(cli)
 
 def main() -> None:
     try:
-        cli.main(prog_name="nubes", standalone_mode=True)
+        cli.main(prog_name="nubes")
     except Exception as exc:  # a bug: say so without a traceback unless asked for one
         if os.environ.get("NUBES_DEBUG") == "1":
             raise
