@@ -52,7 +52,7 @@ class NubesGroup(click.Group):
     """Click, with nubes' exit codes: a usage error is an error (1), as in Terraform; click's
     own 2 would read as "changes present" to scripts using --detailed-exitcode."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         try:
             code = super().main(*args, **kwargs)
