@@ -17,6 +17,7 @@ from engine.apply import ApplyOptions, ApplyResult, apply
 from engine.cli import render
 from engine.cli.diagview import print_diagnostics
 from engine.cli.progress import JsonProgress, LiveProgress, PlainProgress
+from engine.cli.render import print_lines
 from engine.cli.session import (
     Fail,
     Session,
@@ -149,9 +150,7 @@ def _make_plan(session: Session, destroy: bool = False, refresh: bool = True) ->
 
 
 def _show_plan(result: Plan) -> None:
-    console = out_console()
-    for line in render.plan_lines(result):
-        console.print(line, highlight=False)
+    print_lines(out_console(), render.plan_lines(result))
 
 
 @cli.command("plan")
@@ -469,10 +468,8 @@ def show(target: str, state_dir: str, as_json: bool) -> None:
                 o["value"] = "(sensitive)"
         click.echo(json.dumps(doc, indent=2))
         return
-    console = out_console()
-    for rs in sorted(state.resources.values(), key=lambda r: r.address):
-        for line in render.resource_lines(rs):
-            console.print(line, highlight=False)
+    resources = sorted(state.resources.values(), key=lambda r: r.address)
+    print_lines(out_console(), [line for rs in resources for line in render.resource_lines(rs)])
     _print_outputs(state.outputs)
 
 

@@ -81,9 +81,7 @@ def register_state_commands(cli: click.Group) -> None:
         rs = state.resources.get(_addr(address))
         if rs is None:
             raise fail(f"{address} is not in state")
-        console = out_console()
-        for line in render.resource_lines(rs):
-            console.print(line, highlight=False)
+        render.print_lines(out_console(), render.resource_lines(rs))
 
     @state_group.command("rm")
     @stack_argument
