@@ -34,13 +34,16 @@ from engine.cli.session import (
     var_options,
 )
 from engine.cli.state_cmds import register_state_commands
+from engine.diag import Diagnostics
+from engine.drivers import configure_drivers
 from engine.graph import build_graph, to_dot
 from engine.plan import Plan, PlanOptions, plan
 from engine.plan.check import check_resource
 from engine.plan.differ import base_scope
 from engine.plan.planfile import is_plan_file, plan_to_json, read_plan_file, write_plan_file
 from engine.stack import digest_text
-from engine.state.lock import _whoami
+from engine.state import LocalBackend
+from engine.state.lock import whoami
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -98,8 +101,6 @@ def validate(
     """Check a stack without contacting any cloud: syntax, types, references, cycles."""
     session = open_session(stack_file, state_dir, var_pairs, var_files)
     assert session.drivers is not None
-    from engine.diag import Diagnostics
-
     diags = Diagnostics()
     schemas = session.drivers.schemas()
     for res in session.stack.resources.values():
@@ -262,7 +263,7 @@ def _run_apply(session: Session, result: Plan, parallelism: int, as_json: bool) 
         result.stack.text,
         result.stack.digest,
         str(result.stack.file),
-        _whoami(),
+        whoami(),
         outcome.summary(),
     )
     if as_json:
@@ -389,9 +390,6 @@ def _announce(result: Plan, as_json: bool) -> None:
 
 
 def _session_for_plan(saved: Plan, state_dir: str) -> Session:
-    from engine.drivers import configure_drivers
-    from engine.state import LocalBackend
-
     directory = Path(state_dir)
     drivers, diags = configure_drivers(saved.stack, saved.variables, directory, os.environ)
     check(diags)

@@ -46,7 +46,7 @@ class LockHeld(StateError):
         )
 
 
-def _whoami() -> str:
+def whoami() -> str:
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
@@ -82,7 +82,7 @@ class StateLock:
                 continue
             info = LockInfo(
                 str(uuid.uuid4()),
-                _whoami(),
+                whoami(),
                 os.getpid(),
                 operation,
                 time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
