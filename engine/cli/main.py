@@ -60,9 +60,10 @@ class NubesGroup(click.Group):
         kwargs["standalone_mode"] = False
         try:
             code = super().main(*args, **kwargs)
-        except click.exceptions.Abort:
-            err_console().print("Aborted.")
-            raise SystemExit(1) from None
+        except click.exceptions.Abort as exc:
+            interrupted = isinstance(exc.__cause__, KeyboardInterrupt)
+            err_console().print("Interrupted; nothing was changed." if interrupted else "Aborted.")
+            raise SystemExit(130 if interrupted else 1) from None
         except click.ClickException as exc:
             exc.show()
             raise SystemExit(1) from None

@@ -143,3 +143,20 @@ def test_a_second_ctrl_c_quits_at_once(tmp_path: Path) -> None:
     assert time.monotonic() - started < 5  # not the 20 s the boots in flight would take
     state = json.loads((tmp_path / "state" / "slow.json").read_text())
     assert state["serial"] >= 1  # the state file is whole: writes are atomic
+
+
+def test_ctrl_c_while_planning_changes_nothing(tmp_path: Path) -> None:
+    write(
+        tmp_path / "s.yaml",
+        SLOW.replace("latency_ms: 20", "latency_ms: 1500").replace("1.5}", "0}"),
+    )
+    first = nubes("apply", "s.yaml", "--auto-approve", "--var", "n=1", cwd=tmp_path)
+    assert first.returncode == 0
+    before = (tmp_path / "state" / "slow.json").read_bytes()
+    proc = start("plan", "s.yaml", "--var", "n=1", cwd=tmp_path)  # refresh takes 1.5 s
+    time.sleep(0.8)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "Interrupted; nothing was changed." in err
+    assert "Traceback" not in err
+    assert (tmp_path / "state" / "slow.json").read_bytes() == before
