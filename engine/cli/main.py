@@ -21,6 +21,7 @@ from engine.cli.render import print_lines
 from engine.cli.session import (
     Fail,
     Session,
+    apply_options,
     check,
     err_console,
     fail,
@@ -340,14 +341,7 @@ def _stale(session: Session, result: Plan) -> None:
 @var_options
 @state_dir_option
 @lock_option
-@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
-@click.option(
-    "--parallelism",
-    type=click.IntRange(1, 256),
-    default=10,
-    show_default=True,
-    help="Operations in flight at once.",
-)
+@apply_options
 @json_option
 @handles_failures
 def apply_cmd(
@@ -404,8 +398,7 @@ def _session_for_plan(saved: Plan, state_dir: str) -> Session:
 @var_options
 @state_dir_option
 @lock_option
-@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--parallelism", type=click.IntRange(1, 256), default=10, show_default=True)
+@apply_options
 @json_option
 @handles_failures
 def destroy(

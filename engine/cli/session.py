@@ -161,3 +161,14 @@ def lock_option(fn: F) -> F:
 
 def json_option(fn: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(fn)
+
+
+def apply_options(fn: F) -> F:
+    fn = click.option(
+        "--parallelism",
+        type=click.IntRange(1, 256),
+        default=10,
+        show_default=True,
+        help="Operations in flight at once.",
+    )(fn)
+    return click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")(fn)
