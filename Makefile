@@ -17,21 +17,21 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	@rm -rf $(DEMO)
-	@echo "\n=== nubes validate: check the stack without touching any cloud"
+	@printf "\n=== %s\n" "nubes validate: check the stack without touching any cloud"
 	$(NUBES) validate stacks/demo.yaml $(DEMO_ARGS)
-	@echo "\n=== nubes plan: nothing exists yet"
+	@printf "\n=== %s\n" "nubes plan: nothing exists yet"
 	$(NUBES) plan stacks/demo.yaml $(DEMO_ARGS)
-	@echo "\n=== nubes apply: create it on the embedded sim cloud"
+	@printf "\n=== %s\n" "nubes apply: create it on the embedded sim cloud"
 	$(NUBES) apply stacks/demo.yaml $(DEMO_ARGS) --auto-approve
-	@echo "\n=== nubes plan again: the clouds match the stack"
+	@printf "\n=== %s\n" "nubes plan again: the clouds match the stack"
 	$(NUBES) plan stacks/demo.yaml $(DEMO_ARGS)
-	@echo "\n=== change: 3 replicas of size medium; the plan shows exactly what changes"
+	@printf "\n=== %s\n" "change: 3 replicas of size medium; the plan shows exactly what changes"
 	$(NUBES) plan stacks/demo.yaml $(DEMO_ARGS) --var replicas=3 --var size=medium --out $(DEMO)/grow.plan
 	$(NUBES) apply $(DEMO)/grow.plan $(DEMO_ARGS)
-	@echo "\n=== what nubes manages, and the history of applies"
+	@printf "\n=== %s\n" "what nubes manages, and the history of applies"
 	$(NUBES) state list stacks/demo.yaml $(DEMO_ARGS)
 	$(NUBES) history stacks/demo.yaml $(DEMO_ARGS)
-	@echo "\n=== nubes destroy: everything, dependents first"
+	@printf "\n=== %s\n" "nubes destroy: everything, dependents first"
 	$(NUBES) destroy stacks/demo.yaml $(DEMO_ARGS) --var replicas=3 --var size=medium --auto-approve
 
 test: $(STAMP)
