@@ -7,10 +7,19 @@ ProviderError                the cloud refused or failed; message quotes the clo
 ├── QuotaError               an account limit was reached; retrying will not help
 ├── InvalidRequestError      the request itself is wrong (bad image, bad rule)
 ├── AuthError                credentials missing or refused
-└── TimeoutError_            the object did not reach the wanted state in time
+├── TimeoutError_            the object did not reach the wanted state in time
+└── CreateIncompleteError    the object was created but did not become usable
+
+Only TransientError leaves it unknown whether a create or delete took effect; every other error
+means the cloud refused the request.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from providers.protocol import CloudObject
 
 
 class ProviderError(Exception):
@@ -68,3 +77,15 @@ class TimeoutError_(ProviderError):
     """An object did not reach the wanted state within its deadline."""
 
     code = "Timeout"
+
+
+class CreateIncompleteError(ProviderError):
+    """The object exists but did not become usable (it failed to boot, or timed out).
+
+    The engine records it in state as tainted, so the next plan replaces it."""
+
+    code = "CreateIncomplete"
+
+    def __init__(self, message: str, obj: CloudObject, code: str | None = None) -> None:
+        super().__init__(message, code)
+        self.object = obj

@@ -253,7 +253,18 @@ class Driver(Protocol):
         self, type: str, prior: Mapping[str, Any] | None, config: Mapping[str, Any]
     ) -> PlannedChange: ...
 
-    def create(self, type: str, desired: Mapping[str, Any], owner: Ownership) -> CloudObject: ...
+    def create(
+        self,
+        type: str,
+        desired: Mapping[str, Any],
+        owner: Ownership,
+        timeout: float | None = None,
+    ) -> CloudObject:
+        """Create and wait until usable (within `timeout` seconds, else the driver's own).
+
+        The object carries `owner`'s tags from the same call that creates it. Raises
+        CreateIncompleteError when the object exists but never became usable."""
+        ...
 
     def update(
         self, type: str, id: str, prior: Mapping[str, Any], desired: Mapping[str, Any]

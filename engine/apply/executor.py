@@ -8,7 +8,6 @@ loses nothing it finished.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 import uuid
@@ -23,11 +22,11 @@ from engine.graph import Outcome, walk
 from engine.lang import Scope, evaluate
 from engine.lang.unknown import contains_unknown
 from engine.plan.differ import base_scope, evaluate_attributes, instance_names, set_value
-from engine.plan.model import Action, Plan
+from engine.plan.model import Action, Change, Plan
 from engine.state.local import LocalBackend
 from engine.state.model import OutputState, ResourceState, State
-from providers.errors import NotFoundError, ProviderError
-from providers.protocol import Ownership
+from providers.errors import CreateIncompleteError, NotFoundError, ProviderError, TransientError
+from providers.protocol import CloudObject, Ownership
 
 
 @dataclass(frozen=True)
@@ -82,6 +81,7 @@ class Executor:
         self.hooks = hooks
         self.state = plan.prior.copy()
         self.state.stack_digest = plan.stack.digest
+        self.journal = backend.journal
         self.lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._changes = 0
@@ -135,43 +135,84 @@ class Executor:
         return _OpFailed(message)
 
     def _perform(self, op: Op) -> str | None:
-        change = op.change
         if op.kind == "delete":
-            provider = change.before_provider or change.provider
-            type_ = change.before_type or change.type
-            assert change.id is not None
-            with contextlib.suppress(NotFoundError):  # already gone: the goal is reached
-                self.drivers[provider].delete(type_, change.id)
-            with self.lock:
-                self._forget(change.addr, change.id)
-            self._save()
-            return change.id
+            return self._delete(op.change)
+        change = op.change
         desired = self._desired(op)
         driver = self.drivers[change.provider]
-        if op.kind == "create":
-            owner = Ownership(self.plan.stack.name, str(change.addr), uuid.uuid4().hex)
-            obj = driver.create(change.type, desired, owner)
-        else:
+        if op.kind == "update":
             assert change.id is not None and change.before is not None
             obj = driver.update(change.type, change.id, change.before, desired)
+            self._record(change, obj, token=self._token_of(change))
+            return obj.id
+        token = uuid.uuid4().hex
+        owner = Ownership(self.plan.stack.name, str(change.addr), token)
+        key = f"create:{token}"
+        res = self.plan.stack.resources[change.addr.name]
+        self.journal.will_create(str(change.addr), change.provider, change.type, token,
+                                 list(change.dependencies), list(change.sensitive))
+        try:
+            obj = driver.create(change.type, desired, owner, res.timeouts.get("create"))
+        except CreateIncompleteError as exc:
+            # it exists but is not usable: keep it in state, tainted, so the next plan replaces it
+            self.journal.created(token, exc.object.id)
+            self._record(change, exc.object, token, tainted=True)
+            self.journal.settled(key)
+            raise
+        except TransientError:
+            raise  # it may exist: the journal keeps the intent, the next run looks for it
+        except ProviderError:
+            self.journal.settled(key)  # refused: nothing was created
+            raise
+        self.journal.created(token, obj.id)
+        self._record(change, obj, token)
+        self.journal.settled(key)
+        return obj.id
+
+    def _delete(self, change: Change) -> str:
+        provider = change.before_provider or change.provider
+        type_ = change.before_type or change.type
+        assert change.id is not None
+        key = f"delete:{change.id}"
+        self.journal.will_delete(str(change.addr), provider, type_, change.id)
+        try:
+            self.drivers[provider].delete(type_, change.id)
+        except NotFoundError:
+            pass  # already gone: the goal is reached
+        except TransientError:
+            raise  # it may be gone: the journal keeps the intent, the next run looks
+        except ProviderError:
+            self.journal.settled(key)  # refused: it still exists, and state says so
+            raise
+        with self.lock:
+            self._forget(change.addr, change.id)
+        self._save()
+        self.journal.settled(key)
+        return change.id
+
+    def _token_of(self, change: Change) -> str | None:
+        with self.lock:
+            current = self.state.resources.get(change.addr)
+        return current.token if current is not None else None
+
+    def _record(
+        self, change: Change, obj: CloudObject, token: str | None, tainted: bool = False
+    ) -> None:
+        """Put an object created or updated by `change` into state, and make it durable."""
         with self.lock:
             rs = ResourceState(
-                change.addr,
-                change.type,
-                change.provider,
-                obj.id,
-                obj.attributes,
-                list(change.dependencies),
-                sensitive=list(change.sensitive),
+                change.addr, change.type, change.provider, obj.id, obj.attributes,
+                list(change.dependencies), tainted=tainted, sensitive=list(change.sensitive),
+                token=token,
             )
             old = self.state.resources.get(change.addr)
-            if op.kind == "create" and old is not None and change.action is Action.CREATE_DELETE:
+            replacing = change.action is Action.CREATE_DELETE and old is not None
+            if replacing and old is not None and old.id != obj.id:
                 self.state.deposed.append(old)
             self.state.resources[change.addr] = rs
             res = self.plan.stack.resources[change.addr.name]
             set_value(self.scope.names, res, change.addr, dict(obj.attributes))
         self._save()
-        return obj.id
 
     def _desired(self, op: Op) -> dict[str, Any]:
         change = op.change
@@ -215,7 +256,9 @@ def apply(
     options = options or ApplyOptions()
     ex = Executor(plan, drivers, backend, hooks or NoHooks())
     ops, deps = operations(plan.changes, plan.prior)
-    ex._save()  # the refreshed state, before anything changes
+    ex._save()  # the refreshed state, with what recovery adopted, before anything changes
+    for note in plan.recovered:
+        ex.journal.settled(note.intent)
 
     def on_skip(op: Op, cause: Op) -> None:
         (hooks or NoHooks()).skipped(op, f"{cause.label} failed")
@@ -227,6 +270,8 @@ def apply(
     with ex.lock:
         _record_outputs(ex, plan)
     ex._save()
+    if not ex.journal.intents():
+        ex.journal.clear()
     return ApplyResult(ex.state, outcomes, ex.diags)
 
 

@@ -20,10 +20,12 @@ def operations(changes: list[Change], prior: State) -> tuple[list[Op], dict[Op, 
     apply_op: dict[str, Op] = {}  # address -> the op that brings it to its new values
     delete_op: dict[str, Op] = {}  # address -> the op that deletes its old object
     deps: dict[Op, set[Op]] = defaultdict(set)
+    deposed_ops: list[Op] = []
     for c in changes:
         addr = str(c.addr)
         if c.deposed:
-            ops.append(Op("delete", c))
+            deposed_ops.append(Op("delete", c))
+            ops.append(deposed_ops[-1])
             continue
         if c.action is Action.DELETE:
             delete_op[addr] = Op("delete", c)
@@ -57,6 +59,12 @@ def operations(changes: list[Change], prior: State) -> tuple[list[Op], dict[Op, 
         if not c.deposed and c.action is not Action.DELETE:
             for dep in c.dependencies:
                 users[dep].add(str(c.addr))
+    # an object left over from an earlier replacement still uses what it used: delete it before
+    # anything it depended on is deleted
+    for d in deposed_ops:
+        for dep in d.change.dependencies:
+            if dep in delete_op:
+                deps[delete_op[dep]].add(d)
     for addr, op in delete_op.items():
         gone_for_good = op.change.action in (Action.DELETE, Action.CREATE_DELETE)
         for user in users.get(addr, ()):

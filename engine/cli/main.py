@@ -144,6 +144,7 @@ def _make_plan(session: Session, destroy: bool = False, refresh: bool = True) ->
         state,
         session.drivers,
         PlanOptions(destroy=destroy, refresh=refresh),
+        session.backend.journal.intents(),
     )
     if result is None:
         raise Fail(diags)

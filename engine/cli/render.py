@@ -187,6 +187,8 @@ def summary_line(plan: Plan) -> str:
     if not any(c.action is not Action.NOOP for c in plan.changes):
         if any(o.action is not Action.NOOP for o in plan.outputs.values()):
             return "No resource changes; only outputs change."
+        if plan.recovered:
+            return "No resource changes; apply records what the interrupted apply left."
         return "[green]No changes.[/] The clouds match the stack."
     return (
         f"[bold]Plan:[/] {counts['add']} to add, {counts['change']} to change, "
@@ -194,8 +196,18 @@ def summary_line(plan: Plan) -> str:
     )
 
 
+def recovered_lines(plan: Plan) -> list[str]:
+    if not plan.recovered:
+        return []
+    out = ["[bold]Finishing an interrupted apply[/] (from the journal, before anything else):", ""]
+    for note in plan.recovered:
+        out.append(f"  [bold]# {escape(note.address)}[/]: {escape(note.describe())}")
+    out.append("")
+    return out
+
+
 def plan_lines(plan: Plan) -> list[str]:
-    out = drift_lines(plan.drift)
+    out = recovered_lines(plan) + drift_lines(plan.drift)
     changes = [c for c in plan.changes if c.action is not Action.NOOP]
     if changes:
         out += ["nubes will perform the following actions:", ""]

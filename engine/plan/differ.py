@@ -18,8 +18,10 @@ from engine.graph import Graph, build_graph
 from engine.lang import Scope, evaluate, make_functions
 from engine.plan.check import check_resource, value_type_problem
 from engine.plan.model import Action, Change, Drift, OutputChange, Plan
+from engine.plan.recover import Recovered, recover
 from engine.plan.refresh import refresh
 from engine.stack.model import Resource, Stack
+from engine.state.journal import Intent
 from engine.state.model import ResourceState, State
 from providers.planning import same_value
 from providers.protocol import TypeSchema
@@ -97,9 +99,12 @@ def plan(
     state: State | None,
     drivers: Drivers,
     options: PlanOptions = PlanOptions(),
+    intents: list[Intent] | None = None,
 ) -> tuple[Plan | None, Diagnostics]:
+    """Plan `stack` against `state`, first finishing what an interrupted apply left in the
+    journal (`intents`), then refreshing."""
     with gc_paused():
-        return _plan(stack, variables, state, drivers, options)
+        return _plan(stack, variables, state, drivers, options, intents or [])
 
 
 def _plan(
@@ -108,6 +113,7 @@ def _plan(
     state: State | None,
     drivers: Drivers,
     options: PlanOptions,
+    intents: list[Intent],
 ) -> tuple[Plan | None, Diagnostics]:
     diags = Diagnostics()
     schemas = drivers.schemas()
@@ -122,6 +128,12 @@ def _plan(
     if diags.has_errors or graph is None:
         return None, diags
     prior = state if state is not None else State(stack.name)
+    recovered: list[Recovered] = []
+    if intents:
+        prior, recovered, recover_diags = recover(prior, intents, drivers)
+        diags.extend(recover_diags)
+        if diags.has_errors:
+            return None, diags
     drift: list[Drift] = []
     fresh = prior.copy()
     if options.refresh:
@@ -147,6 +159,7 @@ def _plan(
         lineage=state.lineage if state is not None else None,
         serial=state.serial if state is not None else None,
         destroy=options.destroy,
+        recovered=recovered,
     )
     return result, diags
 

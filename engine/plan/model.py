@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from engine.addrs import InstanceAddr
+from engine.plan.recover import Recovered
 from engine.stack.model import Stack
 from engine.state.model import State
 
@@ -82,11 +83,14 @@ class Plan:
     lineage: str | None  # of the stored state the plan was made against (None: no state yet)
     serial: int | None
     destroy: bool = False
+    recovered: list[Recovered] = field(default_factory=list)  # an interrupted apply's leftovers
 
     @property
     def has_changes(self) -> bool:
-        return any(c.action is not Action.NOOP for c in self.changes) or any(
-            o.action is not Action.NOOP for o in self.outputs.values()
+        return (
+            any(c.action is not Action.NOOP for c in self.changes)
+            or any(o.action is not Action.NOOP for o in self.outputs.values())
+            or bool(self.recovered)
         )
 
     def counts(self) -> dict[str, int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from engine.addrs import parse_instance_addr
 from engine.diag import Diagnostics
 from engine.lang.unknown import Unknown, unknown_mask
 from engine.plan.model import Action, Change, Drift, OutputChange, Plan
+from engine.plan.recover import Recovered
 from engine.stack.load import parse_stack
 from engine.state.model import State
 
@@ -105,6 +107,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "resource_changes": [change_to_json(c) for c in plan.changes],
         "output_changes": {k: output_to_json(o) for k, o in plan.outputs.items()},
         "drift": [drift_to_json(d) for d in plan.drift],
+        "recovered": [asdict(r) for r in plan.recovered],
         "summary": plan.counts(),
     }
 
@@ -135,6 +138,7 @@ def write_plan_file(plan: Plan, path: Path) -> None:
         "prior": plan.prior.to_json(),
         "changes": changes,
         "drift": [drift_to_json(d) for d in plan.drift],
+        "recovered": [asdict(r) for r in plan.recovered],
         "outputs": {
             k: {**output_to_json(o, hide_sensitive=False), "name": k}
             for k, o in plan.outputs.items()
@@ -201,6 +205,7 @@ def read_plan_file(path: Path) -> tuple[Plan | None, Diagnostics]:
             lineage=doc["state"]["lineage"],
             serial=doc["state"]["serial"],
             destroy=bool(doc["destroy"]),
+            recovered=[Recovered(**r) for r in doc.get("recovered", [])],
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         diags.error(f"cannot read plan file {path}: {exc}")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.gcpause import gc_paused
+from engine.state.journal import Journal
 from engine.state.lock import StateLock, force_unlock
 from engine.state.model import STATE_FORMAT, State, StateError
 from engine.state.upgrade import upgrade
@@ -64,6 +65,7 @@ class LocalBackend:
         self.backup_path = state_dir / f"{stack}.json.backup"
         self.lock_path = state_dir / f"{stack}.lock"
         self.history_dir = state_dir / "history" / stack
+        self.journal = Journal(state_dir / f"{stack}.journal")
         # ((inode, mtime, size), (lineage, serial)) of the file as this backend last wrote it
         self._seen: tuple[tuple[int, int, int], tuple[str, int]] | None = None
         self._pending: tuple[str, int] | None = None

@@ -1,11 +1,14 @@
 """The state document: what nubes knows it manages, per stack.
 
-Format 1:
-    {"format": 1, "serial": N, "lineage": uuid, "stack": name, "stack_digest": "sha256:...",
+Format 2:
+    {"format": 2, "serial": N, "lineage": uuid, "stack": name, "stack_digest": "sha256:...",
      "resources": [{"address", "type", "provider", "id", "attributes", "dependencies",
-                    "tainted", "sensitive"}],
+                    "status": "ready" | "tainted", "token", "sensitive"}],
      "outputs": {name: {"value", "sensitive"}},
      "deposed": [resources replaced under create-before-destroy, not yet deleted]}
+
+`token` is the idempotency token the object was created with (and tagged with). Format 1 had a
+boolean `tainted` and no token; `engine.state.upgrade` lifts it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 from engine.addrs import InstanceAddr, parse_instance_addr
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2
 
 
 class StateError(Exception):
@@ -33,6 +36,7 @@ class ResourceState:
     dependencies: list[str] = field(default_factory=list)
     tainted: bool = False
     sensitive: list[str] = field(default_factory=list)
+    token: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -42,9 +46,10 @@ class ResourceState:
             "id": self.id,
             "attributes": self.attributes,
             "dependencies": self.dependencies,
+            "status": "tainted" if self.tainted else "ready",
         }
-        if self.tainted:
-            out["tainted"] = True
+        if self.token is not None:
+            out["token"] = self.token
         if self.sensitive:
             out["sensitive"] = self.sensitive
         return out
@@ -66,8 +71,9 @@ class ResourceState:
             id=doc["id"],
             attributes=dict(doc.get("attributes") or {}),
             dependencies=list(doc.get("dependencies") or []),
-            tainted=bool(doc.get("tainted", False)),
+            tainted=doc.get("status", "ready") == "tainted",
             sensitive=list(doc.get("sensitive") or []),
+            token=doc.get("token"),
         )
 
 

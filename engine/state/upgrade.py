@@ -1,7 +1,7 @@
 """State format upgrades: one function per older format, each lifting a document one version.
 
-There is only format 1 so far; when format 2 arrives, `_from_1` goes here, with stored format-1
-documents in the tests.
+Old documents are kept readable forever; tests/state_formats holds a stored document of each
+older format, read through these functions.
 """
 
 from __future__ import annotations
@@ -11,7 +11,21 @@ from typing import Any
 
 from engine.state.model import STATE_FORMAT
 
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def _from_1(doc: dict[str, Any]) -> dict[str, Any]:
+    """Format 1 -> 2: `tainted: bool` becomes `status`; resources gain `token` (unknown: null)."""
+    resources = []
+    for r in [*doc.get("resources", []), *doc.get("deposed", [])]:
+        r = dict(r)
+        r["status"] = "tainted" if r.pop("tainted", False) else "ready"
+        r.setdefault("token", None)
+        resources.append(r)
+    n = len(doc.get("resources", []))
+    return {**doc, "format": 2, "resources": resources[:n], "deposed": resources[n:]}
+
+
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_1}
 
 
 def upgrade(doc: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from providers.errors import ConflictError, InvalidRequestError, NotFoundError, 
 from providers.protocol import (
     PORTABLE,
     STACK_TAG,
+    TOKEN_TAG,
     CloudObject,
     HardwareProfile,
     Image,
@@ -63,7 +64,7 @@ class SimCloud:
         if row.type == "instance":
             ready = row.attrs.get("ready_at")
             if attrs.get("state") == "pending" and ready is not None and time.time() >= ready:
-                attrs["state"] = "running"
+                attrs["state"] = "error" if row.attrs.get("fails_boot") else "running"
         attrs["id"] = row.id
         attrs["tags"] = _user_tags(row.tags)
         return CloudObject(row.type, row.id, attrs, dict(row.tags))
@@ -125,11 +126,20 @@ class SimCloud:
 
     # ---- create ----------------------------------------------------------------------------
 
-    def create(self, type: str, desired: Mapping[str, Any], owner: Ownership) -> Row:
+    def create(
+        self, type: str, desired: Mapping[str, Any], owner: Ownership, fails_boot: bool = False
+    ) -> Row:
+        """Create an object; a repeated request with the same token returns the same object
+        (as EC2's ClientToken does), so a retried create never makes a duplicate."""
         tags = {**{str(k): str(v) for k, v in (desired.get("tags") or {}).items()}, **owner.tags()}
         maker = getattr(self, f"_new_{type}")
         with self.store.transaction():
+            same = self.store.select(type, self.region, {TOKEN_TAG: owner.token})
+            if same:
+                return same[0]
             attrs = maker(desired, owner)
+            if fails_boot:
+                attrs["fails_boot"] = True
             row = Row(new_id(type), type, self.region, attrs, tags, time.time())
             if type == "bucket":
                 row.id = attrs["name"]

@@ -20,9 +20,11 @@ class SimConfig:
     seed: int | None = None
     max_instances: int | None = None
     max_retries: int = 8
+    retry_seconds: float = 120.0  # deadline for one operation's retries
+    boot_fail_rate: float = 0.0  # share of instances that never reach running
 
 
-_NUMBERS = {"latency_ms", "boot_seconds", "fail_rate"}
+_NUMBERS = {"latency_ms", "boot_seconds", "fail_rate", "retry_seconds", "boot_fail_rate"}
 
 
 def parse_config(config: Mapping[str, Any]) -> tuple[SimConfig, list[tuple[str, str]]]:
@@ -35,8 +37,8 @@ def parse_config(config: Mapping[str, Any]) -> tuple[SimConfig, list[tuple[str, 
         elif key in _NUMBERS:
             if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
                 problems.append((key, f"{key} must be a number of at least 0"))
-            elif key == "fail_rate" and value >= 1:
-                problems.append((key, "fail_rate must be below 1"))
+            elif key in ("fail_rate", "boot_fail_rate") and value >= 1:
+                problems.append((key, f"{key} must be below 1"))
             else:
                 values[key] = float(value)
         elif key in ("seed", "max_instances", "max_retries"):

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from engine.lang.unknown import Unknown, contains_unknown
-from providers.errors import InvalidRequestError, ProviderError, TimeoutError_, TransientError
+from providers.errors import (
+    CreateIncompleteError,
+    InvalidRequestError,
+    ProviderError,
+    TimeoutError_,
+    TransientError,
+)
 from providers.planning import plan_from_schema
 from providers.protocol import (
     PORTABLE,
@@ -47,6 +53,10 @@ def _store(path: Path) -> Store:
         return _STORES[key]
 
 
+class BootFailed(ProviderError):
+    """An instance went to the error state instead of running."""
+
+
 class SimDriver:
     name = "sim"
 
@@ -56,6 +66,7 @@ class SimDriver:
         self._rng = random.Random()
         self._rng_lock = threading.Lock()
         self.calls = 0  # API calls made, for benchmarks and tests
+        self.faults = 0  # faults injected by fail_rate
 
     # ---- setup -----------------------------------------------------------------------------
 
@@ -81,7 +92,13 @@ class SimDriver:
     # ---- transport -------------------------------------------------------------------------
 
     def _call(self, fn: Callable[[], T]) -> T:
+        """One API call: pays latency, may meet an injected fault, retries transient errors
+        with exponential backoff and jitter within `max_retries` and `retry_seconds`.
+
+        Half the injected faults lose the request (nothing happens); the other half lose the
+        response after the cloud acted, as real networks do, so retries must be idempotent."""
         cfg = self.config
+        deadline = time.monotonic() + cfg.retry_seconds
         last: TransientError | None = None
         for attempt in range(cfg.max_retries + 1):
             self.calls += 1
@@ -89,18 +106,24 @@ class SimDriver:
                 time.sleep(cfg.latency_ms / 1000)
             with self._rng_lock:
                 failed = cfg.fail_rate > 0 and self._rng.random() < cfg.fail_rate
+                after = self._rng.random() < 0.5
                 jitter = self._rng.random()
-            if not failed:
-                try:
-                    return fn()
-                except TransientError as exc:
-                    last = exc
-            else:
-                last = TransientError(
-                    "Request limit exceeded (injected by the sim cloud's fail_rate)",
-                    "RequestLimitExceeded",
-                )
-            time.sleep(min(0.002 * 2**attempt, 0.1) * (0.5 + jitter))
+            try:
+                if failed and after:
+                    fn()
+                if failed:
+                    self.faults += 1
+                    raise TransientError(
+                        "Request limit exceeded (injected by the sim cloud's fail_rate)",
+                        "RequestLimitExceeded",
+                    )
+                return fn()
+            except TransientError as exc:
+                last = exc
+            pause = min(0.002 * 2**attempt, 0.1) * (0.5 + jitter)
+            if time.monotonic() + pause > deadline:
+                break
+            time.sleep(pause)
         assert last is not None
         raise last
 
@@ -171,12 +194,23 @@ class SimDriver:
 
     # ---- changes ---------------------------------------------------------------------------
 
-    def create(self, type: str, desired: Mapping[str, Any], owner: Ownership) -> CloudObject:
+    def create(
+        self,
+        type: str,
+        desired: Mapping[str, Any],
+        owner: Ownership,
+        timeout: float | None = None,
+    ) -> CloudObject:
         cloud = self.cloud
-        row = self._call(lambda: cloud.create(type, desired, owner))
+        with self._rng_lock:
+            fails = type == "instance" and self._rng.random() < self.config.boot_fail_rate
+        row = self._call(lambda: cloud.create(type, desired, owner, fails))
         obj = cloud.to_object(row)
         if type == "instance":
-            obj = self._wait_running(obj)
+            try:
+                obj = self._wait_running(obj, timeout)
+            except (TimeoutError_, BootFailed) as exc:
+                raise CreateIncompleteError(str(exc), self.read(type, obj.id) or obj) from None
         return obj
 
     def update(
@@ -199,15 +233,17 @@ class SimDriver:
 
     def _wait_running(self, obj: CloudObject, timeout: float | None = None) -> CloudObject:
         deadline = time.monotonic() + (timeout or self.config.boot_seconds * 5 + 60)
-        while obj.attributes.get("state") == "pending":
+        while obj.attributes.get("state") in ("pending", "error"):
+            if obj.attributes["state"] == "error":
+                raise BootFailed(f"instance {obj.id} failed to boot (state error)", "BootFailed")
             ready = self.cloud.store.get(obj.id)
             if ready is None:
                 raise ProviderError(f"instance {obj.id} disappeared while starting")
-            remaining = float(ready.attrs.get("ready_at", 0)) - time.time()
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now >= deadline:
                 raise TimeoutError_(f"instance {obj.id} did not reach running in time")
-            if remaining > 0:
-                time.sleep(min(remaining, 1.0))
+            remaining = float(ready.attrs.get("ready_at", 0)) - time.time()
+            time.sleep(max(0.0, min(remaining, deadline - now, 1.0)))
             found = self.read("instance", obj.id)
             if found is None:
                 raise ProviderError(f"instance {obj.id} disappeared while starting")

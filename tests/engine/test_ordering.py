@@ -67,3 +67,10 @@ def test_removed_dependency_waits_for_the_update_that_drops_it() -> None:
         prior(("fw", []), ("web", ["fw"])),
     )
     assert found == {("delete fw", "update web")}
+
+
+def test_leftover_deposed_objects_are_deleted_before_what_they_use() -> None:
+    deposed = change("web", Action.DELETE, ["fw"])
+    deposed.deposed = True
+    found = edges([change("fw", Action.DELETE), deposed], prior(("fw", [])))
+    assert found == {("delete fw", "delete web (deposed id-web)")}

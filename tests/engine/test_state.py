@@ -152,3 +152,22 @@ def test_history_keeps_each_stack_version_once(tmp_path: Path) -> None:
     assert [e.summary for e in entries] == ["1 added", "0 added", "1 changed"]
     assert entries[2].stack_file.read_text() == "v2"
     assert len(list(backend.history_dir.glob("*.yaml"))) == 2
+
+
+FORMATS = Path(__file__).parent / "state_formats"
+
+
+def test_stored_format_1_documents_are_upgraded(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path, "web")
+    backend.path.write_bytes((FORMATS / "format-1.json").read_bytes())
+    state = backend.read()
+    assert state is not None and state.format == 2 and state.serial == 7
+    web = state.resources[InstanceAddr("web", 0)]
+    assert web.tainted and web.token is None and web.dependencies == ["deploy"]
+    deploy = state.resources[InstanceAddr("deploy")]
+    assert not deploy.tainted and deploy.sensitive == ["private_key"]
+    assert state.outputs["ips"].value == ["198.51.100.2"]
+    backend.write(state)  # written back in the current format, same lineage
+    doc = json.loads(backend.path.read_text())
+    assert doc["format"] == 2 and doc["serial"] == 8
+    assert [r["status"] for r in doc["resources"]] == ["ready", "tainted"]

@@ -1,0 +1,184 @@
+"""Kill an apply with SIGKILL at a chosen instant, apply again, and check the cloud itself.
+
+Used by tests/engine/test_chaos.py (a few kill points) and bench/chaos.py (a hundred). The check
+reads the sim cloud's own store, not nubes' state: after the second apply every address the
+stack declares has exactly one object in the cloud (no duplicate), no object tagged with the
+stack is outside state (no orphan), and state matches the cloud id for id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BEFORE = """
+nubes: 1
+name: chaos
+providers:
+  home: {driver: sim, latency_ms: 15, boot_seconds: 0.4, fail_rate: FAIL, seed: SEED}
+resources:
+  key: {type: key, name: chaos-key}
+  fw_old: {type: firewall, name: chaos-old, rules: [{ports: "22"}]}
+  web:
+    type: instance
+    count: 4
+    image: ubuntu-24.04
+    size: small
+    key: ${key.name}
+    firewalls: ["${fw_old.id}"]
+    lifecycle: {create_before_destroy: true}
+  disk:
+    type: volume
+    count: 2
+    size_gb: 5
+    realm: ${web[count.index].realm}
+    instance: ${web[count.index].id}
+  ip: {type: address, instance: "${web[0].id}"}
+  assets: {type: bucket, name: chaos-assets}
+"""
+
+# the change: new image (create-before-destroy replacements), a firewall swapped (delete and
+# create), more instances and volumes, the bucket removed
+AFTER = """
+nubes: 1
+name: chaos
+providers:
+  home: {driver: sim, latency_ms: 15, boot_seconds: 0.4, fail_rate: FAIL, seed: SEED}
+resources:
+  key: {type: key, name: chaos-key}
+  fw_new: {type: firewall, name: chaos-new, rules: [{ports: "443"}]}
+  web:
+    type: instance
+    count: 6
+    image: debian-12
+    size: small
+    key: ${key.name}
+    firewalls: ["${fw_new.id}"]
+    lifecycle: {create_before_destroy: true}
+  disk:
+    type: volume
+    count: 3
+    size_gb: 5
+    realm: ${web[count.index].realm}
+    instance: ${web[count.index].id}
+  ip: {type: address, instance: "${web[1].id}"}
+"""
+
+WANTED = {
+    "before": {"key", "fw_old", "ip", "assets", *(f"web[{i}]" for i in range(4)),
+               *(f"disk[{i}]" for i in range(2))},
+    "after": {"key", "fw_new", "ip", *(f"web[{i}]" for i in range(6)),
+              *(f"disk[{i}]" for i in range(3))},
+}
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    kill_at: float
+    killed: bool  # False: the apply had already finished when the kill came
+    recovered: int = 0  # journal intents the next apply resolved
+    duplicates: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    mismatched: bool = False
+    converged: bool = False
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.converged and not (self.duplicates or self.orphans or self.missing
+                                       or self.mismatched or self.error)
+
+
+def _stack(text: str, fail_rate: float, seed: int) -> str:
+    return text.replace("FAIL", str(fail_rate)).replace("SEED", str(seed))
+
+
+def nubes(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "engine", *args], cwd=cwd, text=True,
+                          capture_output=True, timeout=timeout,
+                          env={**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)})
+
+
+def _cloud(work: Path) -> list[tuple[str, str]]:
+    """(id, address tag) of every object in the sim cloud tagged with the stack."""
+    with sqlite3.connect(work / "state" / "sim" / "cloud.sqlite") as db:
+        rows = db.execute("SELECT id, tags FROM objects").fetchall()
+    out = []
+    for id_, tags in rows:
+        t = json.loads(tags)
+        if t.get("nubes:stack") == "chaos":
+            out.append((id_, t.get("nubes:address", "?")))
+    return out
+
+
+def run_kill_point(work: Path, scenario: str, kill_at: float, fail_rate: float = 0.0,
+                   seed: int = 1) -> Outcome:
+    """`scenario` is "create" (apply from nothing) or "change" (apply the change over `before`)."""
+    work.mkdir(parents=True, exist_ok=True)
+    stack = work / "chaos.yaml"
+    outcome = Outcome(scenario, kill_at, killed=False)
+    if scenario == "change":
+        stack.write_text(_stack(BEFORE, fail_rate, seed))
+        first = nubes(work, "apply", "chaos.yaml", "--auto-approve")
+        if first.returncode != 0:
+            outcome.error = "setup apply failed: " + first.stderr[-500:]
+            return outcome
+    stack.write_text(_stack(AFTER if scenario == "change" else BEFORE, fail_rate, seed + 1))
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "apply", "chaos.yaml",
+                             "--auto-approve", "--parallelism", "4"], cwd=work,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    time.sleep(kill_at)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+        outcome.killed = True
+    proc.wait()
+    journal = work / "state" / "chaos.journal"
+    if journal.exists():
+        from engine.state.journal import Journal
+
+        outcome.recovered = len(Journal(journal).intents())
+    again = nubes(work, "apply", "chaos.yaml", "--auto-approve")
+    if again.returncode != 0:
+        outcome.error = "second apply failed: " + (again.stderr or again.stdout)[-800:]
+        return outcome
+    check = nubes(work, "plan", "chaos.yaml", "--detailed-exitcode")
+    outcome.converged = check.returncode == 0
+    if not outcome.converged:
+        outcome.error = "not converged: " + check.stdout[-800:] + check.stderr[-400:]
+    wanted = WANTED["after" if scenario == "change" else "before"]
+    cloud = _cloud(work)
+    counts = Counter(addr for _, addr in cloud)
+    outcome.duplicates = sorted(a for a, n in counts.items() if n > 1)
+    state = json.loads((work / "state" / "chaos.json").read_text())
+    in_state = {r["id"] for r in state["resources"]} | {r["id"] for r in state.get("deposed", [])}
+    outcome.orphans = sorted(f"{addr} ({id_})" for id_, addr in cloud if id_ not in in_state)
+    outcome.missing = sorted(wanted - set(counts))
+    outcome.mismatched = in_state != {id_ for id_, _ in cloud} or set(counts) != wanted
+    return outcome
+
+
+def full_apply_seconds(work: Path, scenario: str) -> float:
+    """How long an uninterrupted apply of the scenario takes: the window to kill within."""
+    work.mkdir(parents=True, exist_ok=True)
+    stack = work / "chaos.yaml"
+    if scenario == "change":
+        stack.write_text(_stack(BEFORE, 0.0, 1))
+        nubes(work, "apply", "chaos.yaml", "--auto-approve")
+    stack.write_text(_stack(AFTER if scenario == "change" else BEFORE, 0.0, 2))
+    started = time.monotonic()
+    done = nubes(work, "apply", "chaos.yaml", "--auto-approve", "--parallelism", "4")
+    assert done.returncode == 0, done.stderr
+    return time.monotonic() - started
