@@ -75,10 +75,21 @@ resources:
 """
 
 WANTED = {
-    "before": {"key", "fw_old", "ip", "assets", *(f"web[{i}]" for i in range(4)),
-               *(f"disk[{i}]" for i in range(2))},
-    "after": {"key", "fw_new", "ip", *(f"web[{i}]" for i in range(6)),
-              *(f"disk[{i}]" for i in range(3))},
+    "before": {
+        "key",
+        "fw_old",
+        "ip",
+        "assets",
+        *(f"web[{i}]" for i in range(4)),
+        *(f"disk[{i}]" for i in range(2)),
+    },
+    "after": {
+        "key",
+        "fw_new",
+        "ip",
+        *(f"web[{i}]" for i in range(6)),
+        *(f"disk[{i}]" for i in range(3)),
+    },
 }
 
 
@@ -88,6 +99,7 @@ class Outcome:
     kill_at: float
     killed: bool  # False: the apply had already finished when the kill came
     recovered: int = 0  # journal intents the next apply resolved
+    unrecorded: int = 0  # objects the killed run created but its state never recorded
     duplicates: list[str] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
@@ -97,8 +109,9 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.converged and not (self.duplicates or self.orphans or self.missing
-                                       or self.mismatched or self.error)
+        return self.converged and not (
+            self.duplicates or self.orphans or self.missing or self.mismatched or self.error
+        )
 
 
 def _stack(text: str, fail_rate: float, seed: int) -> str:
@@ -106,14 +119,22 @@ def _stack(text: str, fail_rate: float, seed: int) -> str:
 
 
 def nubes(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "engine", *args], cwd=cwd, text=True,
-                          capture_output=True, timeout=timeout,
-                          env={**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args],
+        cwd=cwd,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        env={**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)},
+    )
 
 
 def _cloud(work: Path) -> list[tuple[str, str]]:
     """(id, address tag) of every object in the sim cloud tagged with the stack."""
-    with sqlite3.connect(work / "state" / "sim" / "cloud.sqlite") as db:
+    path = work / "state" / "sim" / "cloud.sqlite"
+    if not path.exists():
+        return []  # killed before the cloud was first touched
+    with sqlite3.connect(path) as db:
         rows = db.execute("SELECT id, tags FROM objects").fetchall()
     out = []
     for id_, tags in rows:
@@ -123,8 +144,9 @@ def _cloud(work: Path) -> list[tuple[str, str]]:
     return out
 
 
-def run_kill_point(work: Path, scenario: str, kill_at: float, fail_rate: float = 0.0,
-                   seed: int = 1) -> Outcome:
+def run_kill_point(
+    work: Path, scenario: str, kill_at: float, fail_rate: float = 0.0, seed: int = 1
+) -> Outcome:
     """`scenario` is "create" (apply from nothing) or "change" (apply the change over `before`)."""
     work.mkdir(parents=True, exist_ok=True)
     stack = work / "chaos.yaml"
@@ -136,10 +158,22 @@ def run_kill_point(work: Path, scenario: str, kill_at: float, fail_rate: float =
             outcome.error = "setup apply failed: " + first.stderr[-500:]
             return outcome
     stack.write_text(_stack(AFTER if scenario == "change" else BEFORE, fail_rate, seed + 1))
-    proc = subprocess.Popen([sys.executable, "-m", "engine", "apply", "chaos.yaml",
-                             "--auto-approve", "--parallelism", "4"], cwd=work,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "apply",
+            "chaos.yaml",
+            "--auto-approve",
+            "--parallelism",
+            "4",
+        ],
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     time.sleep(kill_at)
     if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)
@@ -150,6 +184,7 @@ def run_kill_point(work: Path, scenario: str, kill_at: float, fail_rate: float =
         from engine.state.journal import Journal
 
         outcome.recovered = len(Journal(journal).intents())
+    outcome.unrecorded = len({i for i, _ in _cloud(work)} - _state_ids(work))
     again = nubes(work, "apply", "chaos.yaml", "--auto-approve")
     if again.returncode != 0:
         outcome.error = "second apply failed: " + (again.stderr or again.stdout)[-800:]
@@ -162,12 +197,19 @@ def run_kill_point(work: Path, scenario: str, kill_at: float, fail_rate: float =
     cloud = _cloud(work)
     counts = Counter(addr for _, addr in cloud)
     outcome.duplicates = sorted(a for a, n in counts.items() if n > 1)
-    state = json.loads((work / "state" / "chaos.json").read_text())
-    in_state = {r["id"] for r in state["resources"]} | {r["id"] for r in state.get("deposed", [])}
+    in_state = _state_ids(work)
     outcome.orphans = sorted(f"{addr} ({id_})" for id_, addr in cloud if id_ not in in_state)
     outcome.missing = sorted(wanted - set(counts))
     outcome.mismatched = in_state != {id_ for id_, _ in cloud} or set(counts) != wanted
     return outcome
+
+
+def _state_ids(work: Path) -> set[str]:
+    path = work / "state" / "chaos.json"
+    if not path.exists():
+        return set()
+    state = json.loads(path.read_text())
+    return {r["id"] for r in state["resources"]} | {r["id"] for r in state.get("deposed", [])}
 
 
 def full_apply_seconds(work: Path, scenario: str) -> float:

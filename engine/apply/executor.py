@@ -149,8 +149,14 @@ class Executor:
         owner = Ownership(self.plan.stack.name, str(change.addr), token)
         key = f"create:{token}"
         res = self.plan.stack.resources[change.addr.name]
-        self.journal.will_create(str(change.addr), change.provider, change.type, token,
-                                 list(change.dependencies), list(change.sensitive))
+        self.journal.will_create(
+            str(change.addr),
+            change.provider,
+            change.type,
+            token,
+            list(change.dependencies),
+            list(change.sensitive),
+        )
         try:
             obj = driver.create(change.type, desired, owner, res.timeouts.get("create"))
         except CreateIncompleteError as exc:
@@ -201,8 +207,14 @@ class Executor:
         """Put an object created or updated by `change` into state, and make it durable."""
         with self.lock:
             rs = ResourceState(
-                change.addr, change.type, change.provider, obj.id, obj.attributes,
-                list(change.dependencies), tainted=tainted, sensitive=list(change.sensitive),
+                change.addr,
+                change.type,
+                change.provider,
+                obj.id,
+                obj.attributes,
+                list(change.dependencies),
+                tainted=tainted,
+                sensitive=list(change.sensitive),
                 token=token,
             )
             old = self.state.resources.get(change.addr)

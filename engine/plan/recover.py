@@ -77,12 +77,18 @@ def recover(
                 exists = driver.read(intent.type, intent.id) is not None
                 if not exists:
                     _forget(fresh, intent.id)
-                notes.append(Recovered(intent.address, intent.type, intent.provider,
-                                       "still-exists" if exists else "deleted", intent.id,
-                                       intent.key))
+                notes.append(
+                    Recovered(
+                        intent.address,
+                        intent.type,
+                        intent.provider,
+                        "still-exists" if exists else "deleted",
+                        intent.id,
+                        intent.key,
+                    )
+                )
         except ProviderError as exc:
-            diags.error(f"finishing an interrupted {intent.kind} of {intent.address} failed: "
-                        f"{exc}")
+            diags.error(f"finishing an interrupted {intent.kind} of {intent.address} failed: {exc}")
     return fresh, notes, diags
 
 
@@ -93,19 +99,28 @@ def _adopt(state: State, intent: Intent, found: list[CloudObject], diags: Diagno
         return Recovered(intent.address, intent.type, intent.provider, "dropped", None, intent.key)
     obj = found[0]
     for extra in found[1:]:
-        diags.add(warning(
-            f"{extra.id} carries the same creation token as {obj.id} ({intent.address})",
-            "the cloud ignored the idempotency token; `nubes inventory` lists it as an orphan",
-        ))
+        diags.add(
+            warning(
+                f"{extra.id} carries the same creation token as {obj.id} ({intent.address})",
+                "the cloud ignored the idempotency token; `nubes inventory` lists it as an orphan",
+            )
+        )
     current = state.resources.get(addr)
     if current is not None and current.id == obj.id:
-        return Recovered(intent.address, intent.type, intent.provider, "already-recorded", obj.id,
-                         intent.key)
+        return Recovered(
+            intent.address, intent.type, intent.provider, "already-recorded", obj.id, intent.key
+        )
     if current is not None:
         state.deposed.append(current)  # the adopted object was meant to replace it
     state.resources[addr] = ResourceState(
-        addr, intent.type, intent.provider, obj.id, obj.attributes, list(intent.dependencies),
-        sensitive=list(intent.sensitive), token=intent.token,
+        addr,
+        intent.type,
+        intent.provider,
+        obj.id,
+        obj.attributes,
+        list(intent.dependencies),
+        sensitive=list(intent.sensitive),
+        token=intent.token,
     )
     return Recovered(intent.address, intent.type, intent.provider, "adopted", obj.id, intent.key)
 
