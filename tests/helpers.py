@@ -42,8 +42,15 @@ def make_plan(
 ) -> tuple[Plan | None, Diagnostics]:
     stack, values = load(stack_file, variables)
     drivers = drivers_for(stack, values, state_dir)
-    state = LocalBackend(state_dir, stack.name).read()
-    return plan(stack, values, state, drivers, PlanOptions(destroy=destroy))
+    backend = LocalBackend(state_dir, stack.name)
+    return plan(
+        stack,
+        values,
+        backend.read(),
+        drivers,
+        PlanOptions(destroy=destroy),
+        backend.journal.intents(),
+    )
 
 
 def plan_and_apply(
@@ -56,7 +63,14 @@ def plan_and_apply(
     stack, values = load(stack_file, variables)
     drivers = drivers_for(stack, values, state_dir)
     backend = LocalBackend(state_dir, stack.name)
-    result, diags = plan(stack, values, backend.read(), drivers, PlanOptions(destroy=destroy))
+    result, diags = plan(
+        stack,
+        values,
+        backend.read(),
+        drivers,
+        PlanOptions(destroy=destroy),
+        backend.journal.intents(),
+    )
     assert result is not None, [d.summary for d in diags]
     return apply(result, drivers, backend, ApplyOptions(parallelism=parallelism))
 

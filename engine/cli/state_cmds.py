@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import click
 
 from engine.addrs import InstanceAddr, parse_instance_addr
 from engine.cli import render
 from engine.cli.session import (
+    check,
     fail,
     handles_failures,
     json_option,
@@ -19,6 +21,7 @@ from engine.cli.session import (
     state_dir_option,
     var_options,
 )
+from engine.inventory import inventory
 from engine.state import ResourceState, State
 from providers.errors import ProviderError
 
@@ -131,6 +134,45 @@ def register_state_commands(cli: click.Group) -> None:
                 other.dependencies = [destination if d == source else d for d in other.dependencies]
             session.backend.write(state)
             out_console().print(f"Moved {source} to {destination}.")
+
+    @cli.command("inventory")
+    @stack_argument
+    @var_options
+    @state_dir_option
+    @json_option
+    @handles_failures
+    def inventory_cmd(
+        stack_file: str,
+        var_pairs: tuple[str, ...],
+        var_files: tuple[str, ...],
+        state_dir: str,
+        as_json: bool,
+    ) -> None:
+        """List every object in the stack's clouds that carries the stack's tag: managed (in
+        state), orphan (tagged but not in state) or missing (in state but gone)."""
+        session = open_session(stack_file, state_dir, var_pairs, var_files)
+        assert session.drivers is not None
+        items, diags = inventory(session.stack.name, session.backend.read(), session.drivers)
+        check(diags)
+        if as_json:
+            click.echo(json.dumps([asdict(i) for i in items], indent=2))
+            return
+        if not items:
+            click.echo(f"No objects carry the tag of stack {session.stack.name}.")
+            return
+        widths = [max(len(getattr(i, f)) for i in items) for f in ("status", "address", "type")]
+        for i in items:
+            click.echo(
+                f"{i.status:<{widths[0]}}  {i.address:<{widths[1]}}  {i.type:<{widths[2]}}  "
+                f"{i.provider}  {i.id}"
+            )
+        counts = {
+            s: sum(1 for i in items if i.status == s) for s in ("managed", "orphan", "missing")
+        }
+        click.echo(
+            f"\n{counts['managed']} managed, {counts['orphan']} orphan, "
+            f"{counts['missing']} missing."
+        )
 
     @cli.command("import")
     @stack_argument
