@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from engine.diag import Diagnostics
 from engine.drivers import Drivers
-from engine.state.model import State
+from engine.state.model import ResourceState, State
 from providers.errors import ProviderError
 from providers.protocol import STACK_TAG
 
@@ -24,10 +24,9 @@ class Item:
 
 def inventory(stack: str, state: State | None, drivers: Drivers) -> tuple[list[Item], Diagnostics]:
     diags = Diagnostics()
-    known = {}
+    known: dict[str, ResourceState] = {}
     if state is not None:
-        for rs in [*state.resources.values(), *state.deposed]:
-            known[rs.id] = rs
+        known = {rs.id: rs for rs in [*state.resources.values(), *state.deposed]}
     items: list[Item] = []
     seen: set[str] = set()
     for provider, driver in drivers.by_provider.items():
@@ -39,9 +38,9 @@ def inventory(stack: str, state: State | None, drivers: Drivers) -> tuple[list[I
                 continue
             for obj in objects:
                 seen.add(obj.id)
-                rs = known.get(obj.id)
-                if rs is not None and rs.provider == provider:
-                    items.append(Item("managed", str(rs.address), type_, provider, obj.id))
+                mine = known.get(obj.id)
+                if mine is not None and mine.provider == provider:
+                    items.append(Item("managed", str(mine.address), type_, provider, obj.id))
                 else:
                     items.append(Item("orphan", obj.address or "?", type_, provider, obj.id))
     for id_, rs in known.items():
