@@ -7,6 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.credentials import (
+    CredentialsError,
+    credentials_file,
+    load_credentials,
+    looks_like_credential,
+)
 from engine.diag import Diagnostics
 from engine.lang import Scope, evaluate, make_functions
 from engine.lang.unknown import contains_unknown
@@ -39,10 +45,25 @@ def configure_drivers(
 ) -> tuple[Drivers, Diagnostics]:
     diags = Diagnostics()
     scope = Scope({"var": dict(variables), **make_functions(stack.directory)})
-    context = DriverContext(state_dir=state_dir, environ=environ)
+    try:
+        secrets = load_credentials(environ)
+    except CredentialsError as exc:
+        diags.error(str(exc))
+        return Drivers({}), diags
     out: dict[str, Driver] = {}
     for name, provider in stack.providers.items():
         path = ("providers", name)
+        carried = [k for k in provider.config if looks_like_credential(k)]
+        for key in carried:
+            diags.error(
+                f"provider {name!r}: {key!r} looks like a credential, and credentials never go "
+                "in the stack file",
+                f"set it in the environment or under {name}: in {credentials_file(environ)}",
+                where=stack.positions.key_at((*path, key)),
+            )
+        if carried:
+            continue
+        context = DriverContext(state_dir, environ, secrets.get(name, {}))
         driver = load_driver(provider.driver)
         if driver is None:
             diags.error(

@@ -203,6 +203,9 @@ class DriverContext:
 
     state_dir: Path
     environ: Mapping[str, str]
+    # this provider's entry of the credentials file (engine/credentials.py); secrets never come
+    # from the stack
+    credentials: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from engine.drivers import Drivers
 from engine.graph import Outcome, walk
 from engine.lang import Scope, evaluate
 from engine.lang.unknown import contains_unknown
+from engine.plan.check import conform
 from engine.plan.differ import base_scope, evaluate_attributes, instance_names, set_value
 from engine.plan.model import Action, Change, Plan
 from engine.state.local import LocalBackend
@@ -243,7 +244,8 @@ class Executor:
             )
             if diags.has_errors:
                 raise self._fail(op, "; ".join(d.summary for d in diags))
-            desired.update(values)
+            schema = self.drivers[change.provider].schema()[change.type]
+            desired.update({k: conform(schema.attrs[k], v) for k, v in values.items()})
             still = sorted(k for k in unknown if contains_unknown(desired[k]))
             if still:
                 raise self._fail(

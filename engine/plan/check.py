@@ -38,6 +38,14 @@ def value_type_problem(attr: Attr, value: Any) -> str | None:
     return None if ok else f"must be a {kind}, not {type(value).__name__}"
 
 
+def conform(attr: Attr, value: Any) -> Any:
+    """A value as the attribute's type wants it: numbers become strings for string attributes,
+    as Terraform converts them (`ports: 22`, `name: ${2 * 3}`)."""
+    if attr.type == "string" and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 def check_resource(
     res: Resource, stack: Stack, schemas: Mapping[str, Mapping[str, TypeSchema]], diags: Diagnostics
 ) -> TypeSchema | None:

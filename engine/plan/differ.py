@@ -16,7 +16,7 @@ from engine.drivers import Drivers
 from engine.gcpause import gc_paused
 from engine.graph import Graph, build_graph
 from engine.lang import Scope, evaluate, make_functions
-from engine.plan.check import check_resource, value_type_problem
+from engine.plan.check import check_resource, conform, value_type_problem
 from engine.plan.model import Action, Change, Drift, OutputChange, Plan
 from engine.plan.recover import Recovered, recover
 from engine.plan.refresh import refresh
@@ -182,6 +182,7 @@ def _instance_changes(
         instance_names(names, res, addr, inst.each_value)
         config, sensitive = evaluate_attributes(res, addr, scope, stack, diags)
         for name, value in config.items():
+            config[name] = value = conform(schema.attrs[name], value)
             problem = value_type_problem(schema.attrs[name], value)
             if problem:
                 diags.error(

@@ -22,6 +22,9 @@ class SimConfig:
     max_retries: int = 8
     retry_seconds: float = 120.0  # deadline for one operation's retries
     boot_fail_rate: float = 0.0  # share of instances that never reach running
+    # when set, the cloud wants an API key whose SHA-256 this is (the key itself comes from
+    # NUBES_SIM_API_KEY or the credentials file, never from the stack)
+    api_key_sha256: str | None = None
 
 
 _NUMBERS = {"latency_ms", "boot_seconds", "fail_rate", "retry_seconds", "boot_fail_rate"}
@@ -46,6 +49,11 @@ def parse_config(config: Mapping[str, Any]) -> tuple[SimConfig, list[tuple[str, 
                 problems.append((key, f"{key} must be a whole number of at least 0"))
             else:
                 values[key] = value
+        elif key == "api_key_sha256":
+            if not isinstance(value, str) or len(value) != 64:
+                problems.append((key, "api_key_sha256 must be a SHA-256 hex digest"))
+            else:
+                values[key] = value.lower()
         elif key == "region":
             if not isinstance(value, str) or not value:
                 problems.append((key, "region must be a non-empty string"))

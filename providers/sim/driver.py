@@ -7,6 +7,7 @@ Every call pays `latency_ms`, may fail with an injected throttling error at `fai
 from __future__ import annotations
 
 import builtins
+import hashlib
 import random
 import threading
 import time
@@ -77,6 +78,18 @@ class SimDriver:
         parsed, problems = parse_config(config)
         if problems:
             return problems
+        if parsed.api_key_sha256 is not None:
+            key = context.credentials.get("api_key") or context.environ.get("NUBES_SIM_API_KEY")
+            if not key:
+                return [
+                    (
+                        "api_key_sha256",
+                        "this sim cloud needs an API key: set NUBES_SIM_API_KEY "
+                        "or api_key in the credentials file",
+                    )
+                ]
+            if hashlib.sha256(key.encode()).hexdigest() != parsed.api_key_sha256:
+                return [("api_key_sha256", "AuthFailure: the sim cloud refused the API key")]
         self.config = parsed
         data_dir = parsed.data_dir or context.state_dir / "sim"
         self._cloud = SimCloud(_store(data_dir / "cloud.sqlite"), parsed)
