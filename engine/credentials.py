@@ -76,12 +76,3 @@ def load_credentials(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
             f"credentials file {path} must map provider names to maps of secrets"
         )
     return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in doc.items()}
-
-
-__all__ = [
-    "CredentialsError",
-    "credentials_file",
-    "load_credentials",
-    "looks_like_credential",
-    "os",
-]
