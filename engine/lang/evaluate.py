@@ -147,6 +147,9 @@ class Evaluator:
         except SecurityError as exc:
             self._fail(f"${{{expr.source}}} is not allowed: {exc}", path)
             return Unknown
+        except ParseError as exc:
+            self._fail(str(exc), path)
+            return Unknown
         except ExpressionError as exc:
             self._fail(f"in ${{{expr.source}}}: {exc}", path)
             return Unknown

@@ -66,6 +66,10 @@ class Expression:
                 self._compiled = compile_expression(ENV, self._tree)
             except TemplateSyntaxError as exc:
                 raise ParseError(f"invalid expression ${{{self.source}}}: {exc.message}") from None
+            except (RecursionError, MemoryError, SyntaxError):
+                raise ParseError(
+                    f"expression nests too deeply: ${{{self.source[:60]}...}}"
+                ) from None
         return self._compiled
 
     def run(self, **names: Any) -> Any:
@@ -150,7 +154,33 @@ def _closing_brace(text: str, i: int) -> int:
     return -1
 
 
+MAX_NESTING = 64
+MAX_SOURCE = 10_000
+
+
+def _nesting(source: str) -> int:
+    depth = deepest = 0
+    for c in source:
+        if c in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in ")]}":
+            depth -= 1
+    return deepest
+
+
 def _expression(source: str) -> Expression:
+    if len(source) > MAX_SOURCE:
+        raise ParseError(f"expression is longer than {MAX_SOURCE:,} characters")
+    if _nesting(source) > MAX_NESTING:
+        raise ParseError(f"expression nests deeper than {MAX_NESTING} brackets")
+    try:
+        return _parse(source)
+    except (RecursionError, MemoryError):
+        raise ParseError(f"expression nests too deeply: ${{{source[:60]}...}}") from None
+
+
+def _parse(source: str) -> Expression:
     try:
         expr = parse_expression(ENV, source)
     except TemplateSyntaxError as exc:
