@@ -93,7 +93,7 @@ def test_loader_never_raises_on_mangled_yaml(doc: object, cuts: list[tuple[int, 
     for at, piece in cuts:
         i = at % (len(text) + 1)
         text = text[:i] + piece + text[i:]
-    stack, diags = parse_stack(text, Path("fuzz.yaml"))
+    _, diags = parse_stack(text, Path("fuzz.yaml"))
     check_diags(diags.items)
 
 
