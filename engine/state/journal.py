@@ -41,17 +41,32 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._fd: int | None = None
+        self._appended = 0
+        self._synced = 0
 
-    def _append(self, record: dict[str, Any]) -> None:
+    def _append(self, record: dict[str, Any], durable: bool) -> None:
+        """Append one record. Intents are on disk before the call they announce returns to the
+        caller (the write-ahead rule); outcomes need not be, since losing one only makes the
+        next run look the object up by its token. Parallel intents share one fsync."""
         line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            if self._fd is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            os.write(self._fd, line)
+            self._appended += 1
+            ticket, fd = self._appended, self._fd
+        if not durable:
+            return
+        with self._sync_lock:
+            if self._synced >= ticket:
+                return  # an fsync that began after our write already covered it
+            with self._lock:
+                covered = self._appended
+            os.fsync(fd)
+            self._synced = covered
 
     def will_create(
         self, address: str, provider: str, type: str, token: str, dependencies: list[str],
@@ -59,21 +74,21 @@ class Journal:
     ) -> None:
         self._append({"intent": "create", "address": address, "provider": provider,
                       "type": type, "token": token, "dependencies": dependencies,
-                      "sensitive": sensitive})
+                      "sensitive": sensitive}, durable=True)
 
     def created(self, token: str, id: str) -> None:
-        self._append({"created": token, "id": id})
+        self._append({"created": token, "id": id}, durable=False)
 
     def will_delete(self, address: str, provider: str, type: str, id: str) -> None:
         self._append({"intent": "delete", "address": address, "provider": provider,
-                      "type": type, "id": id})
+                      "type": type, "id": id}, durable=True)
 
     def deleted(self, id: str) -> None:
-        self._append({"deleted": id})
+        self._append({"deleted": id}, durable=False)
 
     def settled(self, key: str) -> None:
         """The intent's outcome is in the state file: nothing is left to resolve."""
-        self._append({"settled": key})
+        self._append({"settled": key}, durable=False)
 
     def intents(self) -> list[Intent]:
         """Every intent in the journal, in order, with what is known of its outcome."""
@@ -108,7 +123,10 @@ class Journal:
 
     def clear(self) -> None:
         """Forget every intent: call only once the state file holds all their outcomes."""
-        with self._lock:
+        with self._sync_lock, self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
             try:
                 os.unlink(self.path)
             except FileNotFoundError:

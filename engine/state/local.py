@@ -143,7 +143,15 @@ class LocalBackend:
     def lock(self, operation: str, timeout: float = 0.0) -> StateLock:
         lock = StateLock(self.lock_path)
         lock.acquire(operation, timeout)
+        self._sweep()
         return lock
+
+    def _sweep(self) -> None:
+        """Remove the temporary files a killed writer can leave (safe only under the lock)."""
+        for pattern in (f".{self.path.name}.*.tmp", f".{self.backup_path.name}.*"):
+            for leftover in self.state_dir.glob(pattern):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
 
     def force_unlock(self, lock_id: str | None) -> Any:
         return force_unlock(self.lock_path, lock_id)

@@ -171,3 +171,12 @@ def test_stored_format_1_documents_are_upgraded(tmp_path: Path) -> None:
     doc = json.loads(backend.path.read_text())
     assert doc["format"] == 2 and doc["serial"] == 8
     assert [r["status"] for r in doc["resources"]] == ["ready", "tainted"]
+
+
+def test_leftovers_of_a_killed_writer_are_swept_under_the_lock(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path, "web")
+    backend.write(sample())
+    (tmp_path / ".web.json.abc123.tmp").write_text("{half a docu")
+    (tmp_path / ".web.json.backup.4242").write_text("{}")
+    backend.lock("apply").release()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["web.json"]
