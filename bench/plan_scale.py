@@ -59,7 +59,8 @@ def seed(stack_file: Path, state_dir: Path) -> None:
     from engine.addrs import InstanceAddr
     from engine.state import LocalBackend, ResourceState, State
     from providers.protocol import Ownership
-    from providers.sim.cloud import SimCloud, check_rules
+    from providers.rules import check_rules
+    from providers.sim.cloud import SimCloud
     from providers.sim.config import SimConfig
     from providers.sim.driver import _store
 

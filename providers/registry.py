@@ -8,6 +8,7 @@ from providers.protocol import Driver
 
 _DRIVERS: dict[str, str] = {
     "sim": "providers.sim:SimDriver",
+    "ec2": "providers.ec2:Ec2Driver",
 }
 # names other tools use for the same driver (Deltacloud's clients select "mock")
 ALIASES = {"mock": "sim"}

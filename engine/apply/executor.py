@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,6 +129,14 @@ class Executor:
                 self.diags.add(error(message, address=op.label))
             self.hooks.failed(op, time.monotonic() - started, message)
             raise
+        except Exception as exc:  # a driver bug: report it where the user sees the operation
+            message = f"{op.label}: {op.kind} failed: {type(exc).__name__}: {exc}"
+            with self.lock:
+                self.diags.add(
+                    error(message, "this is a bug in nubes or its driver", address=op.label)
+                )
+            self.hooks.failed(op, time.monotonic() - started, message)
+            raise
         self.hooks.finished(op, time.monotonic() - started, new_id)
 
     def _fail(self, op: Op, message: str) -> _OpFailed:
@@ -144,7 +153,7 @@ class Executor:
         if op.kind == "update":
             assert change.id is not None and change.before is not None
             obj = driver.update(change.type, change.id, change.before, desired)
-            self._record(change, obj, token=self._token_of(change))
+            self._record(change, obj, self._token_of(change), {**change.before, **desired})
             return obj.id
         token = uuid.uuid4().hex
         owner = Ownership(self.plan.stack.name, str(change.addr), token)
@@ -163,7 +172,7 @@ class Executor:
         except CreateIncompleteError as exc:
             # it exists but is not usable: keep it in state, tainted, so the next plan replaces it
             self.journal.created(token, exc.object.id)
-            self._record(change, exc.object, token, tainted=True)
+            self._record(change, exc.object, token, desired, tainted=True)
             self.journal.settled(key)
             raise
         except TransientError:
@@ -172,7 +181,7 @@ class Executor:
             self.journal.settled(key)  # refused: nothing was created
             raise
         self.journal.created(token, obj.id)
-        self._record(change, obj, token)
+        self._record(change, obj, token, desired)
         self.journal.settled(key)
         return obj.id
 
@@ -203,16 +212,26 @@ class Executor:
         return current.token if current is not None else None
 
     def _record(
-        self, change: Change, obj: CloudObject, token: str | None, tainted: bool = False
+        self,
+        change: Change,
+        obj: CloudObject,
+        token: str | None,
+        sent: Mapping[str, Any],
+        tainted: bool = False,
     ) -> None:
-        """Put an object created or updated by `change` into state, and make it durable."""
+        """Put an object created or updated by `change` into state, and make it durable.
+
+        What the cloud does not report back (EC2's user data, say) stays as it was sent."""
+        schema = self.drivers[change.provider].schema()[change.type]
+        attributes = {k: v for k, v in sent.items() if k in schema.attrs}
+        attributes.update(obj.attributes)
         with self.lock:
             rs = ResourceState(
                 change.addr,
                 change.type,
                 change.provider,
                 obj.id,
-                obj.attributes,
+                attributes,
                 list(change.dependencies),
                 tainted=tainted,
                 sensitive=list(change.sensitive),

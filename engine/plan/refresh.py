@@ -81,7 +81,9 @@ def refresh(
 def _merge(
     rs: ResourceState, reported: dict[str, Any], schema: TypeSchema | None
 ) -> dict[str, tuple[Any, Any]]:
-    """Take the cloud's values into `rs`; returns what changed (attribute -> before, after)."""
+    """Take the cloud's values into `rs`; returns what changed that the user sets (attribute ->
+    before, after). Computed values (an instance's public IP once an address is associated) are
+    taken quietly: they are the cloud's to change, and reporting them would only be noise."""
     changes: dict[str, tuple[Any, Any]] = {}
     names = schema.attrs if schema is not None else reported
     for name in names:
@@ -93,6 +95,7 @@ def _merge(
             continue  # clouds return secrets once, at create; keep what state has
         before = rs.attributes.get(name)
         if not same_value(before, value):
-            changes[name] = (before, value)
+            if attr is None or attr.settable:
+                changes[name] = (before, value)
             rs.attributes[name] = value
     return changes

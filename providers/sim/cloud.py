@@ -25,6 +25,7 @@ from providers.protocol import (
     Image,
     Ownership,
 )
+from providers.rules import check_rules
 from providers.sim import catalog
 from providers.sim.config import SimConfig
 from providers.sim.store import Row, Store
@@ -39,7 +40,6 @@ _PREFIX = {
     "bucket": "bkt",
     "image": "img",
 }
-_PROTOCOLS = {"tcp", "udp", "icmp", "all"}
 
 
 def new_id(type: str) -> str:
@@ -426,40 +426,6 @@ class SimCloud:
 
     def owned(self, type: str, stack: str) -> list[Row]:
         return self.store.select(type, self.region, {STACK_TAG: stack})
-
-
-def check_rules(rules: Any) -> list[dict[str, Any]]:
-    if not isinstance(rules, list):
-        raise InvalidRequestError("rules must be a list")
-    out = []
-    for i, rule in enumerate(rules):
-        if not isinstance(rule, Mapping):
-            raise InvalidRequestError(f"rule {i} must be a map of protocol, ports, sources")
-        unknown = set(rule) - {"protocol", "ports", "sources"}
-        if unknown:
-            raise InvalidRequestError(f"rule {i}: unknown field(s) {', '.join(sorted(unknown))}")
-        protocol = str(rule.get("protocol", "tcp"))
-        if protocol not in _PROTOCOLS:
-            raise InvalidRequestError(f"rule {i}: protocol must be one of tcp, udp, icmp, all")
-        ports = str(rule.get("ports", "")) if rule.get("ports") is not None else ""
-        if ports:
-            low, _, high = ports.partition("-")
-            if (
-                not low.isdigit()
-                or (high and not high.isdigit())
-                or not (0 <= int(low) <= int(high or low) <= 65535)
-            ):
-                raise InvalidRequestError(f"rule {i}: ports {ports!r} must be like 22 or 8000-8080")
-        sources = rule.get("sources") or ["0.0.0.0/0"]
-        if not isinstance(sources, list):
-            raise InvalidRequestError(f"rule {i}: sources must be a list of CIDRs")
-        for source in sources:
-            try:
-                ipaddress.ip_network(str(source), strict=False)
-            except ValueError:
-                raise InvalidRequestError(f"rule {i}: {source!r} is not a CIDR") from None
-        out.append({"protocol": protocol, "ports": ports, "sources": [str(s) for s in sources]})
-    return out
 
 
 def _fixed_values(p: HardwareProfile) -> dict[str, float]:

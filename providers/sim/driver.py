@@ -35,8 +35,9 @@ from providers.protocol import (
     Realm,
     TypeSchema,
 )
+from providers.rules import check_rules
 from providers.sim import catalog
-from providers.sim.cloud import SimCloud, check_rules
+from providers.sim.cloud import SimCloud
 from providers.sim.config import SimConfig, parse_config
 from providers.sim.store import Store
 

@@ -1,0 +1,101 @@
+"""The EC2 driver's transport: boto3 clients with botocore's retries, pagination, and waits.
+
+Throttling, 5xx and connection errors are retried by botocore's `standard` retry mode (exponential
+backoff with jitter); state transitions are awaited by polling with backoff up to a deadline.
+Every call goes through `call`, which turns AWS's errors into nubes' typed errors.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+
+from providers.ec2.errors import translate
+from providers.errors import ProviderError, TimeoutError_
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str = "us-east-1"
+    endpoint: str | None = None
+    profile: str | None = None
+    max_attempts: int = 8
+    wait_seconds: float = 600.0
+
+
+class Transport:
+    def __init__(self, settings: Settings, credentials: Mapping[str, str]) -> None:
+        self.settings = settings
+        session = boto3.session.Session(
+            aws_access_key_id=credentials.get("access_key_id"),
+            aws_secret_access_key=credentials.get("secret_access_key"),
+            aws_session_token=credentials.get("session_token"),
+            profile_name=settings.profile,
+            region_name=settings.region,
+        )
+        config = Config(
+            retries={"mode": "standard", "max_attempts": settings.max_attempts},
+            connect_timeout=10,
+            read_timeout=60,
+            max_pool_connections=32,
+        )
+        self.ec2 = session.client("ec2", endpoint_url=settings.endpoint, config=config)
+        self.s3 = session.client("s3", endpoint_url=settings.endpoint, config=config)
+        self.calls = 0  # API calls made, pages and polls included, for tests and benchmarks
+        self._lock = threading.Lock()
+
+    def _count(self) -> None:
+        with self._lock:
+            self.calls += 1
+
+    def call(self, client: Any, operation: str, **params: Any) -> dict[str, Any]:
+        self._count()
+        try:
+            result: dict[str, Any] = getattr(client, operation)(**params)
+        except Exception as exc:  # botocore raises more than its own hierarchy (parser errors)
+            raise translate(exc) from None
+        return result
+
+    def pages(self, client: Any, operation: str, key: str, **params: Any) -> Iterator[Any]:
+        """Every item of a paginated list call, following NextToken to the end."""
+        if not client.can_paginate(operation):
+            yield from self.call(client, operation, **params).get(key, [])
+            return
+        paginator = client.get_paginator(operation)
+        try:
+            for page in paginator.paginate(**params):
+                self._count()
+                yield from page.get(key, [])
+        except Exception as exc:
+            raise translate(exc) from None
+
+    def wait(
+        self,
+        what: str,
+        probe: Callable[[], T | None],
+        timeout: float | None = None,
+        failed: Callable[[T], str | None] | None = None,
+    ) -> T:
+        """Poll `probe` until it returns a value, with backoff, within `timeout` seconds."""
+        deadline = time.monotonic() + (timeout or self.settings.wait_seconds)
+        pause = 0.05 if self.settings.endpoint else 2.0
+        while True:
+            found = probe()
+            if found is not None:
+                problem = failed(found) if failed is not None else None
+                if problem:
+                    raise ProviderError(problem)
+                return found
+            if time.monotonic() >= deadline:
+                raise TimeoutError_(f"timed out waiting for {what}")
+            time.sleep(min(pause * (0.5 + random.random()), max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 1.6, 15.0)
