@@ -100,7 +100,7 @@ PORTABLE: dict[str, TypeSchema] = {
         "firewall",
         _s(
             name=Attr("string", OC, force_new=True),
-            description=Attr("string", OPT, force_new=True),
+            description=Attr("string", OC, force_new=True),
             rules=Attr("list", OPT, description="{protocol, ports, sources}"),
             tags=TAGS,
             id=Attr("string", C),

@@ -94,6 +94,7 @@ class Ec2Driver:
         self._t: Transport | None = None
         self._types: set[str] | None = None
         self._zones: list[str] | None = None
+        self._images: dict[str, bool] = {}
 
     @property
     def t(self) -> Transport:
@@ -253,6 +254,12 @@ class Ec2Driver:
             }
         return self._types
 
+    def _image_exists(self, image: str) -> bool:
+        """Whether an AMI exists, asked once per image and driver (plans ask per instance)."""
+        if image not in self._images:
+            self._images[image] = self.read("image", image) is not None
+        return self._images[image]
+
     def _zone_names(self) -> builtins.list[str]:
         if self._zones is None:
             self._zones = [r.id for r in self.realms()]
@@ -306,7 +313,7 @@ class Ec2Driver:
                 change.problems.append(
                     ("image", f"ec2 takes an AMI id here (ami-...), not {image!r}")
                 )
-            elif self.read("image", image) is None:
+            elif not self._image_exists(image):
                 change.problems.append(
                     (
                         "image",

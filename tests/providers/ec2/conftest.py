@@ -1,0 +1,88 @@
+"""A real moto server on 127.0.0.1, started for these tests and stopped after them.
+
+Tests talk to it through boto3 over HTTP, exactly as the driver talks to AWS. Each test starts
+from an empty cloud (moto's reset endpoint).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    binary = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [binary, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("moto_server did not start") from None
+            time.sleep(0.1)
+    yield endpoint
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """An empty moto cloud and AWS credentials in the environment; returns the endpoint."""
+    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10)
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("NUBES_CREDENTIALS_FILE", str(tmp_path / "no-credentials.yaml"))
+    return moto_endpoint
+
+
+@pytest.fixture
+def ec2(aws: str):  # type: ignore[no-untyped-def]
+    return boto3.client("ec2", region_name="us-east-1", endpoint_url=aws)
+
+
+@pytest.fixture
+def ami(ec2) -> str:  # type: ignore[no-untyped-def]
+    """An image moto serves in us-east-1."""
+    images = ec2.describe_images(
+        Owners=["amazon"],
+        Filters=[{"Name": "name", "Values": ["ubuntu/images/hvm-ssd/ubuntu-xenial-16.04*"]}],
+    )["Images"]
+    return str(images[0]["ImageId"])
+
+
+def env_for_subprocess(endpoint: str) -> dict[str, str]:
+    return {**os.environ, **FAKE_CREDENTIALS}
