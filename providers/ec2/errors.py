@@ -88,6 +88,8 @@ AUTH = {
 
 
 def error_class(code: str, status: int) -> type[ProviderError]:
+    if code in TRANSIENT:  # before the suffixes: RequestLimitExceeded is throttling, not quota
+        return TransientError
     if code in NOT_FOUND or code.endswith(".NotFound"):
         return NotFoundError
     if code in CONFLICT or code.endswith(".Duplicate"):
