@@ -13,6 +13,14 @@ from engine.plan import Plan, PlanOptions, plan
 from engine.stack import Stack, load_stack, resolve_variables
 from engine.state import LocalBackend
 
+# credentials for the local moto server (moto accepts any); never real ones
+FAKE_AWS_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
 
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,6 @@ from an empty cloud (moto's reset endpoint).
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -18,13 +17,9 @@ from pathlib import Path
 
 import boto3
 import pytest
+from helpers import FAKE_AWS_CREDENTIALS
 
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
+FAKE_CREDENTIALS = FAKE_AWS_CREDENTIALS
 
 
 def _free_port() -> int:
@@ -82,7 +77,3 @@ def ami(ec2) -> str:  # type: ignore[no-untyped-def]
         Filters=[{"Name": "name", "Values": ["ubuntu/images/hvm-ssd/ubuntu-xenial-16.04*"]}],
     )["Images"]
     return str(images[0]["ImageId"])
-
-
-def env_for_subprocess(endpoint: str) -> dict[str, str]:
-    return {**os.environ, **FAKE_CREDENTIALS}

@@ -1,0 +1,65 @@
+"""The EC2 driver's own behaviour against moto: pagination, configuration, credentials."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from providers.ec2 import Ec2Driver
+from providers.errors import AuthError
+from providers.protocol import DriverContext
+
+
+def driver(endpoint: str, tmp: Path, **config: Any) -> Ec2Driver:
+    d = Ec2Driver()
+    assert d.configure({"endpoint": endpoint, **config}, DriverContext(tmp, {})) == []
+    return d
+
+
+def test_refresh_follows_every_page(tmp_path: Path, aws: str, ami: str, ec2: Any) -> None:
+    tags = [{"Key": "nubes:stack", "Value": "paged"}]
+    for _ in range(130):  # one reservation each: moto pages by reservation
+        ec2.run_instances(
+            ImageId=ami,
+            MinCount=1,
+            MaxCount=1,
+            InstanceType="t3.nano",
+            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+        )
+    d = driver(aws, tmp_path)
+    before = d.calls
+    found = d.list("instance", {"nubes:stack": "paged"})
+    assert len(found) == 130 and len({o.id for o in found}) == 130
+    assert d.calls - before >= 2  # more than one page, and every page was read
+
+
+def test_settings_are_checked(tmp_path: Path) -> None:
+    problems = Ec2Driver().configure(
+        {"region": 5, "endpoint": "ftp://x", "colour": "red", "max_attempts": 0},
+        DriverContext(tmp_path, {}),
+    )
+    assert {k for k, _ in problems} == {"region", "endpoint", "colour", "max_attempts"}
+
+
+def test_credentials_file_entries_are_used(tmp_path: Path, aws: str, monkeypatch: Any) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    bare = driver(aws, tmp_path)
+    try:
+        bare.realms()
+        raise AssertionError("no credentials should have been refused")
+    except AuthError as exc:
+        assert "no AWS credentials" in str(exc)
+    d = Ec2Driver()
+    creds = {"access_key_id": "AKIAFROMFILE", "secret_access_key": "from-the-file"}
+    assert d.configure({"endpoint": aws}, DriverContext(tmp_path, {}, creds)) == []
+    assert [r.id for r in d.realms()][:2] == ["us-east-1a", "us-east-1b"]
+
+
+def test_hardware_profiles_and_realms(tmp_path: Path, aws: str) -> None:
+    d = driver(aws, tmp_path)
+    profiles = {p.id: p for p in d.hardware_profiles()}
+    assert profiles["t3.micro"].cpus == 2 and profiles["t3.micro"].memory_gb == 1
+    assert "us-east-1a" in [r.id for r in d.realms()]
