@@ -40,6 +40,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/plan_scale.py
 	$(BIN)/python bench/apply_parallel.py
+	$(BIN)/python bench/ec2_refresh.py
 	$(BIN)/python bench/chaos.py
 
 check: $(STAMP)

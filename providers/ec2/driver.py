@@ -59,6 +59,8 @@ def _settings(config: Mapping[str, Any]) -> tuple[Settings, list[tuple[str, str]
     problems: list[tuple[str, str]] = []
     values: dict[str, Any] = {}
     for key, value in config.items():
+        if value is None:
+            continue  # left unset, e.g. `${var.endpoint or none}` with no endpoint given
         if key in ("region", "endpoint", "profile"):
             if not isinstance(value, str) or not value:
                 problems.append((key, f"{key} must be a non-empty string"))

@@ -239,3 +239,17 @@ def test_refresh_is_one_call_per_type(tmp_path: Path, aws: str, ami: str, ec2: A
     assert again is not None and {str(c.action) for c in again.changes} == {"no-op"}
     # three describe calls for 36 objects (plus the cached catalog reads of the first plan)
     assert driver.calls - before == 3  # type: ignore[attr-defined]
+
+
+def test_the_example_stack_runs(tmp_path: Path, aws: str, ami: str, ec2: Any) -> None:
+    example = str(Path(__file__).resolve().parents[3] / "stacks" / "aws-web.yaml")
+    variables = ["--var", f"endpoint={aws}", "--var", f"image={ami}"]
+    state = ["--state-dir", str(tmp_path / "state")]
+    runner = CliRunner()
+    for args, wanted in (
+        (["apply", example, "--auto-approve"], "8 added"),
+        (["plan", example, "--detailed-exitcode"], "No changes."),
+        (["destroy", example, "--auto-approve"], "8 destroyed"),
+    ):
+        result = runner.invoke(cli, [*args, *variables, *state], catch_exceptions=False)
+        assert result.exit_code == 0 and wanted in result.output, result.output
