@@ -99,7 +99,7 @@ def main() -> None:
 
         def batched() -> int:
             before = driver.calls
-            fresh, drift, diags = refresh(state, drivers)
+            fresh, _, diags = refresh(state, drivers)
             assert not diags.has_errors and len(fresh.resources) == len(state.resources)
             return driver.calls - before
 
