@@ -252,6 +252,12 @@ class Driver(Protocol):
 
     def read(self, type: str, id: str) -> CloudObject | None: ...
 
+    def lookup(self, type: str, criteria: Mapping[str, Any]) -> CloudObject | None:
+        """An existing object a stack reads but does not manage: `{id: ...}`, or the driver's
+        own filters (images: `name`, a pattern, and on EC2 `owner`). None when nothing matches;
+        InvalidRequestError for criteria the driver does not take."""
+        ...
+
     def plan_change(
         self, type: str, prior: Mapping[str, Any] | None, config: Mapping[str, Any]
     ) -> PlannedChange: ...

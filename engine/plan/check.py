@@ -71,6 +71,15 @@ def check_resource(
             )
         return None
     settable = [n for n, a in schema.attrs.items() if a.settable]
+    if res.lookup is not None:
+        for name in res.attributes:
+            diags.error(
+                f"{res.name} looks an object up; it takes no attribute like {name!r}",
+                "put the criteria under lookup:",
+                where=stack.positions.key_at((*res.path, name)),
+                address=res.name,
+            )
+        return schema
     for name, value in res.attributes.items():
         attr = schema.attrs.get(name)
         where = stack.positions.key_at((*res.path, name))

@@ -7,6 +7,7 @@ the planned values of what it depends on (computed values of new objects are `Un
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from engine.drivers import Drivers
 from engine.gcpause import gc_paused
 from engine.graph import Graph, build_graph
 from engine.lang import Scope, evaluate, make_functions
+from engine.lang.unknown import contains_unknown
 from engine.plan.check import check_resource, conform, value_type_problem
 from engine.plan.model import Action, Change, Drift, OutputChange, Plan
 from engine.plan.recover import Recovered, recover
@@ -23,6 +25,7 @@ from engine.plan.refresh import refresh
 from engine.stack.model import Resource, Stack
 from engine.state.journal import Intent
 from engine.state.model import ResourceState, State
+from providers.errors import ProviderError
 from providers.planning import same_value
 from providers.protocol import TypeSchema
 
@@ -180,6 +183,12 @@ def _instance_changes(
         res = inst.resource
         schema = schemas[res.name]
         instance_names(names, res, addr, inst.each_value)
+        if res.lookup is not None:
+            found = _lookup(addr, res, fresh, drivers, scope, stack, diags)
+            if found is not None:
+                changes.append(found)
+                set_value(names, res, addr, found.after)
+            continue
         config, sensitive = evaluate_attributes(res, addr, scope, stack, diags)
         for name, value in config.items():
             config[name] = value = conform(schema.attrs[name], value)
@@ -200,6 +209,53 @@ def _instance_changes(
     names.pop("count", None)
     names.pop("each", None)
     return changes
+
+
+def _lookup(
+    addr: InstanceAddr,
+    res: Resource,
+    fresh: State,
+    drivers: Drivers,
+    scope: Scope,
+    stack: Stack,
+    diags: Diagnostics,
+) -> Change | None:
+    """A looked-up object: read at plan time, never created, changed or deleted."""
+    where = stack.at((*res.path, "lookup"))
+    if addr in fresh.resources:
+        diags.error(
+            f"{addr} is a lookup now, but state manages an object at this address",
+            "destroy it first, or forget it with `nubes state rm`",
+            where=where,
+            address=str(addr),
+        )
+        return None
+    result = evaluate(res.lookup, scope, stack.at, (*res.path, "lookup"), str(addr))
+    diags.extend(result.diags)
+    if result.diags:
+        return None
+    if contains_unknown(result.value):
+        diags.error(
+            f"{addr}: lookup criteria must be known before apply", where=where, address=str(addr)
+        )
+        return None
+    try:
+        obj = drivers[res.provider].lookup(res.type, result.value)
+    except ProviderError as exc:
+        diags.error(f"{addr}: {exc}", where=where, address=str(addr))
+        return None
+    if obj is None:
+        diags.error(
+            f"{addr}: no {res.type} on provider {res.provider!r} matches "
+            f"{json.dumps(result.value)}",
+            where=where,
+            address=str(addr),
+        )
+        return None
+    after = {**obj.attributes, "id": obj.id}
+    return Change(
+        addr, res.type, res.provider, Action.NOOP, None, after, obj.id, reason="looked up"
+    )
 
 
 def _change_for(

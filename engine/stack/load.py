@@ -212,6 +212,7 @@ def _build(
                 ignore if isinstance(ignore, str) else tuple(ignore),
             ),
             attributes=attributes,
+            lookup=r.lookup,
             timeouts={"create": r.timeouts.create, "delete": r.timeouts.delete},
         )
     outputs: dict[str, Output] = {}

@@ -53,6 +53,7 @@ class Resource:
     lifecycle: Lifecycle
     attributes: dict[str, Any]
     timeouts: dict[str, float | None] = field(default_factory=dict)
+    lookup: dict[str, Any] | None = None  # read, never created, changed or deleted
 
     @property
     def addr(self) -> ResourceAddr:

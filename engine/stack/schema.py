@@ -53,6 +53,8 @@ class ResourceSpec(BaseModel):
     depends_on: list[str] = Field(default_factory=list)
     lifecycle: LifecycleSpec = Field(default_factory=LifecycleSpec)
     timeouts: TimeoutsSpec = Field(default_factory=TimeoutsSpec)
+    # read an existing object instead of managing one: {id: ...} or the driver's filters
+    lookup: dict[str, Any] | None = None
 
 
 META_ARGUMENTS = frozenset(ResourceSpec.model_fields)

@@ -24,6 +24,7 @@ from providers.errors import (
     ProviderError,
     TimeoutError_,
 )
+from providers.lookup import by_id, check_criteria
 from providers.planning import plan_from_schema
 from providers.protocol import (
     PORTABLE,
@@ -211,6 +212,29 @@ class Ec2Driver:
                 return None
             raise
         raise InvalidRequestError(f"ec2 has no {type} resources")
+
+    def lookup(self, type: str, criteria: Mapping[str, Any]) -> CloudObject | None:
+        if type != "image" or "id" in criteria:
+            return by_id(type, criteria, self.read)
+        check_criteria("image", criteria, {"owner", "name", "architecture"})
+        filters = (
+            [{"Name": "name", "Values": [str(criteria["name"])]}] if "name" in criteria else []
+        )
+        if "architecture" in criteria:
+            filters.append({"Name": "architecture", "Values": [str(criteria["architecture"])]})
+        found = list(
+            self.t.pages(
+                self.t.ec2,
+                "describe_images",
+                "Images",
+                Owners=[str(criteria.get("owner", "self"))],
+                Filters=filters,
+            )
+        )
+        if not found:
+            return None
+        newest = max(found, key=lambda i: (str(i.get("CreationDate") or ""), i["ImageId"]))
+        return conv.image(newest)
 
     def realms(self) -> builtins.list[Realm]:
         zones = self.t.call(self.t.ec2, "describe_availability_zones")["AvailabilityZones"]

@@ -7,6 +7,7 @@ Every call pays `latency_ms`, may fail with an injected throttling error at `fai
 from __future__ import annotations
 
 import builtins
+import fnmatch
 import hashlib
 import random
 import threading
@@ -23,6 +24,7 @@ from providers.errors import (
     TimeoutError_,
     TransientError,
 )
+from providers.lookup import by_id, check_criteria
 from providers.planning import plan_from_schema
 from providers.protocol import (
     PORTABLE,
@@ -154,6 +156,35 @@ class SimDriver:
         if row is None or row.region != cloud.region:
             return None
         return cloud.to_object(row)
+
+    def lookup(self, type: str, criteria: Mapping[str, Any]) -> CloudObject | None:
+        if type != "image":
+            return by_id(type, criteria, self.read)
+        check_criteria("image", criteria, {"id", "name"})
+        wanted_id, pattern = criteria.get("id"), str(criteria.get("name", "*"))
+        found = sorted(
+            (
+                i
+                for i in self.images()
+                if (
+                    i.id == wanted_id
+                    if wanted_id is not None
+                    else fnmatch.fnmatchcase(i.name, pattern)
+                )
+            ),
+            key=lambda i: i.name,
+        )
+        if not found:
+            return None
+        best = found[-1]  # the last by name: the newest of a versioned series
+        attrs: dict[str, Any] = {
+            "id": best.id,
+            "name": best.name,
+            "instance": None,
+            "state": best.state,
+            "tags": {},
+        }
+        return CloudObject("image", best.id, attrs)
 
     def realms(self) -> builtins.list[Realm]:
         return catalog.realms(self.config.region)

@@ -63,3 +63,15 @@ def test_hardware_profiles_and_realms(tmp_path: Path, aws: str) -> None:
     profiles = {p.id: p for p in d.hardware_profiles()}
     assert profiles["t3.micro"].cpus == 2 and profiles["t3.micro"].memory_gb == 1
     assert "us-east-1a" in [r.id for r in d.realms()]
+
+
+def test_image_lookups(tmp_path: Path, aws: str, ami: str) -> None:
+    d = driver(aws, tmp_path)
+    newest = d.lookup(
+        "image", {"owner": "099720109477", "name": "ubuntu/images/*ubuntu-*-amd64-server-*"}
+    )
+    assert newest is not None and newest.attributes["name"].startswith("ubuntu/images/")
+    by_id = d.lookup("image", {"id": ami})
+    assert by_id is not None and by_id.id == ami
+    assert d.lookup("image", {"owner": "amazon", "name": "no-such-image-*"}) is None
+    assert d.lookup("image", {"id": "ami-0000000000000dead"}) is None
