@@ -15,6 +15,7 @@ import click
 from engine import __version__
 from engine.apply import ApplyOptions, ApplyResult, apply
 from engine.cli import render
+from engine.cli.catalog_cmd import register_catalog_command
 from engine.cli.diagview import print_diagnostics
 from engine.cli.progress import JsonProgress, LiveProgress, PlainProgress
 from engine.cli.render import print_lines
@@ -578,6 +579,7 @@ def force_unlock(stack_file: str, lock_id: str | None, state_dir: str) -> None:
 
 
 register_state_commands(cli)
+register_catalog_command(cli)
 
 
 def main() -> None:

@@ -77,48 +77,41 @@ def _attr_lines(change: Change) -> list[str]:
     before = change.before or {}
     after = change.after or {}
     sensitive = set(change.sensitive)
-    lines: list[tuple[str, str, str]] = []  # (mark, name, text)
+    lines: list[tuple[str, str, str, str]] = []  # (mark, name, text, trailing markup)
     names = list(after) if change.after is not None else list(before)
     hidden = 0
     for name in names:
         secret = name in sensitive
         b, a = before.get(name), after.get(name)
+        note = f"  [dim]# {escape(change.notes[name])}[/]" if name in change.notes else ""
         if change.action is Action.CREATE:
-            if a is None:
-                continue
-            lines.append(("+", name, value_text(a, secret, 6)))
+            if a is not None:
+                lines.append(("+", name, value_text(a, secret, 6), note))
         elif change.action is Action.DELETE:
-            if b is None:
-                continue
-            lines.append(("-", name, value_text(b, secret, 6)))
+            if b is not None:
+                lines.append(("-", name, value_text(b, secret, 6), ""))
         elif same_value(b, a):
             if change.action.replaces and name == "id":
-                lines.append((" ", name, value_text(b, secret, 6)))
+                lines.append((" ", name, value_text(b, secret, 6), ""))
             else:
                 hidden += 1
-            continue
+        elif b is None:
+            lines.append(("+", name, value_text(a, secret, 6), note))
+        elif a is None:
+            lines.append(("-", name, value_text(b, secret, 6) + " -> null", ""))
         else:
-            forces = "  [red]# forces replacement[/]" if name in change.requires_replace else ""
-            if b is None:
-                lines.append(("+", name, value_text(a, secret, 6)))
-            elif a is None:
-                lines.append(("-", name, value_text(b, secret, 6) + " -> null"))
-            else:
-                lines.append(
-                    (
-                        "~",
-                        name,
-                        f"{value_text(b, secret, 6)} -> {value_text(a, secret, 6)}" + "\0" + forces,
-                    )
-                )
-    width = max((len(n) for _, n, _ in lines), default=0)
+            text = f"{value_text(b, secret, 6)} -> {value_text(a, secret, 6)}"
+            if name in change.requires_replace:
+                spelled = f"{escape(change.notes[name])}, " if name in change.notes else ""
+                note = f"  [red]# {spelled}forces replacement[/]"
+            lines.append(("~", name, text, note))
+    width = max((len(n) for _, n, _, _ in lines), default=0)
     out = []
-    for mark, name, text in lines:
+    for mark, name, text, tail in lines:
         color = {"+": "green", "-": "red", "~": "yellow"}.get(mark, "")
-        text, _, tail = text.partition("\0")
         marked = f"[{color}]{escape(mark)}[/]" if color else mark
         out.append(f"      {marked} {escape(name.ljust(width))} = {escape(text)}{tail}")
-    if (hidden and change.action in (Action.UPDATE,)) or (hidden and change.action.replaces):
+    if hidden and (change.action is Action.UPDATE or change.action.replaces):
         out.append(f"        [dim]# ({hidden} unchanged attributes hidden)[/]")
     return out
 

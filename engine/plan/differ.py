@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.addrs import InstanceAddr
+from engine.catalog import Resolver
 from engine.diag import Diagnostics
 from engine.drivers import Drivers
 from engine.gcpause import gc_paused
@@ -178,6 +179,7 @@ def _instance_changes(
 ) -> list[Change]:
     changes: list[Change] = []
     names = scope.names
+    resolver = Resolver(stack.catalog, drivers.by_provider, stack.providers)
     for addr in graph.order:
         inst = graph.instances[addr]
         res = inst.resource
@@ -190,6 +192,7 @@ def _instance_changes(
                 set_value(names, res, addr, found.after)
             continue
         config, sensitive = evaluate_attributes(res, addr, scope, stack, diags)
+        notes = resolve_portable(res, config, resolver, stack, diags, addr)
         for name, value in config.items():
             config[name] = value = conform(schema.attrs[name], value)
             problem = value_type_problem(schema.attrs[name], value)
@@ -201,6 +204,7 @@ def _instance_changes(
                 )
         prior = fresh.resources.get(addr)
         change = _change_for(addr, res, schema, prior, config, drivers, stack, diags)
+        change.notes = notes
         change.dependencies = sorted(str(d) for d in graph.deps[addr])
         change.each_value = inst.each_value
         change.sensitive = sorted(set(sensitive) | schema.sensitive)
@@ -209,6 +213,33 @@ def _instance_changes(
     names.pop("count", None)
     names.pop("each", None)
     return changes
+
+
+def resolve_portable(
+    res: Resource,
+    config: dict[str, Any],
+    resolver: Resolver,
+    stack: Stack,
+    diags: Diagnostics,
+    addr: InstanceAddr,
+) -> dict[str, str]:
+    """Portable images, sizes and realms in `config`, replaced by the provider's own names."""
+    wanted = {"instance": ("image", "size", "realm"), "volume": ("realm",)}.get(res.type, ())
+    notes: dict[str, str] = {}
+    for attr in wanted:
+        if attr not in config:
+            continue
+        how = getattr(resolver, attr)
+        resolved = how(res.provider, config[attr])
+        if resolved.problem:
+            diags.error(
+                f"{addr}: {resolved.problem}", where=stack.at((*res.path, attr)), address=str(addr)
+            )
+            continue
+        config[attr] = resolved.value
+        if resolved.note:
+            notes[attr] = resolved.note
+    return notes
 
 
 def _lookup(

@@ -47,6 +47,7 @@ class Change:
     before_provider: str | None = None
     before_type: str | None = None
     each_value: Any = None  # the for_each entry of this instance, for evaluating at apply
+    notes: dict[str, str] = field(default_factory=dict)  # attribute -> its portable spelling
 
     @property
     def key(self) -> str:

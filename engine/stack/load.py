@@ -14,6 +14,7 @@ from engine.gcpause import gc_paused
 from engine.lang import BUILTIN_NAMES, FUNCTION_NAMES
 from engine.stack.model import (
     CURRENT_FORMAT,
+    Catalog,
     Lifecycle,
     Output,
     Provider,
@@ -21,8 +22,9 @@ from engine.stack.model import (
     Stack,
     Variable,
 )
-from engine.stack.schema import META_ARGUMENTS, OutputSpec, StackSpec
+from engine.stack.schema import META_ARGUMENTS, CatalogSpec, OutputSpec, StackSpec
 from engine.stack.yamlpos import Positions, load_yaml
+from providers.catalog import DEFAULT_IMAGES
 
 MAX_STACK_BYTES = 32 * 1024 * 1024
 RESERVED_NAMES = frozenset({"var", "each", "count", "self", "local", "module", "data"})
@@ -245,4 +247,40 @@ def _build(
         resources=resources,
         outputs=outputs,
         positions=pos,
+        catalog=_catalog(spec.catalog, file, pos, diags),
     )
+
+
+def _catalog(spec: CatalogSpec, file: Path, pos: Positions, diags: Diagnostics) -> Catalog:
+    catalog = Catalog(
+        images={k: dict(v) for k, v in DEFAULT_IMAGES.items()},
+        realms={},
+    )
+    layers: list[CatalogSpec] = []
+    if spec.file is not None:
+        where = pos.at(("catalog", "file"))
+        root = file.parent.resolve()
+        target = (root / spec.file).resolve()
+        if not target.is_relative_to(root):
+            diags.error(f"catalog file {spec.file!r} leaves the stack's folder", where=where)
+        else:
+            try:
+                text = target.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                diags.error(f"cannot read catalog file {spec.file!r}: {exc}", where=where)
+                text = None
+            if text is not None:
+                value, fpos, errors = load_yaml(text, str(target))
+                diags.extend(errors)
+                if not errors:
+                    try:
+                        layers.append(CatalogSpec.model_validate(value or {}))
+                    except ValidationError as exc:
+                        diags.extend(_schema_diagnostics(exc, fpos))
+    layers.append(spec)
+    for layer in layers:
+        for name, entries in layer.images.items():
+            catalog.images.setdefault(name, {}).update(entries)
+        for name, zones in layer.realms.items():
+            catalog.realms.setdefault(name, {}).update(zones)
+    return catalog

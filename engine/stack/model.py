@@ -74,6 +74,15 @@ class Output:
 
 
 @dataclass
+class Catalog:
+    """Portable names as this stack sees them: the defaults, then its catalog file, then its
+    own `catalog:` block, later ones winning entry by entry."""
+
+    images: dict[str, dict[str, Any]] = field(default_factory=dict)
+    realms: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
 class Stack:
     name: str
     file: Path
@@ -85,6 +94,7 @@ class Stack:
     resources: dict[str, Resource]
     outputs: dict[str, Output]
     positions: Positions
+    catalog: Catalog = field(default_factory=Catalog)
 
     @property
     def directory(self) -> Path:

@@ -66,9 +66,19 @@ class OutputSpec(_Strict):
     sensitive: bool = False
 
 
+class CatalogSpec(_Strict):
+    """Portable names: images (name -> provider or driver -> native id or lookup criteria) and
+    realms (name -> provider or driver -> zone). `file` names a YAML file of the same shape."""
+
+    file: str | None = None
+    images: dict[str, dict[str, str | dict[str, Any]]] = Field(default_factory=dict)
+    realms: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+
 class StackSpec(_Strict):
     nubes: int
     name: str
+    catalog: CatalogSpec = Field(default_factory=CatalogSpec)
     variables: dict[str, VariableSpec] = Field(default_factory=dict)
     providers: dict[str, ProviderSpec] = Field(default_factory=dict)
     resources: dict[str, ResourceSpec] = Field(default_factory=dict)

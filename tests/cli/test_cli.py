@@ -123,7 +123,8 @@ def test_plan_apply_change_destroy(env: dict[str, Any]) -> None:
     changed = run(env, "plan", env["stack"], "--var", "image=debian-12", "--var", "replicas=1")
     assert "# web[0] must be replaced" in changed.output
     assert (
-        '~ image            = "ubuntu-24.04" -> "debian-12"  # forces replacement' in changed.output
+        '~ image            = "img-ubuntu-2404" -> "img-debian-12"  # debian-12, forces replacement'
+        in changed.output
     )
     assert "# web[1] will be destroyed" in changed.output
     assert "Plan: 1 to add, 0 to change, 2 to destroy." in changed.output

@@ -12,6 +12,7 @@ the state and to the cloud behind nubes' back, the stack to plan, and the expect
       drift: {addr: deleted | changed}
       outputs: {name: action}
       unknown: {addr: [attr]}     # planned values that must be unknown
+      after: {addr: {attr: value}}  # planned values, exactly
       errors: [substring]         # the plan must fail with these diagnostics
 """
 
@@ -98,6 +99,11 @@ def test_planner_case(case_file: Path, tmp_path: Path) -> None:
         assert text in by_addr[addr].reason
     for addr, attrs in expect.get("requires_replace", {}).items():
         assert sorted(by_addr[addr].requires_replace) == sorted(attrs)
+    for addr, values in expect.get("after", {}).items():
+        after = by_addr[addr].after
+        assert after is not None
+        for attr, value in values.items():
+            assert after[attr] == value, (addr, attr, after[attr])
     for addr, attrs in expect.get("unknown", {}).items():
         after = by_addr[addr].after
         assert after is not None

@@ -253,3 +253,49 @@ def test_the_example_stack_runs(tmp_path: Path, aws: str, ami: str, ec2: Any) ->
     ):
         result = runner.invoke(cli, [*args, *variables, *state], catch_exceptions=False)
         assert result.exit_code == 0 and wanted in result.output, result.output
+
+
+def test_portable_images_and_sizes_on_ec2_and_sim(tmp_path: Path, aws: str, ec2: Any) -> None:
+    stack = str(
+        write(
+            tmp_path / "portable.yaml",
+            f"""
+        nubes: 1
+        name: portable
+        providers:
+          home: {{driver: sim}}
+          aws: {{driver: ec2, endpoint: "{aws}"}}
+        resources:
+          here: {{type: instance, provider: home, image: ubuntu-24.04,
+                  size: {{cpus: 2, memory_gb: 4}}}}
+          there: {{type: instance, provider: aws, image: ubuntu-16.04,
+                   size: {{cpus: 2, memory_gb: 4}}}}
+    """,
+        )
+    )
+    state = ["--state-dir", str(tmp_path / "state")]
+    runner = CliRunner()
+    planned = runner.invoke(cli, ["plan", stack, *state], catch_exceptions=False).output
+    assert '+ size             = "medium"  # {cpus: 2, memory_gb: 4}' in planned, planned
+    assert "# ubuntu-16.04" in planned and "# ubuntu-24.04" in planned
+    applied = runner.invoke(cli, ["apply", stack, "--auto-approve", *state], catch_exceptions=False)
+    assert applied.exit_code == 0, applied.output
+    there = json.loads(runner.invoke(cli, ["show", stack, "--json", *state]).output)
+    vm = next(r for r in there["resources"] if r["address"] == "there")
+    described = ec2.describe_instances(InstanceIds=[vm["id"]])["Reservations"][0]["Instances"][0]
+    image = ec2.describe_images(ImageIds=[described["ImageId"]])["Images"][0]
+    assert "ubuntu-xenial-16.04" in image["Name"]
+    types = ec2.describe_instance_types(InstanceTypes=[described["InstanceType"]])
+    info = types["InstanceTypes"][0]
+    assert info["VCpuInfo"]["DefaultVCpus"] >= 2 and info["MemoryInfo"]["SizeInMiB"] >= 4096
+    again = runner.invoke(cli, ["plan", stack, "--detailed-exitcode", *state])
+    assert again.exit_code == 0, again.output
+
+    catalog = json.loads(runner.invoke(cli, ["catalog", stack, "--json", *state]).output)
+    assert catalog["images"]["ubuntu-24.04"]["home"]["native"] == "img-ubuntu-2404"
+    assert catalog["images"]["ubuntu-16.04"]["aws"]["native"] == described["ImageId"]
+    assert catalog["images"]["fedora-40"]["aws"]["problem"].startswith(
+        "image 'fedora-40' is not in the catalog for provider 'aws' (ec2)"
+    )
+    assert catalog["sizes"]["{cpus: 2, memory_gb: 4}"]["home"]["native"] == "medium"
+    assert catalog["sizes"]["{cpus: 2, memory_gb: 4}"]["aws"]["native"] == described["InstanceType"]
