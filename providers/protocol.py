@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 STACK_TAG = "nubes:stack"
 ADDRESS_TAG = "nubes:address"
@@ -233,6 +233,16 @@ class Image:
     architecture: str = "x86_64"
     state: str = "available"
     owner: str = "system"
+
+
+@runtime_checkable
+class VolumeData(Protocol):
+    """A driver that can read a volume's contents out and write them into another volume, which
+    is what lets a volume's data move with a migration."""
+
+    def export_volume(self, id: str) -> bytes: ...
+
+    def import_volume(self, id: str, data: bytes) -> None: ...
 
 
 class Driver(Protocol):

@@ -28,7 +28,7 @@ from engine.plan.model import Action, Change, Plan
 from engine.state.local import LocalBackend
 from engine.state.model import OutputState, ResourceState, State
 from providers.errors import CreateIncompleteError, NotFoundError, ProviderError, TransientError
-from providers.protocol import CloudObject, Ownership
+from providers.protocol import CloudObject, Ownership, VolumeData
 
 
 @dataclass(frozen=True)
@@ -181,9 +181,19 @@ class Executor:
             self.journal.settled(key)  # refused: nothing was created
             raise
         self.journal.created(token, obj.id)
+        self._copy_volume_data(change, obj)
         self._record(change, obj, token, desired)
         self.journal.settled(key)
         return obj.id
+
+    def _copy_volume_data(self, change: Change, obj: CloudObject) -> None:
+        """A volume moving between clouds takes its data along, where both drivers can."""
+        if change.type != "volume" or not change.before_provider or change.id is None:
+            return
+        source = self.drivers[change.before_provider]
+        target = self.drivers[change.provider]
+        if isinstance(source, VolumeData) and isinstance(target, VolumeData):
+            target.import_volume(obj.id, source.export_volume(change.id))
 
     def _delete(self, change: Change) -> str:
         provider = change.before_provider or change.provider
@@ -238,9 +248,14 @@ class Executor:
                 token=token,
             )
             old = self.state.resources.get(change.addr)
-            replacing = change.action is Action.CREATE_DELETE and old is not None
-            if replacing and old is not None and old.id != obj.id:
-                self.state.deposed.append(old)
+            if old is not None and change.action.creates_first and old.id != obj.id:
+                if tainted and change.action is Action.MIGRATE:
+                    # the move failed: the old instance stays in service and in state; the
+                    # half-built new one is recorded, to be cleaned up by the next apply
+                    self.state.deposed.append(rs)
+                    rs = old
+                else:
+                    self.state.deposed.append(old)
             self.state.resources[change.addr] = rs
             res = self.plan.stack.resources[change.addr.name]
             set_value(self.scope.names, res, change.addr, dict(obj.attributes))

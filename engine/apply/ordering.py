@@ -43,6 +43,12 @@ def operations(changes: list[Change], prior: State) -> tuple[list[Op], dict[Op, 
                 deps[apply_op[addr]].add(delete_op[addr])
             else:
                 deps[delete_op[addr]].add(apply_op[addr])
+    # the instances of one resource migrate one at a time, so a service of several replicas
+    # keeps serving: each starts once the one before it is gone from the old cloud
+    migrating = [c for c in changes if c.action is Action.MIGRATE and not c.deposed]
+    for before, after in zip(migrating, migrating[1:], strict=False):
+        if before.addr.name == after.addr.name:
+            deps[apply_op[str(after.addr)]].add(delete_op[str(before.addr)])
     for c in changes:
         op = apply_op.get(str(c.addr))
         if op is None or c.deposed:
@@ -65,8 +71,12 @@ def operations(changes: list[Change], prior: State) -> tuple[list[Op], dict[Op, 
         for dep in d.change.dependencies:
             if dep in delete_op:
                 deps[delete_op[dep]].add(d)
+        # and, like any old object, it goes only after the old objects that use it
+        for user in users.get(str(d.change.addr), ()):
+            if user in delete_op and user != str(d.change.addr):
+                deps[d].add(delete_op[user])
     for addr, op in delete_op.items():
-        gone_for_good = op.change.action in (Action.DELETE, Action.CREATE_DELETE)
+        gone_for_good = op.change.action in (Action.DELETE, Action.CREATE_DELETE, Action.MIGRATE)
         for user in users.get(addr, ()):
             if user == addr:
                 continue
@@ -74,8 +84,7 @@ def operations(changes: list[Change], prior: State) -> tuple[list[Op], dict[Op, 
             # a create-before-destroy user of a delete-then-create object would make a cycle;
             # its old object is deleted after its new one exists, which is what matters
             if user_delete is not None and not (
-                user_delete.change.action is Action.CREATE_DELETE
-                and op.change.action is Action.DELETE_CREATE
+                user_delete.change.action.creates_first and op.change.action is Action.DELETE_CREATE
             ):
                 deps[op].add(user_delete)
             if gone_for_good and user in apply_op:

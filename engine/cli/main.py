@@ -136,7 +136,9 @@ def validate(
 # ---- plan ------------------------------------------------------------------------------------
 
 
-def _make_plan(session: Session, destroy: bool = False, refresh: bool = True) -> Plan:
+def _make_plan(
+    session: Session, destroy: bool = False, refresh: bool = True, allow_data_loss: bool = False
+) -> Plan:
     assert session.drivers is not None
     state = session.backend.read()
     result, diags = plan(
@@ -144,7 +146,7 @@ def _make_plan(session: Session, destroy: bool = False, refresh: bool = True) ->
         session.variables,
         state,
         session.drivers,
-        PlanOptions(destroy=destroy, refresh=refresh),
+        PlanOptions(destroy=destroy, refresh=refresh, allow_data_loss=allow_data_loss),
         session.backend.journal.intents(),
     )
     if result is None:
@@ -176,6 +178,11 @@ def _show_plan(result: Plan) -> None:
     help="Read what the clouds hold first.",
 )
 @click.option(
+    "--allow-data-loss",
+    is_flag=True,
+    help="Let volumes move to a cloud that cannot take their data along (they start empty).",
+)
+@click.option(
     "--detailed-exitcode",
     is_flag=True,
     help="Exit 0 with no changes, 1 on error, 2 when there are changes.",
@@ -190,12 +197,13 @@ def plan_cmd(
     out_file: str | None,
     destroy: bool,
     refresh: bool,
+    allow_data_loss: bool,
     detailed_exitcode: bool,
     as_json: bool,
 ) -> None:
     """Show what apply would change: refresh, diff with state, print the plan."""
     session = open_session(stack_file, state_dir, var_pairs, var_files)
-    result = _make_plan(session, destroy, refresh)
+    result = _make_plan(session, destroy, refresh, allow_data_loss)
     if as_json:
         click.echo(json.dumps(plan_to_json(result), indent=2))
     else:
@@ -343,6 +351,11 @@ def _stale(session: Session, result: Plan) -> None:
 @var_options
 @state_dir_option
 @lock_option
+@click.option(
+    "--allow-data-loss",
+    is_flag=True,
+    help="Let volumes move to a cloud that cannot take their data along (they start empty).",
+)
 @apply_options
 @json_option
 @handles_failures
@@ -353,6 +366,7 @@ def apply_cmd(
     state_dir: str,
     lock_timeout: float,
     auto_approve: bool,
+    allow_data_loss: bool,
     parallelism: int,
     as_json: bool,
 ) -> None:
@@ -370,7 +384,7 @@ def apply_cmd(
         return
     session = open_session(target, state_dir, var_pairs, var_files)
     with session.backend.lock("apply", lock_timeout):
-        result = _make_plan(session)
+        result = _make_plan(session, allow_data_loss=allow_data_loss)
         _announce(result, as_json)
         if not result.has_changes and not result.drift:
             return

@@ -24,6 +24,7 @@ SYMBOL = {
     Action.DELETE: ("-", "red"),
     Action.DELETE_CREATE: ("-/+", "magenta"),
     Action.CREATE_DELETE: ("+/-", "magenta"),
+    Action.MIGRATE: ("⇄", "cyan"),
     Action.NOOP: (" ", ""),
 }
 HEADLINE = {
@@ -32,6 +33,7 @@ HEADLINE = {
     Action.DELETE: "will be destroyed",
     Action.DELETE_CREATE: "must be replaced",
     Action.CREATE_DELETE: "must be replaced (create before destroy)",
+    Action.MIGRATE: "will migrate",
 }
 KNOWN_AFTER = "(known after apply)"
 SENSITIVE = "(sensitive)"
@@ -123,7 +125,10 @@ def change_lines(change: Change) -> list[str]:
     reason = f"\n  [dim]# ({escape(change.reason)})[/]" if shown else ""
     head = f"  [bold]# {escape(what)}[/] {headline}{reason}"
     opener = f"{_sym(change.action)} {escape(change.type)} {escape(json.dumps(str(change.addr)))}"
-    opener += f" [dim]on {escape(change.provider)}[/] {{"
+    if change.action is Action.MIGRATE and change.before_provider:
+        opener += f" from {escape(change.before_provider)} to {escape(change.provider)} {{"
+    else:
+        opener += f" [dim]on {escape(change.provider)}[/] {{"
     pad = " " * max(0, 4 - len(SYMBOL[change.action][0]) - 1)
     return [head, f"{pad}{opener}", *_attr_lines(change), "    }", ""]
 
@@ -183,9 +188,10 @@ def summary_line(plan: Plan) -> str:
         if plan.recovered:
             return "No resource changes; apply records what the interrupted apply left."
         return "[green]No changes.[/] The clouds match the stack."
+    moving = f"; {counts['migrate']} instances migrate" if counts["migrate"] else ""
     return (
         f"[bold]Plan:[/] {counts['add']} to add, {counts['change']} to change, "
-        f"{counts['destroy']} to destroy."
+        f"{counts['destroy']} to destroy{moving}."
     )
 
 

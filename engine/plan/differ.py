@@ -28,13 +28,14 @@ from engine.state.journal import Intent
 from engine.state.model import ResourceState, State
 from providers.errors import ProviderError
 from providers.planning import same_value
-from providers.protocol import TypeSchema
+from providers.protocol import TypeSchema, VolumeData
 
 
 @dataclass(frozen=True)
 class PlanOptions:
     destroy: bool = False
     refresh: bool = True
+    allow_data_loss: bool = False  # let volumes move between clouds that cannot carry their data
 
 
 def base_scope(stack: Stack, variables: dict[str, Any], drivers: Drivers) -> Scope:
@@ -148,7 +149,7 @@ def _plan(
     if options.destroy:
         changes = _destroy_changes(fresh, stack, diags)
     else:
-        changes = _instance_changes(stack, graph, fresh, drivers, checked, scope, diags)
+        changes = _instance_changes(stack, graph, fresh, drivers, checked, scope, diags, options)
         changes.extend(_removed(stack, graph, fresh, diags))
     outputs = _outputs(stack, scope, prior, options.destroy, diags)
     if diags.has_errors:
@@ -176,6 +177,7 @@ def _instance_changes(
     schemas: dict[str, TypeSchema],
     scope: Scope,
     diags: Diagnostics,
+    options: PlanOptions,
 ) -> list[Change]:
     changes: list[Change] = []
     names = scope.names
@@ -205,6 +207,8 @@ def _instance_changes(
         prior = fresh.resources.get(addr)
         change = _change_for(addr, res, schema, prior, config, drivers, stack, diags)
         change.notes = notes
+        if change.before_provider and res.type == "volume":
+            _volume_data(change, drivers, options, stack, diags)
         change.dependencies = sorted(str(d) for d in graph.deps[addr])
         change.each_value = inst.each_value
         change.sensitive = sorted(set(sensitive) | schema.sensitive)
@@ -213,6 +217,30 @@ def _instance_changes(
     names.pop("count", None)
     names.pop("each", None)
     return changes
+
+
+def _volume_data(
+    change: Change, drivers: Drivers, options: PlanOptions, stack: Stack, diags: Diagnostics
+) -> None:
+    """A volume moving between clouds: its data is copied where both drivers can, or it starts
+    empty, which the user must accept with --allow-data-loss."""
+    assert change.before_provider is not None
+    source, target = drivers[change.before_provider], drivers[change.provider]
+    if isinstance(source, VolumeData) and isinstance(target, VolumeData):
+        change.reason += "; its data is copied"
+        return
+    cannot = change.before_provider if not isinstance(source, VolumeData) else change.provider
+    if options.allow_data_loss:
+        change.reason += "; it starts empty (--allow-data-loss)"
+        return
+    res = stack.resources[change.addr.name]
+    diags.error(
+        f"{change.addr} moves from {change.before_provider} to {change.provider} and would "
+        f"start empty: provider {cannot!r} cannot export or import volume data",
+        "copy the data yourself, then plan again with --allow-data-loss",
+        where=stack.at((*res.path, "provider")),
+        address=str(change.addr),
+    )
 
 
 def resolve_portable(
@@ -334,13 +362,14 @@ def _change_for(
     replace_action = Action.CREATE_DELETE if cbd else Action.DELETE_CREATE
     if prior is None:
         change.action = Action.CREATE
+    elif moved and prior.provider != res.provider:
+        # across clouds the new object always comes first: the old one stays in service until
+        # the new one (and what depends on it) is ready
+        change.action = Action.MIGRATE if res.type == "instance" else Action.CREATE_DELETE
+        change.reason = f"moves from {prior.provider} to {res.provider}"
     elif moved:
         change.action = replace_action
-        change.reason = (
-            f"provider changed from {prior.provider} to {res.provider}"
-            if prior.provider != res.provider
-            else f"type changed from {prior.type} to {res.type}"
-        )
+        change.reason = f"type changed from {prior.type} to {res.type}"
     elif prior.tainted:
         change.action, change.reason = replace_action, "tainted: an earlier apply did not finish it"
     elif replace:

@@ -19,10 +19,17 @@ class Action(StrEnum):
     DELETE = "delete"
     DELETE_CREATE = "delete-create"
     CREATE_DELETE = "create-delete"
+    # an instance moving to another provider: created there first, then its dependents moved,
+    # and only then the old one destroyed
+    MIGRATE = "migrate"
 
     @property
     def replaces(self) -> bool:
-        return self in (Action.DELETE_CREATE, Action.CREATE_DELETE)
+        return self in (Action.DELETE_CREATE, Action.CREATE_DELETE, Action.MIGRATE)
+
+    @property
+    def creates_first(self) -> bool:
+        return self in (Action.CREATE_DELETE, Action.MIGRATE)
 
     @property
     def destroys(self) -> bool:
@@ -98,4 +105,5 @@ class Plan:
         add = sum(1 for c in self.changes if c.action in (Action.CREATE,) or c.action.replaces)
         change = sum(1 for c in self.changes if c.action is Action.UPDATE)
         destroy = sum(1 for c in self.changes if c.action.destroys)
-        return {"add": add, "change": change, "destroy": destroy}
+        migrate = sum(1 for c in self.changes if c.action is Action.MIGRATE)
+        return {"add": add, "change": change, "destroy": destroy, "migrate": migrate}

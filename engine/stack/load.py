@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from engine.addrs import NAME_RE
 from engine.diag import Diagnostic, Diagnostics, SourceRange, error
 from engine.gcpause import gc_paused
-from engine.lang import BUILTIN_NAMES, FUNCTION_NAMES
+from engine.lang import BUILTIN_NAMES, FUNCTION_NAMES, ParseError, parse_string
 from engine.stack.model import (
     CURRENT_FORMAT,
     Catalog,
@@ -165,20 +165,22 @@ def _build(
     if not providers:
         providers[DEFAULT_PROVIDER] = Provider(DEFAULT_PROVIDER, "sim", {})
     resources: dict[str, Resource] = {}
+    inherited = _follow_providers(spec, raw) if len(providers) > 1 else {}
     for name, r in spec.resources.items():
         path = ("resources", name)
         if name in RESERVED_NAMES or name in FUNCTION_NAMES or name in BUILTIN_NAMES:
             diags.error(
                 f"{name!r} is a reserved name and cannot name a resource", where=pos.key_at(path)
             )
-        provider = r.provider
+        provider = r.provider or inherited.get(name)
         if provider is None:
             if len(providers) == 1:
                 provider = next(iter(providers))
             else:
                 diags.error(
                     f"resource {name!r} must say which provider it uses",
-                    f"this stack declares several: {', '.join(providers)}",
+                    f"this stack declares several: {', '.join(providers)}; a resource that "
+                    "attaches to an instance (or that instances use) may leave it out and follow",
                     where=pos.key_at(path),
                 )
                 provider = ""
@@ -284,3 +286,45 @@ def _catalog(spec: CatalogSpec, file: Path, pos: Positions, diags: Diagnostics) 
         for name, zones in layer.realms.items():
             catalog.realms.setdefault(name, {}).update(zones)
     return catalog
+
+
+ATTACH_ATTRIBUTES = ("instance", "volume")  # what an address, volume, snapshot, image attaches to
+USED_BY_ATTRIBUTES = ("firewalls", "key")  # what an instance uses
+
+
+def _roots(value: Any, names: set[str]) -> set[str]:
+    """The resources an attribute's expressions refer to."""
+    if isinstance(value, list):
+        return set().union(*(_roots(v, names) for v in value)) if value else set()
+    if not isinstance(value, str) or "${" not in value:
+        return set()
+    try:
+        return {ref.root for ref in parse_string(value).refs if ref.root in names}
+    except ParseError:
+        return set()  # reported where the expression is checked
+
+
+def _follow_providers(spec: StackSpec, raw: dict[str, Any]) -> dict[str, str]:
+    """Providers of resources that leave `provider` out in a stack with several: an address,
+    volume, snapshot or image goes where what it attaches to goes; a firewall or key goes where
+    the instances that use it go, if they agree. So moving an instance moves what hangs on it."""
+    names = set(spec.resources)
+    known = {n: r.provider for n, r in spec.resources.items() if r.provider}
+    attaches = {
+        n: set().union(*(_roots(raw["resources"][n].get(a), names) for a in ATTACH_ATTRIBUTES))
+        for n in names
+    }
+    users: dict[str, set[str]] = {n: set() for n in names}
+    for n in names:
+        for attr in USED_BY_ATTRIBUTES:
+            for used in _roots(raw["resources"][n].get(attr), names):
+                users[used].add(n)
+    changed = True
+    while changed:
+        changed = False
+        for n in sorted(names - set(known)):
+            basis = attaches[n] or users[n]
+            if basis and basis <= set(known) and len({known[b] for b in basis}) == 1:
+                known[n] = known[next(iter(basis))]
+                changed = True
+    return {n: p for n, p in known.items() if not spec.resources[n].provider and p}

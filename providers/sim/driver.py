@@ -271,6 +271,21 @@ class SimDriver:
         cloud = self.cloud
         self._call(lambda: cloud.delete(type, id))
 
+    def export_volume(self, id: str) -> bytes:
+        cloud = self.cloud
+        return str(self._call(lambda: cloud.get("volume", id)).attrs.get("data", "")).encode()
+
+    def import_volume(self, id: str, data: bytes) -> None:
+        cloud = self.cloud
+
+        def write() -> None:
+            with cloud.store.transaction():
+                row = cloud.get("volume", id)
+                row.attrs["data"] = data.decode()
+                cloud.store.save(row)
+
+        self._call(write)
+
     def act(self, type: str, id: str, action: str) -> CloudObject:
         cloud = self.cloud
         row = self._call(lambda: cloud.act(id, action))

@@ -74,3 +74,13 @@ def test_leftover_deposed_objects_are_deleted_before_what_they_use() -> None:
     deposed.deposed = True
     found = edges([change("fw", Action.DELETE), deposed], prior(("fw", [])))
     assert found == {("delete fw", "delete web (deposed id-web)")}
+
+
+def test_migration_order_new_first_dependents_then_old_one_by_one() -> None:
+    web0, web1 = change("web[0]", Action.MIGRATE), change("web[1]", Action.MIGRATE)
+    ip = change("ip", Action.CREATE_DELETE, ["web[0]"])
+    found = edges([web0, web1, ip], prior(("web[0]", []), ("web[1]", []), ("ip", ["web[0]"])))
+    assert ("delete web[0]", "create web[0]") in found  # the new one first
+    assert ("create ip", "create web[0]") in found  # dependents move to the new one
+    assert ("delete web[0]", "delete ip") in found  # the old one goes after its old dependents
+    assert ("create web[1]", "delete web[0]") in found  # one replica at a time
