@@ -9,6 +9,7 @@ first and creates after.
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import pairwise
 
 from engine.apply.hooks import Op
 from engine.plan.model import Action, Change
@@ -46,7 +47,7 @@ def operations(changes: list[Change], prior: State) -> tuple[list[Op], dict[Op, 
     # the instances of one resource migrate one at a time, so a service of several replicas
     # keeps serving: each starts once the one before it is gone from the old cloud
     migrating = [c for c in changes if c.action is Action.MIGRATE and not c.deposed]
-    for before, after in zip(migrating, migrating[1:], strict=False):
+    for before, after in pairwise(migrating):
         if before.addr.name == after.addr.name:
             deps[apply_op[str(after.addr)]].add(delete_op[str(before.addr)])
     for c in changes:
