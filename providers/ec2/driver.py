@@ -245,6 +245,8 @@ class Ec2Driver:
         for it in self.t.pages(self.t.ec2, "describe_instance_types", "InstanceTypes"):
             storage = (it.get("InstanceStorageInfo") or {}).get("TotalSizeInGB", 0)
             archs = (it.get("ProcessorInfo") or {}).get("SupportedArchitectures") or ["x86_64"]
+            if "x86_64" in archs:  # i386-and-x86_64 types (t2) run 64-bit images too
+                archs = ["x86_64"]
             out.append(
                 HardwareProfile(
                     it["InstanceType"],
