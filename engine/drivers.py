@@ -16,7 +16,8 @@ from engine.credentials import (
 from engine.diag import Diagnostics
 from engine.lang import Scope, evaluate, make_functions
 from engine.lang.unknown import contains_unknown
-from engine.stack.model import Stack
+from engine.stack.model import Provider, Stack
+from engine.stack.yamlpos import Positions
 from providers.protocol import Driver, DriverContext, TypeSchema
 from providers.registry import driver_names, load_driver
 
@@ -43,15 +44,29 @@ def configure_drivers(
     state_dir: Path,
     environ: Mapping[str, str],
 ) -> tuple[Drivers, Diagnostics]:
+    return configure_providers(
+        stack.providers, stack.positions, stack.directory, variables, state_dir, environ
+    )
+
+
+def configure_providers(
+    providers: Mapping[str, Provider],
+    positions: Positions,
+    directory: Path,
+    variables: Mapping[str, Any],
+    state_dir: Path,
+    environ: Mapping[str, str],
+) -> tuple[Drivers, Diagnostics]:
+    """Drivers for provider blocks (of a stack, or of the server's configuration)."""
     diags = Diagnostics()
-    scope = Scope({"var": dict(variables), **make_functions(stack.directory)})
+    scope = Scope({"var": dict(variables), **make_functions(directory)})
     try:
         secrets = load_credentials(environ)
     except CredentialsError as exc:
         diags.error(str(exc))
         return Drivers({}), diags
     out: dict[str, Driver] = {}
-    for name, provider in stack.providers.items():
+    for name, provider in providers.items():
         path = ("providers", name)
         carried = [k for k in provider.config if looks_like_credential(k)]
         for key in carried:
@@ -59,7 +74,7 @@ def configure_drivers(
                 f"provider {name!r}: {key!r} looks like a credential, and credentials never go "
                 "in the stack file",
                 f"set it in the environment or under {name}: in {credentials_file(environ)}",
-                where=stack.positions.key_at((*path, key)),
+                where=positions.key_at((*path, key)),
             )
         if carried:
             continue
@@ -69,19 +84,19 @@ def configure_drivers(
             diags.error(
                 f"provider {name!r} names driver {provider.driver!r}, which nubes does not have",
                 f"drivers: {', '.join(driver_names())}",
-                where=stack.at((*path, "driver")),
+                where=positions.at((*path, "driver")),
             )
             continue
-        result = evaluate(provider.config, scope, stack.at, path)
+        result = evaluate(provider.config, scope, positions.at, path)
         diags.extend(result.diags)
         if result.diags:
             continue
         if contains_unknown(result.value):
             diags.error(
-                f"provider {name!r} settings must be known before apply", where=stack.at(path)
+                f"provider {name!r} settings must be known before apply", where=positions.at(path)
             )
             continue
         for key, problem in driver.configure(result.value, context):
-            diags.error(f"provider {name!r}: {problem}", where=stack.positions.key_at((*path, key)))
+            diags.error(f"provider {name!r}: {problem}", where=positions.key_at((*path, key)))
         out[name] = driver
     return Drivers(out), diags

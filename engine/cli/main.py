@@ -19,6 +19,7 @@ from engine.cli.catalog_cmd import register_catalog_command
 from engine.cli.diagview import print_diagnostics
 from engine.cli.progress import JsonProgress, LiveProgress, PlainProgress
 from engine.cli.render import print_lines
+from engine.cli.serve_cmd import register_serve_command
 from engine.cli.session import (
     Fail,
     Session,
@@ -594,6 +595,7 @@ def force_unlock(stack_file: str, lock_id: str | None, state_dir: str) -> None:
 
 register_state_commands(cli)
 register_catalog_command(cli)
+register_serve_command(cli)
 
 
 def main() -> None:

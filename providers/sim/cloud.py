@@ -109,6 +109,8 @@ class SimCloud:
                 f"{', '.join(p.id for p in profiles)})",
                 "InvalidParameterValue",
             )
+        if isinstance(size, Mapping) and "profile" in size:
+            return _ranged(str(size["profile"]), size)  # Deltacloud's hwp_id with overrides
         if isinstance(size, Mapping):
             return _pick_profile(size)
         raise InvalidRequestError("size must be a profile name or {cpus, memory_gb}")
@@ -468,3 +470,28 @@ def _pick_profile(size: Mapping[str, Any]) -> tuple[HardwareProfile, dict[str, f
         ):
             return p, {"cpus": cpus, "memory_gb": memory}
     raise InvalidRequestError(f"no hardware profile has {cpus:g} cpus and {memory:g} GB memory")
+
+
+def _ranged(profile: str, size: Mapping[str, Any]) -> tuple[HardwareProfile, dict[str, float]]:
+    """A named profile with requested values, which must lie in its ranges."""
+    found = next((p for p in catalog.HARDWARE_PROFILES if p.id == profile), None)
+    if found is None:
+        raise InvalidRequestError(
+            f"hardware profile {profile!r} does not exist", "InvalidParameterValue"
+        )
+    values = {
+        "cpus": float(size.get("cpus", _low(found.cpus))),
+        "memory_gb": float(size.get("memory_gb", _low(found.memory_gb))),
+    }
+    for key, span in (("cpus", found.cpus), ("memory_gb", found.memory_gb)):
+        low, high = span if isinstance(span, tuple) else (span, span)
+        if not low <= values[key] <= high:
+            raise InvalidRequestError(
+                f"{key} {values[key]:g} is outside {profile}'s {low:g}-{high:g}",
+                "InvalidParameterValue",
+            )
+    return found, values
+
+
+def _low(value: float | tuple[float, float]) -> float:
+    return value[0] if isinstance(value, tuple) else value

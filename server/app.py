@@ -1,0 +1,426 @@
+"""The FastAPI application: Deltacloud's entry point and collections over the configured drivers."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+from xml.etree import ElementTree as ET
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engine import __version__
+from engine.diag import DiagnosticsError
+from engine.drivers import Drivers, configure_providers
+from providers.errors import ProviderError
+from providers.protocol import PORTABLE, Driver, Ownership
+from providers.registry import driver_names
+from server import views
+from server.config import ServerConfig
+from server.http import ApiError, error_response, make_middleware, provider_status, render
+
+COLLECTIONS = [
+    "drivers",
+    "realms",
+    "hardware_profiles",
+    "images",
+    "instances",
+    "instance_states",
+    "keys",
+]
+FEATURES: dict[str, list[tuple[str, str, list[str]]]] = {
+    "instances": [
+        ("user_name", "create", ["name"]),
+        ("user_data", "create", ["user_data"]),
+        ("authentication_key", "create", ["keyname"]),
+        ("firewalls", "create", ["firewalls"]),
+        ("realm_filter", "index", ["realm_id"]),
+        ("hardware_profile_overrides", "create", ["hwp_cpu", "hwp_memory", "hwp_storage"]),
+    ],
+    "images": [("owner_id", "index", ["owner_id"])],
+}
+GET = ["GET", "HEAD"]
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/api"
+
+
+def _fmt(request: Request) -> str:
+    return str(request.scope["state"]["format"])
+
+
+def _driver(request: Request) -> Driver:
+    drivers: Drivers = request.app.state.drivers
+    return drivers[request.scope["state"]["provider"]]
+
+
+def _supports(request: Request, type: str) -> None:
+    if type not in _driver(request).schema():
+        raise ApiError(501, f"the {request.scope['state']['provider']} provider has no {type}s")
+
+
+async def _params(request: Request) -> dict[str, str]:
+    """Parameters from the query, a form body (as Deltacloud clients send) or a JSON body."""
+    params = {k: v for k, v in request.query_params.items() if k != "format"}
+    body = await request.body()
+    kind = request.headers.get("content-type", "")
+    if body and "json" in kind:
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            raise ApiError(400, "the body is not valid JSON") from None
+        if not isinstance(doc, dict):
+            raise ApiError(400, "the body must be a JSON object")
+        params.update({str(k): v for k, v in doc.items()})
+    elif body:
+        params.update({k: v[-1] for k, v in parse_qs(body.decode(errors="replace")).items()})
+    return params
+
+
+def _one(items: list[dict[str, Any]], id: str, what: str) -> dict[str, Any]:
+    for item in items:
+        if item["id"] == id:
+            return item
+    raise ApiError(404, f"{what} {id} not found")
+
+
+def _collection(request: Request, name: str, items: list[dict[str, Any]]) -> Response:
+    root = ET.Element(name)
+    for item in items:
+        root.append(views.element(views.SINGULAR[name], item))
+    return render(_fmt(request), 200, {name: items}, root)
+
+
+def _single(
+    request: Request,
+    name: str,
+    item: dict[str, Any],
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    tag = views.SINGULAR[name]
+    return render(_fmt(request), status, {tag: item}, views.element(tag, item), headers)
+
+
+def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]) -> FastAPI:
+    drivers, diags = configure_providers(
+        config.providers, config.positions, config.directory, {}, state_dir, environ
+    )
+    if diags.has_errors:
+        raise DiagnosticsError(diags)
+    app = FastAPI(
+        title="nubes",
+        version=__version__,
+        openapi_url="/api/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.config = config
+    app.state.drivers = drivers
+    app.middleware("http")(make_middleware(config))
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> Response:
+        return error_response(request, exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(ProviderError)
+    async def provider_error(request: Request, exc: ProviderError) -> Response:
+        return error_response(request, provider_status(exc), f"{exc.code}: {exc}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return error_response(request, exc.status_code, str(exc.detail))
+
+    @app.api_route("/api", methods=GET)
+    async def entry(request: Request) -> Response:
+        base = _base(request)
+        state = request.scope["state"]
+        provider = state["provider"]
+        supported = set(_driver(request).schema())
+        links: list[dict[str, Any]] = []
+        for name in COLLECTIONS:
+            type_ = views.SINGULAR.get(name, "")
+            if type_ in PORTABLE and type_ not in supported:
+                continue
+            links.append(
+                {
+                    "rel": name,
+                    "href": f"{base}/{name}",
+                    "features": [
+                        {"name": f, "rel": rel, "params": params}
+                        for f, rel, params in FEATURES.get(name, [])
+                    ],
+                }
+            )
+        driver = config.providers[provider].driver
+        root = ET.Element(
+            "api", {"version": views.API_VERSION, "driver": driver, "provider": provider}
+        )
+        for entry_link in links:
+            node = ET.SubElement(
+                root, "link", {"href": entry_link["href"], "rel": entry_link["rel"]}
+            )
+            for feature in entry_link["features"]:
+                f = ET.SubElement(node, "feature", {"name": feature["name"], "rel": feature["rel"]})
+                for param in feature["params"]:
+                    ET.SubElement(f, "param", {"name": param})
+        doc = {
+            "api": {
+                "version": views.API_VERSION,
+                "driver": driver,
+                "provider": provider,
+                "links": links,
+            }
+        }
+        return render(_fmt(request), 200, doc, root)
+
+    # ---- drivers, realms, hardware profiles ------------------------------------------------
+
+    @app.api_route("/api/drivers", methods=GET)
+    async def drivers_index(request: Request) -> Response:
+        base = _base(request)
+        items = [
+            views.driver(base, name, [p for p, b in config.providers.items() if b.driver == name])
+            for name in driver_names()
+        ]
+        return _collection(request, "drivers", items)
+
+    @app.api_route("/api/drivers/{id}", methods=GET)
+    async def drivers_show(request: Request, id: str) -> Response:
+        base = _base(request)
+        wanted = {"mock": "sim"}.get(id, id)
+        items = [
+            views.driver(base, name, [p for p, b in config.providers.items() if b.driver == name])
+            for name in driver_names()
+        ]
+        return _single(request, "drivers", _one(items, wanted, "driver"))
+
+    @app.api_route("/api/realms", methods=GET)
+    async def realms_index(request: Request) -> Response:
+        base = _base(request)
+        return _collection(
+            request, "realms", [views.realm(base, r) for r in _driver(request).realms()]
+        )
+
+    @app.api_route("/api/realms/{id}", methods=GET)
+    async def realms_show(request: Request, id: str) -> Response:
+        base = _base(request)
+        items = [views.realm(base, r) for r in _driver(request).realms()]
+        return _single(request, "realms", _one(items, id, "realm"))
+
+    @app.api_route("/api/hardware_profiles", methods=GET)
+    async def hwp_index(request: Request) -> Response:
+        base = _base(request)
+        items = [views.hardware_profile(base, p) for p in _driver(request).hardware_profiles()]
+        return _collection(request, "hardware_profiles", items)
+
+    @app.api_route("/api/hardware_profiles/{id}", methods=GET)
+    async def hwp_show(request: Request, id: str) -> Response:
+        base = _base(request)
+        items = [views.hardware_profile(base, p) for p in _driver(request).hardware_profiles()]
+        return _single(request, "hardware_profiles", _one(items, id, "hardware profile"))
+
+    # ---- images ----------------------------------------------------------------------------
+
+    @app.api_route("/api/images", methods=GET)
+    async def images_index(request: Request) -> Response:
+        base = _base(request)
+        owner = request.query_params.get("owner_id")
+        items = [
+            views.image(base, i) for i in _driver(request).images() if owner in (None, i.owner)
+        ]
+        return _collection(request, "images", items)
+
+    @app.api_route("/api/images/{id}", methods=GET)
+    async def images_show(request: Request, id: str) -> Response:
+        base = _base(request)
+        items = [views.image(base, i) for i in _driver(request).images()]
+        return _single(request, "images", _one(items, id, "image"))
+
+    @app.post("/api/images")
+    async def images_create(request: Request) -> Response:
+        params = await _params(request)
+        if not params.get("instance_id"):
+            raise ApiError(400, "instance_id is required to create an image")
+        name = params.get("name") or f"image-{uuid.uuid4().hex[:8]}"
+        made = _driver(request).create(
+            "image", {"name": name, "instance": params["instance_id"]}, _owner(name)
+        )
+        base = _base(request)
+        found = [views.image(base, i) for i in _driver(request).images() if i.id == made.id]
+        item = (
+            found[0] if found else {"id": made.id, "href": f"{base}/images/{made.id}", "name": name}
+        )
+        return _single(request, "images", item, 201, {"Location": item["href"]})
+
+    @app.delete("/api/images/{id}")
+    async def images_destroy(request: Request, id: str) -> Response:
+        _driver(request).delete("image", id)
+        return Response(status_code=204)
+
+    # ---- instances -------------------------------------------------------------------------
+
+    def _owner_id() -> str:
+        return "nubes"
+
+    def _instance_view(request: Request, id: str) -> dict[str, Any]:
+        obj = _driver(request).read("instance", id)
+        if obj is None:
+            raise ApiError(404, f"instance {id} not found")
+        return views.instance(_base(request), obj, _owner_id())
+
+    @app.api_route("/api/instances", methods=GET)
+    async def instances_index(request: Request) -> Response:
+        base = _base(request)
+        state = request.query_params.get("state")
+        realm = request.query_params.get("realm_id")
+        items = [
+            views.instance(base, o, _owner_id()) for o in _driver(request).list("instance", {})
+        ]
+        items = [
+            i
+            for i in items
+            if state in (None, i["state"], i["state"].lower())
+            and (realm is None or (i["realm"] or {}).get("id") == realm)
+        ]
+        return _collection(request, "instances", items)
+
+    @app.api_route("/api/instances/{id}", methods=GET)
+    async def instances_show(request: Request, id: str) -> Response:
+        return _single(request, "instances", _instance_view(request, id))
+
+    @app.post("/api/instances")
+    async def instances_create(request: Request) -> Response:
+        params = await _params(request)
+        image = params.get("image_id")
+        if not image:
+            raise ApiError(400, "image_id is required to create an instance")
+        size: Any = params.get("hwp_id") or _smallest(_driver(request))
+        overrides = {
+            k: params[k] for k in ("hwp_cpu", "hwp_memory", "hwp_storage") if params.get(k)
+        }
+        if overrides:
+            try:
+                size = {
+                    "profile": str(size),  # Deltacloud's hwp_id, sized by the overrides
+                    "cpus": float(overrides.get("hwp_cpu", 1)),
+                    "memory_gb": float(overrides.get("hwp_memory", 512)) / 1024,
+                }
+            except ValueError:
+                raise ApiError(400, "hwp_cpu and hwp_memory must be numbers") from None
+        desired: dict[str, Any] = {"image": image, "size": size}
+        for param, attr in (
+            ("realm_id", "realm"),
+            ("keyname", "key"),
+            ("name", "name"),
+            ("user_data", "user_data"),
+        ):
+            if params.get(param):
+                desired[attr] = params[param]
+        if params.get("firewalls"):
+            desired["firewalls"] = [f for f in str(params["firewalls"]).split(",") if f]
+        name = str(params.get("name") or f"api-{uuid.uuid4().hex[:8]}")
+        made = _driver(request).create("instance", desired, _owner(name))
+        item = views.instance(_base(request), made, _owner_id())
+        return _single(request, "instances", item, 201, {"Location": item["href"]})
+
+    @app.post("/api/instances/{id}/{action}")
+    async def instances_act(request: Request, id: str, action: str) -> Response:
+        if action not in ("start", "stop", "reboot", "destroy"):
+            raise ApiError(404, f"instances have no action {action!r}")
+        current = _instance_view(request, id)
+        allowed = [a["rel"] for a in current["actions"]]
+        if action not in allowed:
+            raise ApiError(
+                405,
+                f"instance {id} is {current['state']}; it allows "
+                f"{', '.join(allowed) or 'no action'} now, not {action}",
+            )
+        if action == "destroy":
+            _driver(request).delete("instance", id)
+            return Response(status_code=204)
+        obj = _driver(request).act("instance", id, action)
+        item = views.instance(_base(request), obj, _owner_id())
+        return _single(request, "instances", item, 202)
+
+    @app.delete("/api/instances/{id}")
+    async def instances_destroy(request: Request, id: str) -> Response:
+        current = _instance_view(request, id)
+        if "destroy" not in [a["rel"] for a in current["actions"]]:
+            raise ApiError(405, f"instance {id} is {current['state']}; stop it first")
+        _driver(request).delete("instance", id)
+        return Response(status_code=204)
+
+    @app.api_route("/api/instance_states", methods=GET)
+    async def instance_states(request: Request) -> Response:
+        states: dict[str, list[dict[str, str]]] = {}
+        for state, action, to in views.TRANSITIONS:
+            states.setdefault(state, []).append(
+                {"auto": "true", "to": to} if action == "auto" else {"action": action, "to": to}
+            )
+        states.setdefault("finish", [])
+        root = ET.Element("states")
+        for name, transitions in states.items():
+            node = ET.SubElement(root, "state", {"name": name})
+            for t in transitions:
+                ET.SubElement(node, "transition", t)
+        doc = {"states": [{"name": n, "transitions": t} for n, t in states.items()]}
+        return render(_fmt(request), 200, doc, root)
+
+    # ---- keys ------------------------------------------------------------------------------
+
+    @app.api_route("/api/keys", methods=GET)
+    async def keys_index(request: Request) -> Response:
+        _supports(request, "key")
+        base = _base(request)
+        return _collection(
+            request, "keys", [views.key(base, o) for o in _driver(request).list("key", {})]
+        )
+
+    @app.api_route("/api/keys/{id}", methods=GET)
+    async def keys_show(request: Request, id: str) -> Response:
+        _supports(request, "key")
+        obj = _driver(request).read("key", id)
+        if obj is None:
+            raise ApiError(404, f"key {id} not found")
+        view = views.key(_base(request), obj)
+        view.pop("pem", None)  # the private key is shown once, when created
+        return _single(request, "keys", view)
+
+    @app.post("/api/keys")
+    async def keys_create(request: Request) -> Response:
+        _supports(request, "key")
+        params = await _params(request)
+        if not params.get("name"):
+            raise ApiError(400, "name is required to create a key")
+        desired = {"name": params["name"], "public_key": params.get("public_key")}
+        made = _driver(request).create("key", desired, _owner(str(params["name"])))
+        item = views.key(_base(request), made)
+        return _single(request, "keys", item, 201, {"Location": item["href"]})
+
+    @app.delete("/api/keys/{id}")
+    async def keys_destroy(request: Request, id: str) -> Response:
+        _supports(request, "key")
+        _driver(request).delete("key", id)
+        return Response(status_code=204)
+
+    return app
+
+
+def _owner(name: str) -> Ownership:
+    """Objects made through the API carry the stack name `api`, so `nubes inventory` and the
+    journal's rules apply to them as to any other."""
+    return Ownership("api", name, uuid.uuid4().hex)
+
+
+def _smallest(driver: Driver) -> str:
+    fixed = [p for p in driver.hardware_profiles() if not isinstance(p.cpus, tuple)]
+    if not fixed:
+        raise ApiError(400, "hwp_id is required: this provider has no fixed hardware profile")
+    return min(fixed, key=lambda p: (p.cpus, p.memory_gb, p.id)).id

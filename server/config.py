@@ -1,0 +1,134 @@
+"""The server's configuration file (`nubes serve --config server.yaml`).
+
+default_provider: home
+providers:                 # the same provider blocks as in stacks
+  home: {driver: sim}
+  aws:  {driver: ec2, region: us-east-1}
+users:                     # HTTP Basic; hashes from `nubes serve --hash-password`
+  admin: "scrypt$16384$8$1$<salt>$<hash>"
+tokens:                    # bearer tokens, stored as their SHA-256
+  ci: "<sha256 hex>"
+stacks: [stacks/demo.yaml] # the stacks it may plan and apply (paths from this file)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from engine.diag import Diagnostics
+from engine.stack.load import _schema_diagnostics
+from engine.stack.model import Provider
+from engine.stack.schema import ProviderSpec
+from engine.stack.yamlpos import Positions, load_yaml
+
+SCRYPT = (16384, 8, 1)
+
+
+class ServerSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    default_provider: str | None = None
+    providers: dict[str, ProviderSpec] = Field(default_factory=lambda: {})
+    users: dict[str, str] = Field(default_factory=dict)
+    tokens: dict[str, str] = Field(default_factory=dict)
+    stacks: list[str] = Field(default_factory=list)
+
+
+@dataclass
+class ServerConfig:
+    providers: dict[str, Provider]
+    default_provider: str
+    users: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)  # name -> sha256 of the token
+    stacks: list[Path] = field(default_factory=list)
+    positions: Positions = field(default_factory=lambda: Positions("<defaults>"))
+    directory: Path = field(default_factory=Path.cwd)
+
+    @property
+    def has_auth(self) -> bool:
+        return bool(self.users or self.tokens)
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    salt = salt or os.urandom(16)
+    n, r, p = SCRYPT
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p)
+    return f"scrypt${n}${r}${p}${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        kind, n, r, p, salt, digest = stored.split("$")
+        if kind != "scrypt":
+            return False
+        got = hashlib.scrypt(
+            password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p)
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got.hex(), digest)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def default_config() -> ServerConfig:
+    """No configuration file: the embedded sim cloud alone."""
+    return ServerConfig({"sim": Provider("sim", "sim", {})}, "sim")
+
+
+def load_config(path: Path) -> tuple[ServerConfig | None, Diagnostics]:
+    diags = Diagnostics()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        diags.error(f"cannot read server configuration {path}: {exc}")
+        return None, diags
+    value, pos, errors = load_yaml(text, str(path))
+    diags.extend(errors)
+    if errors:
+        return None, diags
+    try:
+        spec = ServerSpec.model_validate(value or {})
+    except ValidationError as exc:
+        diags.extend(_schema_diagnostics(exc, pos))
+        return None, diags
+    providers = {
+        name: Provider(name, p.driver, dict(p.model_extra or {}))
+        for name, p in spec.providers.items()
+    } or {"sim": Provider("sim", "sim", {})}
+    default = spec.default_provider or next(iter(providers))
+    if default not in providers:
+        diags.error(
+            f"default_provider {default!r} is not one of the providers",
+            where=pos.at(("default_provider",)),
+        )
+    for name, stored in spec.users.items():
+        if not stored.startswith("scrypt$"):
+            diags.error(
+                f"user {name!r}: store a password hash (nubes serve --hash-password), "
+                "never the password",
+                where=pos.at(("users", name)),
+            )
+    for name, stored in spec.tokens.items():
+        if len(stored) != 64:
+            diags.error(
+                f"token {name!r}: store the token's SHA-256, never the token",
+                where=pos.at(("tokens", name)),
+            )
+    stacks = [(path.parent / s) for s in spec.stacks]
+    config = ServerConfig(
+        providers, default, dict(spec.users), dict(spec.tokens), stacks, pos, path.parent
+    )
+    return (None if diags.has_errors else config), diags
+
+
+def settings_of(config: ServerConfig) -> dict[str, Any]:
+    return {"providers": list(config.providers), "default_provider": config.default_provider}

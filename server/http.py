@@ -1,0 +1,219 @@
+"""What every request goes through: matrix parameters, authentication, the chosen format and
+provider, and Deltacloud's headers on every answer (including errors, in the same format)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import unquote
+from xml.etree import ElementTree as ET
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from engine import __version__
+from providers.errors import (
+    AuthError,
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    ProviderError,
+    QuotaError,
+    TimeoutError_,
+    TransientError,
+)
+from providers.registry import ALIASES
+from server.config import ServerConfig, check_password, token_hash
+from server.views import API_VERSION, to_xml
+
+FORMATS = {"xml": "application/xml", "json": "application/json"}
+
+
+class ApiError(Exception):
+    """An answer other than success: status, message, and extra headers."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def provider_status(exc: ProviderError) -> int:
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, InvalidRequestError):
+        return 400
+    if isinstance(exc, ConflictError):
+        return 405
+    if isinstance(exc, TransientError | TimeoutError_):
+        return 504
+    if isinstance(exc, QuotaError | AuthError):
+        return 502
+    return 500
+
+
+def split_matrix(path: str) -> tuple[str, dict[str, str]]:
+    """`/api;driver=ec2;provider=x/instances` -> (`/api/instances`, {driver, provider})."""
+    matrix: dict[str, str] = {}
+    parts = []
+    for segment in path.split("/"):
+        name, *params = segment.split(";")
+        for param in params:
+            key, _, value = param.partition("=")
+            matrix[unquote(key)] = unquote(value)
+        parts.append(name)
+    return "/".join(parts), matrix
+
+
+def choose_format(request: Request) -> str:
+    asked = request.query_params.get("format")
+    if asked is not None:
+        if asked not in FORMATS:
+            raise ApiError(406, f"unknown format {asked!r}: use xml or json")
+        return asked
+    accept = request.headers.get("accept", "*/*").lower()
+    if "json" in accept:
+        return "json"
+    if "xml" in accept or "*/*" in accept or not accept.strip():
+        return "xml"
+    raise ApiError(406, f"cannot answer in {accept}: use application/xml or application/json")
+
+
+def authenticated(request: Request, config: ServerConfig) -> str | None:
+    """The user or token name the request authenticates as, or None."""
+    header = request.headers.get("authorization", "")
+    kind, _, value = header.partition(" ")
+    if kind.lower() == "basic":
+        try:
+            user, _, password = base64.b64decode(value).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        stored = config.users.get(user)
+        return user if stored is not None and check_password(password, stored) else None
+    if kind.lower() == "bearer" and value:
+        wanted = token_hash(value)
+        for name, stored in config.tokens.items():
+            if hmac.compare_digest(stored, wanted):
+                return name
+    return None
+
+
+def choose_provider(request: Request, config: ServerConfig, matrix: dict[str, str]) -> str:
+    driver = matrix.get("driver") or request.headers.get("x-deltacloud-driver")
+    provider = matrix.get("provider") or request.headers.get("x-deltacloud-provider")
+    candidates = list(config.providers)
+    if driver:
+        driver = ALIASES.get(driver, driver)
+        candidates = [n for n, p in config.providers.items() if p.driver == driver]
+        if not candidates:
+            raise ApiError(400, f"this server has no provider with driver {driver!r}")
+    if provider:
+        chosen = [
+            n for n in candidates if provider in (n, config.providers[n].config.get("region"))
+        ]
+        if not chosen:
+            raise ApiError(
+                400, f"no provider {provider!r}" + (f" for driver {driver!r}" if driver else "")
+            )
+        return chosen[0]
+    if config.default_provider in candidates:
+        return config.default_provider
+    return candidates[0]
+
+
+def render(
+    fmt: str,
+    status: int,
+    doc: dict[str, Any],
+    xml: ET.Element | None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    xml_body = to_xml(xml) if xml is not None else b""
+    body = json.dumps(doc).encode() if fmt == "json" else xml_body
+    headers = dict(headers or {})
+    if status == 200:
+        headers["ETag"] = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return Response(
+        body if status != 204 else b"", status_code=status, media_type=FORMATS[fmt], headers=headers
+    )
+
+
+def error_response(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    state = request.scope.get("state", {})
+    fmt = state.get("format", "xml")
+    config: ServerConfig | None = state.get("config")
+    provider = state.get("provider") or (config.default_provider if config else "")
+    driver = config.providers[provider].driver if config and provider in config.providers else ""
+    doc = {"code": status, "message": message, "driver": driver, "provider": provider}
+    root = ET.Element("error", {"status": str(status), "url": str(request.url)})
+    for key, value in doc.items():
+        ET.SubElement(root, key).text = str(value)
+    return render(fmt, status, {"error": doc}, root, headers)
+
+
+def _options(request: Request, path: str) -> Response:
+    """The methods a path answers to, in `Allow`, for every route."""
+    allowed: set[str] = set()
+    for route in request.app.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.fullmatch(path):
+            allowed |= set(getattr(route, "methods", None) or ())
+    if not allowed:
+        raise ApiError(404, f"no such resource: {path}")
+    return Response(status_code=204, headers={"Allow": ", ".join(sorted(allowed | {"OPTIONS"}))})
+
+
+def make_middleware(config: ServerConfig) -> Callable[..., Awaitable[Response]]:
+    default_driver = config.providers[config.default_provider].driver
+
+    async def middleware(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        path, matrix = split_matrix(request.scope["path"])
+        request.scope["path"] = path
+        state = request.scope.setdefault("state", {})
+        state["config"] = config
+        try:
+            state["format"] = "xml"
+            state["format"] = choose_format(request)
+            if authenticated(request, config) is None:
+                raise ApiError(
+                    401,
+                    "authentication required",
+                    {
+                        "WWW-Authenticate": 'Basic realm="nubes", Bearer',
+                        "X-Deltacloud-Driver": default_driver,
+                    },
+                )
+            state["provider"] = choose_provider(request, config, matrix)
+            if request.method == "OPTIONS":
+                response = _options(request, path)
+            else:
+                response = await call_next(request)
+        except ApiError as exc:
+            response = error_response(request, exc.status, exc.message, exc.headers)
+        provider = state.get("provider", config.default_provider)
+        response.headers["Server"] = f"Apache-Deltacloud/{API_VERSION}"
+        response.headers["X-Nubes-Version"] = __version__
+        response.headers.setdefault("X-Deltacloud-Driver", config.providers[provider].driver)
+        response.headers["X-Deltacloud-Provider"] = provider
+        etag = response.headers.get("etag")
+        if etag and request.method not in ("GET", "HEAD"):
+            del response.headers["etag"]  # ETags are for reads
+        elif etag and request.headers.get("if-none-match") == etag:
+            return Response(
+                status_code=304,
+                headers={
+                    k: v for k, v in response.headers.items() if k.lower() != "content-length"
+                },
+            )
+        return response
+
+    return middleware

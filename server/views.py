@@ -1,0 +1,236 @@
+"""Deltacloud's representations of the portable model, as JSON and as XML.
+
+Each view builds one JSON-ready dict; `to_xml` turns it into Deltacloud's XML: `id` and `href`
+are attributes, links to other objects are empty elements with `id` and `href`, `actions` are
+`<link rel href method>`, addresses are `<address type="ipv4">`, and hardware profile properties
+are `<property kind name unit value>`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from providers.protocol import CloudObject, HardwareProfile, Image, Realm
+
+API_VERSION = "1.1.3"
+
+# what each portable instance state is called in Deltacloud, and what it allows
+STATES = {
+    "pending": "PENDING",
+    "running": "RUNNING",
+    "stopping": "STOPPING",
+    "stopped": "STOPPED",
+    "terminated": "FINISHED",
+    "error": "ERROR",
+    "unknown": "UNKNOWN",
+}
+ACTIONS = {
+    "pending": [],
+    "running": ["reboot", "stop", "destroy"],
+    "stopping": [],
+    "stopped": ["start", "destroy"],
+    "terminated": [],
+    "error": ["destroy"],
+    "unknown": ["destroy"],
+}
+TRANSITIONS = [  # Deltacloud's instance_states: (state, action or "auto", next state)
+    ("start", "create", "pending"),
+    ("pending", "auto", "running"),
+    ("running", "reboot", "running"),
+    ("running", "stop", "stopped"),
+    ("stopped", "start", "running"),
+    ("stopped", "destroy", "finish"),
+    ("running", "destroy", "finish"),
+    ("error", "destroy", "finish"),
+]
+SINGULAR = {
+    "instances": "instance",
+    "images": "image",
+    "realms": "realm",
+    "keys": "key",
+    "hardware_profiles": "hardware_profile",
+    "drivers": "driver",
+    "storage_volumes": "storage_volume",
+    "firewalls": "firewall",
+    "addresses": "address",
+    "storage_snapshots": "storage_snapshot",
+    "buckets": "bucket",
+    "providers": "provider",
+}
+
+
+def link(base: str, collection: str, id: str | None) -> dict[str, str] | None:
+    return None if id is None else {"id": id, "href": f"{base}/{collection}/{id}"}
+
+
+def instance(base: str, obj: CloudObject, owner: str) -> dict[str, Any]:
+    a = obj.attributes
+    state = str(a.get("state") or "unknown")
+    href = f"{base}/instances/{obj.id}"
+    return {
+        "id": obj.id,
+        "href": href,
+        "name": a.get("name") or obj.id,
+        "owner_id": owner,
+        "image": link(base, "images", a.get("image")),
+        "realm": link(base, "realms", a.get("realm")),
+        "hardware_profile": link(base, "hardware_profiles", a.get("hardware_profile")),
+        "state": STATES.get(state, "UNKNOWN"),
+        "launch_time": a.get("launched_at"),
+        "keyname": a.get("key"),
+        "firewalls": [link(base, "firewalls", f) for f in a.get("firewalls") or []],
+        "public_addresses": [a["public_ip"]] if a.get("public_ip") else [],
+        "private_addresses": [a["private_ip"]] if a.get("private_ip") else [],
+        "storage_volumes": [],
+        "actions": [
+            {
+                "rel": act,
+                "href": f"{href}/{act}" if act != "destroy" else href,
+                "method": "delete" if act == "destroy" else "post",
+            }
+            for act in ACTIONS.get(state, [])
+        ],
+    }
+
+
+def realm(base: str, r: Realm) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "href": f"{base}/realms/{r.id}",
+        "name": r.name,
+        "state": r.state.upper(),
+        "limit": "",
+    }
+
+
+def _property(
+    name: str, unit: str, value: float | tuple[float, float], scale: float = 1
+) -> dict[str, Any]:
+    if isinstance(value, tuple):
+        low, high = (v * scale for v in value)
+        return {
+            "kind": "range",
+            "name": name,
+            "unit": unit,
+            "value": f"{low:g}",
+            "range": {"first": f"{low:g}", "last": f"{high:g}"},
+        }
+    return {"kind": "fixed", "name": name, "unit": unit, "value": f"{value * scale:g}"}
+
+
+def hardware_profile(base: str, p: HardwareProfile) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "href": f"{base}/hardware_profiles/{p.id}",
+        "name": p.name,
+        "properties": [
+            _property("cpu", "count", p.cpus),
+            _property("memory", "MB", p.memory_gb, 1024),
+            _property("storage", "GB", p.storage_gb),
+            {"kind": "fixed", "name": "architecture", "unit": "label", "value": p.architecture},
+        ],
+    }
+
+
+def image(base: str, i: Image) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "href": f"{base}/images/{i.id}",
+        "name": i.name,
+        "description": i.description,
+        "owner_id": i.owner,
+        "architecture": i.architecture,
+        "state": i.state.upper(),
+        "hardware_profiles": [],
+        "actions": [
+            {
+                "rel": "create_instance",
+                "href": f"{base}/instances;image_id={i.id}",
+                "method": "post",
+            }
+        ],
+    }
+
+
+def key(base: str, obj: CloudObject) -> dict[str, Any]:
+    a = obj.attributes
+    out = {
+        "id": obj.id,
+        "href": f"{base}/keys/{obj.id}",
+        "name": a.get("name") or obj.id,
+        "credential_type": "key",
+        "fingerprint": a.get("fingerprint"),
+        "state": "AVAILABLE",
+        "actions": [{"rel": "destroy", "href": f"{base}/keys/{obj.id}", "method": "delete"}],
+    }
+    if a.get("private_key"):
+        out["pem"] = a["private_key"]  # shown once, in the answer to the create
+    return out
+
+
+def driver(base: str, name: str, providers: list[str]) -> dict[str, Any]:
+    return {
+        "id": name,
+        "href": f"{base}/drivers/{name}",
+        "name": name,
+        "providers": [{"id": p} for p in providers],
+    }
+
+
+# ---- XML -------------------------------------------------------------------------------------
+
+LINK_KEYS = {"image", "realm", "hardware_profile"}
+
+
+def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
+    if value is None:
+        return
+    if key == "actions":
+        actions = ET.SubElement(parent, "actions")
+        for a in value:
+            ET.SubElement(
+                actions, "link", {"rel": a["rel"], "href": a["href"], "method": a["method"]}
+            )
+    elif key in ("public_addresses", "private_addresses"):
+        holder = ET.SubElement(parent, key)
+        for ip in value:
+            ET.SubElement(holder, "address", {"type": "ipv4"}).text = ip
+    elif key == "properties":
+        for p in value:
+            prop = ET.SubElement(
+                parent, "property", {k: str(p[k]) for k in ("kind", "name", "unit", "value")}
+            )
+            if "range" in p:
+                ET.SubElement(prop, "range", p["range"])
+    elif isinstance(value, dict) and "href" in value:
+        ET.SubElement(parent, key, {"id": value["id"], "href": value["href"]})
+    elif isinstance(value, dict):
+        child = ET.SubElement(parent, key)
+        for k, v in value.items():
+            _xml_value(child, k, v)
+    elif isinstance(value, list):
+        holder = ET.SubElement(parent, key)
+        tag = SINGULAR.get(key, key.rstrip("s"))
+        for item in value:
+            if isinstance(item, dict):
+                holder.append(element(tag, item))
+            else:
+                ET.SubElement(holder, tag).text = str(item)
+    else:
+        ET.SubElement(parent, key).text = (
+            str(value).lower() if isinstance(value, bool) else str(value)
+        )
+
+
+def element(tag: str, doc: dict[str, Any]) -> ET.Element:
+    attrs: dict[str, str] = {k: str(doc[k]) for k in ("id", "href") if k in doc}
+    node = ET.Element(tag, attrs)
+    for key_, value in doc.items():
+        if key_ not in ("id", "href"):
+            _xml_value(node, key_, value)
+    return node
+
+
+def to_xml(root: ET.Element) -> bytes:
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")

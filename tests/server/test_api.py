@@ -1,0 +1,169 @@
+"""The Deltacloud API over HTTP against a live server with the sim cloud, in XML and JSON."""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree as ET
+
+import httpx
+import pytest
+from server_harness import TOKEN
+
+
+def xml(response: httpx.Response) -> ET.Element:
+    return ET.fromstring(response.content)
+
+
+def test_every_request_is_authenticated(api: str) -> None:
+    bare = httpx.get(f"{api}/api")
+    assert bare.status_code == 401
+    assert bare.headers["WWW-Authenticate"].startswith("Basic")
+    assert bare.headers["X-Deltacloud-Driver"] == "sim"
+    assert xml(bare).tag == "error" and xml(bare).findtext("code") == "401"
+    wrong = httpx.get(f"{api}/api", auth=("admin", "nope"))
+    assert wrong.status_code == 401
+    token = httpx.get(f"{api}/api", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert token.status_code == 200
+    assert httpx.get(f"{api}/api?force_auth=1", auth=("admin", "nope")).status_code == 401
+
+
+def test_entry_point(client: httpx.Client) -> None:
+    r = client.get("/api")
+    assert r.status_code == 200
+    assert r.headers["Server"].startswith("Apache-Deltacloud/")
+    assert r.headers["X-Nubes-Version"] and r.headers["ETag"]
+    assert (r.headers["X-Deltacloud-Driver"], r.headers["X-Deltacloud-Provider"]) == ("sim", "home")
+    root = xml(r)
+    assert root.tag == "api" and root.get("driver") == "sim" and root.get("version")
+    rels = {link.get("rel"): link for link in root.findall("link")}
+    assert {
+        "realms",
+        "hardware_profiles",
+        "images",
+        "instances",
+        "instance_states",
+        "keys",
+        "drivers",
+    } <= set(rels)
+    assert rels["instances"].get("href").endswith("/api/instances")
+    features = {f.get("name") for f in rels["instances"].findall("feature")}
+    assert {"user_data", "authentication_key", "firewalls"} <= features
+    doc = client.get("/api", headers={"Accept": "application/json"}).json()
+    assert doc["api"]["driver"] == "sim" and doc["api"]["links"]
+
+
+def test_formats_and_etags(client: httpx.Client) -> None:
+    assert (
+        client.get("/api/realms?format=json").headers["content-type"].startswith("application/json")
+    )
+    assert (
+        client.get("/api/realms", headers={"Accept": "application/xml"})
+        .headers["content-type"]
+        .startswith("application/xml")
+    )
+    unknown = client.get("/api/realms?format=yaml")
+    assert unknown.status_code == 406
+    first = client.get("/api/realms")
+    again = client.get("/api/realms", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    head = client.head("/api/realms")
+    assert head.status_code == 200 and head.content == b""
+    options = client.options("/api/instances")
+    assert options.status_code == 204 and "POST" in options.headers["Allow"]
+
+
+def test_choosing_the_provider(client: httpx.Client) -> None:
+    lab = client.get("/api/realms?format=json", headers={"X-Deltacloud-Provider": "lab"})
+    assert [r["id"] for r in lab.json()["realms"]] == ["sim-2a", "sim-2b", "sim-2c"]
+    assert lab.headers["X-Deltacloud-Provider"] == "lab"
+    matrix = client.get("/api;driver=mock;provider=sim-2/realms?format=json")
+    assert matrix.status_code == 200 and matrix.json()["realms"][0]["id"] == "sim-2a"
+    assert client.get("/api;driver=vsphere/realms").status_code == 400
+
+
+def test_read_only_collections(client: httpx.Client) -> None:
+    realms = xml(client.get("/api/realms"))
+    assert realms.tag == "realms" and realms[0].get("id") == "sim-1a"
+    assert realms[0].get("href").endswith("/api/realms/sim-1a")
+    profiles = xml(client.get("/api/hardware_profiles"))
+    flex = next(p for p in profiles if p.get("id") == "flex")
+    cpu = next(p for p in flex.findall("property") if p.get("name") == "cpu")
+    assert cpu.get("kind") == "range" and cpu.find("range").get("last") == "32"
+    small = client.get("/api/hardware_profiles/small?format=json").json()["hardware_profile"]
+    assert {p["name"]: p["value"] for p in small["properties"]}["memory"] == "2048"
+    images = client.get("/api/images?format=json").json()["images"]
+    assert "img-ubuntu-2404" in [i["id"] for i in images]
+    assert client.get("/api/images/img-nope").status_code == 404
+    states = xml(client.get("/api/instance_states"))
+    assert states.tag == "states" and states.find("state").get("name") == "start"
+    drivers = xml(client.get("/api/drivers"))
+    assert "sim" in [d.get("id") for d in drivers]
+    assert client.get("/api/drivers/mock?format=json").json()["driver"]["id"] == "sim"
+
+
+def test_instance_lifecycle(client: httpx.Client) -> None:
+    made = client.post(
+        "/api/instances",
+        data={
+            "image_id": "img-debian-12",
+            "hwp_id": "small",
+            "realm_id": "sim-1b",
+            "name": "api-web",
+        },
+    )
+    assert made.status_code == 201, made.text
+    root = xml(made)
+    id_ = root.get("id")
+    assert made.headers["Location"].endswith(f"/api/instances/{id_}")
+    assert root.findtext("state") == "RUNNING" and root.findtext("name") == "api-web"
+    assert root.find("realm").get("id") == "sim-1b"
+    assert root.find("hardware_profile").get("id") == "small"
+    assert root.find("public_addresses/address").text
+    actions = {a.get("rel") for a in root.findall("actions/link")}
+    assert actions == {"reboot", "stop", "destroy"}
+    start = client.post(f"/api/instances/{id_}/start")
+    assert start.status_code == 405 and "RUNNING" in xml(start).findtext("message")
+    stopped = client.post(f"/api/instances/{id_}/stop", headers={"Accept": "application/json"})
+    assert stopped.status_code == 202 and stopped.json()["instance"]["state"] == "STOPPED"
+    listed = client.get("/api/instances?state=STOPPED&format=json").json()["instances"]
+    assert [i["id"] for i in listed] == [id_]
+    assert client.delete(f"/api/instances/{id_}").status_code == 204
+    assert client.get(f"/api/instances/{id_}").status_code == 404
+
+
+def test_create_errors(client: httpx.Client) -> None:
+    missing = client.post("/api/instances", data={})
+    assert missing.status_code == 400 and "image_id is required" in xml(missing).findtext("message")
+    bad = client.post(
+        "/api/instances?format=json", json={"image_id": "img-beos", "hwp_id": "small"}
+    )
+    assert bad.status_code == 400
+    error = bad.json()["error"]
+    assert set(error) == {"code", "message", "driver", "provider"}
+    assert "InvalidImage.NotFound" in error["message"]
+
+
+def test_ranged_profile_overrides(client: httpx.Client) -> None:
+    made = client.post(
+        "/api/instances?format=json",
+        data={"image_id": "img-debian-12", "hwp_id": "flex", "hwp_cpu": "6", "hwp_memory": "12288"},
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["instance"]["hardware_profile"]["id"] == "flex"
+    client.delete(f"/api/instances/{made.json()['instance']['id']}")
+
+
+def test_keys(client: httpx.Client) -> None:
+    made = client.post("/api/keys?format=json", data={"name": "api-key"})
+    assert made.status_code == 201
+    key = made.json()["key"]
+    assert key["pem"].startswith("-----BEGIN") and key["fingerprint"]
+    shown = client.get(f"/api/keys/{key['id']}?format=json").json()["key"]
+    assert "pem" not in shown  # the private key is shown once
+    assert client.delete(f"/api/keys/{key['id']}").status_code == 204
+    assert client.get(f"/api/keys/{key['id']}").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/api/nothing", "/api/instances/i-nope"])
+def test_not_found(client: httpx.Client, path: str) -> None:
+    r = client.get(path, headers={"Accept": "application/json"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == 404
