@@ -6,6 +6,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs
 from xml.etree import ElementTree as ET
@@ -18,11 +19,12 @@ from engine import __version__
 from engine.diag import DiagnosticsError
 from engine.drivers import Drivers, configure_providers
 from providers.errors import ProviderError
-from providers.protocol import PORTABLE, Driver, Ownership
+from providers.protocol import Driver, Ownership
 from providers.registry import driver_names
 from server import views
 from server.config import ServerConfig
 from server.http import ApiError, error_response, make_middleware, provider_status, render
+from server.storage import KINDS, register_storage_routes
 
 COLLECTIONS = [
     "drivers",
@@ -32,7 +34,19 @@ COLLECTIONS = [
     "instances",
     "instance_states",
     "keys",
+    "storage_volumes",
+    "storage_snapshots",
+    "addresses",
+    "firewalls",
+    "buckets",
 ]
+# the portable type behind each collection a driver may or may not support
+TYPES = {
+    "images": "image",
+    "instances": "instance",
+    "keys": "key",
+    **{name: type_ for name, (type_, _) in KINDS.items()},
+}
 FEATURES: dict[str, list[tuple[str, str, list[str]]]] = {
     "instances": [
         ("user_name", "create", ["name"]),
@@ -145,9 +159,8 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         supported = set(_driver(request).schema())
         links: list[dict[str, Any]] = []
         for name in COLLECTIONS:
-            type_ = views.SINGULAR.get(name, "")
-            if type_ in PORTABLE and type_ not in supported:
-                continue
+            if name in TYPES and TYPES[name] not in supported:
+                continue  # a collection appears only where the driver supports it
             links.append(
                 {
                     "rel": name,
@@ -356,6 +369,19 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
             raise ApiError(405, f"instance {id} is {current['state']}; stop it first")
         _driver(request).delete("instance", id)
         return Response(status_code=204)
+
+    register_storage_routes(
+        app,
+        SimpleNamespace(
+            base=_base,
+            driver=_driver,
+            supports=_supports,
+            params=_params,
+            collection=_collection,
+            single=_single,
+            owner=_owner,
+        ),
+    )
 
     @app.api_route("/api/instance_states", methods=GET)
     async def instance_states(request: Request) -> Response:

@@ -234,3 +234,103 @@ def element(tag: str, doc: dict[str, Any]) -> ET.Element:
 
 def to_xml(root: ET.Element) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
+
+
+def volume(base: str, obj: CloudObject) -> dict[str, Any]:
+    a = obj.attributes
+    href = f"{base}/storage_volumes/{obj.id}"
+    attached = a.get("instance")
+    actions = (
+        [{"rel": "detach", "href": f"{href}/detach", "method": "post"}]
+        if attached
+        else [
+            {"rel": "attach", "href": f"{href}/attach", "method": "post"},
+            {"rel": "destroy", "href": href, "method": "delete"},
+        ]
+    )
+    return {
+        "id": obj.id,
+        "href": href,
+        "name": a.get("name") or obj.id,
+        "capacity": a.get("size_gb"),
+        "realm": link(base, "realms", a.get("realm")),
+        "state": str(a.get("state") or "unknown").upper(),
+        "mount": {"instance": link(base, "instances", attached), "device": a.get("device")}
+        if attached
+        else None,
+        "actions": actions,
+    }
+
+
+def snapshot(base: str, obj: CloudObject) -> dict[str, Any]:
+    a = obj.attributes
+    href = f"{base}/storage_snapshots/{obj.id}"
+    return {
+        "id": obj.id,
+        "href": href,
+        "name": a.get("name") or obj.id,
+        "storage_volume": link(base, "storage_volumes", a.get("volume")),
+        "state": str(a.get("state") or "unknown").upper(),
+        "capacity": a.get("size_gb"),
+        "actions": [{"rel": "destroy", "href": href, "method": "delete"}],
+    }
+
+
+def address(base: str, obj: CloudObject) -> dict[str, Any]:
+    a = obj.attributes
+    href = f"{base}/addresses/{obj.id}"
+    bound = a.get("instance")
+    actions = (
+        [{"rel": "disassociate", "href": f"{href}/disassociate", "method": "post"}]
+        if bound
+        else [
+            {"rel": "associate", "href": f"{href}/associate", "method": "post"},
+            {"rel": "destroy", "href": href, "method": "delete"},
+        ]
+    )
+    return {
+        "id": obj.id,
+        "href": href,
+        "ip": a.get("ip"),
+        "instance": link(base, "instances", bound),
+        "actions": actions,
+    }
+
+
+def firewall(base: str, obj: CloudObject) -> dict[str, Any]:
+    a = obj.attributes
+    href = f"{base}/firewalls/{obj.id}"
+    rules = []
+    for i, rule in enumerate(a.get("rules") or []):
+        low, _, high = str(rule.get("ports") or "").partition("-")
+        rules.append(
+            {
+                "id": f"{obj.id}~{i}",
+                "href": f"{href}/{obj.id}~{i}",
+                "allow_protocol": rule.get("protocol"),
+                "port_from": low or "0",
+                "port_to": high or low or "65535",
+                "direction": "ingress",
+                "sources": rule.get("sources") or [],
+            }
+        )
+    return {
+        "id": obj.id,
+        "href": href,
+        "name": a.get("name") or obj.id,
+        "description": a.get("description") or "",
+        "owner_id": "nubes",
+        "rules": rules,
+        "actions": [{"rel": "destroy", "href": href, "method": "delete"}],
+    }
+
+
+def bucket(base: str, obj: CloudObject) -> dict[str, Any]:
+    href = f"{base}/buckets/{obj.id}"
+    return {
+        "id": obj.id,
+        "href": href,
+        "name": obj.attributes.get("name") or obj.id,
+        "size": 0,
+        "actions": [{"rel": "destroy", "href": href, "method": "delete"}],
+    }

@@ -167,3 +167,68 @@ def test_keys(client: httpx.Client) -> None:
 def test_not_found(client: httpx.Client, path: str) -> None:
     r = client.get(path, headers={"Accept": "application/json"})
     assert r.status_code == 404 and r.json()["error"]["code"] == 404
+
+
+def test_volumes_snapshots_addresses(client: httpx.Client) -> None:
+    vm = client.post(
+        "/api/instances?format=json",
+        data={"image_id": "img-debian-12", "hwp_id": "tiny", "realm_id": "sim-1a"},
+    ).json()["instance"]
+    vol = client.post(
+        "/api/storage_volumes?format=json", data={"capacity": "3", "realm_id": "sim-1a"}
+    )
+    assert vol.status_code == 201, vol.text
+    vid = vol.json()["storage_volume"]["id"]
+    attached = client.post(
+        f"/api/storage_volumes/{vid}/attach?format=json",
+        data={"instance_id": vm["id"], "device": "/dev/sdg"},
+    )
+    assert attached.status_code == 202
+    assert attached.json()["storage_volume"]["mount"]["device"] == "/dev/sdg"
+    assert (
+        client.post(
+            f"/api/storage_volumes/{vid}/attach", data={"instance_id": vm["id"]}
+        ).status_code
+        == 405
+    )
+    snap = client.post("/api/storage_snapshots?format=json", data={"volume_id": vid})
+    assert snap.status_code == 201 and snap.json()["storage_snapshot"]["capacity"] == 3
+    assert client.post(f"/api/storage_volumes/{vid}/detach").status_code == 202
+    ip = client.post("/api/addresses?format=json").json()["address"]
+    bound = client.post(
+        f"/api/addresses/{ip['id']}/associate?format=json", data={"instance_id": vm["id"]}
+    )
+    assert bound.status_code == 202 and bound.json()["address"]["instance"]["id"] == vm["id"]
+    assert client.post(f"/api/addresses/{ip['id']}/disassociate").status_code == 202
+    for path in (
+        f"/api/addresses/{ip['id']}",
+        f"/api/storage_snapshots/{snap.json()['storage_snapshot']['id']}",
+        f"/api/storage_volumes/{vid}",
+        f"/api/instances/{vm['id']}",
+    ):
+        assert client.delete(path).status_code == 204, path
+
+
+def test_firewalls_and_buckets(client: httpx.Client) -> None:
+    fw = client.post("/api/firewalls?format=json", data={"name": "api-fw", "description": "web"})
+    assert fw.status_code == 201
+    fid = fw.json()["firewall"]["id"]
+    ruled = client.post(
+        f"/api/firewalls/{fid}/rules?format=json",
+        data={"protocol": "tcp", "port_from": "80", "port_to": "80", "ip_address": "10.0.0.0/8"},
+    )
+    assert ruled.status_code == 201
+    rule = ruled.json()["firewall"]["rules"][0]
+    assert (rule["port_from"], rule["sources"]) == ("80", ["10.0.0.0/8"])
+    root = xml(client.get(f"/api/firewalls/{fid}"))
+    assert root.find("rules/rule").get("id") == rule["id"]
+    assert client.delete(f"/api/firewalls/{fid}/{rule['id']}").status_code == 204
+    assert client.get(f"/api/firewalls/{fid}?format=json").json()["firewall"]["rules"] == []
+    assert client.delete(f"/api/firewalls/{fid}").status_code == 204
+    bucket = client.post("/api/buckets?format=json", data={"name": "api-bucket"})
+    assert bucket.status_code == 201
+    assert "api-bucket" in [
+        b["id"] for b in client.get("/api/buckets?format=json").json()["buckets"]
+    ]
+    assert client.delete("/api/buckets/api-bucket").status_code == 204
+    assert client.post("/api/buckets", data={}).status_code == 400
