@@ -22,8 +22,10 @@ from providers.errors import ProviderError
 from providers.protocol import Driver, Ownership
 from providers.registry import driver_names
 from server import views
+from server.aggregate import register_aggregate_routes
 from server.config import ServerConfig
 from server.http import ApiError, error_response, make_middleware, provider_status, render
+from server.stacks import register_stack_routes
 from server.storage import KINDS, register_storage_routes
 
 COLLECTIONS = [
@@ -382,6 +384,9 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
             owner=_owner,
         ),
     )
+
+    register_stack_routes(app, config, state_dir)
+    register_aggregate_routes(app, config)
 
     @app.api_route("/api/instance_states", methods=GET)
     async def instance_states(request: Request) -> Response:

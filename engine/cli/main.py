@@ -467,14 +467,7 @@ def show(target: str, state_dir: str, as_json: bool) -> None:
             out_console().print(f"No state for stack {session.stack.name}: nothing applied yet.")
         return
     if as_json:
-        doc = state.to_json()
-        for r in doc["resources"]:
-            for k in r.get("sensitive", []):
-                if r["attributes"].get(k) is not None:
-                    r["attributes"][k] = "(sensitive)"
-        for o in doc["outputs"].values():
-            if o["sensitive"]:
-                o["value"] = "(sensitive)"
+        doc = state.to_public_json()
         click.echo(json.dumps(doc, indent=2))
         return
     resources = sorted(state.resources.values(), key=lambda r: r.address)

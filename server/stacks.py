@@ -1,0 +1,267 @@
+"""Stacks over HTTP (additive to Deltacloud's API): list, plan, apply as a job, state, history.
+
+An apply runs in a thread as a job, holding the stack's state lock exactly as `nubes apply` does;
+its progress events (the CLI's JSON events) are kept and streamed as server-sent events.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from engine.apply import ApplyOptions, apply
+from engine.apply.hooks import Op
+from engine.diag import Diagnostics
+from engine.drivers import configure_drivers
+from engine.plan import PlanOptions, plan
+from engine.plan.planfile import plan_to_json
+from engine.stack import Stack, load_stack, resolve_variables
+from engine.state import LocalBackend, StateError
+from engine.state.lock import whoami
+from server.config import ServerConfig
+from server.http import ApiError
+
+
+@dataclass
+class Job:
+    id: str
+    stack: str
+    state: str = "queued"  # queued, running, succeeded, failed
+    summary: str = ""
+    diagnostics: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    done: threading.Event = field(default_factory=threading.Event)
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        event = {"type": kind, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **fields}
+        with self.changed:
+            self.events.append(event)
+            self.changed.notify_all()
+
+    def view(self, base: str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "href": f"{base}/jobs/{self.id}",
+            "stack": self.stack,
+            "state": self.state,
+            "summary": self.summary,
+            "diagnostics": self.diagnostics,
+            "events": f"{base}/jobs/{self.id}/events",
+        }
+
+
+class JobHooks:
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    def started(self, op: Op) -> None:
+        self.job.emit("apply_start", address=op.label, action=op.kind)
+
+    def finished(self, op: Op, seconds: float, id: str | None) -> None:
+        self.job.emit(
+            "apply_complete",
+            address=op.label,
+            action=op.kind,
+            id=id,
+            elapsed_seconds=round(seconds, 3),
+        )
+
+    def failed(self, op: Op, seconds: float, message: str) -> None:
+        self.job.emit("apply_errored", address=op.label, action=op.kind, message=message)
+
+    def skipped(self, op: Op, because: str) -> None:
+        self.job.emit("apply_skipped", address=op.label, action=op.kind, reason=because)
+
+
+def _diags_json(diags: Diagnostics) -> list[dict[str, Any]]:
+    return [d.to_json() for d in diags]
+
+
+def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -> None:
+    jobs: dict[str, Job] = {}
+
+    def stacks() -> dict[str, Stack]:
+        found: dict[str, Stack] = {}
+        for path in config.stacks:
+            stack, _ = load_stack(path)
+            if stack is not None:
+                found[stack.name] = stack
+        return found
+
+    def stack_named(name: str) -> Stack:
+        stack = stacks().get(name)
+        if stack is None:
+            raise ApiError(404, f"this server has no stack {name!r}")
+        return stack
+
+    def base(request: Request) -> str:
+        return str(request.base_url).rstrip("/") + "/api"
+
+    async def variables(request: Request, stack: Stack) -> dict[str, Any]:
+        body = await request.body()
+        given: dict[str, str] = {}
+        if body:
+            try:
+                doc = json.loads(body)
+            except ValueError:
+                raise ApiError(400, 'the body must be JSON: {"variables": {...}}') from None
+            raw = doc.get("variables", {}) if isinstance(doc, dict) else None
+            if not isinstance(raw, dict):
+                raise ApiError(400, "variables must be a JSON object")
+            given = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+        values, diags = resolve_variables(stack, given, [], os.environ)
+        if diags.has_errors:
+            raise ApiError(400, "; ".join(d.summary for d in diags))
+        return values
+
+    def planned(stack: Stack, values: dict[str, Any], destroy: bool = False) -> Any:
+        drivers, diags = configure_drivers(stack, values, state_dir, os.environ)
+        backend = LocalBackend(state_dir, stack.name)
+        if diags.has_errors:
+            return None, diags, drivers, backend
+        result, plan_diags = plan(
+            stack,
+            values,
+            backend.read(),
+            drivers,
+            PlanOptions(destroy=destroy),
+            backend.journal.intents(),
+        )
+        diags.extend(plan_diags)
+        return result, diags, drivers, backend
+
+    @app.get("/api/stacks")
+    async def stacks_index(request: Request) -> Response:
+        items = []
+        for name, stack in stacks().items():
+            state = LocalBackend(state_dir, name).read()
+            items.append(
+                {
+                    "name": name,
+                    "href": f"{base(request)}/stacks/{name}",
+                    "file": str(stack.file),
+                    "digest": stack.digest,
+                    "resources": len(stack.resources),
+                    "serial": state.serial if state else None,
+                }
+            )
+        return JSONResponse({"stacks": items})
+
+    @app.post("/api/stacks/{name}/plan")
+    async def stacks_plan(request: Request, name: str) -> Response:
+        stack = stack_named(name)
+        values = await variables(request, stack)
+        result, diags, _, _ = planned(stack, values)
+        if result is None:
+            return JSONResponse({"diagnostics": _diags_json(diags)}, status_code=400)
+        return JSONResponse(plan_to_json(result))
+
+    @app.post("/api/stacks/{name}/apply")
+    async def stacks_apply(request: Request, name: str) -> Response:
+        stack = stack_named(name)
+        values = await variables(request, stack)
+        job = Job(uuid.uuid4().hex[:12], name)
+        jobs[job.id] = job
+        threading.Thread(target=run_apply, args=(job, stack, values), daemon=True).start()
+        view = job.view(base(request))
+        return JSONResponse({"job": view}, status_code=202, headers={"Location": view["href"]})
+
+    def run_apply(job: Job, stack: Stack, values: dict[str, Any]) -> None:
+        job.state = "running"
+        job.emit("job_start", stack=stack.name)
+        try:
+            backend = LocalBackend(state_dir, stack.name)
+            with backend.lock("apply (api)"):
+                result, diags, drivers, backend = planned(stack, values)
+                if result is None:
+                    job.diagnostics = _diags_json(diags)
+                    job.state, job.summary = "failed", "the plan failed"
+                    return
+                job.emit("planned", summary=result.counts())
+                outcome = apply(result, drivers, backend, ApplyOptions(), JobHooks(job))
+                backend.record_apply(
+                    outcome.state,
+                    stack.text,
+                    stack.digest,
+                    str(stack.file),
+                    f"{whoami()} (api)",
+                    outcome.summary(),
+                )
+                job.summary = outcome.summary()
+                job.diagnostics = _diags_json(outcome.diags)
+                job.state = "failed" if outcome.failed else "succeeded"
+        except StateError as exc:
+            job.state, job.summary = "failed", str(exc)
+        except Exception as exc:  # a bug: the job says so instead of vanishing
+            job.state, job.summary = "failed", f"internal error: {type(exc).__name__}: {exc}"
+        finally:
+            job.emit("job_end", state=job.state, summary=job.summary)
+            job.done.set()
+
+    def job_named(id: str) -> Job:
+        if id not in jobs:
+            raise ApiError(404, f"no job {id}")
+        return jobs[id]
+
+    @app.get("/api/jobs/{id}")
+    async def jobs_show(request: Request, id: str) -> Response:
+        return JSONResponse({"job": job_named(id).view(base(request))})
+
+    @app.get("/api/jobs/{id}/events")
+    async def jobs_events(request: Request, id: str) -> Response:
+        job = job_named(id)
+
+        def stream() -> Iterator[bytes]:
+            sent = 0
+            while True:
+                with job.changed:
+                    while sent >= len(job.events) and not job.done.is_set():
+                        job.changed.wait(timeout=1)
+                    batch = job.events[sent:]
+                    finished = job.done.is_set()
+                for event in batch:
+                    yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+                sent += len(batch)
+                if finished and sent >= len(job.events):
+                    return
+
+        return StreamingResponse(stream(), media_type="text/event-stream")
+
+    @app.get("/api/stacks/{name}/state")
+    async def stacks_state(request: Request, name: str) -> Response:
+        stack = stack_named(name)
+        state = LocalBackend(state_dir, stack.name).read()
+        if state is None:
+            raise ApiError(404, f"stack {name} has no state yet")
+        return JSONResponse(state.to_public_json())
+
+    @app.get("/api/stacks/{name}/history")
+    async def stacks_history(request: Request, name: str) -> Response:
+        stack = stack_named(name)
+        entries = LocalBackend(state_dir, stack.name).history()
+        return JSONResponse(
+            {
+                "history": [
+                    {
+                        "serial": e.serial,
+                        "applied_at": e.applied_at,
+                        "digest": e.digest,
+                        "file": e.file,
+                        "who": e.who,
+                        "summary": e.summary,
+                    }
+                    for e in entries
+                ]
+            }
+        )

@@ -1,0 +1,88 @@
+"""Aggregation across providers, and stacks over HTTP: plan, apply as a job, events, state."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+
+from engine.state import LocalBackend
+
+
+def test_clouds_aggregate_every_provider(client: httpx.Client) -> None:
+    made = []
+    for provider in ("home", "lab"):
+        r = client.post(
+            "/api/instances?format=json",
+            headers={"X-Deltacloud-Provider": provider},
+            data={"image_id": "img-alpine-320", "hwp_id": "tiny"},
+        )
+        assert r.status_code == 201
+        made.append(r.json()["instance"]["id"])
+    everything = client.get("/api/clouds/instances?format=json").json()["instances"]
+    by_id = {i["id"]: i for i in everything}
+    assert by_id[made[0]]["provider"] == "home" and by_id[made[1]]["provider"] == "lab"
+    assert ";provider=lab/instances/" in by_id[made[1]]["href"]
+    lab = client.get("/api/clouds/instances?format=json&provider=lab").json()["instances"]
+    assert {i["provider"] for i in lab} == {"lab"}
+    running = client.get("/api/clouds/instances?format=json&state=running").json()["instances"]
+    assert set(made) <= {i["id"] for i in running}
+    assert client.get("/api/clouds/images?format=json").json()["images"]
+    assert client.get("/api/clouds/flavours").status_code == 404
+    for id_, provider in zip(made, ("home", "lab"), strict=True):
+        client.delete(f"/api/instances/{id_}", headers={"X-Deltacloud-Provider": provider})
+
+
+def wait_for(client: httpx.Client, href: str) -> dict:  # type: ignore[type-arg]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = client.get(href).json()["job"]
+        if job["state"] in ("succeeded", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError("the job did not finish")
+
+
+def test_stacks_plan_apply_state_history(client: httpx.Client, api_state: Path) -> None:
+    listed = client.get("/api/stacks").json()["stacks"]
+    assert [s["name"] for s in listed] == ["shop"]
+    plan = client.post("/api/stacks/shop/plan", json={"variables": {"replicas": 3}}).json()
+    assert {c["address"]: c["action"] for c in plan["resource_changes"]} == {
+        "files[0]": "create",
+        "files[1]": "create",
+        "files[2]": "create",
+        "key": "create",
+    }
+    bad = client.post("/api/stacks/shop/plan", json={"variables": {"replicas": "many"}})
+    assert bad.status_code == 400 and "not a number" in bad.text
+
+    started = client.post("/api/stacks/shop/apply")
+    assert started.status_code == 202
+    href = started.headers["Location"]
+    with client.stream("GET", started.json()["job"]["events"]) as events:
+        lines = [line for line in events.iter_lines() if line.startswith("data: ")]
+    kinds = [json.loads(line[6:])["type"] for line in lines]
+    assert kinds[0] == "job_start" and kinds[-1] == "job_end"
+    assert kinds.count("apply_complete") == 3
+    job = wait_for(client, href)
+    assert job["state"] == "succeeded" and job["summary"].startswith("3 added")
+
+    state = client.get("/api/stacks/shop/state").json()
+    assert sorted(r["address"] for r in state["resources"]) == ["files[0]", "files[1]", "key"]
+    assert state["outputs"]["secret"]["value"] == "(sensitive)"
+    assert "s3cret-value" not in json.dumps(state)
+    history = client.get("/api/stacks/shop/history").json()["history"]
+    assert history[-1]["summary"].startswith("3 added") and "(api)" in history[-1]["who"]
+    assert client.get("/api/stacks/nope/state").status_code == 404
+
+
+def test_an_apply_holds_the_lock_like_the_cli(client: httpx.Client, api_state: Path) -> None:
+    lock = LocalBackend(api_state, "shop").lock("apply")
+    try:
+        started = client.post("/api/stacks/shop/apply")
+        job = wait_for(client, started.headers["Location"])
+        assert job["state"] == "failed" and "the state is locked by" in job["summary"]
+    finally:
+        lock.release()
