@@ -10,6 +10,7 @@ import pytest
 from server_harness import PASSWORD, TOKEN, serve
 
 from engine.stack.model import Provider
+from server.config import ServerConfig, hash_password, token_hash
 
 STACK = """
 nubes: 1
@@ -25,7 +26,6 @@ resources:
 outputs:
   secret: {value: "${var.secret}", sensitive: true}
 """
-from server.config import ServerConfig, hash_password, token_hash
 
 
 @pytest.fixture(scope="module")
