@@ -341,6 +341,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         if params.get("firewalls"):
             desired["firewalls"] = [f for f in str(params["firewalls"]).split(",") if f]
         name = str(params.get("name") or f"api-{uuid.uuid4().hex[:8]}")
+        _check(_driver(request), "instance", desired)
         made = _driver(request).create("instance", desired, _owner(name))
         item = views.instance(_base(request), made, _owner_id())
         return _single(request, "instances", item, 201, {"Location": item["href"]})
@@ -382,6 +383,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
             collection=_collection,
             single=_single,
             owner=_owner,
+            check=_check,
         ),
     )
 
@@ -442,6 +444,15 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         return Response(status_code=204)
 
     return app
+
+
+def _check(driver: Driver, type: str, desired: dict[str, Any]) -> None:
+    """What a plan checks before a create (images, sizes, zones), answered as a 400."""
+    if isinstance(desired.get("size"), dict) and "profile" in desired["size"]:
+        return  # Deltacloud's hwp overrides: the driver checks the ranges itself
+    problems = driver.plan_change(type, None, desired).problems
+    if problems:
+        raise ApiError(400, "; ".join(f"{attr}: {message}" for attr, message in problems))
 
 
 def _owner(name: str) -> Ownership:

@@ -83,6 +83,7 @@ def register_storage_routes(app: FastAPI, helpers: Any) -> None:
                 params = await h.params(request)
                 desired = {k: v for k, v in _create_params(type_, params).items() if v is not None}
                 name = str(params.get("name") or f"api-{uuid.uuid4().hex[:8]}")
+                h.check(h.driver(request), type_, desired)
                 made = h.driver(request).create(type_, desired, h.owner(name))
                 item = view(h.base(request), made)
                 return h.single(request, collection, item, 201, {"Location": item["href"]})

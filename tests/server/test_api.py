@@ -139,7 +139,7 @@ def test_create_errors(client: httpx.Client) -> None:
     assert bad.status_code == 400
     error = bad.json()["error"]
     assert set(error) == {"code", "message", "driver", "provider"}
-    assert "InvalidImage.NotFound" in error["message"]
+    assert "image 'img-beos' does not exist in sim-1" in error["message"]
 
 
 def test_ranged_profile_overrides(client: httpx.Client) -> None:

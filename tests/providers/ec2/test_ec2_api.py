@@ -1,0 +1,66 @@
+"""The Deltacloud API in front of the EC2 driver, against moto, over HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+from server_harness import serve
+
+from engine.stack.model import Provider
+from server.config import ServerConfig, token_hash
+
+
+def test_ec2_through_the_api(tmp_path: Path, aws: str, ami: str, ec2: Any) -> None:
+    config = ServerConfig(
+        providers={
+            "home": Provider("home", "sim", {}),
+            "aws": Provider("aws", "ec2", {"region": "us-east-1", "endpoint": aws}),
+        },
+        default_provider="home",
+        tokens={"t": token_hash("tok")},
+    )
+    server, url = serve(config, tmp_path / "state")
+    try:
+        with httpx.Client(
+            base_url=url,
+            headers={"Authorization": "Bearer tok", "Accept": "application/json"},
+            timeout=60,
+        ) as c:
+            realms = c.get("/api;driver=ec2/realms").json()["realms"]
+            assert "us-east-1a" in [r["id"] for r in realms]
+            entry = c.get("/api", headers={"X-Deltacloud-Driver": "ec2"})
+            assert entry.headers["X-Deltacloud-Provider"] == "aws"
+            made = c.post(
+                "/api;driver=ec2/instances",
+                data={
+                    "image_id": ami,
+                    "hwp_id": "t3.micro",
+                    "realm_id": "us-east-1b",
+                    "name": "from-api",
+                },
+            )
+            assert made.status_code == 201, made.text
+            vm = made.json()["instance"]
+            assert vm["state"] == "RUNNING" and vm["realm"]["id"] == "us-east-1b"
+            described = ec2.describe_instances(InstanceIds=[vm["id"]])["Reservations"][0]
+            tags = {t["Key"]: t["Value"] for t in described["Instances"][0]["Tags"]}
+            assert tags["Name"] == "from-api" and tags["nubes:stack"] == "api"
+            stopped = c.post(f"/api;driver=ec2/instances/{vm['id']}/stop")
+            assert stopped.status_code == 202 and stopped.json()["instance"]["state"] == "STOPPED"
+            key = c.post("/api;driver=ec2/keys", data={"name": "api-key"}).json()["key"]
+            assert "BEGIN" in key["pem"]
+            everywhere = c.get("/api/clouds/instances").json()["instances"]
+            assert {"aws"} <= {i["provider"] for i in everywhere}
+            missing = c.get("/api;driver=ec2/instances/i-0123456789abcdef0")
+            assert missing.status_code == 404
+            bad = c.post(
+                "/api;driver=ec2/instances", data={"image_id": ami, "hwp_id": "t9.galactic"}
+            )
+            assert bad.status_code == 400 and bad.json()["error"]["driver"] == "ec2"
+            assert "instance type 't9.galactic' does not exist" in bad.json()["error"]["message"]
+            assert c.delete(f"/api;driver=ec2/instances/{vm['id']}").status_code == 204
+            assert c.delete(f"/api;driver=ec2/keys/{key['id']}").status_code == 204
+    finally:
+        server.should_exit = True
