@@ -113,9 +113,8 @@ def choose_provider(request: Request, config: ServerConfig, matrix: dict[str, st
         if not candidates:
             raise ApiError(400, f"this server has no provider with driver {driver!r}")
     if provider:
-        chosen = [
-            n for n in candidates if provider in (n, config.providers[n].config.get("region"))
-        ]
+        drivers = request.app.state.drivers.by_provider
+        chosen = [n for n in candidates if provider in (n, getattr(drivers.get(n), "region", None))]
         if not chosen:
             raise ApiError(
                 400, f"no provider {provider!r}" + (f" for driver {driver!r}" if driver else "")

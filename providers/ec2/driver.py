@@ -106,6 +106,10 @@ class Ec2Driver:
         return self._t
 
     @property
+    def region(self) -> str:
+        return self.t.settings.region
+
+    @property
     def calls(self) -> int:
         return self.t.calls
 

@@ -100,6 +100,10 @@ class SimDriver:
         return []
 
     @property
+    def region(self) -> str:
+        return self.config.region
+
+    @property
     def cloud(self) -> SimCloud:
         if self._cloud is None:
             raise ProviderError("the sim driver is not configured")

@@ -75,6 +75,8 @@ def test_choosing_the_provider(client: httpx.Client) -> None:
     lab = client.get("/api/realms?format=json", headers={"X-Deltacloud-Provider": "lab"})
     assert [r["id"] for r in lab.json()["realms"]] == ["sim-2a", "sim-2b", "sim-2c"]
     assert lab.headers["X-Deltacloud-Provider"] == "lab"
+    default = client.get("/api;driver=mock;provider=sim-1/realms?format=json")
+    assert default.headers["X-Deltacloud-Provider"] == "home"  # sim-1: home's default region
     matrix = client.get("/api;driver=mock;provider=sim-2/realms?format=json")
     assert matrix.status_code == 200 and matrix.json()["realms"][0]["id"] == "sim-2a"
     assert client.get("/api;driver=vsphere/realms").status_code == 400
