@@ -25,7 +25,7 @@ KINDS = {
 
 
 def register_aggregate_routes(app: FastAPI, config: ServerConfig) -> None:
-    @app.api_route("/api/clouds/{collection}", methods=["GET", "HEAD"])
+    @app.get("/api/clouds/{collection}")
     async def clouds(request: Request, collection: str) -> Response:
         if collection not in KINDS:
             raise ApiError(

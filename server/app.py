@@ -60,7 +60,6 @@ FEATURES: dict[str, list[tuple[str, str, list[str]]]] = {
     ],
     "images": [("owner_id", "index", ["owner_id"])],
 }
-GET = ["GET", "HEAD"]
 
 
 def _base(request: Request) -> str:
@@ -153,7 +152,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return error_response(request, exc.status_code, str(exc.detail))
 
-    @app.api_route("/api", methods=GET)
+    @app.get("/api")
     async def entry(request: Request) -> Response:
         base = _base(request)
         state = request.scope["state"]
@@ -197,7 +196,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
 
     # ---- drivers, realms, hardware profiles ------------------------------------------------
 
-    @app.api_route("/api/drivers", methods=GET)
+    @app.get("/api/drivers")
     async def drivers_index(request: Request) -> Response:
         base = _base(request)
         items = [
@@ -206,7 +205,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         ]
         return _collection(request, "drivers", items)
 
-    @app.api_route("/api/drivers/{id}", methods=GET)
+    @app.get("/api/drivers/{id}")
     async def drivers_show(request: Request, id: str) -> Response:
         base = _base(request)
         wanted = {"mock": "sim"}.get(id, id)
@@ -216,26 +215,26 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         ]
         return _single(request, "drivers", _one(items, wanted, "driver"))
 
-    @app.api_route("/api/realms", methods=GET)
+    @app.get("/api/realms")
     async def realms_index(request: Request) -> Response:
         base = _base(request)
         return _collection(
             request, "realms", [views.realm(base, r) for r in _driver(request).realms()]
         )
 
-    @app.api_route("/api/realms/{id}", methods=GET)
+    @app.get("/api/realms/{id}")
     async def realms_show(request: Request, id: str) -> Response:
         base = _base(request)
         items = [views.realm(base, r) for r in _driver(request).realms()]
         return _single(request, "realms", _one(items, id, "realm"))
 
-    @app.api_route("/api/hardware_profiles", methods=GET)
+    @app.get("/api/hardware_profiles")
     async def hwp_index(request: Request) -> Response:
         base = _base(request)
         items = [views.hardware_profile(base, p) for p in _driver(request).hardware_profiles()]
         return _collection(request, "hardware_profiles", items)
 
-    @app.api_route("/api/hardware_profiles/{id}", methods=GET)
+    @app.get("/api/hardware_profiles/{id}")
     async def hwp_show(request: Request, id: str) -> Response:
         base = _base(request)
         items = [views.hardware_profile(base, p) for p in _driver(request).hardware_profiles()]
@@ -243,7 +242,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
 
     # ---- images ----------------------------------------------------------------------------
 
-    @app.api_route("/api/images", methods=GET)
+    @app.get("/api/images")
     async def images_index(request: Request) -> Response:
         base = _base(request)
         owner = request.query_params.get("owner_id")
@@ -252,7 +251,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         ]
         return _collection(request, "images", items)
 
-    @app.api_route("/api/images/{id}", methods=GET)
+    @app.get("/api/images/{id}")
     async def images_show(request: Request, id: str) -> Response:
         base = _base(request)
         items = [views.image(base, i) for i in _driver(request).images()]
@@ -290,7 +289,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
             raise ApiError(404, f"instance {id} not found")
         return views.instance(_base(request), obj, _owner_id())
 
-    @app.api_route("/api/instances", methods=GET)
+    @app.get("/api/instances")
     async def instances_index(request: Request) -> Response:
         base = _base(request)
         state = request.query_params.get("state")
@@ -306,7 +305,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         ]
         return _collection(request, "instances", items)
 
-    @app.api_route("/api/instances/{id}", methods=GET)
+    @app.get("/api/instances/{id}")
     async def instances_show(request: Request, id: str) -> Response:
         return _single(request, "instances", _instance_view(request, id))
 
@@ -390,7 +389,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
     register_stack_routes(app, config, state_dir)
     register_aggregate_routes(app, config)
 
-    @app.api_route("/api/instance_states", methods=GET)
+    @app.get("/api/instance_states")
     async def instance_states(request: Request) -> Response:
         states: dict[str, list[dict[str, str]]] = {}
         for state, action, to in views.TRANSITIONS:
@@ -408,7 +407,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
 
     # ---- keys ------------------------------------------------------------------------------
 
-    @app.api_route("/api/keys", methods=GET)
+    @app.get("/api/keys")
     async def keys_index(request: Request) -> Response:
         _supports(request, "key")
         base = _base(request)
@@ -416,7 +415,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
             request, "keys", [views.key(base, o) for o in _driver(request).list("key", {})]
         )
 
-    @app.api_route("/api/keys/{id}", methods=GET)
+    @app.get("/api/keys/{id}")
     async def keys_show(request: Request, id: str) -> Response:
         _supports(request, "key")
         obj = _driver(request).read("key", id)

@@ -166,6 +166,8 @@ def _options(request: Request, path: str) -> Response:
             allowed |= set(getattr(route, "methods", None) or ())
     if not allowed:
         raise ApiError(404, f"no such resource: {path}")
+    if "GET" in allowed:
+        allowed.add("HEAD")
     return Response(status_code=204, headers={"Allow": ", ".join(sorted(allowed | {"OPTIONS"}))})
 
 
@@ -194,6 +196,10 @@ def make_middleware(config: ServerConfig) -> Callable[..., Awaitable[Response]]:
             state["provider"] = choose_provider(request, config, matrix)
             if request.method == "OPTIONS":
                 response = _options(request, path)
+            elif request.method == "HEAD":  # every GET route answers HEAD: headers, no body
+                request.scope["method"] = "GET"
+                full = await call_next(request)
+                response = Response(status_code=full.status_code, headers=dict(full.headers))
             else:
                 response = await call_next(request)
         except ApiError as exc:

@@ -23,7 +23,6 @@ KINDS: dict[str, tuple[str, View]] = {
     "firewalls": ("firewall", views.firewall),
     "buckets": ("bucket", views.bucket),
 }
-GET = ["GET", "HEAD"]
 
 
 def _create_params(type: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -64,14 +63,14 @@ def register_storage_routes(app: FastAPI, helpers: Any) -> None:
     for collection, (type_, view) in KINDS.items():
 
         def make(collection: str = collection, type_: str = type_, view: View = view) -> None:
-            @app.api_route(f"/api/{collection}", methods=GET, name=f"{collection}_index")
+            @app.get(f"/api/{collection}", name=f"{collection}_index")
             async def index(request: Request) -> Response:
                 h.supports(request, type_)
                 base = h.base(request)
                 items = [view(base, o) for o in h.driver(request).list(type_, {})]
                 return h.collection(request, collection, items)
 
-            @app.api_route(f"/api/{collection}/{{id}}", methods=GET, name=f"{collection}_show")
+            @app.get(f"/api/{collection}/{{id}}", name=f"{collection}_show")
             async def show(request: Request, id: str) -> Response:
                 return h.single(
                     request, collection, view(h.base(request), read(request, type_, id))
