@@ -24,7 +24,14 @@ from providers.registry import driver_names
 from server import views
 from server.aggregate import register_aggregate_routes
 from server.config import ServerConfig
-from server.http import ApiError, error_response, make_middleware, provider_status, render
+from server.http import (
+    ApiError,
+    error_response,
+    form,
+    make_middleware,
+    provider_status,
+    render,
+)
 from server.stacks import register_stack_routes
 from server.storage import KINDS, register_storage_routes
 
@@ -42,6 +49,21 @@ COLLECTIONS = [
     "firewalls",
     "buckets",
 ]
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"description": text}
+    for code, text in [
+        (304, "not modified since the ETag given in If-None-Match"),
+        (400, "a missing or invalid parameter"),
+        (401, "no valid credentials (Basic or Bearer)"),
+        (404, "no such object"),
+        (405, "an action the object's state does not allow"),
+        (406, "an unknown format"),
+        (500, "a bug in nubes or its driver"),
+        (501, "the driver does not support this collection"),
+        (502, "the cloud refused (quota, credentials)"),
+        (504, "the cloud did not answer in time"),
+    ]
+}
 # the portable type behind each collection a driver may or may not support
 TYPES = {
     "images": "image",
@@ -95,6 +117,14 @@ async def _params(request: Request) -> dict[str, str]:
         params.update({str(k): v for k, v in doc.items()})
     elif body:
         params.update({k: v[-1] for k, v in parse_qs(body.decode(errors="replace")).items()})
+    for key, value in params.items():
+        if isinstance(value, dict | list):
+            raise ApiError(400, f"{key} must be a single value")
+        try:
+            str(key).encode("utf-8")
+            str(value).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ApiError(400, f"{key!r} is not valid text") from None
     return params
 
 
@@ -135,6 +165,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         openapi_url="/api/openapi.json",
         docs_url=None,
         redoc_url=None,
+        responses=ERROR_RESPONSES,
     )
     app.state.config = config
     app.state.drivers = drivers
@@ -257,7 +288,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         items = [views.image(base, i) for i in _driver(request).images()]
         return _single(request, "images", _one(items, id, "image"))
 
-    @app.post("/api/images")
+    @app.post("/api/images", status_code=201, openapi_extra=form("instance_id", optional=("name",)))
     async def images_create(request: Request) -> Response:
         params = await _params(request)
         if not params.get("instance_id"):
@@ -273,7 +304,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         )
         return _single(request, "images", item, 201, {"Location": item["href"]})
 
-    @app.delete("/api/images/{id}")
+    @app.delete("/api/images/{id}", status_code=204)
     async def images_destroy(request: Request, id: str) -> Response:
         _driver(request).delete("image", id)
         return Response(status_code=204)
@@ -309,7 +340,24 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
     async def instances_show(request: Request, id: str) -> Response:
         return _single(request, "instances", _instance_view(request, id))
 
-    @app.post("/api/instances")
+    @app.post(
+        "/api/instances",
+        status_code=201,
+        openapi_extra=form(
+            "image_id",
+            optional=(
+                "hwp_id",
+                "realm_id",
+                "keyname",
+                "user_data",
+                "name",
+                "firewalls",
+                "hwp_cpu",
+                "hwp_memory",
+                "hwp_storage",
+            ),
+        ),
+    )
     async def instances_create(request: Request) -> Response:
         params = await _params(request)
         image = params.get("image_id")
@@ -345,7 +393,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         item = views.instance(_base(request), made, _owner_id())
         return _single(request, "instances", item, 201, {"Location": item["href"]})
 
-    @app.post("/api/instances/{id}/{action}")
+    @app.post("/api/instances/{id}/{action}", status_code=202)
     async def instances_act(request: Request, id: str, action: str) -> Response:
         if action not in ("start", "stop", "reboot", "destroy"):
             raise ApiError(404, f"instances have no action {action!r}")
@@ -364,7 +412,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         item = views.instance(_base(request), obj, _owner_id())
         return _single(request, "instances", item, 202)
 
-    @app.delete("/api/instances/{id}")
+    @app.delete("/api/instances/{id}", status_code=204)
     async def instances_destroy(request: Request, id: str) -> Response:
         current = _instance_view(request, id)
         if "destroy" not in [a["rel"] for a in current["actions"]]:
@@ -425,7 +473,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         view.pop("pem", None)  # the private key is shown once, when created
         return _single(request, "keys", view)
 
-    @app.post("/api/keys")
+    @app.post("/api/keys", status_code=201, openapi_extra=form("name", optional=("public_key",)))
     async def keys_create(request: Request) -> Response:
         _supports(request, "key")
         params = await _params(request)
@@ -436,7 +484,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         item = views.key(_base(request), made)
         return _single(request, "keys", item, 201, {"Location": item["href"]})
 
-    @app.delete("/api/keys/{id}")
+    @app.delete("/api/keys/{id}", status_code=204)
     async def keys_destroy(request: Request, id: str) -> Response:
         _supports(request, "key")
         _driver(request).delete("key", id)

@@ -222,3 +222,23 @@ def make_middleware(config: ServerConfig) -> Callable[..., Awaitable[Response]]:
         return response
 
     return middleware
+
+
+def form(*required: str, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An operation's parameters for the OpenAPI document: a form body (what Deltacloud clients
+    send) or the same fields as JSON."""
+    schema = {
+        "type": "object",
+        "properties": {name: {"type": "string"} for name in (*required, *optional)},
+    }
+    if required:
+        schema["required"] = list(required)
+    return {
+        "requestBody": {
+            "required": bool(required),
+            "content": {
+                "application/x-www-form-urlencoded": {"schema": schema},
+                "application/json": {"schema": schema},
+            },
+        }
+    }

@@ -167,7 +167,7 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
             return JSONResponse({"diagnostics": _diags_json(diags)}, status_code=400)
         return JSONResponse(plan_to_json(result))
 
-    @app.post("/api/stacks/{name}/apply")
+    @app.post("/api/stacks/{name}/apply", status_code=202)
     async def stacks_apply(request: Request, name: str) -> Response:
         stack = stack_named(name)
         values = await variables(request, stack)

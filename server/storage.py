@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from providers.protocol import CloudObject
 from server import views
-from server.http import ApiError
+from server.http import ApiError, form
 
 View = Callable[[str, CloudObject], dict[str, Any]]
 # collection -> (portable type, view)
@@ -22,6 +22,16 @@ KINDS: dict[str, tuple[str, View]] = {
     "addresses": ("address", views.address),
     "firewalls": ("firewall", views.firewall),
     "buckets": ("bucket", views.bucket),
+}
+
+
+# required and optional fields of each create, for the OpenAPI document
+CREATE_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "volume": (("capacity",), ("realm_id", "name")),
+    "snapshot": (("volume_id",), ("name",)),
+    "address": ((), ()),
+    "firewall": (("name",), ("description",)),
+    "bucket": (("name",), ()),
 }
 
 
@@ -76,7 +86,12 @@ def register_storage_routes(app: FastAPI, helpers: Any) -> None:
                     request, collection, view(h.base(request), read(request, type_, id))
                 )
 
-            @app.post(f"/api/{collection}", name=f"{collection}_create")
+            @app.post(
+                f"/api/{collection}",
+                name=f"{collection}_create",
+                status_code=201,
+                openapi_extra=form(*CREATE_FIELDS[type_][0], optional=CREATE_FIELDS[type_][1]),
+            )
             async def create(request: Request) -> Response:
                 h.supports(request, type_)
                 params = await h.params(request)
@@ -87,7 +102,7 @@ def register_storage_routes(app: FastAPI, helpers: Any) -> None:
                 item = view(h.base(request), made)
                 return h.single(request, collection, item, 201, {"Location": item["href"]})
 
-            @app.delete(f"/api/{collection}/{{id}}", name=f"{collection}_destroy")
+            @app.delete(f"/api/{collection}/{{id}}", name=f"{collection}_destroy", status_code=204)
             async def destroy(request: Request, id: str) -> Response:
                 read(request, type_, id)
                 h.driver(request).delete(type_, id)
@@ -102,7 +117,11 @@ def register_storage_routes(app: FastAPI, helpers: Any) -> None:
         updated = h.driver(request).update(type, id, current.attributes, wanted)
         return h.single(request, collection, view(h.base(request), updated), 202)
 
-    @app.post("/api/storage_volumes/{id}/attach")
+    @app.post(
+        "/api/storage_volumes/{id}/attach",
+        status_code=202,
+        openapi_extra=form("instance_id", optional=("device",)),
+    )
     async def attach(request: Request, id: str) -> Response:
         params = await h.params(request)
         if not params.get("instance_id"):
@@ -119,7 +138,7 @@ def register_storage_routes(app: FastAPI, helpers: Any) -> None:
             views.volume,
         )
 
-    @app.post("/api/storage_volumes/{id}/detach")
+    @app.post("/api/storage_volumes/{id}/detach", status_code=202)
     async def detach(request: Request, id: str) -> Response:
         if not read(request, "volume", id).attributes.get("instance"):
             raise ApiError(405, f"volume {id} is not attached")
@@ -132,7 +151,7 @@ def register_storage_routes(app: FastAPI, helpers: Any) -> None:
             views.volume,
         )
 
-    @app.post("/api/addresses/{id}/associate")
+    @app.post("/api/addresses/{id}/associate", status_code=202, openapi_extra=form("instance_id"))
     async def associate(request: Request, id: str) -> Response:
         params = await h.params(request)
         if not params.get("instance_id"):
@@ -143,13 +162,17 @@ def register_storage_routes(app: FastAPI, helpers: Any) -> None:
             request, "address", id, {"instance": params["instance_id"]}, "addresses", views.address
         )
 
-    @app.post("/api/addresses/{id}/disassociate")
+    @app.post("/api/addresses/{id}/disassociate", status_code=202)
     async def disassociate(request: Request, id: str) -> Response:
         if not read(request, "address", id).attributes.get("instance"):
             raise ApiError(405, f"address {id} is not associated")
         return await change(request, "address", id, {"instance": None}, "addresses", views.address)
 
-    @app.post("/api/firewalls/{id}/rules")
+    @app.post(
+        "/api/firewalls/{id}/rules",
+        status_code=201,
+        openapi_extra=form(optional=("protocol", "port_from", "port_to", "ip_address")),
+    )
     async def add_rule(request: Request, id: str) -> Response:
         params = await h.params(request)
         current = read(request, "firewall", id)
@@ -164,7 +187,7 @@ def register_storage_routes(app: FastAPI, helpers: Any) -> None:
         updated = h.driver(request).update("firewall", id, current.attributes, {"rules": rules})
         return h.single(request, "firewalls", views.firewall(h.base(request), updated), 201)
 
-    @app.delete("/api/firewalls/{id}/{rule_id}")
+    @app.delete("/api/firewalls/{id}/{rule_id}", status_code=204)
     async def delete_rule(request: Request, id: str, rule_id: str) -> Response:
         current = read(request, "firewall", id)
         rules = list(current.attributes.get("rules") or [])

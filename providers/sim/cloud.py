@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 import secrets
 import time
 import uuid
@@ -40,6 +41,9 @@ _PREFIX = {
     "bucket": "bkt",
     "image": "img",
 }
+
+
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")  # S3's rule
 
 
 def new_id(type: str) -> str:
@@ -265,6 +269,12 @@ class SimCloud:
 
     def _new_bucket(self, desired: Mapping[str, Any], owner: Ownership) -> dict[str, Any]:
         name = str(desired.get("name"))
+        if not BUCKET_NAME.fullmatch(name):
+            raise InvalidRequestError(
+                f"bucket name {name[:80]!r} must be 3-63 lowercase letters, digits, dots and "
+                "hyphens, starting and ending with a letter or digit",
+                "InvalidBucketName",
+            )
         if self.store.get(name) is not None:
             raise ConflictError(f"bucket {name!r} already exists", "BucketAlreadyExists")
         return {"name": name}
