@@ -245,6 +245,28 @@ class VolumeData(Protocol):
     def import_volume(self, id: str, data: bytes) -> None: ...
 
 
+@dataclass(frozen=True)
+class Blob:
+    bucket: str
+    key: str
+    size: int
+    content_type: str
+    modified: str
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    """A driver whose buckets hold blobs (Deltacloud's object storage)."""
+
+    def list_blobs(self, bucket: str) -> builtins.list[Blob]: ...
+
+    def put_blob(self, bucket: str, key: str, data: bytes, content_type: str) -> Blob: ...
+
+    def get_blob(self, bucket: str, key: str) -> tuple[Blob, bytes] | None: ...
+
+    def delete_blob(self, bucket: str, key: str) -> None: ...
+
+
 class Driver(Protocol):
     """What every cloud driver provides. Methods may raise `providers.errors.ProviderError`."""
 

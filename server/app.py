@@ -23,6 +23,7 @@ from providers.protocol import Driver, Ownership
 from providers.registry import driver_names
 from server import views
 from server.aggregate import register_aggregate_routes
+from server.blobs import register_blob_routes
 from server.config import ServerConfig
 from server.http import (
     ApiError,
@@ -420,19 +421,18 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         _driver(request).delete("instance", id)
         return Response(status_code=204)
 
-    register_storage_routes(
-        app,
-        SimpleNamespace(
-            base=_base,
-            driver=_driver,
-            supports=_supports,
-            params=_params,
-            collection=_collection,
-            single=_single,
-            owner=_owner,
-            check=_check,
-        ),
+    helpers = SimpleNamespace(
+        base=_base,
+        driver=_driver,
+        supports=_supports,
+        params=_params,
+        collection=_collection,
+        single=_single,
+        owner=_owner,
+        check=_check,
     )
+    register_blob_routes(app, helpers)  # before the generic bucket routes: its show lists blobs
+    register_storage_routes(app, helpers)
 
     register_stack_routes(app, config, state_dir)
     register_aggregate_routes(app, config)

@@ -56,6 +56,7 @@ SINGULAR = {
     "addresses": "address",
     "storage_snapshots": "storage_snapshot",
     "buckets": "bucket",
+    "blobs": "blob",
     "providers": "provider",
 }
 

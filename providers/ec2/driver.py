@@ -29,6 +29,7 @@ from providers.planning import plan_from_schema
 from providers.protocol import (
     PORTABLE,
     TOKEN_TAG,
+    Blob,
     CloudObject,
     DriverContext,
     HardwareProfile,
@@ -712,6 +713,44 @@ class Ec2Driver:
             t.call(ec2, "deregister_image", ImageId=id)
         else:
             raise InvalidRequestError(f"ec2 has no {type} resources")
+
+    # ---- blobs (S3 objects) ----------------------------------------------------------------
+
+    def _blob(self, bucket: str, key: str, size: int, kind: str, modified: Any) -> Blob:
+        stamp = (
+            modified.strftime("%Y-%m-%dT%H:%M:%SZ")
+            if hasattr(modified, "strftime")
+            else str(modified or "")
+        )
+        return Blob(bucket, key, int(size or 0), kind or "application/octet-stream", stamp)
+
+    def list_blobs(self, bucket: str) -> builtins.list[Blob]:
+        return [
+            self._blob(bucket, o["Key"], o.get("Size", 0), "", o.get("LastModified"))
+            for o in self.t.pages(self.t.s3, "list_objects_v2", "Contents", Bucket=bucket)
+        ]
+
+    def put_blob(self, bucket: str, key: str, data: bytes, content_type: str) -> Blob:
+        self.t.call(
+            self.t.s3, "put_object", Bucket=bucket, Key=key, Body=data, ContentType=content_type
+        )
+        found = self.get_blob(bucket, key)
+        if found is None:
+            raise NotFoundError(f"blob {key} vanished right after it was written")
+        return found[0]
+
+    def get_blob(self, bucket: str, key: str) -> tuple[Blob, bytes] | None:
+        try:
+            got = self.t.call(self.t.s3, "get_object", Bucket=bucket, Key=key)
+        except NotFoundError:
+            return None
+        data = got["Body"].read()
+        return self._blob(
+            bucket, key, len(data), got.get("ContentType", ""), got.get("LastModified")
+        ), data
+
+    def delete_blob(self, bucket: str, key: str) -> None:
+        self.t.call(self.t.s3, "delete_object", Bucket=bucket, Key=key)
 
     def act(self, type: str, id: str, action: str) -> CloudObject:
         operation = {

@@ -37,6 +37,7 @@ NOT_FOUND = {
     "NotFound",
     "InvalidAddress.NotFound",
     "InvalidGroupId.Malformed",
+    "NoSuchKey",
 }
 CONFLICT = {
     "DependencyViolation",

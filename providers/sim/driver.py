@@ -20,6 +20,7 @@ from engine.lang.unknown import Unknown, contains_unknown
 from providers.errors import (
     CreateIncompleteError,
     InvalidRequestError,
+    NotFoundError,
     ProviderError,
     TimeoutError_,
     TransientError,
@@ -28,6 +29,7 @@ from providers.lookup import by_id, check_criteria
 from providers.planning import plan_from_schema
 from providers.protocol import (
     PORTABLE,
+    Blob,
     CloudObject,
     DriverContext,
     HardwareProfile,
@@ -289,6 +291,38 @@ class SimDriver:
                 cloud.store.save(row)
 
         self._call(write)
+
+    # ---- blobs ---------------------------------------------------------------------------
+
+    def _blob(self, bucket: str, key: str, size: int, kind: str, modified: float) -> Blob:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(modified))
+        return Blob(bucket, key, size, kind, stamp)
+
+    def _bucket(self, bucket: str) -> None:
+        if self.read("bucket", bucket) is None:
+            raise NotFoundError(f"bucket {bucket} does not exist", "NoSuchBucket")
+
+    def list_blobs(self, bucket: str) -> builtins.list[Blob]:
+        self._bucket(bucket)
+        rows = self._call(lambda: self.cloud.store.blobs(bucket))
+        return [self._blob(bucket, k, len(d), c, m) for k, c, d, m in rows]
+
+    def put_blob(self, bucket: str, key: str, data: bytes, content_type: str) -> Blob:
+        self._bucket(bucket)
+        modified = self._call(lambda: self.cloud.store.put_blob(bucket, key, data, content_type))
+        return self._blob(bucket, key, len(data), content_type, modified)
+
+    def get_blob(self, bucket: str, key: str) -> tuple[Blob, bytes] | None:
+        self._bucket(bucket)
+        rows = self._call(lambda: self.cloud.store.blobs(bucket, key))
+        if not rows:
+            return None
+        k, c, d, m = rows[0]
+        return self._blob(bucket, k, len(d), c, m), d
+
+    def delete_blob(self, bucket: str, key: str) -> None:
+        self._bucket(bucket)
+        self._call(lambda: self.cloud.store.delete_blob(bucket, key))
 
     def act(self, type: str, id: str, action: str) -> CloudObject:
         cloud = self.cloud

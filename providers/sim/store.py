@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +28,14 @@ CREATE TABLE IF NOT EXISTS objects (
 );
 CREATE INDEX IF NOT EXISTS objects_type_region ON objects (type, region);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    data BLOB NOT NULL,
+    modified REAL NOT NULL,
+    PRIMARY KEY (bucket, key)
+);
 """
 
 
@@ -112,6 +121,32 @@ class Store:
             return int(
                 self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0]
             )
+
+    def put_blob(self, bucket: str, key: str, data: bytes, content_type: str) -> float:
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO blobs (bucket, key, content_type, data, modified) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (bucket, key, content_type, data, now),
+            )
+        return now
+
+    def blobs(self, bucket: str, key: str | None = None) -> list[tuple[str, str, bytes, float]]:
+        query = "SELECT key, content_type, data, modified FROM blobs WHERE bucket = ?"
+        params: list[Any] = [bucket]
+        if key is not None:
+            query += " AND key = ?"
+            params.append(key)
+        with self._lock:
+            return [
+                (r[0], r[1], bytes(r[2]), r[3])
+                for r in self._db.execute(query + " ORDER BY key", params).fetchall()
+            ]
+
+    def delete_blob(self, bucket: str, key: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM blobs WHERE bucket = ? AND key = ?", (bucket, key))
 
     def count(self, type: str, region: str) -> int:
         with self._lock:

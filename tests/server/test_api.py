@@ -235,3 +235,31 @@ def test_firewalls_and_buckets(client: httpx.Client) -> None:
     ]
     assert client.delete("/api/buckets/api-bucket").status_code == 204
     assert client.post("/api/buckets", data={}).status_code == 400
+
+
+def test_blobs_in_buckets(client: httpx.Client) -> None:
+    assert client.post("/api/buckets", data={"name": "blob-box"}).status_code == 201
+    put = client.put(
+        "/api/buckets/blob-box/hello.txt",
+        content=b"hello world",
+        headers={"Content-Type": "text/plain", "Accept": "application/json"},
+    )
+    assert put.status_code == 201 and put.json()["blob"]["content_length"] == 11
+    form = client.post(
+        "/api/buckets/blob-box?format=json", data={"blob_id": "note", "blob_data": "second"}
+    )
+    assert form.status_code == 201
+    shown = xml(client.get("/api/buckets/blob-box"))
+    assert sorted(b.get("id") for b in shown.findall("blobs/blob")) == ["hello.txt", "note"]
+    meta = client.get("/api/buckets/blob-box/hello.txt?format=json").json()["blob"]
+    assert meta["content_type"] == "text/plain"
+    content = client.get("/api/buckets/blob-box/hello.txt/content")
+    assert content.content == b"hello world" and content.headers["content-type"].startswith(
+        "text/plain"
+    )
+    full = client.delete("/api/buckets/blob-box")
+    assert full.status_code == 405 and "not empty" in xml(full).findtext("message")
+    for blob in ("hello.txt", "note"):
+        assert client.delete(f"/api/buckets/blob-box/{blob}").status_code == 204
+    assert client.get("/api/buckets/blob-box/note").status_code == 404
+    assert client.delete("/api/buckets/blob-box").status_code == 204

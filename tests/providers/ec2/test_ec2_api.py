@@ -61,6 +61,19 @@ def test_ec2_through_the_api(tmp_path: Path, aws: str, ami: str, ec2: Any) -> No
             assert bad.status_code == 400 and bad.json()["error"]["driver"] == "ec2"
             assert "instance type 't9.galactic' does not exist" in bad.json()["error"]["message"]
             assert c.delete(f"/api;driver=ec2/instances/{vm['id']}").status_code == 204
+            assert c.post("/api;driver=ec2/buckets", data={"name": "api-s3"}).status_code == 201
+            stored = c.put(
+                "/api;driver=ec2/buckets/api-s3/a.txt",
+                content=b"on s3",
+                headers={"Content-Type": "text/plain"},
+            )
+            assert stored.status_code == 201, stored.text
+            got = c.get("/api;driver=ec2/buckets/api-s3/a.txt/content")
+            assert got.content == b"on s3"
+            listed = c.get("/api;driver=ec2/buckets/api-s3").json()["bucket"]["blobs"]
+            assert [b["id"] for b in listed] == ["a.txt"]
+            assert c.delete("/api;driver=ec2/buckets/api-s3/a.txt").status_code == 204
+            assert c.delete("/api;driver=ec2/buckets/api-s3").status_code == 204
             assert c.delete(f"/api;driver=ec2/keys/{key['id']}").status_code == 204
     finally:
         server.should_exit = True
