@@ -56,13 +56,13 @@ def test_lost_responses_never_duplicate(tmp_path: Path) -> None:
     sim = SimDriver()
     sim.configure({"fail_rate": 0.6, "seed": 3, "max_retries": 30}, DriverContext(tmp_path, {}))
     made = {
-        sim.create("bucket", {"name": f"b{i}"}, Ownership("s", f"b{i}", f"t{i}")).id
+        sim.create("bucket", {"name": f"bucket-{i}"}, Ownership("s", f"b{i}", f"t{i}")).id
         for i in range(20)
     }
     assert len(made) == 20 and sim.faults > 10
     assert len(sim.list("bucket", {})) == 20
-    again = sim.create("bucket", {"name": "b0"}, Ownership("s", "b0", "t0"))
-    assert again.id == "b0"  # the same token is the same object, as with EC2's ClientToken
+    again = sim.create("bucket", {"name": "bucket-0"}, Ownership("s", "b0", "t0"))
+    assert again.id == "bucket-0"  # the same token is the same object, as with EC2's ClientToken
 
 
 def test_refusals_are_not_retried(tmp_path: Path) -> None:

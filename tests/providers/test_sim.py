@@ -91,7 +91,7 @@ def test_quota(tmp_path: Path) -> None:
 def test_transient_failures_are_retried(tmp_path: Path) -> None:
     driver = sim(tmp_path, fail_rate=0.5, seed=7)
     for i in range(20):
-        driver.create("bucket", {"name": f"b{i}"}, owner(f"b{i}"))
+        driver.create("bucket", {"name": f"bucket-{i}"}, owner(f"b{i}"))
     assert len(driver.list("bucket", {STACK_TAG: "stack"})) == 20
     assert driver.calls > 21  # some calls failed and were retried
     hopeless = sim(tmp_path / "x", fail_rate=0.99, seed=1, max_retries=2)
@@ -149,3 +149,11 @@ def test_plan_time_checks(tmp_path: Path) -> None:
         "instance", None, {"image": "nope", "size": "gigantic", "realm": "mars"}
     )
     assert {a for a, _ in change.problems} == {"image", "size", "realm"}
+
+
+def test_bucket_names_follow_s3s_rule(tmp_path: Path) -> None:
+    driver = sim(tmp_path)
+    for bad in ("ab", "Upper", "-dash", "has space", "x" * 64):
+        with pytest.raises(InvalidRequestError, match="bucket name"):
+            driver.create("bucket", {"name": bad}, owner(bad))
+    assert driver.create("bucket", {"name": "ok.name-1"}, owner("ok")).id == "ok.name-1"
