@@ -23,7 +23,7 @@ from engine.apply import ApplyOptions, apply
 from engine.apply.hooks import Op
 from engine.diag import Diagnostics
 from engine.drivers import configure_drivers
-from engine.plan import PlanOptions, plan
+from engine.plan import PlanOptions, plan_from_backend
 from engine.plan.planfile import plan_to_json
 from engine.stack import Stack, load_stack, resolve_variables
 from engine.state import LocalBackend, StateError
@@ -130,13 +130,8 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
         backend = LocalBackend(state_dir, stack.name)
         if diags.has_errors:
             return None, diags, drivers, backend
-        result, plan_diags = plan(
-            stack,
-            values,
-            backend.read(),
-            drivers,
-            PlanOptions(destroy=destroy),
-            backend.journal.intents(),
+        result, plan_diags = plan_from_backend(
+            stack, values, backend, drivers, PlanOptions(destroy=destroy)
         )
         diags.extend(plan_diags)
         return result, diags, drivers, backend

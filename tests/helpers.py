@@ -15,7 +15,7 @@ from typing import Any
 from engine.apply import ApplyOptions, ApplyResult, apply
 from engine.diag import Diagnostics
 from engine.drivers import Drivers, configure_drivers
-from engine.plan import Plan, PlanOptions, plan
+from engine.plan import Plan, PlanOptions, plan_from_backend
 from engine.stack import Stack, load_stack, resolve_variables
 from engine.state import LocalBackend
 
@@ -81,14 +81,7 @@ def make_plan(
     stack, values = load(stack_file, variables)
     drivers = drivers_for(stack, values, state_dir)
     backend = LocalBackend(state_dir, stack.name)
-    return plan(
-        stack,
-        values,
-        backend.read(),
-        drivers,
-        PlanOptions(destroy=destroy),
-        backend.journal.intents(),
-    )
+    return plan_from_backend(stack, values, backend, drivers, PlanOptions(destroy=destroy))
 
 
 def plan_and_apply(
@@ -101,14 +94,7 @@ def plan_and_apply(
     stack, values = load(stack_file, variables)
     drivers = drivers_for(stack, values, state_dir)
     backend = LocalBackend(state_dir, stack.name)
-    result, diags = plan(
-        stack,
-        values,
-        backend.read(),
-        drivers,
-        PlanOptions(destroy=destroy),
-        backend.journal.intents(),
-    )
+    result, diags = plan_from_backend(stack, values, backend, drivers, PlanOptions(destroy=destroy))
     assert result is not None, [d.summary for d in diags]
     return apply(result, drivers, backend, ApplyOptions(parallelism=parallelism))
 

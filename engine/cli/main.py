@@ -40,7 +40,7 @@ from engine.cli.state_cmds import register_state_commands
 from engine.diag import Diagnostics
 from engine.drivers import configure_drivers
 from engine.graph import build_graph, to_dot
-from engine.plan import Plan, PlanOptions, plan
+from engine.plan import Plan, PlanOptions, plan_from_backend
 from engine.plan.check import check_resource
 from engine.plan.differ import base_scope
 from engine.plan.planfile import is_plan_file, plan_to_json, read_plan_file, write_plan_file
@@ -141,14 +141,12 @@ def _make_plan(
     session: Session, destroy: bool = False, refresh: bool = True, allow_data_loss: bool = False
 ) -> Plan:
     assert session.drivers is not None
-    state = session.backend.read()
-    result, diags = plan(
+    result, diags = plan_from_backend(
         session.stack,
         session.variables,
-        state,
+        session.backend,
         session.drivers,
         PlanOptions(destroy=destroy, refresh=refresh, allow_data_loss=allow_data_loss),
-        session.backend.journal.intents(),
     )
     if result is None:
         raise Fail(diags)
