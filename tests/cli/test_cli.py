@@ -286,7 +286,7 @@ def test_internal_errors_have_no_traceback(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("something impossible")
 
-    monkeypatch.setattr(cli_main, "plan", broken)
+    monkeypatch.setattr(cli_main, "plan_from_backend", broken)
     monkeypatch.setattr("sys.argv", ["nubes", "plan", env["stack"], "--state-dir", env["state"]])
     monkeypatch.delenv("NUBES_DEBUG", raising=False)
     with pytest.raises(SystemExit) as exit_info:
