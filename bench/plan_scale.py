@@ -85,7 +85,7 @@ def seed(stack_file: Path, state_dir: Path) -> None:
                 "instance",
                 {
                     "name": f"web-{g}",
-                    "image": "ubuntu-24.04",
+                    "image": "img-ubuntu-2404",  # as an apply records it, resolved
                     "size": "small",
                     "realm": "sim-1a",
                     "firewalls": [fw.id],
