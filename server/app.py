@@ -65,6 +65,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (504, "the cloud did not answer in time"),
     ]
 }
+OWNER_ID = "nubes"  # Deltacloud's owner_id of the objects it lists
 # the portable type behind each collection a driver may or may not support
 TYPES = {
     "images": "image",
@@ -312,23 +313,18 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
 
     # ---- instances -------------------------------------------------------------------------
 
-    def _owner_id() -> str:
-        return "nubes"
-
     def _instance_view(request: Request, id: str) -> dict[str, Any]:
         obj = _driver(request).read("instance", id)
         if obj is None:
             raise ApiError(404, f"instance {id} not found")
-        return views.instance(_base(request), obj, _owner_id())
+        return views.instance(_base(request), obj, OWNER_ID)
 
     @app.get("/api/instances")
     async def instances_index(request: Request) -> Response:
         base = _base(request)
         state = request.query_params.get("state")
         realm = request.query_params.get("realm_id")
-        items = [
-            views.instance(base, o, _owner_id()) for o in _driver(request).list("instance", {})
-        ]
+        items = [views.instance(base, o, OWNER_ID) for o in _driver(request).list("instance", {})]
         items = [
             i
             for i in items
@@ -391,7 +387,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         name = str(params.get("name") or f"api-{uuid.uuid4().hex[:8]}")
         _check(_driver(request), "instance", desired)
         made = _driver(request).create("instance", desired, _owner(name))
-        item = views.instance(_base(request), made, _owner_id())
+        item = views.instance(_base(request), made, OWNER_ID)
         return _single(request, "instances", item, 201, {"Location": item["href"]})
 
     @app.post("/api/instances/{id}/{action}", status_code=202)
@@ -410,7 +406,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
             _driver(request).delete("instance", id)
             return Response(status_code=204)
         obj = _driver(request).act("instance", id, action)
-        item = views.instance(_base(request), obj, _owner_id())
+        item = views.instance(_base(request), obj, OWNER_ID)
         return _single(request, "instances", item, 202)
 
     @app.delete("/api/instances/{id}", status_code=204)
@@ -495,8 +491,6 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
 
 def _check(driver: Driver, type: str, desired: dict[str, Any]) -> None:
     """What a plan checks before a create (images, sizes, zones), answered as a 400."""
-    if isinstance(desired.get("size"), dict) and "profile" in desired["size"]:
-        return  # Deltacloud's hwp overrides: the driver checks the ranges itself
     problems = driver.plan_change(type, None, desired).problems
     if problems:
         raise ApiError(400, "; ".join(f"{attr}: {message}" for attr, message in problems))

@@ -18,7 +18,6 @@ import hmac
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -128,7 +127,3 @@ def load_config(path: Path) -> tuple[ServerConfig | None, Diagnostics]:
         providers, default, dict(spec.users), dict(spec.tokens), stacks, pos, path.parent
     )
     return (None if diags.has_errors else config), diags
-
-
-def settings_of(config: ServerConfig) -> dict[str, Any]:
-    return {"providers": list(config.providers), "default_provider": config.default_provider}

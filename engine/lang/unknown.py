@@ -38,10 +38,6 @@ class UnknownType:
 Unknown: Final = UnknownType()
 
 
-def is_unknown(value: Any) -> bool:
-    return value is Unknown
-
-
 def contains_unknown(value: Any) -> bool:
     """True if `value` is unknown or holds an unknown anywhere inside it."""
     if value is Unknown:

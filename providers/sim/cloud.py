@@ -19,7 +19,6 @@ from typing import Any
 from providers.errors import ConflictError, InvalidRequestError, NotFoundError, QuotaError
 from providers.protocol import (
     PORTABLE,
-    STACK_TAG,
     TOKEN_TAG,
     CloudObject,
     HardwareProfile,
@@ -437,9 +436,6 @@ class SimCloud:
 
     def _detach(self, attrs: dict[str, Any]) -> None:
         attrs.update(instance=None, device=None, state="available")
-
-    def owned(self, type: str, stack: str) -> list[Row]:
-        return self.store.select(type, self.region, {STACK_TAG: stack})
 
 
 def _fixed_values(p: HardwareProfile) -> dict[str, float]:
