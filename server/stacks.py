@@ -26,7 +26,7 @@ from engine.drivers import configure_drivers
 from engine.plan import PlanOptions, plan_from_backend
 from engine.plan.planfile import plan_to_json
 from engine.stack import Stack, load_stack, resolve_variables
-from engine.state import LocalBackend, StateError
+from engine.state import LocalBackend, LockHeld, StateError
 from engine.state.lock import whoami
 from server.config import ServerConfig
 from server.http import ApiError
@@ -157,7 +157,11 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
     async def stacks_plan(request: Request, name: str) -> Response:
         stack = stack_named(name)
         values = await variables(request, stack)
-        result, diags, _, _ = planned(stack, values)
+        try:
+            with LocalBackend(state_dir, stack.name).lock("plan (api)", shared=True):
+                result, diags, _, _ = planned(stack, values)
+        except LockHeld as exc:
+            raise ApiError(409, str(exc)) from None
         if result is None:
             return JSONResponse({"diagnostics": _diags_json(diags)}, status_code=400)
         return JSONResponse(plan_to_json(result))

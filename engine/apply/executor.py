@@ -26,7 +26,7 @@ from engine.plan.check import conform
 from engine.plan.differ import base_scope, evaluate_attributes, instance_names, set_value
 from engine.plan.model import Action, Change, Plan
 from engine.state.local import LocalBackend
-from engine.state.model import OutputState, ResourceState, State
+from engine.state.model import OutputState, ResourceState, State, StateError
 from providers.errors import CreateIncompleteError, NotFoundError, ProviderError, TransientError
 from providers.protocol import CloudObject, Ownership, VolumeData
 
@@ -76,8 +76,19 @@ class _OpFailed(Exception):
 
 
 class Executor:
-    def __init__(self, plan: Plan, drivers: Drivers, backend: LocalBackend, hooks: Hooks) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        drivers: Drivers,
+        backend: LocalBackend,
+        hooks: Hooks,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.plan = plan
+        self.stop = stop or threading.Event()
+        # the first failure to write state or journal (a full disk): it stops the apply, since
+        # nothing done after it could be recorded
+        self.fatal: StateError | None = None
         self.drivers = drivers
         self.backend = backend
         self.hooks = hooks
@@ -121,6 +132,14 @@ class Executor:
         try:
             new_id = self._perform(op)
         except _OpFailed as exc:
+            self.hooks.failed(op, time.monotonic() - started, str(exc))
+            raise
+        except StateError as exc:
+            with self.lock:
+                if self.fatal is None:
+                    self.fatal = exc
+                    self.diags.add(error(str(exc), "the apply stopped", address=op.label))
+            self.stop.set()
             self.hooks.failed(op, time.monotonic() - started, str(exc))
             raise
         except ProviderError as exc:
@@ -302,7 +321,7 @@ def apply(
     hooks: Hooks | None = None,
 ) -> ApplyResult:
     options = options or ApplyOptions()
-    ex = Executor(plan, drivers, backend, hooks or NoHooks())
+    ex = Executor(plan, drivers, backend, hooks or NoHooks(), options.stop)
     ops, deps = operations(plan.changes, plan.prior)
     ex._save()  # the refreshed state, with what recovery adopted, before anything changes
     for note in plan.recovered:
@@ -315,6 +334,8 @@ def apply(
     for op, outcome in outcomes.items():
         if outcome is Outcome.FAILED and not any(d.address == op.label for d in ex.diags):
             ex.diags.add(error(f"{op.label}: {op.kind} failed", address=op.label))
+    if ex.fatal is not None:
+        raise ex.fatal  # what was done is in the journal; the next run resolves it
     with ex.lock:
         _record_outputs(ex, plan)
     ex._save()

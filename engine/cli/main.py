@@ -138,7 +138,11 @@ def validate(
 
 
 def _make_plan(
-    session: Session, destroy: bool = False, refresh: bool = True, allow_data_loss: bool = False
+    session: Session,
+    destroy: bool = False,
+    refresh: bool = True,
+    allow_data_loss: bool = False,
+    recover: bool = True,
 ) -> Plan:
     assert session.drivers is not None
     result, diags = plan_from_backend(
@@ -147,6 +151,7 @@ def _make_plan(
         session.backend,
         session.drivers,
         PlanOptions(destroy=destroy, refresh=refresh, allow_data_loss=allow_data_loss),
+        recover=recover,
     )
     if result is None:
         raise Fail(diags)
@@ -186,6 +191,16 @@ def _show_plan(result: Plan) -> None:
     is_flag=True,
     help="Exit 0 with no changes, 1 on error, 2 when there are changes.",
 )
+@click.option(
+    "--lock",
+    type=bool,
+    default=True,
+    show_default=True,
+    metavar="BOOL",
+    help="Hold the state lock (shared) while planning; --lock=false plans beside a running "
+    "apply, without resolving its unfinished work.",
+)
+@lock_option
 @json_option
 @handles_failures
 def plan_cmd(
@@ -198,11 +213,22 @@ def plan_cmd(
     refresh: bool,
     allow_data_loss: bool,
     detailed_exitcode: bool,
+    lock: bool,
+    lock_timeout: float,
     as_json: bool,
 ) -> None:
     """Show what apply would change: refresh, diff with state, print the plan."""
     session = open_session(stack_file, state_dir, var_pairs, var_files)
-    result = _make_plan(session, destroy, refresh, allow_data_loss)
+    if not lock and out_file:
+        raise fail(
+            "--out needs the state lock: a plan made with --lock=false may miss an apply's "
+            "unfinished work, so it cannot be saved"
+        )
+    if lock:
+        with session.backend.lock("plan", lock_timeout, shared=True):
+            result = _make_plan(session, destroy, refresh, allow_data_loss)
+    else:
+        result = _make_plan(session, destroy, refresh, allow_data_loss, recover=False)
     if as_json:
         click.echo(json.dumps(plan_to_json(result), indent=2))
     else:
@@ -342,6 +368,12 @@ def _stale(session: Session, result: Plan) -> None:
         raise fail(
             f"the saved plan is stale: {result.stack.file} changed since it was made",
             "Run nubes plan again.",
+        )
+    pending = {i.key for i in session.backend.journal.intents()}
+    if pending - {note.intent for note in result.recovered}:
+        raise fail(
+            "the saved plan is stale: an apply was interrupted after it was made",
+            "Its unfinished work must be resolved first. Run nubes plan again.",
         )
 
 
@@ -574,14 +606,20 @@ def history(stack_file: str, state_dir: str, as_json: bool) -> None:
 
 @cli.command("force-unlock")
 @stack_argument
-@click.argument("lock_id", required=False)
+@click.argument("lock_id")
 @state_dir_option
 @handles_failures
-def force_unlock(stack_file: str, lock_id: str | None, state_dir: str) -> None:
-    """Remove a stack's state lock left by a run that is gone. Give the lock id to be safe."""
+def force_unlock(stack_file: str, lock_id: str, state_dir: str) -> None:
+    """Break the state lock LOCK_ID held by a run on another host (a shared state folder).
+
+    A lock held on this host is never broken: its holder is alive (the lock is a kernel lock,
+    released when a process dies), and stopping it is the way."""
     session = open_session(stack_file, state_dir, with_drivers=False)
     info = session.backend.force_unlock(lock_id)
-    out_console().print(f"Removed the lock held by {info.describe()}.")
+    err_console().print(
+        f"[yellow]Broke lock {info.id}[/], held by {info.describe()} on host {info.host}. "
+        "If that run is still going, it now runs beside the next one: make sure it has stopped."
+    )
 
 
 register_state_commands(cli)

@@ -6,7 +6,7 @@ without re-diffing; a saved plan is refused when the state or stack changed sinc
 
 from typing import Any
 
-from engine.diag import Diagnostics
+from engine.diag import Diagnostics, warning
 from engine.drivers import Drivers
 from engine.plan.differ import PlanOptions, plan
 from engine.plan.model import Action, Change, Drift, OutputChange, Plan
@@ -20,17 +20,28 @@ def plan_from_backend(
     backend: LocalBackend,
     drivers: Drivers,
     options: PlanOptions | None = None,
+    recover: bool = True,
 ) -> tuple[Plan | None, Diagnostics]:
     """Plan against what a backend holds: its state, and first what its journal says an
-    interrupted apply left unfinished. Every command that plans goes through here."""
-    return plan(
-        stack,
-        variables,
-        backend.read(),
-        drivers,
-        options or PlanOptions(),
-        backend.journal.intents(),
-    )
+    interrupted apply left unfinished. Every command that plans goes through here, holding the
+    state lock (shared at least), so the journal it recovers is never a live apply's.
+
+    `recover=False` is a plan taken without the lock: it leaves the journal alone and says so."""
+    intents = backend.journal.intents()
+    if recover:
+        return plan(stack, variables, backend.read(), drivers, options or PlanOptions(), intents)
+    result, diags = plan(stack, variables, backend.read(), drivers, options or PlanOptions())
+    if intents:
+        diags.add(
+            warning(
+                f"the journal holds {len(intents)} unfinished operation(s) of an apply that is "
+                "running or was interrupted",
+                "this plan was made without the state lock (--lock=false), so it does not "
+                "resolve them and may propose what they already did; plan with the lock to "
+                "see their outcome",
+            )
+        )
+    return result, diags
 
 
 __all__ = [

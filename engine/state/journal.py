@@ -16,13 +16,22 @@ import json
 import os
 import threading
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from engine.state.files import describe_os_error, ensure_private_dir, open_private
+from engine.state.model import StateError
+
+
+class IntentKind(StrEnum):
+    CREATE = "create"
+    DELETE = "delete"
 
 
 @dataclass
 class Intent:
-    kind: str  # "create" or "delete"
+    kind: IntentKind
     address: str
     provider: str
     type: str
@@ -34,7 +43,7 @@ class Intent:
 
     @property
     def key(self) -> str:
-        return f"create:{self.token}" if self.kind == "create" else f"delete:{self.id}"
+        return f"create:{self.token}" if self.kind is IntentKind.CREATE else f"delete:{self.id}"
 
 
 class Journal:
@@ -52,12 +61,13 @@ class Journal:
         next run look the object up by its token. Parallel intents share one fsync."""
         line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
         with self._lock:
-            if self._fd is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            os.write(self._fd, line)
+            try:
+                fd = self._open()
+                _write_line(fd, line)
+            except OSError as exc:
+                raise StateError(describe_os_error(exc, self.path, "write the journal")) from None
             self._appended += 1
-            ticket, fd = self._appended, self._fd
+            ticket = self._appended
         if not durable:
             return
         with self._sync_lock:
@@ -65,23 +75,54 @@ class Journal:
                 return  # an fsync that began after our write already covered it
             with self._lock:
                 covered = self._appended
-            os.fsync(fd)
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                raise StateError(describe_os_error(exc, self.path, "write the journal")) from None
             self._synced = covered
 
+    def _open(self) -> int:
+        """The journal, open for appending. A last line left torn by a crash or a full disk is
+        ended first, so the next record starts on a line of its own instead of being lost."""
+        if self._fd is None:
+            ensure_private_dir(self.path.parent)
+            fd = open_private(self.path, os.O_RDWR | os.O_APPEND)
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                _write_line(fd, b"\n")
+            self._fd = fd
+        return self._fd
+
     def will_create(
-        self, address: str, provider: str, type: str, token: str, dependencies: list[str],
+        self,
+        address: str,
+        provider: str,
+        type: str,
+        token: str,
+        dependencies: list[str],
         sensitive: list[str],
     ) -> None:
-        self._append({"intent": "create", "address": address, "provider": provider,
-                      "type": type, "token": token, "dependencies": dependencies,
-                      "sensitive": sensitive}, durable=True)
+        self._append(
+            {
+                "intent": "create",
+                "address": address,
+                "provider": provider,
+                "type": type,
+                "token": token,
+                "dependencies": dependencies,
+                "sensitive": sensitive,
+            },
+            durable=True,
+        )
 
     def created(self, token: str, id: str) -> None:
         self._append({"created": token, "id": id}, durable=False)
 
     def will_delete(self, address: str, provider: str, type: str, id: str) -> None:
-        self._append({"intent": "delete", "address": address, "provider": provider,
-                      "type": type, "id": id}, durable=True)
+        self._append(
+            {"intent": "delete", "address": address, "provider": provider, "type": type, "id": id},
+            durable=True,
+        )
 
     def deleted(self, id: str) -> None:
         self._append({"deleted": id}, durable=False)
@@ -93,33 +134,34 @@ class Journal:
     def intents(self) -> list[Intent]:
         """Every intent in the journal, in order, with what is known of its outcome."""
         try:
-            text = self.path.read_text()
+            fd = open_private(self.path, os.O_RDONLY, create=False)
         except FileNotFoundError:
             return []
+        except OSError as exc:
+            raise StateError(describe_os_error(exc, self.path, "read the journal")) from None
+        with os.fdopen(fd, "rb") as f:
+            raw = f.read()
         found: dict[str, Intent] = {}
-        for line in text.splitlines():
+        for number, line in enumerate(raw.splitlines(), 1):
             try:
                 record = json.loads(line)
             except ValueError:
                 continue  # torn by a crash while appending
-            if not isinstance(record, dict):
-                continue
-            if record.get("intent") in ("create", "delete"):
-                intent = Intent(
-                    kind=record["intent"], address=record["address"],
-                    provider=record["provider"], type=record["type"],
-                    token=record.get("token"), id=record.get("id"),
-                    dependencies=list(record.get("dependencies") or []),
-                    sensitive=list(record.get("sensitive") or []),
-                )
-                found[intent.key] = intent
-            elif "created" in record and f"create:{record['created']}" in found:
-                found[f"create:{record['created']}"].id = record.get("id")
-            elif "deleted" in record and f"delete:{record['deleted']}" in found:
-                found[f"delete:{record['deleted']}"].done = True
-            elif "settled" in record:
-                found.pop(record["settled"], None)
+            try:
+                _apply_record(found, record)
+            except (KeyError, TypeError, ValueError):
+                raise StateError(
+                    f"journal {self.path} line {number} is not a nubes journal record; "
+                    "the journal is damaged. Move it aside, run nubes plan, and check "
+                    "`nubes inventory` for objects an interrupted apply may have left."
+                ) from None
         return list(found.values())
+
+    def close(self) -> None:
+        with self._sync_lock, self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
     def clear(self) -> None:
         """Forget every intent: call only once the state file holds all their outcomes."""
@@ -131,3 +173,65 @@ class Journal:
                 os.unlink(self.path)
             except FileNotFoundError:
                 pass
+
+
+def _write_line(fd: int, line: bytes) -> None:
+    """Append all of `line` or nothing: a write cut short (a full disk) is taken back."""
+    start = os.lseek(fd, 0, os.SEEK_END)
+    try:
+        written = os.write(fd, line)
+        while written < len(line):
+            written += os.write(fd, line[written:])
+    except OSError:
+        try:
+            os.ftruncate(fd, start)
+        except OSError:
+            pass  # the reader skips a torn line, and the next open ends it
+        raise
+
+
+def _text(record: dict[str, Any], key: str, optional: bool = False) -> Any:
+    value = record.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(key)
+    return value
+
+
+def _texts(record: dict[str, Any], key: str) -> list[str]:
+    value = record.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError(key)
+    return list(value)
+
+
+def _apply_record(found: dict[str, Intent], record: Any) -> None:
+    if not isinstance(record, dict):
+        raise TypeError("record")
+    if "intent" in record:
+        intent = Intent(
+            kind=IntentKind(record["intent"]),
+            address=_text(record, "address"),
+            provider=_text(record, "provider"),
+            type=_text(record, "type"),
+            token=_text(record, "token", optional=True),
+            id=_text(record, "id", optional=True),
+            dependencies=_texts(record, "dependencies"),
+            sensitive=_texts(record, "sensitive"),
+        )
+        if (intent.token if intent.kind is IntentKind.CREATE else intent.id) is None:
+            raise ValueError("intent without token or id")
+        found[intent.key] = intent
+    elif "created" in record:
+        target = found.get(f"create:{_text(record, 'created')}")
+        if target is not None:
+            target.id = _text(record, "id")
+    elif "deleted" in record:
+        target = found.get(f"delete:{_text(record, 'deleted')}")
+        if target is not None:
+            target.done = True
+    elif "settled" in record:
+        found.pop(_text(record, "settled"), None)
+    else:
+        raise KeyError("record")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import stat
 import tempfile
 import time
 from dataclasses import dataclass
@@ -17,10 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from engine.gcpause import gc_paused
+from engine.state.files import describe_os_error, ensure_private_dir, open_private
 from engine.state.journal import Journal
-from engine.state.lock import StateLock, force_unlock
+from engine.state.lock import LockInfo, StateLock, force_unlock
 from engine.state.model import STATE_FORMAT, State, StateError
 from engine.state.upgrade import upgrade
+
+MAX_STATE_BYTES = 1024 * 1024 * 1024  # far beyond any real stack; a limit, not a target
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -35,8 +41,13 @@ class HistoryEntry:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Replace `path` with `data`: a temporary file, fsynced, renamed over it (a rename replaces
+    a planted symlink itself, never its target)."""
+    ensure_private_dir(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise StateError(describe_os_error(exc, path.parent, "write in")) from None
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "wb") as out:
@@ -44,17 +55,36 @@ def _atomic_write(path: Path, data: bytes) -> None:
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
-    except BaseException:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        raise StateError(describe_os_error(exc, path, "write")) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+
+
+def _read_private(path: Path, limit: int) -> bytes | None:
+    """The bytes of one of nubes' own files, None if it does not exist."""
     try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        fd = open_private(path, os.O_RDONLY, create=False)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateError(describe_os_error(exc, path, "read")) from None
+    with os.fdopen(fd, "rb") as f:
+        if os.fstat(f.fileno()).st_size > limit:
+            raise StateError(f"{path} is larger than {limit // 2**20} MiB; it is not a state file")
+        try:
+            return f.read()
+        except OSError as exc:
+            raise StateError(describe_os_error(exc, path, "read")) from None
 
 
 class LocalBackend:
@@ -73,30 +103,44 @@ class LocalBackend:
     # ---- state -----------------------------------------------------------------------------
 
     def read(self) -> State | None:
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return None
-        return self._parse(raw, self.path)
+        raw = _read_private(self.path, MAX_STATE_BYTES)
+        return None if raw is None else self._parse(raw, self.path)
 
     def _parse(self, raw: bytes, path: Path) -> State:
-        backup = f" Restore the previous version from {self.backup_path}." if path == self.path else ""
+        backup = (
+            f" Restore the previous version from {self.backup_path}." if path == self.path else ""
+        )
         try:
+            text = raw.decode("utf-8")
+            if text.startswith("\ufeff"):
+                raise ValueError("it starts with a byte order mark")
             with gc_paused():
-                doc = json.loads(raw)
+                doc = json.loads(text)
+        except RecursionError:
+            raise StateError(f"state file {path} nests too deeply to be a state.{backup}") from None
         except ValueError as exc:
-            raise StateError(f"state file {path} is corrupt or truncated ({exc}).{backup}") from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("format"), int):
-            raise StateError(f"state file {path} is not a nubes state document.{backup}")
-        if doc["format"] > STATE_FORMAT:
             raise StateError(
-                f"state file {path} has format {doc['format']}, newer than this nubes "
+                f"state file {path} is corrupt or truncated ({exc}).{backup}"
+            ) from None
+        fmt = doc.get("format") if isinstance(doc, dict) else None
+        if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
+            raise StateError(f"state file {path} is not a nubes state document.{backup}")
+        if fmt > STATE_FORMAT:
+            raise StateError(
+                f"state file {path} has format {fmt}, newer than this nubes "
                 f"understands ({STATE_FORMAT}); upgrade nubes"
             )
         try:
-            return State.from_json(upgrade(doc))
-        except (KeyError, TypeError, ValueError) as exc:
+            state = State.from_json(upgrade(doc))
+        except StateError as exc:
+            raise StateError(f"state file {path} is malformed: {exc}.{backup}") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StateError(f"state file {path} is malformed ({exc}).{backup}") from None
+        if state.stack != self.stack:
+            raise StateError(
+                f"state file {path} holds the state of stack {state.stack!r}, not {self.stack!r}"
+            )
+        return state
 
     def write(self, state: State) -> None:
         """Write `state` with its serial bumped; refuses to overwrite another lineage."""
@@ -127,24 +171,45 @@ class LocalBackend:
 
     def commit(self, data: bytes) -> None:
         """Replace the state file with `data` atomically, keeping the old file as the backup."""
-        if self.path.exists():
-            # the old file's inode becomes the backup: no copy, and never a torn backup
-            link = self.backup_path.with_name(f".{self.backup_path.name}.{os.getpid()}")
-            with contextlib.suppress(FileNotFoundError):
-                link.unlink()
-            os.link(self.path, link)
-            os.replace(link, self.backup_path)
+        try:
+            if self.path.exists():
+                # the old file's inode becomes the backup: no copy, and never a torn backup
+                link = self.backup_path.with_name(f".{self.backup_path.name}.{os.getpid()}")
+                with contextlib.suppress(FileNotFoundError):
+                    link.unlink()
+                os.link(self.path, link, follow_symlinks=False)
+                os.replace(link, self.backup_path)
+        except OSError as exc:
+            raise StateError(describe_os_error(exc, self.backup_path, "write")) from None
         _atomic_write(self.path, data)
         st = self.path.stat()
         if self._pending is not None:
             self._seen = ((st.st_ino, st.st_mtime_ns, st.st_size), self._pending)
         self._pending = None
 
-    def lock(self, operation: str, timeout: float = 0.0) -> StateLock:
+    def lock(self, operation: str, timeout: float = 0.0, shared: bool = False) -> StateLock:
+        """Take the stack's lock: shared for a plan, exclusive for anything that writes. An
+        exclusive lock also proves the folder writable, before any cloud is touched."""
         lock = StateLock(self.lock_path)
-        lock.acquire(operation, timeout)
-        self._sweep()
+        lock.acquire(operation, timeout, shared)
+        if not shared:
+            try:
+                self._sweep()
+                self._probe()
+            except BaseException:
+                lock.release()
+                raise
         return lock
+
+    def _probe(self) -> None:
+        try:
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.state_dir
+            )
+            os.close(fd)
+            os.unlink(tmp)
+        except OSError as exc:
+            raise StateError(describe_os_error(exc, self.state_dir, "write in")) from None
 
     def _sweep(self) -> None:
         """Remove the temporary files a killed writer can leave (safe only under the lock)."""
@@ -153,16 +218,22 @@ class LocalBackend:
                 with contextlib.suppress(FileNotFoundError):
                     leftover.unlink()
 
-    def force_unlock(self, lock_id: str | None) -> Any:
+    def force_unlock(self, lock_id: str) -> LockInfo:
         return force_unlock(self.lock_path, lock_id)
 
     # ---- history ---------------------------------------------------------------------------
 
-    def record_apply(self, state: State, text: str, digest: str, file: str, who: str,
-                     summary: str) -> None:
+    def record_apply(
+        self, state: State, text: str, digest: str, file: str, who: str, summary: str
+    ) -> None:
         """Keep the applied stack file (once per content) and a line about the apply."""
+        ensure_private_dir(self.history_dir)
         stored = self.history_dir / f"{digest.removeprefix('sha256:')}.yaml"
-        if not stored.exists():
+        try:
+            kept = stored.lstat()
+        except FileNotFoundError:
+            kept = None
+        if kept is None or not stat.S_ISREG(kept.st_mode):
             _atomic_write(stored, text.encode())
         entry = {
             "serial": state.serial,
@@ -172,28 +243,38 @@ class LocalBackend:
             "who": who,
             "summary": summary,
         }
-        self.history_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.history_dir / "index.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        index = self.history_dir / "index.jsonl"
+        fd = open_private(index, os.O_WRONLY | os.O_APPEND)
         try:
             os.write(fd, (json.dumps(entry) + "\n").encode())
             os.fsync(fd)
+        except OSError as exc:
+            raise StateError(describe_os_error(exc, index, "write")) from None
         finally:
             os.close(fd)
 
     def history(self) -> list[HistoryEntry]:
-        try:
-            lines = (self.history_dir / "index.jsonl").read_text().splitlines()
-        except FileNotFoundError:
+        raw = _read_private(self.history_dir / "index.jsonl", MAX_STATE_BYTES)
+        if raw is None:
             return []
         out = []
-        for line in lines:
+        for line in raw.decode("utf-8", "replace").splitlines():
             try:
                 e = json.loads(line)
+                digest = e["digest"]
+                if not _DIGEST.fullmatch(digest):
+                    continue
                 out.append(
-                    HistoryEntry(e["serial"], e["applied_at"], e["digest"], e["file"], e["who"],
-                                 e["summary"],
-                                 self.history_dir / f"{e['digest'].removeprefix('sha256:')}.yaml")
+                    HistoryEntry(
+                        int(e["serial"]),
+                        str(e["applied_at"]),
+                        str(digest),
+                        str(e["file"]),
+                        str(e["who"]),
+                        str(e["summary"]),
+                        self.history_dir / f"{digest.removeprefix('sha256:')}.yaml",
+                    )
                 )
-            except (ValueError, KeyError):
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
                 continue  # a torn last line from a crash: skip it
         return out

@@ -1,13 +1,20 @@
-"""The state lock: one writer per stack at a time.
+"""The state lock: one writer per stack at a time, and no reader while it writes.
 
 A kernel lock (flock) on `<stack>.lock` is held for the whole operation, so a process that dies,
-even by SIGKILL, releases it. The file also records who holds it and since when, which a second
-run reports. `force-unlock` removes the file, so a hung holder keeps only a lock on a name nobody
-uses any more.
+even by SIGKILL, releases it. Writers (apply, destroy, import, state rm/mv) take it exclusively
+and record in the file who holds it, since when and the lock's id; plans take it shared, so any
+number of plans run together but never beside a writer (a plan would otherwise read an apply's
+in-flight journal as an interrupted apply and adopt its work).
+
+Because the lock is a kernel lock, a lock that is held has a live holder. `force-unlock` therefore
+refuses to break a lock held on this host (stopping the holder is the way), and breaks one held
+from another host (a shared file system) only when given its id.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import getpass
 import json
@@ -19,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.state.files import describe_os_error, ensure_private_dir, open_private
 from engine.state.model import StateError
 
 
@@ -29,21 +37,36 @@ class LockInfo:
     pid: int
     operation: str
     created: str
+    host: str = ""
 
     def describe(self) -> str:
         return f"{self.who} (pid {self.pid}) since {self.created}, for {self.operation}"
 
 
 class LockHeld(StateError):
-    def __init__(self, info: LockInfo | None, path: Path) -> None:
+    def __init__(self, info: LockInfo | None, path: Path, readers: bool = False) -> None:
         self.info = info
-        holder = info.describe() if info else "another process (no details recorded)"
-        lock_id = f" {info.id}" if info else ""
-        super().__init__(
-            f"the state is locked by {holder}.\n"
-            f"Wait for it, retry with --lock-timeout, or, if that run is gone for good, "
-            f"nubes force-unlock <stack>{lock_id}  (lock file: {path})"
-        )
+        if readers:
+            message = (
+                "the state is being read by a plan in progress.\n"
+                "Wait for it, or retry with --lock-timeout SECONDS."
+            )
+        elif info is None:
+            message = (
+                f"the state is locked by another process (no details recorded in {path}).\n"
+                "Wait for it, or retry with --lock-timeout SECONDS."
+            )
+        else:
+            message = (
+                f"the state is locked by {info.describe()} (lock id {info.id}).\n"
+                "That run is still going: wait for it, or retry with --lock-timeout SECONDS."
+            )
+            if info.host == socket.gethostname():
+                message += (
+                    f"\nIf it hangs, stop it (kill {info.pid}): a stopped run releases the lock, "
+                    "and the next apply finishes its work from the journal."
+                )
+        super().__init__(message)
 
 
 def whoami() -> str:
@@ -58,48 +81,56 @@ class StateLock:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        self.shared = False
         self.info: LockInfo | None = None
 
-    def acquire(self, operation: str, timeout: float = 0.0) -> LockInfo:
+    def acquire(self, operation: str, timeout: float = 0.0, shared: bool = False) -> LockInfo:
         deadline = time.monotonic() + timeout
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            ensure_private_dir(self.path.parent)
+        except StateError:
+            if not shared:
+                raise
+        how = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = _open(self.path, shared)
+            if fd is None:  # a read-only folder: no writer can exist, so a reader needs no lock
+                self.shared = True
+                self.info = _info(operation)
+                return self.info
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, how | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
                 if time.monotonic() >= deadline:
-                    raise LockHeld(read_lock_info(self.path), self.path) from None
+                    raise _held(self.path) from None
                 time.sleep(min(0.2, max(0.01, deadline - time.monotonic())))
                 continue
             try:
-                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+                same = os.fstat(fd).st_ino == os.lstat(self.path).st_ino
             except FileNotFoundError:
                 same = False
-            if not same:  # force-unlocked (file removed) between open and flock: try again
+            if not same:  # broken by force-unlock between open and flock: try again
                 os.close(fd)
                 continue
-            info = LockInfo(
-                str(uuid.uuid4()),
-                whoami(),
-                os.getpid(),
-                operation,
-                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            )
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(asdict(info)).encode(), 0)
-            self._fd, self.info = fd, info
+            info = _info(operation)
+            if not shared:
+                try:
+                    os.ftruncate(fd, 0)
+                    os.pwrite(fd, json.dumps(asdict(info)).encode(), 0)
+                except OSError as exc:
+                    os.close(fd)
+                    raise StateError(describe_os_error(exc, self.path, "write the state lock"))
+
+            self._fd, self.info, self.shared = fd, info, shared
             return info
 
     def release(self) -> None:
         if self._fd is None:
             return
-        try:
-            if os.fstat(self._fd).st_ino == os.stat(self.path).st_ino:
-                os.unlink(self.path)
-        except FileNotFoundError:
-            pass
+        if not self.shared:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)  # a free lock records no holder
         os.close(self._fd)
         self._fd = None
 
@@ -110,32 +141,114 @@ class StateLock:
         self.release()
 
 
+def _info(operation: str) -> LockInfo:
+    return LockInfo(
+        str(uuid.uuid4()),
+        whoami(),
+        os.getpid(),
+        operation,
+        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        socket.gethostname(),
+    )
+
+
+def _open(path: Path, shared: bool) -> int | None:
+    """The lock file, created if missing; None for a reader in a folder it cannot write."""
+    try:
+        if shared:
+            try:
+                return open_private(path, os.O_RDONLY, create=False)
+            except FileNotFoundError:
+                pass
+        return open_private(path, os.O_RDWR)
+    except StateError:
+        raise
+    except OSError as exc:
+        if shared and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT):
+            return None
+        raise StateError(describe_os_error(exc, path, "open the state lock")) from None
+
+
+def _held(path: Path) -> LockHeld:
+    """Who holds the lock: readers (plans) only, or a writer, as its file records."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return LockHeld(None, path)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return LockHeld(read_lock_info(path), path)
+        return LockHeld(None, path, readers=True)
+    finally:
+        os.close(fd)
+
+
 def read_lock_info(path: Path) -> LockInfo | None:
     try:
-        doc = json.loads(path.read_text() or "null")
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        raw = os.read(fd, 64 * 1024)
+    finally:
+        os.close(fd)
+    try:
+        doc = json.loads(raw or b"null")
         return LockInfo(**doc) if isinstance(doc, dict) else None
-    except (OSError, ValueError, TypeError):
+    except (ValueError, TypeError):
         return None
 
 
-def force_unlock(path: Path, lock_id: str | None) -> LockInfo:
-    """Remove the lock file; with `lock_id`, only if it is that lock."""
-    info = read_lock_info(path)
+def force_unlock(path: Path, lock_id: str) -> LockInfo:
+    """Break a writer's lock held from another host, if it is the lock `lock_id`.
+
+    Refuses when the state is not locked, when the lock is another one, when only plans hold it,
+    and when its holder runs on this host: a held kernel lock means a live holder, and breaking
+    it would let a second run change the clouds beside the first."""
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise StateError("the state is not locked") from None
+        raise StateError("the state is not locked; nothing was changed") from None
+    except OSError as exc:
+        raise StateError(f"cannot open the state lock {path}: {exc.strerror}") from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        pass  # held: this is what force-unlock is for
-    else:
-        os.unlink(path)
-        raise StateError("the state is not locked (a stale lock file was removed)")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass
+        else:
+            raise StateError("the state is not locked; nothing was changed")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass
+        else:
+            raise StateError(
+                "the state is held only by plans in progress, which change nothing; "
+                "nothing was changed"
+            )
     finally:
         os.close(fd)
-    if lock_id is not None and (info is None or info.id != lock_id):
-        held = info.id if info else "unknown"
-        raise StateError(f"the lock's id is {held}, not {lock_id}; nothing was changed")
+    info = read_lock_info(path)
+    if info is None:
+        raise StateError(
+            f"the state is locked by a process that recorded no details in {path}; "
+            "nubes will not break a lock it cannot name. Nothing was changed."
+        )
+    if info.id != lock_id:
+        raise StateError(
+            f"the lock's id is {info.id}, not {lock_id} (held by {info.describe()}); "
+            "nothing was changed"
+        )
+    if info.host in ("", socket.gethostname()):
+        raise StateError(
+            f"lock {info.id} is held by a live process on this host: {info.describe()}.\n"
+            "Breaking it would let a second run change the clouds beside that one, creating "
+            "what both create twice and losing track of one copy. Wait for it to finish, or "
+            f"stop it (kill {info.pid}): a stopped run releases the lock, and the next apply "
+            "finishes its work from the journal. Nothing was changed."
+        )
     path.unlink()
-    return info or LockInfo("unknown", "unknown", 0, "unknown", "unknown")
+    return info

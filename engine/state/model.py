@@ -56,25 +56,94 @@ class ResourceState:
 
     def copy(self) -> ResourceState:
         # attributes are replaced key by key, never changed inside: a shallow copy suffices
-        return replace(self, attributes=dict(self.attributes), dependencies=list(self.dependencies),
-                       sensitive=list(self.sensitive))
+        return replace(
+            self,
+            attributes=dict(self.attributes),
+            dependencies=list(self.dependencies),
+            sensitive=list(self.sensitive),
+        )
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> ResourceState:
-        addr = parse_instance_addr(doc["address"])
+    def from_json(cls, doc: Any, where: str = "resource") -> ResourceState:
+        if not isinstance(doc, dict):
+            raise StateError(f"{where} must be an object")
+        text = _Fields(doc, where)
+        address = text.string("address")
+        addr = parse_instance_addr(address)
         if addr is None:
-            raise StateError(f"state holds an invalid address {doc['address']!r}")
+            raise StateError(f"{where} has an invalid address {address!r}")
+        status = doc.get("status", "ready")
+        if status not in ("ready", "tainted"):
+            raise StateError(f"{where}.status must be ready or tainted, not {status!r}")
         return cls(
             address=addr,
-            type=doc["type"],
-            provider=doc["provider"],
-            id=doc["id"],
-            attributes=dict(doc.get("attributes") or {}),
-            dependencies=list(doc.get("dependencies") or []),
-            tainted=doc.get("status", "ready") == "tainted",
-            sensitive=list(doc.get("sensitive") or []),
-            token=doc.get("token"),
+            type=text.string("type"),
+            provider=text.string("provider"),
+            id=text.string("id"),
+            attributes=text.mapping("attributes"),
+            dependencies=text.strings("dependencies"),
+            tainted=status == "tainted",
+            sensitive=text.strings("sensitive"),
+            token=text.string("token", optional=True),
         )
+
+
+class _Fields:
+    """Typed reads of one object of a state document, naming what is wrong and where."""
+
+    def __init__(self, doc: dict[str, Any], where: str) -> None:
+        self.doc = doc
+        self.where = where
+
+    def string(self, key: str, optional: bool = False) -> Any:
+        value = self.doc.get(key)
+        if value is None and optional:
+            return None
+        if not isinstance(value, str):
+            raise StateError(f"{self.where}.{key} must be a string, not {_kind(value)}")
+        return value
+
+    def strings(self, key: str) -> list[str]:
+        value = self.doc.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise StateError(f"{self.where}.{key} must be a list of strings")
+        return list(value)
+
+    def mapping(self, key: str) -> dict[str, Any]:
+        value = self.doc.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise StateError(f"{self.where}.{key} must be an object, not {_kind(value)}")
+        return dict(value)
+
+    def whole(self, key: str) -> int:
+        value = self.doc.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise StateError(f"{self.where}.{key} must be a whole number, not {_kind(value)}")
+        return value
+
+    def items(self, key: str) -> list[Any]:
+        value = self.doc.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise StateError(f"{self.where}.{key} must be a list, not {_kind(value)}")
+        return value
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the bool {str(value).lower()}"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return "a string" if isinstance(value, str) else "a number"
 
 
 @dataclass
@@ -111,19 +180,38 @@ class State:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> State:
-        resources = [ResourceState.from_json(r) for r in doc.get("resources") or []]
+        """A state from its document, every field checked: raises StateError naming the first
+        one that is wrong."""
+        fields = _Fields(doc, "state")
+        resources = [
+            ResourceState.from_json(r, f"resources[{i}]")
+            for i, r in enumerate(fields.items("resources"))
+        ]
+        by_addr: dict[InstanceAddr, ResourceState] = {}
+        for r in resources:
+            if r.address in by_addr:
+                raise StateError(f"state holds {r.address} twice")
+            by_addr[r.address] = r
+        outputs: dict[str, OutputState] = {}
+        for name, value in fields.mapping("outputs").items():
+            if not isinstance(value, dict) or not isinstance(value.get("sensitive", False), bool):
+                raise StateError(f"outputs.{name} must be an object with value and sensitive")
+            outputs[name] = OutputState(value.get("value"), bool(value.get("sensitive")))
+        digest = doc.get("stack_digest")
+        if digest is not None and not isinstance(digest, str):
+            raise StateError("state.stack_digest must be a string")
         return cls(
-            stack=doc["stack"],
-            lineage=doc["lineage"],
-            serial=int(doc["serial"]),
-            stack_digest=doc.get("stack_digest"),
-            resources={r.address: r for r in resources},
-            outputs={
-                k: OutputState(v.get("value"), bool(v.get("sensitive")))
-                for k, v in (doc.get("outputs") or {}).items()
-            },
-            format=int(doc["format"]),
-            deposed=[ResourceState.from_json(r) for r in doc.get("deposed") or []],
+            stack=fields.string("stack"),
+            lineage=fields.string("lineage"),
+            serial=fields.whole("serial"),
+            stack_digest=digest,
+            resources=by_addr,
+            outputs=outputs,
+            format=fields.whole("format"),
+            deposed=[
+                ResourceState.from_json(r, f"deposed[{i}]")
+                for i, r in enumerate(fields.items("deposed"))
+            ],
         )
 
     def to_public_json(self) -> dict[str, Any]:

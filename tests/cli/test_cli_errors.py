@@ -64,7 +64,8 @@ CASES: list[tuple[str, Callable[[Path], None] | None, list[str], str]] = [
     ("corrupt state", corrupt_state, ["plan", "{tmp}/s.yaml"], "corrupt or truncated"),
     ("corrupt plan file", corrupt_plan, ["apply", "{tmp}/p.plan"], "cannot read plan file"),
     ("cycle", cycle_stack, ["graph", "{tmp}/s.yaml"], "dependency cycle: "),
-    ("not locked", None, ["force-unlock", "{tmp}/s.yaml"], "the state is not locked"),
+    ("not locked", None, ["force-unlock", "{tmp}/s.yaml", "L-1"], "the state is not locked"),
+    ("unlock without id", None, ["force-unlock", "{tmp}/s.yaml"], "Missing argument 'LOCK_ID'"),
     ("rm unknown", setup_applied, ["state", "rm", "{tmp}/s.yaml", "b[7]"], "not in state: b[7]"),
     (
         "bad address",

@@ -13,6 +13,7 @@ import pytest
 
 from engine.addrs import InstanceAddr
 from engine.state import LocalBackend, LockHeld, ResourceState, State, StateError
+from engine.state.lock import read_lock_info
 
 
 def sample(stack: str = "web") -> State:
@@ -127,27 +128,112 @@ def test_a_killed_holder_releases_the_lock(tmp_path: Path) -> None:
     lock.release()
 
 
-def test_force_unlock_frees_a_hung_holder(tmp_path: Path) -> None:
+def test_force_unlock_refuses_a_live_holder_on_this_host(tmp_path: Path) -> None:
     proc = _holder(tmp_path)
     try:
         backend = LocalBackend(tmp_path, "web")
-        with pytest.raises(StateError, match="not"):
+        info = read_lock_info(backend.lock_path)
+        assert info is not None and info.pid == proc.pid
+        with pytest.raises(StateError, match="not wrong-id"):
             backend.force_unlock("wrong-id")
-        info = backend.force_unlock(None)
-        assert info.pid == proc.pid
+        with pytest.raises(StateError, match=rf"(?s)live process on this host.*kill {proc.pid}"):
+            backend.force_unlock(info.id)
+        with pytest.raises(LockHeld):  # still held: no second writer
+            backend.lock("apply")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+HOLD_ELSEWHERE = """
+import fcntl, json, os, sys, time
+fd = os.open({path!r}, os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+info = {{"id": "L-1", "who": "ci@builder", "pid": 99, "operation": "apply",
+        "created": "2026-12-01T00:00:00Z", "host": "builder-7"}}
+os.write(fd, json.dumps(info).encode())
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_force_unlock_breaks_a_lock_of_another_host_given_its_id(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path, "web")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_ELSEWHERE.format(path=str(backend.lock_path))],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        with pytest.raises(StateError, match="not L-2"):
+            backend.force_unlock("L-2")
+        assert backend.force_unlock("L-1").host == "builder-7"
         backend.lock("apply").release()
     finally:
         proc.kill()
         proc.wait()
 
 
+def test_force_unlock_of_a_free_lock_changes_nothing(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path, "web")
+    with pytest.raises(StateError, match="not locked"):
+        backend.force_unlock("any")
+    backend.lock("apply").release()
+    with pytest.raises(StateError, match="not locked"):
+        backend.force_unlock("any")
+
+
+def test_plans_share_the_lock_and_writers_wait_for_them(tmp_path: Path) -> None:
+    one = LocalBackend(tmp_path, "web").lock("plan", shared=True)
+    two = LocalBackend(tmp_path, "web").lock("plan", shared=True)
+    with pytest.raises(LockHeld, match="read by a plan in progress"):
+        LocalBackend(tmp_path, "web").lock("apply")
+    one.release()
+    two.release()
+    writer = LocalBackend(tmp_path, "web").lock("apply")
+    with pytest.raises(LockHeld, match="for apply"):
+        LocalBackend(tmp_path, "web").lock("plan", shared=True)
+    writer.release()
+    assert read_lock_info(LocalBackend(tmp_path, "web").lock_path) is None  # no stale holder
+
+
+@pytest.mark.parametrize("name", ["web.lock", "web.journal", "history/web/index.jsonl"])
+def test_planted_symlinks_never_get_their_target_written(tmp_path: Path, name: str) -> None:
+    target = tmp_path / "victim.txt"
+    target.write_text("precious\n")
+    state_dir = tmp_path / "state"
+    (state_dir / name).parent.mkdir(parents=True)
+    (state_dir / name).symlink_to(target)
+    backend = LocalBackend(state_dir, "web")
+    with pytest.raises(StateError, match="symbolic link"):
+        if name == "web.lock":
+            backend.lock("apply")
+        elif name == "web.journal":
+            backend.journal.will_delete("web", "sim", "bucket", "b-1")
+        else:
+            backend.record_apply(sample(), "v1", "sha256:" + "a" * 64, "s.yaml", "me", "1 added")
+    assert target.read_text() == "precious\n"
+
+
+def test_a_file_of_another_user_is_refused(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to make a file owned by another user")
+    backend = LocalBackend(tmp_path, "web")
+    backend.journal.path.write_text("")
+    os.chown(backend.journal.path, 12345, 12345)
+    with pytest.raises(StateError, match="owned by another user"):
+        backend.journal.will_delete("web", "sim", "bucket", "b-1")
+
+
 def test_history_keeps_each_stack_version_once(tmp_path: Path) -> None:
     backend = LocalBackend(tmp_path, "web")
     state = sample()
     backend.write(state)
-    backend.record_apply(state, "v1", "sha256:aa", "s.yaml", "me@here", "1 added")
-    backend.record_apply(state, "v1", "sha256:aa", "s.yaml", "me@here", "0 added")
-    backend.record_apply(state, "v2", "sha256:bb", "s.yaml", "me@here", "1 changed")
+    one, two = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    backend.record_apply(state, "v1", one, "s.yaml", "me@here", "1 added")
+    backend.record_apply(state, "v1", one, "s.yaml", "me@here", "0 added")
+    backend.record_apply(state, "v2", two, "s.yaml", "me@here", "1 changed")
     entries = backend.history()
     assert [e.summary for e in entries] == ["1 added", "0 added", "1 changed"]
     assert entries[2].stack_file.read_text() == "v2"
@@ -179,4 +265,4 @@ def test_leftovers_of_a_killed_writer_are_swept_under_the_lock(tmp_path: Path) -
     (tmp_path / ".web.json.abc123.tmp").write_text("{half a docu")
     (tmp_path / ".web.json.backup.4242").write_text("{}")
     backend.lock("apply").release()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["web.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["web.json", "web.lock"]
