@@ -25,6 +25,7 @@ from engine.diag import Diagnostics
 from engine.drivers import configure_drivers
 from engine.plan import PlanOptions, plan_from_backend
 from engine.plan.planfile import plan_to_json
+from engine.sensitive import declared_schemas, public_state, stack_sensitivity
 from engine.stack import Stack, load_stack, resolve_variables
 from engine.state import LocalBackend, LockHeld, StateError
 from engine.state.lock import whoami
@@ -243,7 +244,8 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
         state = LocalBackend(state_dir, stack.name).read()
         if state is None:
             raise ApiError(404, f"stack {name} has no state yet")
-        return JSONResponse(state.to_public_json())
+        hidden = stack_sensitivity(stack, declared_schemas(stack))
+        return JSONResponse(public_state(state, hidden))
 
     @app.get("/api/stacks/{name}/history")
     async def stacks_history(request: Request, name: str) -> Response:

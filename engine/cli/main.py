@@ -32,6 +32,7 @@ from engine.cli.session import (
     lock_option,
     open_session,
     out_console,
+    sensitivity,
     stack_argument,
     state_dir_option,
     var_options,
@@ -44,8 +45,9 @@ from engine.plan import Plan, PlanOptions, plan_from_backend
 from engine.plan.check import check_resource
 from engine.plan.differ import base_scope
 from engine.plan.planfile import is_plan_file, plan_to_json, read_plan_file, write_plan_file
+from engine.sensitive import Sensitivity, public_state
 from engine.stack import digest_text
-from engine.state import LocalBackend
+from engine.state import LocalBackend, OutputState
 from engine.state.lock import whoami
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -337,6 +339,10 @@ def _run_apply(session: Session, result: Plan, parallelism: int, as_json: bool) 
     return outcome
 
 
+def _shown_outputs(outputs: dict[str, OutputState], hidden: Sensitivity) -> dict[str, OutputState]:
+    return {k: OutputState(v.value, hidden.output(k, v.sensitive)) for k, v in outputs.items()}
+
+
 def _print_outputs(outputs: dict[str, Any]) -> None:
     if not outputs:
         return
@@ -496,13 +502,16 @@ def show(target: str, state_dir: str, as_json: bool) -> None:
         else:
             out_console().print(f"No state for stack {session.stack.name}: nothing applied yet.")
         return
+    hidden = sensitivity(session)
     if as_json:
-        doc = state.to_public_json()
-        click.echo(json.dumps(doc, indent=2))
+        click.echo(json.dumps(public_state(state, hidden), indent=2))
         return
     resources = sorted(state.resources.values(), key=lambda r: r.address)
-    print_lines(out_console(), [line for rs in resources for line in render.resource_lines(rs)])
-    _print_outputs(state.outputs)
+    print_lines(
+        out_console(),
+        [line for rs in resources for line in render.resource_lines(rs, hidden.of(rs))],
+    )
+    _print_outputs(_shown_outputs(state.outputs, hidden))
 
 
 @cli.command()
@@ -515,7 +524,7 @@ def output(stack_file: str, name: str | None, state_dir: str, as_json: bool) -> 
     """Print the stack's outputs, or one of them (with --json, its value as JSON)."""
     session = open_session(stack_file, state_dir, with_drivers=False)
     state = session.backend.read()
-    outputs = state.outputs if state else {}
+    outputs = _shown_outputs(state.outputs, sensitivity(session)) if state else {}
     if name is not None:
         if name not in outputs:
             raise fail(

@@ -217,8 +217,8 @@ def plan_lines(plan: Plan) -> list[str]:
     return out
 
 
-def resource_lines(rs: ResourceState) -> list[str]:
-    secret = set(rs.sensitive)
+def resource_lines(rs: ResourceState, hidden: frozenset[str] = frozenset()) -> list[str]:
+    secret = set(rs.sensitive) | hidden
     attrs = {k: v for k, v in rs.attributes.items() if v is not None}
     width = max((len(k) for k in attrs), default=0)
     out = [

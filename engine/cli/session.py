@@ -19,6 +19,7 @@ from rich.console import Console
 from engine.cli.diagview import print_diagnostics
 from engine.diag import Diagnostic, Diagnostics, error
 from engine.drivers import Drivers, configure_drivers
+from engine.sensitive import Sensitivity, declared_schemas, stack_sensitivity
 from engine.stack import Stack, load_stack, resolve_variables
 from engine.state import LocalBackend, StateError
 
@@ -107,6 +108,13 @@ def open_session(
             raise Fail(driver_diags)
         session.drivers = drivers
     return session
+
+
+def sensitivity(session: Session) -> Sensitivity:
+    """What to hide when showing this stack's state: from the stack and the drivers' schemas
+    (which need no configuring), whatever state recorded."""
+    schemas = session.drivers.schemas() if session.drivers else declared_schemas(session.stack)
+    return stack_sensitivity(session.stack, schemas)
 
 
 def check(diags: Diagnostics) -> None:

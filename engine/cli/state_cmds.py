@@ -17,13 +17,16 @@ from engine.cli.session import (
     lock_option,
     open_session,
     out_console,
+    sensitivity,
     stack_argument,
     state_dir_option,
     var_options,
 )
 from engine.inventory import inventory
+from engine.stack import Stack
 from engine.state import ResourceState, State
 from providers.errors import ProviderError
+from providers.protocol import STACK_TAG, CloudObject
 
 
 def _addr(text: str) -> InstanceAddr:
@@ -37,6 +40,57 @@ def _state(session_state: State | None, stack: str) -> State:
     if session_state is None:
         raise fail(f"no state for stack {stack}: nothing applied yet")
     return session_state
+
+
+def _check_destination(stack: Stack, addr: InstanceAddr, type: str, verb: str, what: str) -> None:
+    """An address may only receive an object that the stack declares there, of its type."""
+    res = stack.resources.get(addr.name)
+    if res is None:
+        raise fail(
+            f"cannot {verb} {what} to {addr}: the stack has no resource {addr.name!r}",
+            "write the resource into the stack first; nothing was changed",
+        )
+    if res.lookup is not None:
+        raise fail(
+            f"cannot {verb} {what} to {addr}: {addr.name} looks an object up, and nubes does not "
+            "manage what it looks up; nothing was changed"
+        )
+    if res.type != type:
+        raise fail(
+            f"cannot {verb} {what} to {addr}: {addr.name} is a {res.type}, not a {type}",
+            "an address only holds objects of its resource's type; nothing was changed",
+        )
+    expanded = "count" if res.count is not None else "for_each" if res.for_each is not None else ""
+    fits = {
+        "count": isinstance(addr.key, int),
+        "for_each": isinstance(addr.key, str),
+        "": addr.key is None,
+    }[expanded]
+    if not fits:
+        raise fail(
+            f"{addr} does not match how {addr.name} is declared",
+            'use an index (web[0]) with count, a key (web["k"]) with for_each, '
+            "and none otherwise; nothing was changed",
+        )
+
+
+def _check_unmanaged(state: State, stack: str, provider: str, obj: CloudObject) -> None:
+    """An object is managed at one address of one stack, never two."""
+    for rs in [*state.resources.values(), *state.deposed]:
+        if rs.provider == provider and rs.type == obj.type and rs.id == obj.id:
+            raise fail(
+                f"{obj.type} {obj.id} is already managed as {rs.address}",
+                "two addresses managing one object would change it twice and destroy it twice; "
+                f"to give it a new address, use nubes state mv {rs.address} <new address>. "
+                "Nothing was changed.",
+            )
+    owner = obj.tags.get(STACK_TAG)
+    if owner is not None and owner not in (stack, "api"):
+        raise fail(
+            f"{obj.type} {obj.id} belongs to stack {owner!r} (as {obj.address or '?'})",
+            f"forget it there first (nubes state rm, in stack {owner}), then import it here. "
+            "Nothing was changed.",
+        )
 
 
 def register_state_commands(cli: click.Group) -> None:
@@ -84,7 +138,7 @@ def register_state_commands(cli: click.Group) -> None:
         rs = state.resources.get(_addr(address))
         if rs is None:
             raise fail(f"{address} is not in state")
-        render.print_lines(out_console(), render.resource_lines(rs))
+        render.print_lines(out_console(), render.resource_lines(rs, sensitivity(session).of(rs)))
 
     @state_group.command("rm")
     @stack_argument
@@ -127,7 +181,9 @@ def register_state_commands(cli: click.Group) -> None:
                 raise fail(f"{source} is not in state")
             if dst in state.resources:
                 raise fail(f"{destination} is already in state; nothing was changed")
-            rs = state.resources.pop(src)
+            rs = state.resources[src]
+            _check_destination(session.stack, dst, rs.type, "move", f"{source} ({rs.type})")
+            del state.resources[src]
             rs.address = dst
             state.resources[dst] = rs
             for other in state.resources.values():
@@ -201,13 +257,7 @@ def register_state_commands(cli: click.Group) -> None:
                 f"the stack has no resource {addr.name!r}",
                 "write the resource into the stack first, then import into it",
             )
-        expanded = res.count is not None or res.for_each is not None
-        if expanded != (addr.key is not None):
-            raise fail(
-                f"{address} does not match how {addr.name} is declared",
-                'use an index (web[0]) with count, a key (web["k"]) with for_each, '
-                "and none otherwise",
-            )
+        _check_destination(session.stack, addr, res.type, "import", f"{res.type} {native_id}")
         with session.backend.lock("import", lock_timeout):
             state = session.backend.read() or State(session.stack.name)
             if addr in state.resources:
@@ -218,6 +268,7 @@ def register_state_commands(cli: click.Group) -> None:
                 raise fail(f"reading {res.type} {native_id} failed: {exc}") from None
             if obj is None:
                 raise fail(f"provider {res.provider!r} has no {res.type} with id {native_id!r}")
+            _check_unmanaged(state, session.stack.name, res.provider, obj)
             schema = session.drivers[res.provider].schema()[res.type]
             state.resources[addr] = ResourceState(
                 addr,
@@ -225,7 +276,9 @@ def register_state_commands(cli: click.Group) -> None:
                 res.provider,
                 obj.id,
                 obj.attributes,
-                sensitive=sorted(schema.sensitive),
+                sensitive=sorted(
+                    schema.sensitive | sensitivity(session).resources.get(res.name, frozenset())
+                ),
             )
             session.backend.write(state)
         out_console().print(

@@ -8,6 +8,7 @@ the planned values of what it depends on (computed values of new objects are `Un
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from engine.plan.check import check_resource, conform, value_type_problem
 from engine.plan.model import Action, Change, Drift, OutputChange, Plan
 from engine.plan.recover import Recovered, recover
 from engine.plan.refresh import refresh
+from engine.sensitive import HIDDEN, stack_sensitivity
 from engine.stack.model import Resource, Stack
 from engine.state.journal import Intent
 from engine.state.model import ResourceState, State
@@ -43,10 +45,9 @@ def base_scope(stack: Stack, variables: dict[str, Any], drivers: Drivers) -> Sco
     sensitive: dict[str, frozenset[str]] = {
         "var": frozenset(n for n, v in stack.variables.items() if v.sensitive)
     }
-    for name, res in stack.resources.items():
-        schema = drivers[res.provider].schema().get(res.type) if res.provider in drivers else None
-        if schema is not None and schema.sensitive:
-            sensitive[name] = schema.sensitive
+    for name, secret in stack_sensitivity(stack, drivers.schemas()).resources.items():
+        if secret:
+            sensitive[name] = secret
     names: dict[str, Any] = {"var": dict(variables), **make_functions(stack.directory)}
     for name, res in stack.resources.items():
         names[name] = [] if res.count is not None else {} if res.for_each is not None else None
@@ -133,6 +134,9 @@ def _plan(
     if diags.has_errors or graph is None:
         return None, diags
     prior = state if state is not None else State(stack.name)
+    _managed_twice(prior, diags)
+    if diags.has_errors:
+        return None, diags
     recovered: list[Recovered] = []
     if intents:
         prior, recovered, recover_diags = recover(prior, intents, drivers)
@@ -154,6 +158,7 @@ def _plan(
     outputs = _outputs(stack, scope, prior, options.destroy, diags)
     if diags.has_errors:
         return None, diags
+    _hide(stack, schemas, fresh, changes, drift, outputs)
     result = Plan(
         stack=stack,
         variables=variables,
@@ -167,6 +172,43 @@ def _plan(
         recovered=recovered,
     )
     return result, diags
+
+
+def _hide(
+    stack: Stack,
+    schemas: Mapping[str, Mapping[str, TypeSchema]],
+    fresh: State,
+    changes: list[Change],
+    drift: list[Drift],
+    outputs: dict[str, OutputChange],
+) -> None:
+    """Mark as sensitive all the stack and the schemas make secret, whatever state recorded."""
+    sens = stack_sensitivity(stack, schemas)
+    for change in changes:
+        own = sens.resources.get(change.addr.name, frozenset())
+        kind = sens.by_type.get((change.provider, change.type), frozenset())
+        change.sensitive = sorted(set(change.sensitive) | own | kind)
+    for d in drift:
+        rs = fresh.resources.get(d.addr)
+        hidden = sens.of(rs) if rs is not None else sens.resources.get(d.addr.name, frozenset())
+        d.changes = {
+            k: ((HIDDEN, HIDDEN) if k in hidden else v) for k, v in d.changes.items()
+        }
+    for name, o in outputs.items():
+        o.sensitive = sens.output(name, o.sensitive)
+
+
+def _managed_twice(state: State, diags: Diagnostics) -> None:
+    """One object at two addresses would be changed twice and deleted twice: refuse to plan."""
+    seen: dict[tuple[str, str, str], str] = {}
+    for rs in state.resources.values():
+        key = (rs.provider, rs.type, rs.id)
+        if key in seen:
+            diags.error(
+                f"state manages {rs.type} {rs.id} twice, as {seen[key]} and {rs.address}",
+                f"forget one of them with nubes state rm {rs.address} (the object stays)",
+            )
+        seen[key] = str(rs.address)
 
 
 def _instance_changes(

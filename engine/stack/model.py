@@ -95,6 +95,8 @@ class Stack:
     outputs: dict[str, Output]
     positions: Positions
     catalog: Catalog = field(default_factory=Catalog)
+    # what later stages derive from the stack alone (engine.sensitive), computed once
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def directory(self) -> Path:

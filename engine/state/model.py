@@ -214,18 +214,6 @@ class State:
             ],
         )
 
-    def to_public_json(self) -> dict[str, Any]:
-        """The document with sensitive attributes and outputs shown as (sensitive)."""
-        doc = self.to_json()
-        for r in [*doc["resources"], *doc["deposed"]]:
-            for key in r.get("sensitive", []):
-                if r["attributes"].get(key) is not None:
-                    r["attributes"][key] = "(sensitive)"
-        for output in doc["outputs"].values():
-            if output["sensitive"]:
-                output["value"] = "(sensitive)"
-        return doc
-
     def copy(self) -> State:
         """A copy whose resources can be changed without touching this one."""
         return State(

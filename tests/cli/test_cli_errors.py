@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +19,7 @@ variables:
   n: {type: number, default: 1}
 resources:
   b: {type: bucket, count: "${var.n}", name: "errs-${count.index}"}
+  k: {type: key, name: errs-key}
 """
 
 
@@ -32,6 +34,32 @@ def setup_applied(tmp: Path) -> None:
 def corrupt_state(tmp: Path) -> None:
     setup_applied(tmp)
     (tmp / "state" / "errs.json").write_text('{"format": 1, "serial": ')
+
+
+def applied_without_key(tmp: Path) -> None:
+    setup_applied(tmp)
+    argv = ["state", "rm", str(tmp / "s.yaml"), "k", "--state-dir", str(tmp / "state")]
+    assert CliRunner().invoke(cli, argv).exit_code == 0
+
+
+def managed_twice(tmp: Path) -> None:
+    setup_applied(tmp)
+    path = tmp / "state" / "errs.json"
+    doc = json.loads(path.read_text())
+    twin = next(r for r in doc["resources"] if r["address"] == "b[0]")
+    doc["resources"].append({**twin, "address": "b[1]"})
+    path.write_text(json.dumps(doc))
+
+
+def other_stack_applied(tmp: Path) -> None:
+    write(
+        tmp / "other.yaml", "nubes: 1\nname: other\nresources:\n  x: {type: bucket, name: theirs}\n"
+    )
+    CliRunner().invoke(
+        cli,
+        ["apply", str(tmp / "other.yaml"), "--auto-approve", "--state-dir", str(tmp / "state")],
+        catch_exceptions=False,
+    )
 
 
 def corrupt_plan(tmp: Path) -> None:
@@ -92,6 +120,42 @@ CASES: list[tuple[str, Callable[[Path], None] | None, list[str], str]] = [
         setup_applied,
         ["import", "{tmp}/s.yaml", "b[0]", "errs-0"],
         "already in state",
+    ),
+    (
+        "import managed elsewhere",
+        setup_applied,
+        ["import", "{tmp}/s.yaml", "b[1]", "errs-0", "--var", "n=2"],
+        "bucket errs-0 is already managed as b[0]",
+    ),
+    (
+        "destroy of one object at two addresses",
+        managed_twice,
+        ["destroy", "{tmp}/s.yaml", "--auto-approve"],
+        "state manages bucket errs-0 twice, as b[0] and b[1]",
+    ),
+    (
+        "import of another stack's object",
+        other_stack_applied,
+        ["import", "{tmp}/s.yaml", "b[0]", "theirs"],
+        "belongs to stack 'other'",
+    ),
+    (
+        "mv onto another type",
+        applied_without_key,
+        ["state", "mv", "{tmp}/s.yaml", "b[0]", "k"],
+        "k is a key, not a bucket",
+    ),
+    (
+        "mv to an undeclared resource",
+        setup_applied,
+        ["state", "mv", "{tmp}/s.yaml", "b[0]", "zzz[0]"],
+        "the stack has no resource 'zzz'",
+    ),
+    (
+        "mv to the wrong shape",
+        setup_applied,
+        ["state", "mv", "{tmp}/s.yaml", "b[0]", 'b["x"]'],
+        "does not match how b is declared",
     ),
     (
         "state list of nothing",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from helpers import make_plan, plan_and_apply, write
 
 from engine.cli.main import cli
 from engine.state import LocalBackend
+from engine.state import StateError
 from engine.state.journal import Journal
 from providers.protocol import DriverContext, Ownership
 from providers.sim import SimDriver
@@ -37,6 +39,22 @@ def test_journal_folds_records_and_ignores_a_torn_line(tmp_path: Path) -> None:
     ]
     journal.clear()
     assert journal.intents() == []
+
+
+def test_a_record_after_a_torn_line_is_not_lost(tmp_path: Path) -> None:
+    path = tmp_path / "x.journal"
+    Journal(path).will_create("a", "home", "bucket", "t1", [], [])
+    with path.open("a") as f:
+        f.write('{"created": "t1", "id": "i-')  # a full disk cut this line short
+    Journal(path).will_create("b", "home", "bucket", "t2", [], [])  # the next run, disk freed
+    assert [(i.address, i.token) for i in Journal(path).intents()] == [("a", "t1"), ("b", "t2")]
+
+
+def test_a_damaged_journal_record_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "x.journal"
+    path.write_text('{"intent": "create", "address": 7}\n')
+    with pytest.raises(StateError, match=r"line 1 is not a nubes journal record"):
+        Journal(path).intents()
 
 
 def interrupted(tmp_path: Path) -> tuple[Path, Path]:

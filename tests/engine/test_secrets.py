@@ -127,3 +127,80 @@ def test_a_credential_in_the_stack_is_refused(tmp_path: Path, key: str) -> None:
     )
     code, text = run(tmp_path, "validate", stack)
     assert code == 1 and f"'{key}' looks like a credential" in text and ":4:" in text
+
+
+DERIVED = """
+nubes: 1
+name: derived
+variables:
+  secret: {type: string, default: s3cr3t-value, sensitive: true}
+resources:
+  web:
+    type: instance
+    image: ubuntu-24.04
+    size: small
+    user_data: "password=${var.secret}"
+    tags: {note: "${var.secret}"}
+  vol:
+    type: volume
+    size_gb: 1
+    name: "v-${web.user_data}"
+outputs:
+  derived: ${vol.name}
+"""
+
+
+def _everything_shown(tmp: Path) -> str:
+    """What a person or a script sees of the stack through every reading command."""
+    stack = str(tmp / "s.yaml")
+    shown = []
+    for args in (
+        ["show", stack],
+        ["show", stack, "--json"],
+        ["state", "show", stack, "web"],
+        ["state", "show", stack, "vol"],
+        ["plan", stack],
+        ["plan", stack, "--json"],
+        ["output", stack],
+        ["output", stack, "--json"],
+    ):
+        code, out = run(tmp, *args)
+        assert code == 0, (args, out)
+        shown.append(out)
+    return "\n".join(shown)
+
+
+def test_values_built_from_secrets_stay_hidden_after_state_rm_and_import(tmp_path: Path) -> None:
+    write(tmp_path / "s.yaml", DERIVED)
+    stack = str(tmp_path / "s.yaml")
+    code, out = run(tmp_path, "apply", stack, "--auto-approve")
+    assert code == 0, out
+    assert "s3cr3t" not in out
+    assert "s3cr3t" not in _everything_shown(tmp_path)
+    code, listed = run(tmp_path, "state", "list", stack, "--json")
+    ids = {r["address"]: r["id"] for r in json.loads(listed)}
+    for addr in ("web", "vol"):
+        assert run(tmp_path, "state", "rm", stack, addr)[0] == 0
+        assert run(tmp_path, "import", stack, addr, ids[addr])[0] == 0
+    shown = _everything_shown(tmp_path)
+    assert "s3cr3t" not in shown
+    assert shown.count("(sensitive)") >= 8
+
+
+def test_a_plan_shows_drift_of_a_secret_as_sensitive(tmp_path: Path) -> None:
+    write(tmp_path / "s.yaml", DERIVED)
+    stack = str(tmp_path / "s.yaml")
+    assert run(tmp_path, "apply", stack, "--auto-approve")[0] == 0
+    state = json.loads((tmp_path / "state" / "derived.json").read_text())
+    vol = next(r for r in state["resources"] if r["address"] == "vol")
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "state" / "sim" / "cloud.sqlite") as db:
+        attrs = json.loads(
+            db.execute("SELECT attrs FROM objects WHERE id=?", (vol["id"],)).fetchone()[0]
+        )
+        attrs["name"] = "v-changed-s3cr3t-outside"
+        db.execute("UPDATE objects SET attrs=? WHERE id=?", (json.dumps(attrs), vol["id"]))
+    for args in (["plan", stack], ["plan", stack, "--json"]):
+        code, out = run(tmp_path, *args)
+        assert code == 0 and "s3cr3t" not in out, out
