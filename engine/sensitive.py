@@ -86,7 +86,7 @@ def stack_sensitivity(
     )
     cached = stack.cache.get("sensitivity")
     if cached is not None and cached[0] == key:
-        return cached[1]  # type: ignore[no-any-return]
+        return cached[1]
     found = _sensitivity(stack, schemas)
     stack.cache["sensitivity"] = (key, found)
     return found

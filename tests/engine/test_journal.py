@@ -9,8 +9,7 @@ from click.testing import CliRunner
 from helpers import make_plan, plan_and_apply, write
 
 from engine.cli.main import cli
-from engine.state import LocalBackend
-from engine.state import StateError
+from engine.state import LocalBackend, StateError
 from engine.state.journal import Journal
 from providers.protocol import DriverContext, Ownership
 from providers.sim import SimDriver
