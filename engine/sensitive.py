@@ -71,7 +71,7 @@ def _touches(ref: Ref, secret: Mapping[str, frozenset[str]]) -> bool:
     hidden = secret.get(ref.root)
     if not hidden:
         return False
-    attrs = [key for kind, key in ref.steps if kind == "attr"]
+    attrs = ref.attrs
     return not attrs or any(a in hidden for a in attrs)
 
 

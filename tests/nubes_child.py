@@ -1,12 +1,14 @@
 """Run the nubes CLI in a child process with a fault armed at an exact point, for tests that
 need a run to stop or die at a known step instead of at a wall-clock instant.
 
-    python tests/nubes_child.py [--kill-after-record N] [--kill-before-record N]
+    python tests/nubes_child.py [--kill-after-record KIND:N] [--kill-before-record KIND:N]
                                 [--stall-creates FILE] -- apply stack.yaml ...
 
---kill-after-record N   SIGKILL the process right after its N-th journal record is on disk
---kill-before-record N  SIGKILL it just before writing its N-th record (the call it follows
-                        has reached the cloud, its outcome is unrecorded)
+--kill-after-record KIND:N   SIGKILL the process right after its N-th journal record of KIND is
+                             on disk (KIND: intent-create, intent-delete, created, deleted,
+                             settled, or any)
+--kill-before-record KIND:N  SIGKILL it just before writing that record (for `created`: the
+                             object exists in the cloud, the run never noted its id)
 --stall-creates FILE    every driver create waits until FILE exists (after journaling its
                         intent), so other commands can be tried while an apply is mid-run
 """
@@ -24,18 +26,29 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _arm_kill(after: int | None, before: int | None) -> None:
+def record_kind(record: dict[str, Any]) -> str:
+    if "intent" in record:
+        return f"intent-{record['intent']}"
+    return next(iter(record))
+
+
+def _arm_kill(when: str, spec: str) -> None:
     from engine.state import journal
 
+    kind, _, number = spec.rpartition(":")
+    wanted = int(number)
     original = journal.Journal._append
     seen = [0]
 
     def append(self: Any, record: dict[str, Any], durable: bool) -> None:
-        seen[0] += 1
-        if before is not None and seen[0] == before:
+        hit = False
+        if kind in ("any", record_kind(record)):
+            seen[0] += 1
+            hit = seen[0] == wanted
+        if hit and when == "before":
             os.kill(os.getpid(), signal.SIGKILL)
         original(self, record, durable)
-        if after is not None and seen[0] == after:
+        if hit:
             if self._fd is not None:
                 os.fsync(self._fd)
             os.kill(os.getpid(), signal.SIGKILL)
@@ -61,20 +74,15 @@ def main() -> None:
     args = sys.argv[1:]
     split = args.index("--")
     options, command = args[:split], args[split + 1 :]
-    after = before = None
     stall = None
     while options:
         flag, value = options.pop(0), options.pop(0)
-        if flag == "--kill-after-record":
-            after = int(value)
-        elif flag == "--kill-before-record":
-            before = int(value)
+        if flag in ("--kill-after-record", "--kill-before-record"):
+            _arm_kill(flag.split("-")[3], value)
         elif flag == "--stall-creates":
             stall = Path(value)
         else:
             raise SystemExit(f"unknown option {flag}")
-    if after is not None or before is not None:
-        _arm_kill(after, before)
     if stall is not None:
         _arm_stall(stall)
     sys.argv = ["nubes", *command]

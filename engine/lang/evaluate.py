@@ -18,7 +18,7 @@ from jinja2.exceptions import SecurityError
 
 from engine.diag import Diagnostic, SourceRange, error
 from engine.lang.sandbox import ExpressionError
-from engine.lang.template import Expression, ParseError, Ref, parse_string
+from engine.lang.template import Expression, ParseError, Ref, RefPath, parse_string
 from engine.lang.unknown import Unknown, contains_unknown
 
 Path = tuple[str | int, ...]
@@ -66,7 +66,7 @@ def _is_sensitive(ref: Ref, scope: Scope) -> bool:
     secret = scope.sensitive.get(ref.root)
     if not secret:
         return False
-    attrs = [key for kind, key in ref.steps if kind == "attr"]
+    attrs = ref.attrs
     if not attrs:
         return True  # the whole object, secrets included
     return any(a in secret for a in attrs)
@@ -137,7 +137,8 @@ class Evaluator:
         for ref in expr.refs:
             if _is_sensitive(ref, self.scope):
                 self.sensitive = True
-            target = resolve_ref(ref, names)
+        for path in expr.paths:
+            target = self._follow(path)
             if target is _MISSING:
                 continue  # let the expression report it, with jinja's wording
             if target is Unknown or contains_unknown(target):
@@ -174,6 +175,30 @@ class Evaluator:
             self._fail(f"in ${{{expr.source}}}: value is undefined", path)
             return Unknown
         return _plain(result, self, expr, path)
+
+    def _follow(self, path: RefPath) -> Any:
+        """The deepest value a name chain reaches, computing its subscripts; what the
+        expression can read of it is unknown only if this holds an unknown value."""
+        root, steps = path
+        value = self.scope.names.get(root, _MISSING)
+        for kind, key in steps:
+            if value is Unknown or value is _MISSING:
+                return value
+            if kind == "expr":
+                quiet = Evaluator(self.scope, self.at, self.address)
+                key = quiet.run(key, ())
+                if quiet.diags or contains_unknown(key):
+                    return Unknown if not quiet.diags else value
+            if isinstance(value, Mapping) and isinstance(key, str):
+                found = value.get(key, _MISSING)
+            elif isinstance(value, list) and isinstance(key, int) and not isinstance(key, bool):
+                found = value[key] if -len(value) <= key < len(value) else _MISSING
+            else:
+                return value  # the expression decides what this step means
+            if found is _MISSING:
+                return _MISSING
+            value = found
+        return value
 
     def _fail(self, summary: str, path: Path) -> None:
         self.diags.append(error(summary, where=self.at(path), address=self.address))

@@ -29,10 +29,17 @@ Step = tuple[str, str | int]  # ("attr", name) or ("index", key)
 
 @dataclass(frozen=True, slots=True)
 class Ref:
-    """A reference found in an expression: a root name and constant steps after it."""
+    """A reference found in an expression: a root name and constant steps after it. `tail` holds
+    the attribute names read after a computed subscript (`web[count.index].id` has steps () and
+    tail ("id",)), which say which attributes the reference reads."""
 
     root: str
     steps: tuple[Step, ...]
+    tail: tuple[str, ...] = ()
+
+    @property
+    def attrs(self) -> tuple[str, ...]:
+        return (*(str(k) for kind, k in self.steps if kind == "attr"), *self.tail)
 
     def __str__(self) -> str:
         out = self.root
@@ -43,16 +50,27 @@ class Ref:
 
 class Expression:
     """A parsed `${...}`. A plain reference (`web[0].id`) is `simple` and is looked up without
-    compiling; anything else is compiled once, when parsed."""
+    compiling; anything else is compiled once, when parsed.
 
-    __slots__ = ("_compiled", "_tree", "names", "refs", "simple", "source")
+    `paths` are its name chains in full, a computed subscript as an Expression of its own
+    (`web[count.index].id` is ("web", [("expr", count.index), ("attr", "id")])): evaluation
+    follows them to the values the expression can read, so that an unknown value elsewhere in
+    `web` does not make this one unknown."""
+
+    __slots__ = ("_compiled", "_tree", "names", "paths", "refs", "simple", "source")
 
     def __init__(
-        self, source: str, tree: nodes.Expr, refs: tuple[Ref, ...], simple: Ref | None
+        self,
+        source: str,
+        tree: nodes.Expr,
+        refs: tuple[Ref, ...],
+        simple: Ref | None,
+        paths: tuple[RefPath, ...] = (),
     ) -> None:
         self.source = source
         self.refs = refs
         self.simple = simple
+        self.paths = paths
         self._tree = tree
         self._compiled: TemplateExpression | None = None
         # every name the expression reads; only these are passed to it
@@ -190,9 +208,57 @@ def _parse(source: str) -> Expression:
     chain = _chain(expr)
     if chain is not None and not chain[2]:
         return Expression(source, expr, refs, Ref(chain[0], tuple(chain[1])))
-    parsed = Expression(source, expr, refs, None)
+    parsed = Expression(source, expr, refs, None, tuple(_paths(expr, source)))
     parsed.compile()  # find filter and syntax errors now, not at apply
     return parsed
+
+
+def _node_expression(node: nodes.Expr, source: str) -> Expression:
+    """An Expression for a part of a parsed one (a computed subscript), compiled when first run."""
+    refs = tuple(find_refs(node))
+    chain = _chain(node)
+    if chain is not None and not chain[2]:
+        return Expression(source, node, refs, Ref(chain[0], tuple(chain[1])))
+    return Expression(source, node, refs, None, tuple(_paths(node, source)))
+
+
+PathStep = tuple[str, Any]  # ("attr", name), ("index", constant) or ("expr", Expression)
+RefPath = tuple[str, tuple[PathStep, ...]]
+
+
+def _full_chain(node: nodes.Node, source: str) -> tuple[str, list[PathStep]] | None:
+    """A name chain's root and every step, computed subscripts included; a chain ends before a
+    slice, whose value depends on the whole of what it slices."""
+    if isinstance(node, nodes.Name):
+        return node.name, []
+    if not isinstance(node, nodes.Getattr | nodes.Getitem):
+        return None
+    inner = _full_chain(node.node, source)
+    if inner is None:
+        return None
+    root, steps = inner
+    if steps and steps[-1][0] == "end":
+        return inner
+    if isinstance(node, nodes.Getattr):
+        steps.append(("attr", node.attr))
+    elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, int | str):
+        steps.append(("index", node.arg.value))
+    elif isinstance(node.arg, nodes.Slice):
+        steps.append(("end", None))
+    else:
+        steps.append(("expr", _node_expression(node.arg, source)))
+    return root, steps
+
+
+def _paths(node: nodes.Node, source: str) -> list[RefPath]:
+    chain = _full_chain(node, source)
+    if chain is not None:
+        root, steps = chain
+        return [(root, tuple(s for s in steps if s[0] != "end"))]
+    found: list[RefPath] = []
+    for child in node.iter_child_nodes():
+        found.extend(_paths(child, source))
+    return found
 
 
 def _refuse_private(expr: nodes.Node, source: str) -> None:
@@ -249,7 +315,7 @@ def find_refs(node: nodes.Node) -> list[Ref]:
     chain = _chain(node)
     if chain is not None:
         root, steps, extras, _ = chain
-        out = [Ref(root, tuple(steps))]
+        out = [Ref(root, tuple(steps), _tail(node, len(steps)))]
         for extra in extras:
             out.extend(find_refs(extra))
         return out
@@ -264,3 +330,13 @@ def find_refs(node: nodes.Node) -> list[Ref]:
     for child in node.iter_child_nodes():
         found.extend(find_refs(child))
     return found
+
+
+def _tail(node: nodes.Node, constant: int) -> tuple[str, ...]:
+    """The attribute names a chain reads after its first `constant` steps."""
+    steps: list[str | None] = []  # attribute names, None for a subscript
+    while isinstance(node, nodes.Getattr | nodes.Getitem):
+        steps.append(node.attr if isinstance(node, nodes.Getattr) else None)
+        node = node.node
+    steps.reverse()
+    return tuple(name for name in steps[constant:] if name is not None)

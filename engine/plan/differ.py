@@ -191,9 +191,7 @@ def _hide(
     for d in drift:
         rs = fresh.resources.get(d.addr)
         hidden = sens.of(rs) if rs is not None else sens.resources.get(d.addr.name, frozenset())
-        d.changes = {
-            k: ((HIDDEN, HIDDEN) if k in hidden else v) for k, v in d.changes.items()
-        }
+        d.changes = {k: ((HIDDEN, HIDDEN) if k in hidden else v) for k, v in d.changes.items()}
     for name, o in outputs.items():
         o.sensitive = sens.output(name, o.sensitive)
 

@@ -233,6 +233,10 @@ class SimDriver:
                 check()
             except InvalidRequestError as exc:
                 change.problems.append((attr, exc.message))
+        if type == "instance" and not change.problems:
+            problem = self._architecture_problem(config)
+            if problem:
+                change.problems.append(("size", problem))
         size = config.get("size", Unknown)
         if (
             type == "instance"
@@ -242,6 +246,24 @@ class SimDriver:
         ):
             change.planned["hardware_profile"] = Unknown
         return change
+
+    def _architecture_problem(self, config: Mapping[str, Any]) -> str | None:
+        """An image and a profile of different architectures: the cloud would refuse the
+        create, so the plan does."""
+        image, size = config.get("image"), config.get("size")
+        if image is None or size is None or contains_unknown(image) or contains_unknown(size):
+            return None
+        try:
+            found = self.cloud.find_image(str(image))
+            profile, _ = self.cloud.find_profile(size)
+        except InvalidRequestError:
+            return None
+        if found.architecture == profile.architecture:
+            return None
+        return (
+            f"image {found.name} is {found.architecture}, but profile {profile.id} is "
+            f"{profile.architecture}; choose a profile of the image's architecture"
+        )
 
     # ---- changes ---------------------------------------------------------------------------
 

@@ -1,27 +1,46 @@
-"""SIGKILL an apply at random instants; the next apply converges with no orphan and no duplicate.
+"""SIGKILL an apply at exact steps; the next apply converges with no orphan and no duplicate.
 
-The quick version of bench/chaos.py (100 kill points): a few kill points per scenario, spread
-over the apply's whole length, checked against the sim cloud's own store.
+The deterministic version of bench/chaos.py (a hundred random instants): each kill lands at a
+journal record of the apply (tests/nubes_child.py arms it inside the process), so every point
+interrupts real work on any machine, however busy. The points cover a kill right after a create
+was announced (the call may not have been sent), right before its outcome was noted (the object
+exists, the run never learned its id), after a delete was announced, and between operations,
+one of them under injected throttling faults. The check reads the sim cloud's own store, and one
+apply after the kill must converge.
 """
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
-from chaos_harness import full_apply_seconds, run_kill_point
+from chaos_harness import KillPoint, run_kill_point
+
+POINTS = {
+    "create": [
+        KillPoint("after", "intent-create", 1),
+        KillPoint("before", "created", 3),
+        KillPoint("before", "settled", 6),
+    ],
+    "change": [
+        KillPoint("after", "intent-delete", 1),
+        KillPoint("before", "created", 2),
+        KillPoint("after", "intent-create", 5),
+    ],
+}
 
 
-@pytest.mark.parametrize("scenario", ["create", "change"])
-def test_kill_anywhere_then_converge(tmp_path: Path, scenario: str) -> None:
-    window = full_apply_seconds(tmp_path / "measure", scenario)
-    rng = random.Random(2026)
-    points = [rng.uniform(0.25, window) for _ in range(3)]
-    outcomes = [
-        run_kill_point(tmp_path / f"k{i}", scenario, at, fail_rate=0.15 if i == 2 else 0.0, seed=i)
-        for i, at in enumerate(points)
-    ]
-    for o in outcomes:
-        assert o.ok, o
-    assert any(o.killed and o.recovered for o in outcomes)  # the kills did interrupt work
+@pytest.mark.parametrize(
+    ("scenario", "point"),
+    [(s, p) for s, points in POINTS.items() for p in points],
+    ids=[f"{s}-{p}".replace(" ", "-") for s, points in POINTS.items() for p in points],
+)
+def test_kill_at_a_journal_record_then_converge(
+    tmp_path: Path, scenario: str, point: KillPoint
+) -> None:
+    faults = 0.15 if point == POINTS[scenario][-1] else 0.0
+    outcome = run_kill_point(tmp_path, scenario, point, fail_rate=faults, seed=7)
+    assert outcome.killed, outcome  # the kill interrupted the apply at that step
+    assert outcome.ok, outcome
+    if point.kind in ("intent-create", "created", "intent-delete"):
+        assert outcome.recovered >= 1, outcome  # the next run had unfinished work to resolve

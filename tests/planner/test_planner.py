@@ -14,6 +14,9 @@ the state and to the cloud behind nubes' back, the stack to plan, and the expect
       unknown: {addr: [attr]}     # planned values that must be unknown
       after: {addr: {attr: value}}  # planned values, exactly
       errors: [substring]         # the plan must fail with these diagnostics
+
+Every plan that succeeds is then applied, and the next plan must have nothing to do: an apply
+converges in one run.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import make_plan, plan_and_apply, write
+from helpers import drivers_for, load, make_plan, plan_and_apply, write
 
+from engine.apply import apply
 from engine.lang.unknown import Unknown
 from engine.state import LocalBackend
 from providers.sim.cloud import SimCloud
@@ -115,3 +119,12 @@ def test_planner_case(case_file: Path, tmp_path: Path) -> None:
         assert result.drift == []
     for name, action in expect.get("outputs", {}).items():
         assert str(result.outputs[name].action) == action
+    # every plan converges in one apply: the next plan has nothing left to do
+    stack, values = load(stack_file, case.get("vars"))
+    drivers = drivers_for(stack, values, state_dir)
+    done = apply(result, drivers, LocalBackend(state_dir, stack.name))
+    assert not done.failed, [d.summary for d in done.diags]
+    again, diags = make_plan(stack_file, state_dir, case.get("vars"), case.get("destroy", False))
+    assert again is not None, [d.summary for d in diags]
+    left = {c.key: str(c.action) for c in again.changes if str(c.action) != "no-op"}
+    assert not again.has_changes and not again.drift, (left, again.drift, again.recovered)
