@@ -137,8 +137,8 @@ class Evaluator:
         for ref in expr.refs:
             if _is_sensitive(ref, self.scope):
                 self.sensitive = True
-        for path in expr.paths:
-            target = self._follow(path)
+        for chain in expr.paths:
+            target = self._follow(chain)
             if target is _MISSING:
                 continue  # let the expression report it, with jinja's wording
             if target is Unknown or contains_unknown(target):
