@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from engine.files import InputFileError, read_regular
+
 SECRET_NAMES = frozenset(
     {
         "api_key",
@@ -66,8 +68,10 @@ def load_credentials(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
             f"credentials file {path} is readable by others; run chmod 600 {path}"
         )
     try:
-        doc: Any = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+        doc: Any = yaml.safe_load(read_regular(path, 1024 * 1024, "credentials file"))
+    except InputFileError as exc:
+        raise CredentialsError(str(exc)) from None
+    except (yaml.YAMLError, RecursionError) as exc:
         raise CredentialsError(f"cannot read credentials file {path}: {exc}") from None
     if doc is None:
         return {}

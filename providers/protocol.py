@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+from providers.constraints import ID, NAME, Check, rules_problem, size_problem
+from providers.constraints import TAGS as TAG_CHECK
 
 STACK_TAG = "nubes:stack"
 ADDRESS_TAG = "nubes:address"
@@ -33,6 +37,10 @@ class Attr:
     force_new: bool = False
     sensitive: bool = False
     description: str = ""
+    check: Check | None = None  # the values it takes, beyond its type
+
+    def problem(self, value: Any) -> str | None:
+        return self.check.problem(value) if self.check is not None else None
 
     @property
     def settable(self) -> bool:
@@ -50,33 +58,75 @@ class TypeSchema:
     actions: frozenset[str] = frozenset()
     description: str = ""
 
-    @property
+    @cached_property
     def sensitive(self) -> frozenset[str]:
         return frozenset(n for n, a in self.attrs.items() if a.sensitive)
+
+    @cached_property
+    def settable(self) -> tuple[str, ...]:
+        return tuple(n for n, a in self.attrs.items() if a.settable)
 
 
 def _s(**attrs: Attr) -> dict[str, Attr]:
     return attrs
 
 
+def tightened(
+    schemas: Mapping[str, TypeSchema], type: str, attr: str, check: Check
+) -> dict[str, TypeSchema]:
+    """`schemas` with one attribute's check replaced: a driver's own rule for a portable value."""
+    out = dict(schemas)
+    schema = out[type]
+    out[type] = replace(
+        schema, attrs={**schema.attrs, attr: replace(schema.attrs[attr], check=check)}
+    )
+    return out
+
+
 REQ, OPT, C, OC = Kind.REQUIRED, Kind.OPTIONAL, Kind.COMPUTED, Kind.OPTIONAL_COMPUTED
-TAGS = Attr("map", OPT, description="tags on the object")
+TAGS = Attr("map", OPT, description="tags on the object", check=TAG_CHECK)
+MAX_USER_DATA = 64 * 1024  # what cloud-init and most clouds take
 
 PORTABLE: dict[str, TypeSchema] = {
     "instance": TypeSchema(
         "instance",
         _s(
-            name=Attr("string", OC, description="display name"),
+            name=Attr("string", OC, description="display name", check=NAME),
             image=Attr(
-                "string", REQ, force_new=True, description="portable image name or native id"
+                "string",
+                REQ,
+                force_new=True,
+                description="portable image name or native id",
+                check=NAME,
             ),
-            size=Attr("any", REQ, description="hardware profile name, or {cpus, memory_gb}"),
-            realm=Attr("string", OC, force_new=True, description="availability zone"),
-            key=Attr("string", OPT, force_new=True, description="key name for logins"),
-            firewalls=Attr("list", OPT, description="firewall ids or names"),
-            user_data=Attr("string", OPT, force_new=True, description="cloud-init or script"),
+            size=Attr(
+                "any",
+                REQ,
+                description="hardware profile name, or {cpus, memory_gb}",
+                check=Check(custom=size_problem),
+            ),
+            realm=Attr("string", OC, force_new=True, description="availability zone", check=NAME),
+            key=Attr("string", OPT, force_new=True, description="key name for logins", check=NAME),
+            firewalls=Attr(
+                "list",
+                OPT,
+                description="firewall ids or names",
+                check=Check(max_length=100, items=NAME),
+            ),
+            user_data=Attr(
+                "string",
+                OPT,
+                force_new=True,
+                description="cloud-init or script",
+                check=Check(max_length=MAX_USER_DATA, multiline=True),
+            ),
             tags=TAGS,
-            state=Attr("string", OC, description="running or stopped"),
+            state=Attr(
+                "string",
+                OC,
+                description="running or stopped",
+                check=Check(choices=("running", "stopped")),
+            ),
             id=Attr("string", C),
             public_ip=Attr("string", C),
             private_ip=Attr("string", C),
@@ -88,8 +138,14 @@ PORTABLE: dict[str, TypeSchema] = {
     "key": TypeSchema(
         "key",
         _s(
-            name=Attr("string", OC, force_new=True),
-            public_key=Attr("string", OC, force_new=True, description="absent: one is generated"),
+            name=Attr("string", OC, force_new=True, check=NAME),
+            public_key=Attr(
+                "string",
+                OC,
+                force_new=True,
+                description="absent: one is generated",
+                check=Check(max_length=16 * 1024, multiline=True),
+            ),
             tags=TAGS,
             id=Attr("string", C),
             fingerprint=Attr("string", C),
@@ -99,9 +155,14 @@ PORTABLE: dict[str, TypeSchema] = {
     "firewall": TypeSchema(
         "firewall",
         _s(
-            name=Attr("string", OC, force_new=True),
-            description=Attr("string", OC, force_new=True),
-            rules=Attr("list", OPT, description="{protocol, ports, sources}"),
+            name=Attr("string", OC, force_new=True, check=NAME),
+            description=Attr("string", OC, force_new=True, check=NAME),
+            rules=Attr(
+                "list",
+                OPT,
+                description="{protocol, ports, sources}",
+                check=Check(max_length=100, custom=rules_problem),
+            ),
             tags=TAGS,
             id=Attr("string", C),
         ),
@@ -109,11 +170,11 @@ PORTABLE: dict[str, TypeSchema] = {
     "volume": TypeSchema(
         "volume",
         _s(
-            name=Attr("string", OC),
-            size_gb=Attr("number", REQ, force_new=True),
-            realm=Attr("string", OC, force_new=True),
-            instance=Attr("string", OPT, description="instance id to attach to"),
-            device=Attr("string", OC),
+            name=Attr("string", OC, check=NAME),
+            size_gb=Attr("number", REQ, force_new=True, check=Check(min=1, max=65536, whole=True)),
+            realm=Attr("string", OC, force_new=True, check=NAME),
+            instance=Attr("string", OPT, description="instance id to attach to", check=ID),
+            device=Attr("string", OC, check=Check(max_length=64)),
             tags=TAGS,
             id=Attr("string", C),
             state=Attr("string", C),
@@ -122,8 +183,8 @@ PORTABLE: dict[str, TypeSchema] = {
     "snapshot": TypeSchema(
         "snapshot",
         _s(
-            volume=Attr("string", REQ, force_new=True),
-            name=Attr("string", OC, force_new=True),
+            volume=Attr("string", REQ, force_new=True, check=ID),
+            name=Attr("string", OC, force_new=True, check=NAME),
             tags=TAGS,
             id=Attr("string", C),
             state=Attr("string", C),
@@ -133,7 +194,7 @@ PORTABLE: dict[str, TypeSchema] = {
     "address": TypeSchema(
         "address",
         _s(
-            instance=Attr("string", OPT, description="instance id to associate with"),
+            instance=Attr("string", OPT, description="instance id to associate with", check=ID),
             tags=TAGS,
             id=Attr("string", C),
             ip=Attr("string", C),
@@ -141,13 +202,28 @@ PORTABLE: dict[str, TypeSchema] = {
     ),
     "bucket": TypeSchema(
         "bucket",
-        _s(name=Attr("string", REQ, force_new=True), tags=TAGS, id=Attr("string", C)),
+        _s(
+            name=Attr(
+                "string",
+                REQ,
+                force_new=True,
+                check=Check(max_length=255, pattern=r"[^/]+", hint="no / in a bucket name"),
+            ),
+            tags=TAGS,
+            id=Attr("string", C),
+        ),
     ),
     "image": TypeSchema(
         "image",
         _s(
-            name=Attr("string", REQ, force_new=True),
-            instance=Attr("string", REQ, force_new=True, description="instance to create it from"),
+            name=Attr("string", REQ, force_new=True, check=NAME),
+            instance=Attr(
+                "string",
+                REQ,
+                force_new=True,
+                description="instance to create it from",
+                check=ID,
+            ),
             tags=TAGS,
             id=Attr("string", C),
             state=Attr("string", C),

@@ -22,6 +22,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.diag import Diagnostics
+from engine.files import InputFileError, read_regular
 from engine.stack.load import _schema_diagnostics
 from engine.stack.model import Provider
 from engine.stack.schema import ProviderSpec
@@ -86,9 +87,9 @@ def default_config() -> ServerConfig:
 def load_config(path: Path) -> tuple[ServerConfig | None, Diagnostics]:
     diags = Diagnostics()
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        diags.error(f"cannot read server configuration {path}: {exc}")
+        text = read_regular(path, 4 * 1024 * 1024, "server configuration")
+    except InputFileError as exc:
+        diags.error(str(exc))
         return None, diags
     value, pos, errors = load_yaml(text, str(path))
     diags.extend(errors)

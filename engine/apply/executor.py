@@ -22,7 +22,7 @@ from engine.drivers import Drivers
 from engine.graph import Outcome, walk
 from engine.lang import Scope, evaluate
 from engine.lang.unknown import contains_unknown
-from engine.plan.check import conform
+from engine.plan.check import conform, value_problem
 from engine.plan.differ import base_scope, evaluate_attributes, instance_names, set_value
 from engine.plan.model import Action, Change, Plan
 from engine.state.local import LocalBackend
@@ -299,6 +299,10 @@ class Executor:
                 raise self._fail(op, "; ".join(d.summary for d in diags))
             schema = self.drivers[change.provider].schema()[change.type]
             desired.update({k: conform(schema.attrs[k], v) for k, v in values.items()})
+            for k in values:
+                problem = value_problem(schema.attrs[k], desired[k])
+                if problem:  # known only now: checked before the cloud sees it
+                    raise self._fail(op, f"{change.addr}: {change.type}.{k} {problem}")
             still = sorted(k for k in unknown if contains_unknown(desired[k]))
             if still:
                 raise self._fail(

@@ -5,19 +5,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from functools import lru_cache
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
 from engine.diag import Diagnostic, Severity
+from engine.files import InputFileError, read_regular
 
 
 @lru_cache(maxsize=32)
 def _lines(file: str) -> list[str]:
     try:
-        with open(file, encoding="utf-8") as f:
-            return f.read().splitlines()
-    except (OSError, UnicodeDecodeError):
+        return read_regular(Path(file), 64 * 1024 * 1024).splitlines()
+    except InputFileError:
         return []
 
 
@@ -33,10 +34,14 @@ def print_diagnostics(console: Console, diags: Iterable[Diagnostic], as_json: bo
             lines = _lines(d.where.file)
             if 0 < d.where.line <= len(lines):
                 text = lines[d.where.line - 1]
+                column = d.where.column
+                if column > 160:  # show the part of a long line around the column
+                    text, column = "…" + text[column - 80 :], 81
                 if len(text) > 200:
                     text = text[:200] + "…"
-                console.print(f"  {d.where.line:>4} | {escape(text)}", highlight=False)
-                console.print(f"       | {' ' * (d.where.column - 1)}[{color}]^[/]")
+                number = f"{d.where.line:>4}"
+                console.print(f"  {number} | {escape(text)}", highlight=False)
+                console.print(f"  {' ' * len(number)} | {' ' * (column - 1)}[{color}]^[/]")
         if d.detail:
             for line in d.detail.splitlines():
                 console.print(f"  {escape(line)}", highlight=False)

@@ -38,13 +38,12 @@ from engine.cli.session import (
     var_options,
 )
 from engine.cli.state_cmds import register_state_commands
-from engine.diag import Diagnostics
 from engine.drivers import configure_drivers
 from engine.graph import build_graph, to_dot
 from engine.plan import Plan, PlanOptions, plan_from_backend
-from engine.plan.check import check_resource
 from engine.plan.differ import base_scope
 from engine.plan.planfile import is_plan_file, plan_to_json, read_plan_file, write_plan_file
+from engine.plan.validate import validate_stack
 from engine.sensitive import Sensitivity, public_state
 from engine.stack import digest_text
 from engine.state import LocalBackend, OutputState
@@ -104,17 +103,11 @@ def validate(
     state_dir: str,
     as_json: bool,
 ) -> None:
-    """Check a stack without contacting any cloud: syntax, types, references, cycles."""
+    """Check a stack without contacting any cloud: syntax, types, references, cycles, and every
+    value that can be known without a cloud (evaluated, type-checked, bounds-checked)."""
     session = open_session(stack_file, state_dir, var_pairs, var_files)
     assert session.drivers is not None
-    diags = Diagnostics()
-    schemas = session.drivers.schemas()
-    for res in session.stack.resources.values():
-        check_resource(res, session.stack, schemas, diags)
-    graph, graph_diags = build_graph(
-        session.stack, schemas, base_scope(session.stack, session.variables, session.drivers)
-    )
-    diags.extend(graph_diags)
+    graph, diags = validate_stack(session.stack, session.variables, session.drivers)
     check(diags)
     assert graph is not None
     if as_json:

@@ -57,9 +57,10 @@ class Graph:
     deps: dict[InstanceAddr, set[InstanceAddr]] = field(default_factory=dict)
     order: list[InstanceAddr] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
+    keys: dict[str, list[int | str | None]] = field(default_factory=dict)  # resource -> keys
 
     def by_resource(self, name: str) -> list[InstanceAddr]:
-        return [a for a in self.instances if a.name == name]
+        return [InstanceAddr(name, k) for k in self.keys.get(name, ())]
 
 
 def _walk_strings(raw: Any, path: Path) -> list[tuple[str, Path]]:
@@ -293,7 +294,7 @@ def build_graph(
         for name in reversed(list(nx.topological_sort(rgraph)))
         for a in (InstanceAddr(name, k) for k in keys[name])
     ]
-    return Graph(rgraph, instances, deps, order, edges), diags
+    return Graph(rgraph, instances, deps, order, edges, keys), diags
 
 
 def _report_cycles(rgraph: nx.DiGraph, diags: Diagnostics) -> None:

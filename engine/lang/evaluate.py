@@ -17,6 +17,7 @@ from jinja2 import TemplateError, Undefined
 from jinja2.exceptions import SecurityError
 
 from engine.diag import Diagnostic, SourceRange, error
+from engine.lang.budget import MAX_TEXT, BudgetError
 from engine.lang.sandbox import ExpressionError
 from engine.lang.template import Expression, ParseError, Ref, RefPath, parse_string
 from engine.lang.unknown import Unknown, contains_unknown
@@ -113,15 +114,21 @@ class Evaluator:
             return self.run(lone, path)
         pieces: list[str] = []
         unknown = False
+        size = 0
         for part in parsed.parts:
             if isinstance(part, str):
                 pieces.append(part)
+                size += len(part)
                 continue
             result = self.run(part, path)
             if result is Unknown or contains_unknown(result):
                 unknown = True
             else:
                 pieces.append(to_text(result))
+                size += len(pieces[-1])
+            if size > MAX_TEXT:
+                self._fail(f"the string would be longer than {MAX_TEXT:,} characters", path)
+                return Unknown
         return Unknown if unknown else "".join(pieces)
 
     def run(self, expr: Expression, path: Path) -> Any:
@@ -157,11 +164,25 @@ class Evaluator:
         except TemplateError as exc:
             self._fail(f"in ${{{expr.source}}}: {exc.message}", path)
             return Unknown
-        except (ArithmeticError, TypeError, ValueError, KeyError, IndexError) as exc:
+        except (
+            ArithmeticError,
+            TypeError,
+            ValueError,
+            KeyError,
+            IndexError,
+            AttributeError,
+            UnicodeError,
+        ) as exc:
             self._fail(f"in ${{{expr.source}}}: {type(exc).__name__}: {exc}", path)
             return Unknown
+        except BudgetError as exc:
+            self._fail(f"in ${{{_short(expr.source)}}}: {exc}", path)
+            return Unknown
         except RecursionError:
-            self._fail(f"in ${{{expr.source}}}: expression nests too deeply", path)
+            self._fail(f"in ${{{_short(expr.source)}}}: expression nests too deeply", path)
+            return Unknown
+        except MemoryError:
+            self._fail(f"in ${{{_short(expr.source)}}}: expression needs too much memory", path)
             return Unknown
         if isinstance(result, Undefined):
             try:
@@ -202,6 +223,10 @@ class Evaluator:
 
     def _fail(self, summary: str, path: Path) -> None:
         self.diags.append(error(summary, where=self.at(path), address=self.address))
+
+
+def _short(source: str) -> str:
+    return source if len(source) <= 200 else source[:200] + "..."
 
 
 def _plain(value: Any, ev: Evaluator, expr: Expression, path: Path) -> Any:

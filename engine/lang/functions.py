@@ -1,7 +1,8 @@
 """Functions callable from `${...}` expressions.
 
-Paths given to `file()` and `template()` are resolved relative to the stack file's folder and may
-not leave it (symlinks included).
+Paths given to `file()` and `template()` (and a template's includes) are resolved relative to the
+stack file's folder and may not leave it, judged by real path; each must be a regular file of at
+most 1 MB. Every function's result is measured by the evaluation's budget (engine.lang.budget).
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
+from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateError, TemplateNotFound
 
+from engine.files import InputFileError, read_regular, resolve_inside
+from engine.lang.budget import MAX_TEXT, check_items, check_text, current
 from engine.lang.sandbox import ExpressionError, StackEnvironment
 from engine.lang.unknown import UnknownType
 
-MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_FILE_BYTES = MAX_TEXT  # what file() and template() read: no more than one string may hold
 _NO_DEFAULT = object()
 
 
@@ -31,31 +34,60 @@ def _to_json(value: Any) -> Any:
 
 def resolve_path(base_dir: Path, path: object) -> Path:
     """The file `path` names under `base_dir`; refuses paths that leave it."""
-    if not isinstance(path, str) or not path:
-        raise ExpressionError("a path must be a non-empty string")
-    root = base_dir.resolve()
-    target = (root / path).resolve()
-    if not target.is_relative_to(root):
-        raise ExpressionError(f"path {path!r} leaves the stack's folder {root}")
-    return target
+    try:
+        return resolve_inside(base_dir, path)
+    except InputFileError as exc:
+        raise ExpressionError(str(exc)) from None
 
 
 def _read(base_dir: Path, path: object) -> str:
     target = resolve_path(base_dir, path)
+    if not target.exists():
+        raise ExpressionError(f"no such file {path!r} (looked in {base_dir})")
     try:
-        if target.stat().st_size > MAX_FILE_BYTES:
-            raise ExpressionError(f"file {path!r} is larger than {MAX_FILE_BYTES} bytes")
-        return target.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ExpressionError(f"no such file {path!r} (looked in {base_dir})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ExpressionError(f"cannot read {path!r}: {exc}") from None
+        return read_regular(target, MAX_FILE_BYTES)
+    except InputFileError as exc:
+        raise ExpressionError(str(exc)) from None
+
+
+class ContainedLoader(BaseLoader):
+    """Templates and what they include, extend or import: from the stack's folder only, by real
+    path, regular files of bounded size, each load a step of the evaluation's budget."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        current().step()
+        target = resolve_path(self.root, template)
+        try:
+            text = read_regular(target, MAX_FILE_BYTES, "template")
+        except InputFileError as exc:
+            if not target.exists():
+                raise TemplateNotFound(template) from None
+            raise ExpressionError(str(exc)) from None
+        mtime = target.stat().st_mtime
+        return text, str(target), lambda: target.exists() and target.stat().st_mtime == mtime
+
+
+def render(env: StackEnvironment, path: str, variables: dict[str, Any]) -> str:
+    """A template's output, measured as it is produced."""
+    out: list[str] = []
+    size = 0
+    for chunk in env.get_template(path).generate(**variables):
+        size += len(chunk)
+        check_text(size, "a template's output")
+        current().step()
+        out.append(chunk)
+    return "".join(out)
 
 
 def make_functions(base_dir: Path) -> dict[str, Callable[..., Any]]:
     """The expression functions, bound to one stack's folder."""
     templates = StackEnvironment(
-        loader=FileSystemLoader(str(base_dir)),
+        loader=ContainedLoader(base_dir),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
     )
@@ -66,9 +98,13 @@ def make_functions(base_dir: Path) -> dict[str, Callable[..., Any]]:
     def template(path: str, **variables: Any) -> str:
         resolve_path(base_dir, path)
         try:
-            return templates.get_template(path).render(**variables)
+            return render(templates, path, variables)
+        except TemplateNotFound as exc:
+            raise ExpressionError(f"template {path!r}: no such template {exc.name!r}") from None
         except TemplateError as exc:
             raise ExpressionError(f"template {path!r}: {exc}") from None
+        except RecursionError:
+            raise ExpressionError(f"template {path!r} nests or includes too deeply") from None
 
     def base64encode(text: str) -> str:
         if not isinstance(text, str):
@@ -92,9 +128,14 @@ def make_functions(base_dir: Path) -> dict[str, Callable[..., Any]]:
             return json.loads(text)
         except (TypeError, ValueError) as exc:
             raise ExpressionError(f"jsondecode: {exc}") from None
+        except RecursionError:
+            raise ExpressionError("jsondecode: the document nests too deeply") from None
 
     def yamlencode(value: Any) -> str:
-        return yaml.safe_dump(value, sort_keys=False)
+        try:
+            return yaml.safe_dump(value, sort_keys=False)
+        except yaml.YAMLError as exc:
+            raise ExpressionError(f"yamlencode: {exc}") from None
 
     def lookup(mapping: Mapping[str, Any], key: str, default: Any = _NO_DEFAULT) -> Any:
         if not isinstance(mapping, Mapping):
@@ -118,16 +159,23 @@ def make_functions(base_dir: Path) -> dict[str, Callable[..., Any]]:
         for item in lists:
             if not isinstance(item, list | tuple):
                 raise ExpressionError("concat takes lists")
+            check_items(len(out) + len(item))
             out.extend(item)
         return out
 
     def keys(mapping: Mapping[str, Any]) -> list[str]:
+        if not isinstance(mapping, Mapping):
+            raise ExpressionError("keys takes a map")
         return list(mapping)
 
     def values(mapping: Mapping[str, Any]) -> list[Any]:
+        if not isinstance(mapping, Mapping):
+            raise ExpressionError("values takes a map")
         return list(mapping.values())
 
     def length(value: Any) -> int:
+        if not hasattr(value, "__len__"):
+            raise ExpressionError(f"length takes a string, list or map, not {type(value).__name__}")
         return len(value)
 
     return {

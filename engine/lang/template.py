@@ -15,6 +15,7 @@ from typing import Any
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.environment import TemplateExpression
 
+from engine.lang.budget import BudgetError, budget
 from engine.lang.sandbox import StackEnvironment, compile_expression, parse_expression
 
 ENV = StackEnvironment()
@@ -88,10 +89,15 @@ class Expression:
                 raise ParseError(
                     f"expression nests too deeply: ${{{self.source[:60]}...}}"
                 ) from None
+            except BudgetError as exc:
+                raise ParseError(f"in ${{{self.source[:200]}}}: {exc}") from None
         return self._compiled
 
     def run(self, **names: Any) -> Any:
-        return self.compile()(**names)
+        """The expression's value, under the evaluation's budget (a new one unless this runs
+        inside another evaluation, such as a template's)."""
+        with budget():
+            return self.compile()(**names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +202,10 @@ def _expression(source: str) -> Expression:
         return _parse(source)
     except (RecursionError, MemoryError):
         raise ParseError(f"expression nests too deeply: ${{{source[:60]}...}}") from None
+    except BudgetError as exc:
+        raise ParseError(f"in ${{{source[:200]}}}: {exc}") from None
+    except ValueError as exc:  # the lexer's conversion of a number too long for Python
+        raise ParseError(f"invalid expression ${{{source[:200]}}}: {exc}") from None
 
 
 def _parse(source: str) -> Expression:

@@ -38,12 +38,27 @@ def value_type_problem(attr: Attr, value: Any) -> str | None:
     return None if ok else f"must be a {kind}, not {type(value).__name__}"
 
 
+def value_problem(attr: Attr, value: Any) -> str | None:
+    """Why `value` does not fit `attr`'s type or bounds, or None."""
+    return value_type_problem(attr, value) or attr.problem(value)
+
+
 def conform(attr: Attr, value: Any) -> Any:
     """A value as the attribute's type wants it: numbers become strings for string attributes,
     as Terraform converts them (`ports: 22`, `name: ${2 * 3}`)."""
     if attr.type == "string" and isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return value
+
+
+def has_expression(value: Any) -> bool:
+    if isinstance(value, str):
+        return "${" in value
+    if isinstance(value, dict):
+        return any(has_expression(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_expression(v) for v in value)
+    return False
 
 
 def check_resource(
@@ -70,7 +85,7 @@ def check_resource(
                 address=res.name,
             )
         return None
-    settable = [n for n, a in schema.attrs.items() if a.settable]
+    settable = list(schema.settable)
     if res.lookup is not None:
         for name in res.attributes:
             diags.error(
@@ -96,8 +111,8 @@ def check_resource(
                 where=where,
                 address=res.name,
             )
-        elif not (isinstance(value, str) and "${" in value):
-            problem = value_type_problem(attr, value)
+        elif not has_expression(value):
+            problem = value_problem(attr, value)
             if problem:
                 diags.error(
                     f"{res.type}.{name} {problem}",

@@ -20,7 +20,7 @@ from engine.gcpause import gc_paused
 from engine.graph import Graph, build_graph
 from engine.lang import Scope, evaluate, make_functions
 from engine.lang.unknown import contains_unknown
-from engine.plan.check import check_resource, conform, value_type_problem
+from engine.plan.check import check_resource, conform, value_problem
 from engine.plan.model import Action, Change, Drift, OutputChange, Plan
 from engine.plan.recover import Recovered, recover
 from engine.plan.refresh import refresh
@@ -237,7 +237,7 @@ def _instance_changes(
         notes = resolve_portable(res, config, resolver, stack, diags, addr)
         for name, value in config.items():
             config[name] = value = conform(schema.attrs[name], value)
-            problem = value_type_problem(schema.attrs[name], value)
+            problem = value_problem(schema.attrs[name], value)
             if problem:
                 diags.error(
                     f"{res.type}.{name} {problem}",

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from engine.addrs import parse_instance_addr
 from engine.diag import Diagnostics
+from engine.files import InputFileError, read_regular
 from engine.lang.unknown import Unknown, unknown_mask
 from engine.plan.model import Action, Change, Drift, OutputChange, Plan
 from engine.plan.recover import Recovered
 from engine.stack.load import parse_stack
-from engine.state.model import State
+from engine.state.model import State, StateError
 
 PLAN_FILE_FORMAT = 1
 SENSITIVE = "(sensitive)"
@@ -149,19 +151,29 @@ def write_plan_file(plan: Plan, path: Path) -> None:
         json.dump(doc, out, indent=1)
 
 
+MAX_PLAN_BYTES = 1024 * 1024 * 1024
+
+
 def is_plan_file(path: Path) -> bool:
     try:
-        with path.open("rb") as f:
-            head = f.read(64)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        head = os.read(fd, 64)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
     return head.lstrip().startswith(b"{") and b'"nubes_plan"' in head
 
 
 def read_plan_file(path: Path) -> tuple[Plan | None, Diagnostics]:
     diags = Diagnostics()
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(read_regular(path, MAX_PLAN_BYTES, "plan file"))
         if doc.get("nubes_plan") != PLAN_FILE_FORMAT:
             diags.error(
                 f"{path} is a plan file of format {doc.get('nubes_plan')}, "
@@ -207,8 +219,14 @@ def read_plan_file(path: Path) -> tuple[Plan | None, Diagnostics]:
             destroy=bool(doc["destroy"]),
             recovered=[Recovered(**r) for r in doc.get("recovered", [])],
         )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except InputFileError as exc:
+        diags.error(str(exc))
+        return None, diags
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, StateError) as exc:
         diags.error(f"cannot read plan file {path}: {exc}")
+        return None, diags
+    except RecursionError:
+        diags.error(f"cannot read plan file {path}: it nests too deeply")
         return None, diags
     return plan, diags
 

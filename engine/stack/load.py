@@ -6,10 +6,12 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
 from engine.addrs import NAME_RE
 from engine.diag import Diagnostic, Diagnostics, SourceRange, error
+from engine.files import InputFileError, read_regular, resolve_inside
 from engine.gcpause import gc_paused
 from engine.lang import BUILTIN_NAMES, FUNCTION_NAMES, ParseError, parse_string
 from engine.stack.model import (
@@ -23,10 +25,12 @@ from engine.stack.model import (
     Variable,
 )
 from engine.stack.schema import META_ARGUMENTS, CatalogSpec, OutputSpec, StackSpec
-from engine.stack.yamlpos import Positions, load_yaml
+from engine.stack.yamlpos import Positions, load_yaml, where
 from providers.catalog import DEFAULT_IMAGES
 
-MAX_STACK_BYTES = 32 * 1024 * 1024
+MAX_STACK_BYTES = 16 * 1024 * 1024
+MAX_CATALOG_BYTES = 4 * 1024 * 1024
+MAX_RESOURCES = 100_000  # resources in one stack (each may have up to 100,000 instances)
 RESERVED_NAMES = frozenset({"var", "each", "count", "self", "local", "module", "data"})
 DEFAULT_PROVIDER = "sim"
 
@@ -42,19 +46,13 @@ def load_stack(path: str | Path) -> tuple[Stack | None, Diagnostics]:
     """Read and check a stack file."""
     file = Path(path)
     diags = Diagnostics()
-    try:
-        if file.stat().st_size > MAX_STACK_BYTES:
-            diags.error(f"stack file {file} is larger than {MAX_STACK_BYTES // 2**20} MiB")
-            return None, diags
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not file.exists() and not file.is_symlink():
         diags.error(f"no stack file at {file}")
         return None, diags
-    except IsADirectoryError:
-        diags.error(f"{file} is a folder, not a stack file")
-        return None, diags
-    except (OSError, UnicodeDecodeError) as exc:
-        diags.error(f"cannot read stack file {file}: {exc}")
+    try:
+        text = read_regular(file, MAX_STACK_BYTES, "stack file")
+    except InputFileError as exc:
+        diags.error(str(exc))
         return None, diags
     return parse_stack(text, file)
 
@@ -64,9 +62,82 @@ def parse_stack(text: str, file: Path) -> tuple[Stack | None, Diagnostics]:
         return _parse_stack(text, file)
 
 
+def _too_many_resources(node: yaml.Node, file: str) -> Diagnostic | None:
+    """Counted on the composed document, before anything is built: a stack past the limit is
+    refused in the time it takes to parse it."""
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    for key, value in node.value:
+        if (
+            key.value == "resources"
+            and isinstance(value, yaml.MappingNode)
+            and len(value.value) > MAX_RESOURCES
+        ):
+            return error(
+                f"the stack declares {len(value.value):,} resources, more than the "
+                f"{MAX_RESOURCES:,} a stack may hold",
+                "split it into several stacks",
+                where(key, file),
+            )
+    return None
+
+
+def _count_resources(text: str, file: str) -> Diagnostic | None:
+    """For a big file, the resources are counted from the parser's events before any node is
+    built: a stack far past the limit is refused in about a second and little memory."""
+    # per open collection: is it a mapping, and is its next node a key
+    frames: list[list[bool]] = []
+    resources_at: Any = None
+    awaiting = False  # the next node of the top mapping is the value of `resources`
+    inside = False  # in that value
+    count = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            kind = type(event)
+            if kind in (yaml.MappingEndEvent, yaml.SequenceEndEvent):
+                frames.pop()
+                if len(frames) == 1:
+                    inside = False
+                continue
+            if kind not in (
+                yaml.ScalarEvent,
+                yaml.AliasEvent,
+                yaml.MappingStartEvent,
+                yaml.SequenceStartEvent,
+            ):
+                continue
+            is_key = bool(frames) and frames[-1][0] and frames[-1][1]
+            if frames and frames[-1][0]:
+                frames[-1][1] = not frames[-1][1]
+            if is_key and len(frames) == 1 and getattr(event, "value", None) == "resources":
+                resources_at, awaiting = event.start_mark, True
+            elif len(frames) == 1 and not is_key and awaiting:
+                inside, awaiting = kind is yaml.MappingStartEvent, False
+            if is_key and inside and len(frames) == 2:
+                count += 1
+                if count > MAX_RESOURCES:
+                    break
+            if kind in (yaml.MappingStartEvent, yaml.SequenceStartEvent):
+                frames.append([kind is yaml.MappingStartEvent, True])
+    except yaml.YAMLError:
+        return None  # composing reports it, with its position
+    if count <= MAX_RESOURCES:
+        return None
+    return error(
+        f"the stack declares more than {MAX_RESOURCES:,} resources, the most a stack may hold",
+        "split it into several stacks",
+        SourceRange(file, resources_at.line + 1, resources_at.column + 1),
+    )
+
+
 def _parse_stack(text: str, file: Path) -> tuple[Stack | None, Diagnostics]:
     diags = Diagnostics()
-    value, pos, yaml_diags = load_yaml(text, str(file))
+    if len(text) > 1_000_000:  # fewer characters cannot hold more than MAX_RESOURCES
+        early = _count_resources(text, str(file))
+        if early is not None:
+            diags.add(early)
+            return None, diags
+    value, pos, yaml_diags = load_yaml(text, str(file), _too_many_resources)
     diags.extend(yaml_diags)
     if diags.has_errors:
         return None, diags
@@ -261,15 +332,15 @@ def _catalog(spec: CatalogSpec, file: Path, pos: Positions, diags: Diagnostics) 
     layers: list[CatalogSpec] = []
     if spec.file is not None:
         where = pos.at(("catalog", "file"))
-        root = file.parent.resolve()
-        target = (root / spec.file).resolve()
-        if not target.is_relative_to(root):
-            diags.error(f"catalog file {spec.file!r} leaves the stack's folder", where=where)
+        try:
+            target = resolve_inside(file.parent, spec.file, "catalog file")
+        except InputFileError as exc:
+            diags.error(str(exc), where=where)
         else:
             try:
-                text = target.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                diags.error(f"cannot read catalog file {spec.file!r}: {exc}", where=where)
+                text: str | None = read_regular(target, MAX_CATALOG_BYTES, "catalog file")
+            except InputFileError as exc:
+                diags.error(str(exc), where=where)
                 text = None
             if text is not None:
                 value, fpos, errors = load_yaml(text, str(target))

@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.diag import Diagnostics, SourceRange
+from engine.files import InputFileError, read_regular
 from engine.stack.model import Stack, Variable
 from engine.stack.yamlpos import load_yaml
 
 ENV_PREFIX = "NUBES_VAR_"
+MAX_VAR_FILE_BYTES = 4 * 1024 * 1024
+MAX_VALUE_TEXT = 1024 * 1024  # a value given on the command line or in the environment
 
 
 def type_matches(kind: str, value: Any) -> bool:
@@ -94,6 +97,13 @@ def resolve_variables(
         where = stack.at(("variables", name))
         if name in given:
             value, source, typed = given[name]
+            if not typed and isinstance(value, str) and len(value) > MAX_VALUE_TEXT:
+                diags.error(
+                    f"variable {name!r}: the value is {len(value):,} characters, more than the "
+                    f"{MAX_VALUE_TEXT:,} allowed (use a --var-file)",
+                    where=source or where,
+                )
+                continue
             if not typed:
                 value, why = parse_text(var.type, value)
                 if why is not None:
@@ -131,9 +141,9 @@ def _read_var_file(
     diags: Diagnostics,
 ) -> None:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        diags.error(f"cannot read var file {path}: {exc}")
+        text = read_regular(path, MAX_VAR_FILE_BYTES, "var file")
+    except InputFileError as exc:
+        diags.error(str(exc))
         return
     value, pos, errors = load_yaml(text, str(path))
     diags.extend(errors)

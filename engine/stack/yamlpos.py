@@ -10,6 +10,7 @@ budgets, and only the YAML core schema's tags are understood.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,9 +24,36 @@ MAX_DEPTH = 64
 MIN_VALUE_BUDGET = 10_000
 
 try:
-    _Loader: type = yaml.CSafeLoader
+    _Base: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - libyaml missing
-    _Loader = yaml.SafeLoader
+    _Base = yaml.SafeLoader
+
+_STR = "tag:yaml.org,2002:str"
+
+
+class _Loader(_Base):
+    """libyaml's parser with a quicker resolver: a plain scalar whose first character starts no
+    implicit type (a name, a word) is a string without trying the types' patterns."""
+
+    _typed_starts = frozenset(k for k in yaml.SafeLoader.yaml_implicit_resolvers if k)
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        if (
+            kind is yaml.ScalarNode
+            and implicit[0]
+            and value
+            and value[0] not in self._typed_starts
+            and not self.yaml_path_resolvers
+        ):
+            return _STR
+        return str(super().resolve(kind, value, implicit))
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None  # no path resolvers are registered
+
+    def ascend_resolver(self) -> None:
+        return None
+
 
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:str",
@@ -76,8 +104,13 @@ class _Refused(Exception):
         self.diag = diag
 
 
-def load_yaml(text: str, file: str) -> tuple[Any, Positions, list[Diagnostic]]:
-    """Parse one YAML document; returns (value, positions, diagnostics)."""
+def load_yaml(
+    text: str,
+    file: str,
+    precheck: Callable[[yaml.Node, str], Diagnostic | None] | None = None,
+) -> tuple[Any, Positions, list[Diagnostic]]:
+    """Parse one YAML document; returns (value, positions, diagnostics). `precheck` sees the
+    composed document before any value is built, to refuse what is too big cheaply."""
     positions = Positions(file)
     try:
         node = yaml.compose(text, Loader=_Loader)
@@ -91,11 +124,18 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions, list[Diagnostic]]:
         return None, positions, [error(f"YAML error: {exc}", where=SourceRange(file, 1, 1))]
     if node is None:
         return None, positions, []
+    early = precheck(node, file) if precheck is not None else None
+    if early is not None:
+        return None, positions, [early]
     try:
-        value = _build(node, (), positions, _Budget(max(MIN_VALUE_BUDGET, len(text))), 0)
+        value = _build(node, (), positions, _Budget(max(MIN_VALUE_BUDGET, 2 * len(text))), 0)
     except _Refused as refused:
         return None, positions, [refused.diag]
     return value, positions, []
+
+
+def where(node: yaml.Node, file: str) -> SourceRange:
+    return _where(node, file)
 
 
 def _where(node: yaml.Node, file: str) -> SourceRange:
@@ -103,12 +143,14 @@ def _where(node: yaml.Node, file: str) -> SourceRange:
 
 
 def _build(node: yaml.Node, path: Path, pos: Positions, budget: _Budget, depth: int) -> Any:
-    budget.values += 1
+    # a value costs one, a scalar its length too: without aliases a document cannot build more
+    # than twice its size, so anything beyond is expansion (a long string aliased many times)
+    budget.values += 1 + (len(node.value) if isinstance(node, yaml.ScalarNode) else 0)
     if budget.values > budget.limit:
         raise _Refused(
             error(
                 "document expands to too many values",
-                f"more than {budget.limit:,} values after expanding aliases; "
+                f"more than {budget.limit:,} values and characters after expanding aliases; "
                 "this looks like an alias bomb",
                 _where(node, pos.file),
             )

@@ -13,7 +13,7 @@ import builtins
 from collections.abc import Mapping
 from typing import Any
 
-from engine.lang.unknown import Unknown, contains_unknown
+from providers.constraints import S3_BUCKET_NAME
 from providers.ec2 import converters as conv
 from providers.ec2.transport import Settings, Transport
 from providers.errors import (
@@ -38,9 +38,12 @@ from providers.protocol import (
     PlannedChange,
     Realm,
     TypeSchema,
+    tightened,
 )
 from providers.rules import check_rules
+from providers.values import Unknown, contains_unknown
 
+SCHEMA = tightened(PORTABLE, "bucket", "name", S3_BUCKET_NAME)
 LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
 EC2_TYPES = {
     "instance": "instance",
@@ -115,7 +118,7 @@ class Ec2Driver:
         return self.t.calls
 
     def schema(self) -> Mapping[str, TypeSchema]:
-        return PORTABLE
+        return SCHEMA
 
     def configure(self, config: Mapping[str, Any], context: DriverContext) -> list[tuple[str, str]]:
         settings, problems = _settings(config)

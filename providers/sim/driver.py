@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from engine.lang.unknown import Unknown, contains_unknown
+from providers.constraints import S3_BUCKET_NAME
 from providers.errors import (
     CreateIncompleteError,
     InvalidRequestError,
@@ -38,14 +38,17 @@ from providers.protocol import (
     PlannedChange,
     Realm,
     TypeSchema,
+    tightened,
 )
 from providers.rules import check_rules
 from providers.sim import catalog
 from providers.sim.cloud import SimCloud
 from providers.sim.config import SimConfig, parse_config
 from providers.sim.store import Store
+from providers.values import Unknown, contains_unknown
 
 T = TypeVar("T")
+SCHEMA = tightened(PORTABLE, "bucket", "name", S3_BUCKET_NAME)
 _STORES: dict[Path, Store] = {}
 _STORES_LOCK = threading.Lock()
 
@@ -77,7 +80,7 @@ class SimDriver:
     # ---- setup -----------------------------------------------------------------------------
 
     def schema(self) -> Mapping[str, TypeSchema]:
-        return PORTABLE
+        return SCHEMA
 
     def configure(self, config: Mapping[str, Any], context: DriverContext) -> list[tuple[str, str]]:
         parsed, problems = parse_config(config)

@@ -1,0 +1,185 @@
+"""The budget every evaluation runs under: bounded results, bounded work.
+
+Each `${...}` evaluation (and the template renders it starts) gets a `Budget`: a number of steps
+(operations, filter and function calls, loop iterations, template output chunks) and a number of
+bytes it may produce in all. Every value an operation produces is measured (`measure`): a string
+of more than MAX_TEXT characters, a list or map of more than MAX_ITEMS entries, an integer of
+more than MAX_INT_BITS bits or a float that is not finite is refused, whatever built it. Where
+building a value would itself take the memory or time (a width of a billion in `center`, a
+power), the operation checks what it would produce before it runs (`engine.lang.sandbox`).
+
+Exceeding any bound raises `BudgetError`, which the evaluator turns into a diagnostic at the
+expression's position. The limits are documented in docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import math
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+MAX_TEXT = 1_000_000  # characters in one string
+MAX_ITEMS = 100_000  # entries in one list or map
+MAX_INT_BITS = 4096  # about 1,233 decimal digits
+MAX_STEPS = 50_000  # operations in one evaluation
+MAX_BYTES = 16_000_000  # what one evaluation may produce in all, as estimated by `cost`
+MAX_DEEP = 4_000_000  # one value with everything inside it: what its text would about be
+ITEM_BYTES = 16  # what an entry of a list or map is counted as, beside its contents
+
+
+_SCALARS = (int, float, bool, type(None))
+
+
+class BudgetError(Exception):
+    """An evaluation would build too big a value or do too much work."""
+
+
+class Budget:
+    __slots__ = ("bytes", "sizes", "steps")
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.bytes = 0
+        # deep sizes of the containers measured so far, by id (each kept alive with its size)
+        self.sizes: dict[int, tuple[Any, int]] = {}
+
+    def deep(self, value: Any) -> int:
+        """About how long `value` would be as text, everything inside it included: a list of a
+        thousand references to one long string is as long as a thousand such strings."""
+        if isinstance(value, str | bytes):
+            return len(value)
+        if not isinstance(value, list | tuple | dict | set | frozenset):
+            return 8 if not isinstance(value, int) else max(8, value.bit_length() // 3)
+        known = self.sizes.get(id(value))
+        if known is not None and known[0] is value:
+            return known[1]
+        total = ITEM_BYTES * len(value)
+        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        for item in items:
+            kind = type(item)
+            if kind is str:
+                total += len(item)
+            elif kind in _SCALARS:
+                total += 8
+            else:
+                total += self.deep(item)
+                if total > MAX_DEEP:
+                    break
+        self.sizes[id(value)] = (value, total)
+        return total
+
+    def step(self, n: int = 1) -> None:
+        self.steps += n
+        if self.steps > MAX_STEPS:
+            raise BudgetError(
+                f"the expression does more than {MAX_STEPS:,} operations; simplify it"
+            )
+
+    def charge(self, steps: int, nbytes: int) -> None:
+        """`steps` operations that made `nbytes` of new values."""
+        self.steps += steps
+        self.bytes += nbytes
+        if self.steps > MAX_STEPS:
+            self.step(0)
+        if self.bytes > MAX_BYTES:
+            raise BudgetError(
+                f"the expression builds more than {MAX_BYTES // 1_000_000} MB of values; "
+                "simplify it"
+            )
+
+
+_CURRENT: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("budget", default=None)
+
+
+@contextmanager
+def budget() -> Iterator[Budget]:
+    """The budget of the evaluation under way, or a new one for a new evaluation."""
+    current = _CURRENT.get()
+    if current is not None:
+        yield current
+        return
+    fresh = Budget()
+    token = _CURRENT.set(fresh)
+    try:
+        yield fresh
+    finally:
+        _CURRENT.reset(token)
+
+
+def current() -> Budget:
+    found = _CURRENT.get()
+    return found if found is not None else Budget()
+
+
+def check_text(length: int, what: str = "a string") -> None:
+    if length > MAX_TEXT:
+        raise BudgetError(
+            f"this would make {what} too large: {length:,} characters (at most {MAX_TEXT:,})"
+        )
+
+
+def check_items(length: int, what: str = "a list") -> None:
+    if length > MAX_ITEMS:
+        raise BudgetError(
+            f"this would make {what} too large: {length:,} entries (at most {MAX_ITEMS:,})"
+        )
+
+
+def check_bits(bits: int) -> None:
+    if bits > MAX_INT_BITS:
+        raise BudgetError(
+            f"this would make a number too large: about {int(bits * 0.30103):,} digits "
+            f"(at most {int(MAX_INT_BITS * 0.30103):,})"
+        )
+
+
+def cost(value: Any) -> int:
+    """What a new value is counted as, from its outermost level (its parts were counted when
+    they were made)."""
+    if isinstance(value, str | bytes):
+        return len(value)
+    if isinstance(value, list | tuple | dict | set | frozenset):
+        return ITEM_BYTES * len(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value.bit_length() // 8
+    return 8
+
+
+def measure(value: Any) -> Any:
+    """Refuse a value beyond the bounds; charge the evaluation for it; return it."""
+    if isinstance(value, str):
+        check_text(len(value))
+    elif isinstance(value, list | tuple | dict | set | frozenset):
+        check_items(len(value), "a list" if not isinstance(value, dict) else "a map")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        check_bits(value.bit_length())
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise BudgetError(f"the result {value} is not a finite number")
+    b = current()
+    if isinstance(value, list | tuple | dict | set | frozenset) and b.deep(value) > MAX_DEEP:
+        raise BudgetError(
+            f"this would make a value too large: more than {MAX_DEEP:,} characters in all"
+        )
+    size = cost(value)
+    b.charge(1 + size // 1024, size)
+    return value
+
+
+class Counted:
+    """An iterable whose every item costs a step and is measured (a loop, a lazy filter)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self._items = items
+
+    def __iter__(self) -> Iterator[Any]:
+        b = current()
+        for item in self._items:
+            b.charge(1, ITEM_BYTES)
+            yield item
+
+    def __len__(self) -> int:
+        return len(self._items)  # type: ignore[arg-type]

@@ -1,0 +1,127 @@
+"""The sandbox bounds what every operation, filter, test, function and template produces.
+
+Each case is a way of building a big value or doing a lot of work; each must end in a diagnostic
+(not an exception, not "internal error") naming the bound. What each costs is measured in
+bench/sandbox.py, not here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.diag import SourceRange
+from engine.lang import Scope, evaluate, make_functions
+
+BOMBS = [
+    ('("x" * 1000000) ~ ("x" * 1000000)', "string too large"),
+    ('"x" | center(1000000000)', "string too large"),
+    ('"x" | indent(1000000000)', "string too large"),
+    ('"x" | indent("    " * 300000, first=true)', "string too large"),
+    ('"%1000000000d" | format(1)', "format width"),
+    ('"%.1000000000f" % 1.0', "format width"),
+    ('"%*d" % (1000000000, 1)', "'*' widths are not allowed"),
+    ('"{:>1000000000}".format(1)', "unsafe"),
+    ('"{:{}}".format(1, 1000000000)', "unsafe"),
+    ('"{0:>999999999}".format_map({})', "unsafe"),
+    ("lipsum(n=1000000)", "lipsum takes at most"),
+    ("lipsum(n=5, min=1, max=100000000)", "lipsum takes at most"),
+    ('range(100000) | map("center", 1000) | list', "MB of values"),
+    ('range(100000) | map("string") | join(",")', "operations"),
+    ("2 ** 1024 ** 1024 ** 1024", "number too large"),
+    ("(10 ** 1000) * (10 ** 1000) * (10 ** 1000) * (10 ** 1000) * (10 ** 1000)", "too large"),
+    ("10 ** 4000", "number too large"),
+    ("-(10 ** 1000) * 10 ** 1000 * 10 ** 1000 * 10 ** 1000 * 10 ** 1000", "too large"),
+    ("[1] * 100000 * 100000", "list too large"),
+    ('(["x" * 1000000] * 100000) | join', "value too large"),
+    ('jsonencode(["x" * 1000000] * 100000)', "value too large"),
+    ('yamlencode(["x" * 1000000] * 100000)', "value too large"),
+    ('(["x" * 1000000] * 100000) | string', "value too large"),
+    ('(["x" * 1000000] * 100000) | tojson', "value too large"),
+    ('("a" * 1000000) | replace("a", "bbbbbbbbbb")', "string too large"),
+    ('("a" * 1000000) | replace("", "b")', "string too large"),
+    ('("a" * 1000000).replace("a", "bb")', "string too large"),
+    ('",".join(["x" * 1000000] * 2)', "too large"),
+    ("range(100000) | batch(1000000000, 0) | list", "batch size"),
+    ("range(10) | slice(1000000000) | list", "slice count"),
+    ("[[1], [2]] | sum(start=[])", "sum adds numbers"),
+    ('("x " * 200000) | wordwrap(1)', "wordwrap takes text of at most"),
+    ('("x" * 1000000) | urlize', "urlize takes text of at most"),
+    ('("a b " * 200000) | title', "title takes text of at most"),
+    ('("a " * 500000).split()', "list too large"),
+    ('"abc".zfill(1000000000)', "unsafe"),
+    ('"abc".ljust(1000000000)', "unsafe"),
+    ('"abc".center(1000000000)', "unsafe"),
+    ('"a\\tb".expandtabs(1000000000)', "unsafe"),
+    ('(10).to_bytes(1000000000, "big")', "unsafe"),
+    ("1e308 * 10", "not a finite number"),
+    ("range(100000) | list | sort | unique | list", "operations"),
+    ('["a", "b"] | random', "No filter named 'random'"),
+    ('range(30) | map("string") | join("") * 100000000', "too large"),
+    ("concat(range(100000) | list, range(100000) | list)", "list too large"),
+    ("(range(100000) | list) + (range(100000) | list)", "list too large"),
+    ("dict(a=1).items() | list | first | first | center(1000000000)", "string too large"),
+]
+
+
+@pytest.fixture
+def scope(tmp_path: Path) -> Scope:
+    (tmp_path / "loop.j2").write_text(
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    )
+    (tmp_path / "self.j2").write_text('{% include "self.j2" %}')
+    (tmp_path / "macro.j2").write_text(
+        "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}"
+    )
+    (tmp_path / "double.j2").write_text(
+        '{% set ns = namespace(s="x") %}{% for i in range(64) %}'
+        "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}"
+    )
+    (tmp_path / "output.j2").write_text("{% for i in range(40000) %}" + "x" * 60 + "{% endfor %}")
+    (tmp_path / "filterblock.j2").write_text("{% filter center(1000000000) %}x{% endfilter %}")
+    (tmp_path / "ok.j2").write_text("{% for r in roles %}{{ loop.index }}:{{ r }} {% endfor %}")
+    return Scope({"var": {}, **make_functions(tmp_path)})
+
+
+def errors(text: str, scope: Scope) -> list[str]:
+    result = evaluate("${" + text + "}", scope, lambda p: SourceRange("s.yaml", 1, 1), ("x",))
+    return [d.summary for d in result.diags]
+
+
+@pytest.mark.parametrize(("text", "wanted"), BOMBS, ids=[b[0][:50] for b in BOMBS])
+def test_every_way_of_building_a_big_value_is_a_diagnostic(
+    scope: Scope, text: str, wanted: str
+) -> None:
+    found = errors(text, scope)
+    assert any(wanted in f for f in found), found
+
+
+TEMPLATES = [
+    ("loop.j2", "operations"),
+    ("self.j2", "template"),
+    ("macro.j2", "operations"),
+    ("double.j2", "too large"),
+    ("output.j2", "template's output too large"),
+    ("filterblock.j2", "string too large"),
+]
+
+
+@pytest.mark.parametrize(("name", "wanted"), TEMPLATES)
+def test_every_template_render_is_bounded(scope: Scope, name: str, wanted: str) -> None:
+    found = errors(f'template("{name}")', scope)
+    assert any(wanted in f for f in found), found
+
+
+def test_ordinary_expressions_and_templates_still_work(scope: Scope) -> None:
+    ok = evaluate(
+        '${template("ok.j2", roles=["web", "db"]) ~ "|" ~ ("a,b" | replace(",", ";"))'
+        ' ~ "|" ~ (range(3) | map("string") | join("-")) ~ "|" ~ "%05d" % 42}',
+        scope,
+        lambda p: SourceRange("s.yaml", 1, 1),
+        ("x",),
+    )
+    assert ok.diags == []
+    assert ok.value == "1:web 2:db |a;b|0-1-2|00042"
+    assert errors("2 ** 100 * 3", scope) == []
+    assert errors('"x" | center(20)', scope) == []
