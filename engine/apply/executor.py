@@ -327,7 +327,8 @@ def apply(
     options = options or ApplyOptions()
     ex = Executor(plan, drivers, backend, hooks or NoHooks(), options.stop)
     ops, deps = operations(plan.changes, plan.prior)
-    ex._save()  # the refreshed state, with what recovery adopted, before anything changes
+    if plan.recovered or plan.state_changed:
+        ex._save()  # the refreshed state, with what recovery adopted, before anything changes
     for note in plan.recovered:
         ex.journal.settled(note.intent)
 
@@ -341,8 +342,11 @@ def apply(
     if ex.fatal is not None:
         raise ex.fatal  # what was done is in the journal; the next run resolves it
     with ex.lock:
+        outputs_before = {k: (v.value, v.sensitive) for k, v in ex.state.outputs.items()}
         _record_outputs(ex, plan)
-    ex._save()
+        outputs_after = {k: (v.value, v.sensitive) for k, v in ex.state.outputs.items()}
+    if ex._changes or outputs_after != outputs_before or plan.serial is None:
+        ex._save()  # nothing done and nothing new: the state file stays exactly as it was
     if not ex.journal.intents():
         ex.journal.clear()
     return ApplyResult(ex.state, outcomes, ex.diags)

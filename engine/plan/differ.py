@@ -170,6 +170,9 @@ def _plan(
         serial=state.serial if state is not None else None,
         destroy=options.destroy,
         recovered=recovered,
+        state_changed=state is None
+        or fresh.resources != state.resources
+        or fresh.deposed != state.deposed,
     )
     return result, diags
 

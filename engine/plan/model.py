@@ -92,6 +92,8 @@ class Plan:
     serial: int | None
     destroy: bool = False
     recovered: list[Recovered] = field(default_factory=list)  # an interrupted apply's leftovers
+    # whether refreshing or recovery made `prior` differ from the stored state (apply writes it)
+    state_changed: bool = True
 
     @property
     def has_changes(self) -> bool:

@@ -19,11 +19,27 @@ from engine.state.model import StateError
 def ensure_private_dir(path: Path) -> None:
     """Create `path` (and its parents) if missing; a folder nubes creates is mode 0700."""
     try:
-        if path.is_dir():
-            return
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dirs(path)
     except OSError as exc:
         raise StateError(describe_os_error(exc, path, "create the folder")) from None
+
+
+def make_private_dirs(path: Path) -> None:
+    """mkdir -p, where every folder created (not only the last, as mkdir's mode gives) is 0700."""
+    if path.is_dir():
+        return
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
 
 
 def open_private(path: Path, flags: int, create: bool = True) -> int:

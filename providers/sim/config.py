@@ -22,12 +22,20 @@ class SimConfig:
     max_retries: int = 8
     retry_seconds: float = 120.0  # deadline for one operation's retries
     boot_fail_rate: float = 0.0  # share of instances that never reach running
+    busy_seconds: float = 10.0  # how long a write waits for another process holding the database
     # when set, the cloud wants an API key whose SHA-256 this is (the key itself comes from
     # NUBES_SIM_API_KEY or the credentials file, never from the stack)
     api_key_sha256: str | None = None
 
 
-_NUMBERS = {"latency_ms", "boot_seconds", "fail_rate", "retry_seconds", "boot_fail_rate"}
+_NUMBERS = {
+    "latency_ms",
+    "boot_seconds",
+    "fail_rate",
+    "retry_seconds",
+    "boot_fail_rate",
+    "busy_seconds",
+}
 
 
 def parse_config(config: Mapping[str, Any]) -> tuple[SimConfig, list[tuple[str, str]]]:

@@ -44,7 +44,7 @@ from providers.rules import check_rules
 from providers.sim import catalog
 from providers.sim.cloud import SimCloud
 from providers.sim.config import SimConfig, parse_config
-from providers.sim.store import Store
+from providers.sim.store import BUSY_SECONDS, Store, StoreError
 from providers.values import Unknown, contains_unknown
 
 T = TypeVar("T")
@@ -53,12 +53,12 @@ _STORES: dict[Path, Store] = {}
 _STORES_LOCK = threading.Lock()
 
 
-def _store(path: Path) -> Store:
+def _store(path: Path, busy_seconds: float = BUSY_SECONDS) -> Store:
     """One store per database file and process, shared by every driver using it."""
-    key = path.resolve()
+    key = path.parent.resolve() / path.name  # the file itself is never followed if a symlink
     with _STORES_LOCK:
         if key not in _STORES:
-            _STORES[key] = Store(key)
+            _STORES[key] = Store(key, busy_seconds)
         return _STORES[key]
 
 
@@ -100,7 +100,11 @@ class SimDriver:
                 return [("api_key_sha256", "AuthFailure: the sim cloud refused the API key")]
         self.config = parsed
         data_dir = parsed.data_dir or context.state_dir / "sim"
-        self._cloud = SimCloud(_store(data_dir / "cloud.sqlite"), parsed)
+        try:
+            store = _store(data_dir / "cloud.sqlite", parsed.busy_seconds)
+        except StoreError as exc:
+            return [("data_dir", exc.message)]
+        self._cloud = SimCloud(store, parsed)
         self._rng = random.Random(parsed.seed)
         return []
 

@@ -3,19 +3,29 @@
 Objects are rows of (id, type, region, attributes JSON, tags JSON). Writes that check and then
 change (a quota, a unique name) run inside one IMMEDIATE transaction, so two processes applying
 at once see a consistent cloud.
+
+The store holds generated private keys and rendered user data, so it is protected as state is:
+its folder is 0700, the database and SQLite's -wal and -shm files 0600, and a database path that
+is a symlink or not the user's own regular file is refused. Every SQLite failure (a database
+locked by another process past the busy timeout, a full disk, a damaged file) is a StoreError
+naming the file, never a bare sqlite3 exception.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from providers.errors import ProviderError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -49,18 +59,86 @@ class Row:
     created: float
 
 
+BUSY_SECONDS = 10.0  # how long a write waits for another process's transaction
+
+
+class StoreError(ProviderError):
+    """The sim cloud's database cannot be used; the message names it and says what to do."""
+
+    code = "SimDatabaseError"
+
+
+def _describe(exc: sqlite3.Error, path: Path) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return (
+            f"the sim cloud's database {path} is locked by another process; close whatever "
+            "holds it open (an sqlite3 shell, another program) and run again"
+        )
+    if "disk is full" in text or "disk I/O" in text:
+        return f"cannot write the sim cloud's database {path}: the disk is full or failing"
+    if "readonly" in text or "unable to open" in text:
+        return f"cannot write the sim cloud's database {path}: {text} (check the folder)"
+    return f"the sim cloud's database {path} cannot be used: {text}"
+
+
+def _private_file(path: Path) -> None:
+    """Create the database 0600 in a 0700 folder, or check that the one there is ours."""
+    try:
+        missing = []
+        folder = path.parent
+        while not folder.is_dir() and folder.parent != folder:
+            missing.append(folder)
+            folder = folder.parent
+        for created in reversed(missing):  # each folder made 0700, not only the last
+            with suppress(FileExistsError):
+                created.mkdir(mode=0o700)
+        with suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
+        for candidate in (
+            path,
+            path.with_name(path.name + "-wal"),
+            path.with_name(path.name + "-shm"),
+        ):
+            try:
+                st = candidate.lstat()
+            except FileNotFoundError:
+                continue
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+                raise StoreError(
+                    f"{candidate} is not a regular file of this user; nubes will not use it "
+                    "as the sim cloud's database. Remove it.",
+                )
+            if stat.S_IMODE(st.st_mode) & 0o077:
+                os.chmod(candidate, 0o600)  # written by an older nubes: close it
+    except OSError as exc:
+        raise StoreError(f"cannot create the sim cloud's database {path}: {exc.strerror}") from None
+
+
 class Store:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, busy_seconds: float = BUSY_SECONDS) -> None:
+        _private_file(path)
         self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            str(path), timeout=30, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
         self._depth = 0
+        with self._guard():
+            self._db = sqlite3.connect(
+                str(path), timeout=busy_seconds, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            if (
+                self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'blobs'").fetchone()
+                is None
+            ):
+                self._db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(_describe(exc, self.path)) from None
 
     def close(self) -> None:
         with self._lock:
@@ -69,7 +147,7 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One atomic unit; nested uses join the outer one."""
-        with self._lock:
+        with self._lock, self._guard():
             if self._depth:
                 self._depth += 1
                 try:
@@ -90,7 +168,7 @@ class Store:
                 self._depth = 0
 
     def insert(self, row: Row) -> None:
-        with self._lock:
+        with self._lock, self._guard():
             self._db.execute(
                 "INSERT INTO objects (id, type, region, attrs, tags, created) VALUES (?,?,?,?,?,?)",
                 (
@@ -104,7 +182,7 @@ class Store:
             )
 
     def save(self, row: Row) -> None:
-        with self._lock:
+        with self._lock, self._guard():
             self._db.execute(
                 "UPDATE objects SET attrs = ?, tags = ? WHERE id = ?",
                 (json.dumps(row.attrs), json.dumps(row.tags), row.id),
@@ -112,7 +190,7 @@ class Store:
 
     def next_number(self, name: str) -> int:
         """A counter that only goes up, shared by every process using this store."""
-        with self._lock:
+        with self._lock, self._guard():
             self._db.execute(
                 "INSERT INTO counters (name, value) VALUES (?, 1) "
                 "ON CONFLICT(name) DO UPDATE SET value = value + 1",
@@ -124,7 +202,7 @@ class Store:
 
     def put_blob(self, bucket: str, key: str, data: bytes, content_type: str) -> float:
         now = time.time()
-        with self._lock:
+        with self._lock, self._guard():
             self._db.execute(
                 "INSERT OR REPLACE INTO blobs (bucket, key, content_type, data, modified) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -138,29 +216,29 @@ class Store:
         if key is not None:
             query += " AND key = ?"
             params.append(key)
-        with self._lock:
+        with self._lock, self._guard():
             return [
                 (r[0], r[1], bytes(r[2]), r[3])
                 for r in self._db.execute(query + " ORDER BY key", params).fetchall()
             ]
 
     def delete_blob(self, bucket: str, key: str) -> None:
-        with self._lock:
+        with self._lock, self._guard():
             self._db.execute("DELETE FROM blobs WHERE bucket = ? AND key = ?", (bucket, key))
 
     def count(self, type: str, region: str) -> int:
-        with self._lock:
+        with self._lock, self._guard():
             found = self._db.execute(
                 "SELECT COUNT(*) FROM objects WHERE type = ? AND region = ?", (type, region)
             ).fetchone()
         return int(found[0])
 
     def delete(self, id: str) -> None:
-        with self._lock:
+        with self._lock, self._guard():
             self._db.execute("DELETE FROM objects WHERE id = ?", (id,))
 
     def get(self, id: str, type: str | None = None) -> Row | None:
-        with self._lock:
+        with self._lock, self._guard():
             cur = self._db.execute(
                 "SELECT id, type, region, attrs, tags, created FROM objects WHERE id = ?", (id,)
             )
@@ -171,7 +249,7 @@ class Store:
         return row if type is None or row.type == type else None
 
     def by_name(self, type: str, region: str, name: str) -> Row | None:
-        with self._lock:
+        with self._lock, self._guard():
             found = self._db.execute(
                 "SELECT id, type, region, attrs, tags, created FROM objects "
                 "WHERE type = ? AND region = ? AND json_extract(attrs, '$.name') = ? LIMIT 1",
@@ -191,7 +269,7 @@ class Store:
             query += " AND json_extract(tags, ?) = ?"
             params.extend([f'$."{key}"', value])
         query += " ORDER BY created, id"
-        with self._lock:
+        with self._lock, self._guard():
             rows = self._db.execute(query, params).fetchall()
         return [_row(r) for r in rows]
 
