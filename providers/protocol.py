@@ -8,12 +8,12 @@ schemas (adding their own attributes where they must) and the engine plans from 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from providers.constraints import ID, NAME, Check, rules_problem, size_problem
 from providers.constraints import TAGS as TAG_CHECK
@@ -332,13 +332,22 @@ class Blob:
 
 @runtime_checkable
 class BlobStore(Protocol):
-    """A driver whose buckets hold blobs (Deltacloud's object storage)."""
+    """A driver whose buckets hold blobs (Deltacloud's object storage). Contents stream both
+    ways: no blob is ever held whole in memory."""
 
-    def list_blobs(self, bucket: str) -> builtins.list[Blob]: ...
+    def list_blobs(self, bucket: str) -> builtins.list[Blob]:
+        """Every blob of a bucket with its size, without reading any content."""
+        ...
 
-    def put_blob(self, bucket: str, key: str, data: bytes, content_type: str) -> Blob: ...
+    def put_blob(self, bucket: str, key: str, data: BinaryIO, content_type: str) -> Blob:
+        """Store what `data` holds from where it stands to its end."""
+        ...
 
-    def get_blob(self, bucket: str, key: str) -> tuple[Blob, bytes] | None: ...
+    def blob_info(self, bucket: str, key: str) -> Blob | None: ...
+
+    def open_blob(self, bucket: str, key: str) -> tuple[Blob, Iterator[bytes]] | None:
+        """A blob and its content in chunks, read as they are consumed."""
+        ...
 
     def delete_blob(self, bucket: str, key: str) -> None: ...
 

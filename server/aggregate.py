@@ -12,9 +12,11 @@ from fastapi.responses import Response
 
 from engine.drivers import Drivers
 from providers.errors import ProviderError
+from providers.protocol import Driver
 from server import views
+from server.calls import Calls, ProviderTimeout
 from server.config import ServerConfig
-from server.http import ApiError, render
+from server.http import ApiError, public_base, render
 
 KINDS = {
     "instances": "instance",
@@ -35,26 +37,38 @@ def register_aggregate_routes(app: FastAPI, config: ServerConfig) -> None:
         drivers: Drivers = request.app.state.drivers
         wanted_provider = request.query_params.get("provider")
         wanted_state = (request.query_params.get("state") or "").upper() or None
-        api = str(request.base_url).rstrip("/") + "/api"
+        api = public_base(request) + "/api"
         items: list[dict[str, Any]] = []
         unreachable: list[dict[str, str]] = []
-        for name, driver in drivers.by_provider.items():
-            if wanted_provider not in (None, name) or type_ not in driver.schema():
-                continue
+        calls: Calls = request.app.state.calls
+        wanted = [
+            name
+            for name, driver in drivers.by_provider.items()
+            if wanted_provider in (None, name) and type_ in driver.schema()
+        ]
+
+        def listed(name: str, driver: Driver) -> list[dict[str, Any]]:
             base = f"{api};provider={name}"
-            try:
-                if type_ == "image":
-                    found = [views.image(base, i) for i in driver.images()]
-                else:
-                    view = {
-                        "instance": lambda b, o: views.instance(b, o, "nubes"),
-                        "volume": views.volume,
-                        "address": views.address,
-                    }[type_]
-                    found = [view(base, o) for o in driver.list(type_, {})]
-            except ProviderError as exc:
-                unreachable.append({"provider": name, "message": f"{exc.code}: {exc}"})
+            if type_ == "image":
+                return [views.image(base, i) for i in driver.images()]
+            view = {
+                "instance": lambda b, o: views.instance(b, o, "nubes"),
+                "volume": views.volume,
+                "address": views.address,
+            }[type_]
+            return [view(base, o) for o in driver.list(type_, {})]
+
+        # every provider at once, each within the time allowed: one slow cloud is reported as
+        # unreachable instead of holding up the answer
+        for name, found in (await calls.gather(listed, wanted)).items():
+            if isinstance(found, ProviderError):
+                unreachable.append({"provider": name, "message": f"{found.code}: {found}"})
                 continue
+            if isinstance(found, ProviderTimeout):
+                unreachable.append({"provider": name, "message": f"Timeout: {found}"})
+                continue
+            if isinstance(found, BaseException):
+                raise found
             for item in found:
                 if wanted_state is None or str(item.get("state", "")).upper() == wanted_state:
                     items.append(

@@ -14,23 +14,30 @@ from xml.etree import ElementTree as ET
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from engine import __version__
 from engine.diag import DiagnosticsError
-from engine.drivers import Drivers, configure_providers
+from engine.drivers import configure_providers
+from engine.state import LockHeld, StateError
 from providers.errors import ProviderError
-from providers.protocol import Driver, Ownership
+from providers.protocol import Ownership
 from providers.registry import driver_names
 from server import views
 from server.aggregate import register_aggregate_routes
+from server.auth import Authenticator
 from server.blobs import register_blob_routes
+from server.calls import AsyncDriver, Calls
 from server.config import ServerConfig
 from server.http import (
     ApiError,
+    BodyLimit,
+    bad_text,
     error_response,
     form,
     make_middleware,
     provider_status,
+    public_base,
     render,
 )
 from server.stacks import register_stack_routes
@@ -56,10 +63,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (304, "not modified since the ETag given in If-None-Match"),
         (400, "a missing or invalid parameter"),
         (401, "no valid credentials (Basic or Bearer)"),
+        (403, "a change sent from another site's page (Origin or Sec-Fetch-Site)"),
         (404, "no such object"),
         (405, "an action the object's state does not allow"),
         (406, "an unknown format"),
-        (500, "a bug in nubes or its driver"),
+        (409, "the stack's state is locked by a running apply"),
+        (413, "a body larger than the server's limit"),
+        (500, "the server cannot read its own data (a damaged state file), or a bug"),
         (501, "the driver does not support this collection"),
         (502, "the cloud refused (quota, credentials)"),
         (504, "the cloud did not answer in time"),
@@ -87,31 +97,56 @@ FEATURES: dict[str, list[tuple[str, str, list[str]]]] = {
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + "/api"
+    return public_base(request) + "/api"
 
 
 def _fmt(request: Request) -> str:
     return str(request.scope["state"]["format"])
 
 
-def _driver(request: Request) -> Driver:
-    drivers: Drivers = request.app.state.drivers
-    return drivers[request.scope["state"]["provider"]]
+def _driver(request: Request) -> AsyncDriver:
+    """The request's provider's driver; every call on it is awaited and runs off the loop."""
+    calls: Calls = request.app.state.calls
+    return calls.driver(request.scope["state"]["provider"])
 
 
 def _supports(request: Request, type: str) -> None:
-    if type not in _driver(request).schema():
+    if type not in _driver(request).raw.schema():
         raise ApiError(501, f"the {request.scope['state']['provider']} provider has no {type}s")
+
+
+# parameters that are text, where line breaks belong; every other one is a name or an id
+TEXT_PARAMS = frozenset({"user_data", "public_key", "description", "blob_data"})
+MAX_PARAM = 1024  # characters of a name or an id
+
+
+def _check_param(key: str, value: Any) -> str:
+    if isinstance(value, dict | list):
+        raise ApiError(400, f"{key} must be a single value")
+    text = value if isinstance(value, str) else json.dumps(value)
+    try:
+        text.encode("utf-8")
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(400, f"{key!r} is not valid text") from None
+    problem = bad_text(key) or bad_text(text, multiline=key in TEXT_PARAMS)
+    if problem:
+        raise ApiError(400, f"{key} {problem}")
+    if key not in TEXT_PARAMS and len(text) > MAX_PARAM:
+        raise ApiError(400, f"{key} is longer than {MAX_PARAM:,} characters")
+    return text
 
 
 async def _params(request: Request) -> dict[str, str]:
     """Parameters from the query, a form body (as Deltacloud clients send) or a JSON body."""
-    params = {k: v for k, v in request.query_params.items() if k != "format"}
+    params: dict[str, Any] = {k: v for k, v in request.query_params.items() if k != "format"}
     body = await request.body()
     kind = request.headers.get("content-type", "")
     if body and "json" in kind:
         try:
             doc = json.loads(body)
+        except RecursionError:
+            raise ApiError(400, "the JSON body nests too deeply") from None
         except ValueError:
             raise ApiError(400, "the body is not valid JSON") from None
         if not isinstance(doc, dict):
@@ -119,15 +154,7 @@ async def _params(request: Request) -> dict[str, str]:
         params.update({str(k): v for k, v in doc.items()})
     elif body:
         params.update({k: v[-1] for k, v in parse_qs(body.decode(errors="replace")).items()})
-    for key, value in params.items():
-        if isinstance(value, dict | list):
-            raise ApiError(400, f"{key} must be a single value")
-        try:
-            str(key).encode("utf-8")
-            str(value).encode("utf-8")
-        except UnicodeEncodeError:
-            raise ApiError(400, f"{key!r} is not valid text") from None
-    return params
+    return {str(k): _check_param(str(k), v) for k, v in params.items() if v is not None}
 
 
 def _one(items: list[dict[str, Any]], id: str, what: str) -> dict[str, Any]:
@@ -171,7 +198,10 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
     )
     app.state.config = config
     app.state.drivers = drivers
-    app.middleware("http")(make_middleware(config))
+    limits = config.limits
+    app.state.calls = Calls(drivers.by_provider, limits.provider_threads, limits.provider_seconds)
+    app.middleware("http")(make_middleware(config, Authenticator(config)))
+    app.add_middleware(BodyLimit, config=config)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
@@ -185,12 +215,34 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return error_response(request, exc.status_code, str(exc.detail))
 
+    @app.exception_handler(ClientDisconnect)
+    async def body_ended(request: Request, exc: ClientDisconnect) -> Response:
+        limit = request.scope["state"].get("body_limit", 0)
+        if request.scope["state"].get("body_too_large"):
+            return error_response(
+                request, 413, f"the body is larger than the {limit:,} bytes allowed"
+            )
+        return error_response(request, 400, "the request's body ended before it was complete")
+
+    @app.exception_handler(LockHeld)
+    async def locked(request: Request, exc: LockHeld) -> Response:
+        return error_response(request, 409, str(exc))
+
+    @app.exception_handler(StateError)
+    async def state_error(request: Request, exc: StateError) -> Response:
+        return error_response(request, 500, f"the server's state cannot be used: {exc}")
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, exc: Exception) -> Response:
+        # every answer keeps the documented shape; the message names the bug, not its trace
+        return error_response(request, 500, f"a bug in nubes: {type(exc).__name__}")
+
     @app.get("/api")
     async def entry(request: Request) -> Response:
         base = _base(request)
         state = request.scope["state"]
         provider = state["provider"]
-        supported = set(_driver(request).schema())
+        supported = set(_driver(request).raw.schema())
         links: list[dict[str, Any]] = []
         for name in COLLECTIONS:
             if name in TYPES and TYPES[name] not in supported:
@@ -252,25 +304,29 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
     async def realms_index(request: Request) -> Response:
         base = _base(request)
         return _collection(
-            request, "realms", [views.realm(base, r) for r in _driver(request).realms()]
+            request, "realms", [views.realm(base, r) for r in await _driver(request).realms()]
         )
 
     @app.get("/api/realms/{id}")
     async def realms_show(request: Request, id: str) -> Response:
         base = _base(request)
-        items = [views.realm(base, r) for r in _driver(request).realms()]
+        items = [views.realm(base, r) for r in await _driver(request).realms()]
         return _single(request, "realms", _one(items, id, "realm"))
 
     @app.get("/api/hardware_profiles")
     async def hwp_index(request: Request) -> Response:
         base = _base(request)
-        items = [views.hardware_profile(base, p) for p in _driver(request).hardware_profiles()]
+        items = [
+            views.hardware_profile(base, p) for p in await _driver(request).hardware_profiles()
+        ]
         return _collection(request, "hardware_profiles", items)
 
     @app.get("/api/hardware_profiles/{id}")
     async def hwp_show(request: Request, id: str) -> Response:
         base = _base(request)
-        items = [views.hardware_profile(base, p) for p in _driver(request).hardware_profiles()]
+        items = [
+            views.hardware_profile(base, p) for p in await _driver(request).hardware_profiles()
+        ]
         return _single(request, "hardware_profiles", _one(items, id, "hardware profile"))
 
     # ---- images ----------------------------------------------------------------------------
@@ -280,14 +336,16 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         base = _base(request)
         owner = request.query_params.get("owner_id")
         items = [
-            views.image(base, i) for i in _driver(request).images() if owner in (None, i.owner)
+            views.image(base, i)
+            for i in await _driver(request).images()
+            if owner in (None, i.owner)
         ]
         return _collection(request, "images", items)
 
     @app.get("/api/images/{id}")
     async def images_show(request: Request, id: str) -> Response:
         base = _base(request)
-        items = [views.image(base, i) for i in _driver(request).images()]
+        items = [views.image(base, i) for i in await _driver(request).images()]
         return _single(request, "images", _one(items, id, "image"))
 
     @app.post("/api/images", status_code=201, openapi_extra=form("instance_id", optional=("name",)))
@@ -296,11 +354,11 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         if not params.get("instance_id"):
             raise ApiError(400, "instance_id is required to create an image")
         name = params.get("name") or f"image-{uuid.uuid4().hex[:8]}"
-        made = _driver(request).create(
+        made = await _driver(request).create(
             "image", {"name": name, "instance": params["instance_id"]}, _owner(name)
         )
         base = _base(request)
-        found = [views.image(base, i) for i in _driver(request).images() if i.id == made.id]
+        found = [views.image(base, i) for i in await _driver(request).images() if i.id == made.id]
         item = (
             found[0] if found else {"id": made.id, "href": f"{base}/images/{made.id}", "name": name}
         )
@@ -308,13 +366,13 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
 
     @app.delete("/api/images/{id}", status_code=204)
     async def images_destroy(request: Request, id: str) -> Response:
-        _driver(request).delete("image", id)
+        await _driver(request).delete("image", id)
         return Response(status_code=204)
 
     # ---- instances -------------------------------------------------------------------------
 
-    def _instance_view(request: Request, id: str) -> dict[str, Any]:
-        obj = _driver(request).read("instance", id)
+    async def _instance_view(request: Request, id: str) -> dict[str, Any]:
+        obj = await _driver(request).read("instance", id)
         if obj is None:
             raise ApiError(404, f"instance {id} not found")
         return views.instance(_base(request), obj, OWNER_ID)
@@ -324,7 +382,9 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         base = _base(request)
         state = request.query_params.get("state")
         realm = request.query_params.get("realm_id")
-        items = [views.instance(base, o, OWNER_ID) for o in _driver(request).list("instance", {})]
+        items = [
+            views.instance(base, o, OWNER_ID) for o in await _driver(request).list("instance", {})
+        ]
         items = [
             i
             for i in items
@@ -335,7 +395,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
 
     @app.get("/api/instances/{id}")
     async def instances_show(request: Request, id: str) -> Response:
-        return _single(request, "instances", _instance_view(request, id))
+        return _single(request, "instances", await _instance_view(request, id))
 
     @app.post(
         "/api/instances",
@@ -360,7 +420,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         image = params.get("image_id")
         if not image:
             raise ApiError(400, "image_id is required to create an instance")
-        size: Any = params.get("hwp_id") or _smallest(_driver(request))
+        size: Any = params.get("hwp_id") or await _smallest(_driver(request))
         overrides = {
             k: params[k] for k in ("hwp_cpu", "hwp_memory", "hwp_storage") if params.get(k)
         }
@@ -385,8 +445,8 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         if params.get("firewalls"):
             desired["firewalls"] = [f for f in str(params["firewalls"]).split(",") if f]
         name = str(params.get("name") or f"api-{uuid.uuid4().hex[:8]}")
-        _check(_driver(request), "instance", desired)
-        made = _driver(request).create("instance", desired, _owner(name))
+        await _check(_driver(request), "instance", desired)
+        made = await _driver(request).create("instance", desired, _owner(name))
         item = views.instance(_base(request), made, OWNER_ID)
         return _single(request, "instances", item, 201, {"Location": item["href"]})
 
@@ -394,7 +454,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
     async def instances_act(request: Request, id: str, action: str) -> Response:
         if action not in ("start", "stop", "reboot", "destroy"):
             raise ApiError(404, f"instances have no action {action!r}")
-        current = _instance_view(request, id)
+        current = await _instance_view(request, id)
         allowed = [a["rel"] for a in current["actions"]]
         if action not in allowed:
             raise ApiError(
@@ -403,18 +463,18 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
                 f"{', '.join(allowed) or 'no action'} now, not {action}",
             )
         if action == "destroy":
-            _driver(request).delete("instance", id)
+            await _driver(request).delete("instance", id)
             return Response(status_code=204)
-        obj = _driver(request).act("instance", id, action)
+        obj = await _driver(request).act("instance", id, action)
         item = views.instance(_base(request), obj, OWNER_ID)
         return _single(request, "instances", item, 202)
 
     @app.delete("/api/instances/{id}", status_code=204)
     async def instances_destroy(request: Request, id: str) -> Response:
-        current = _instance_view(request, id)
+        current = await _instance_view(request, id)
         if "destroy" not in [a["rel"] for a in current["actions"]]:
             raise ApiError(405, f"instance {id} is {current['state']}; stop it first")
-        _driver(request).delete("instance", id)
+        await _driver(request).delete("instance", id)
         return Response(status_code=204)
 
     helpers = SimpleNamespace(
@@ -456,18 +516,16 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         _supports(request, "key")
         base = _base(request)
         return _collection(
-            request, "keys", [views.key(base, o) for o in _driver(request).list("key", {})]
+            request, "keys", [views.key(base, o) for o in await _driver(request).list("key", {})]
         )
 
     @app.get("/api/keys/{id}")
     async def keys_show(request: Request, id: str) -> Response:
         _supports(request, "key")
-        obj = _driver(request).read("key", id)
+        obj = await _driver(request).read("key", id)
         if obj is None:
             raise ApiError(404, f"key {id} not found")
-        view = views.key(_base(request), obj)
-        view.pop("pem", None)  # the private key is shown once, when created
-        return _single(request, "keys", view)
+        return _single(request, "keys", views.key(_base(request), obj))
 
     @app.post("/api/keys", status_code=201, openapi_extra=form("name", optional=("public_key",)))
     async def keys_create(request: Request) -> Response:
@@ -476,22 +534,27 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         if not params.get("name"):
             raise ApiError(400, "name is required to create a key")
         desired = {"name": params["name"], "public_key": params.get("public_key")}
-        made = _driver(request).create("key", desired, _owner(str(params["name"])))
-        item = views.key(_base(request), made)
+        made = await _driver(request).create("key", desired, _owner(str(params["name"])))
+        item = views.key(_base(request), made, with_private_key=True)  # shown this once
         return _single(request, "keys", item, 201, {"Location": item["href"]})
 
     @app.delete("/api/keys/{id}", status_code=204)
     async def keys_destroy(request: Request, id: str) -> Response:
         _supports(request, "key")
-        _driver(request).delete("key", id)
+        await _driver(request).delete("key", id)
         return Response(status_code=204)
 
     return app
 
 
-def _check(driver: Driver, type: str, desired: dict[str, Any]) -> None:
+async def _check(driver: AsyncDriver, type: str, desired: dict[str, Any]) -> None:
     """What a plan checks before a create (images, sizes, zones), answered as a 400."""
-    problems = driver.plan_change(type, None, desired).problems
+    schema = driver.raw.schema()[type]
+    for attr, value in desired.items():
+        problem = schema.attrs[attr].problem(value) if attr in schema.attrs else None
+        if problem:
+            raise ApiError(400, f"{attr} {problem}")
+    problems = (await driver.plan_change(type, None, desired)).problems
     if problems:
         raise ApiError(400, "; ".join(f"{attr}: {message}" for attr, message in problems))
 
@@ -502,8 +565,8 @@ def _owner(name: str) -> Ownership:
     return Ownership("api", name, uuid.uuid4().hex)
 
 
-def _smallest(driver: Driver) -> str:
-    fixed = [p for p in driver.hardware_profiles() if not isinstance(p.cpus, tuple)]
+async def _smallest(driver: AsyncDriver) -> str:
+    fixed = [p for p in await driver.hardware_profiles() if not isinstance(p.cpus, tuple)]
     if not fixed:
         raise ApiError(400, "hwp_id is required: this provider has no fixed hardware profile")
     return min(fixed, key=lambda p: (p.cpus, p.memory_gb, p.id)).id

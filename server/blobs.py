@@ -1,19 +1,31 @@
-"""Deltacloud's blobs: the objects inside buckets, where the driver stores any."""
+"""Deltacloud's blobs: the objects inside buckets, where the driver stores any.
+
+Contents stream: an upload is spooled (in memory up to 1 MB, then on disk) as it arrives, within
+the server's blob limit, and handed to the driver as a file; a download is sent chunk by chunk as
+the driver reads it. Listing a bucket reads no content.
+"""
 
 from __future__ import annotations
 
+import re
+import tempfile
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from providers.protocol import Blob, BlobStore
 from server import views
-from server.http import ApiError, form
+from server.calls import AsyncDriver
+from server.http import ApiError, bad_text, form
+
+SPOOL_IN_MEMORY = 1024 * 1024
 
 
 def blob_view(base: str, b: Blob) -> dict[str, Any]:
-    href = f"{base}/buckets/{b.bucket}/{b.key}"
+    href = views.href_of(base, "buckets", b.bucket, b.key)
     return {
         "id": b.key,
         "href": href,
@@ -25,10 +37,27 @@ def blob_view(base: str, b: Blob) -> dict[str, Any]:
     }
 
 
+def attachment(name: str) -> str:
+    """A Content-Disposition naming the file: an ASCII fallback with quotes and backslashes
+    removed, and the exact name percent-encoded (RFC 6266), so no name can end the header or
+    add one."""
+    plain = re.sub(r'[^\x20-\x7e]|["\\]', "_", name) or "blob"
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def _checked_name(what: str, name: str) -> str:
+    problem = bad_text(name)
+    if problem:
+        raise ApiError(400, f"the {what} name {problem}")
+    if not name or len(name) > 1024:
+        raise ApiError(400, f"a {what} name is 1 to 1,024 characters")
+    return name
+
+
 def register_blob_routes(app: FastAPI, h: Any) -> None:
-    def store(request: Request) -> BlobStore:
-        driver = h.driver(request)
-        if not isinstance(driver, BlobStore):
+    def store(request: Request) -> AsyncDriver:
+        driver: AsyncDriver = h.driver(request)
+        if not isinstance(driver.raw, BlobStore):
             raise ApiError(
                 501, f"the {request.scope['state']['provider']} provider stores no blobs"
             )
@@ -37,16 +66,16 @@ def register_blob_routes(app: FastAPI, h: Any) -> None:
     @app.get("/api/buckets/{bucket}")
     async def bucket_show(request: Request, bucket: str) -> Response:
         h.supports(request, "bucket")
-        obj = h.driver(request).read("bucket", bucket)
+        obj = await h.driver(request).read("bucket", bucket)
         if obj is None:
             raise ApiError(404, f"bucket {bucket} not found")
         base = h.base(request)
         view = views.bucket(base, obj)
-        if isinstance(h.driver(request), BlobStore):
-            blobs = store(request).list_blobs(bucket)
+        if isinstance(h.driver(request).raw, BlobStore):
+            blobs = await store(request).list_blobs(bucket)
             view["size"] = len(blobs)
             view["blobs"] = [
-                {"id": b.key, "href": f"{base}/buckets/{bucket}/{b.key}"} for b in blobs
+                {"id": b.key, "href": views.href_of(base, "buckets", bucket, b.key)} for b in blobs
             ]
         return h.single(request, "buckets", view)
 
@@ -59,42 +88,57 @@ def register_blob_routes(app: FastAPI, h: Any) -> None:
         params = await h.params(request)
         if not params.get("blob_id"):
             raise ApiError(400, "blob_id is required to create a blob")
-        data = str(params.get("blob_data", "")).encode()
+        name = _checked_name("blob", str(params["blob_id"]))
         kind = str(params.get("content_type") or "application/octet-stream")
-        made = store(request).put_blob(bucket, str(params["blob_id"]), data, kind)
+        with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
+            spool.write(str(params.get("blob_data", "")).encode())
+            spool.seek(0)
+            made = await store(request).put_blob(bucket, name, spool, kind)
         view = blob_view(h.base(request), made)
         return h.single(request, "blobs", view, 201, {"Location": view["href"]})
 
     @app.put("/api/buckets/{bucket}/{blob}", status_code=201)
     async def blob_put(request: Request, bucket: str, blob: str) -> Response:
-        data = await request.body()
+        name = _checked_name("blob", blob)
         kind = request.headers.get("content-type") or "application/octet-stream"
-        made = store(request).put_blob(bucket, blob, data, kind)
+        driver = store(request)
+        with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
+            async for chunk in request.stream():  # counted against the limit as it arrives
+                spool.write(chunk)
+            spool.seek(0)
+            made = await driver.put_blob(bucket, name, spool, kind)
         view = blob_view(h.base(request), made)
         return h.single(request, "blobs", view, 201, {"Location": view["href"]})
 
     @app.get("/api/buckets/{bucket}/{blob}")
     async def blob_show(request: Request, bucket: str, blob: str) -> Response:
-        found = store(request).get_blob(bucket, blob)
+        found = await store(request).blob_info(bucket, blob)
         if found is None:
             raise ApiError(404, f"bucket {bucket} has no blob {blob}")
-        return h.single(request, "blobs", blob_view(h.base(request), found[0]))
+        return h.single(request, "blobs", blob_view(h.base(request), found))
 
     @app.get("/api/buckets/{bucket}/{blob}/content")
     async def blob_content(request: Request, bucket: str, blob: str) -> Response:
-        found = store(request).get_blob(bucket, blob)
+        found = await store(request).open_blob(bucket, blob)
         if found is None:
             raise ApiError(404, f"bucket {bucket} has no blob {blob}")
-        meta, data = found
-        return Response(
-            data,
-            media_type=meta.content_type,
-            headers={"Content-Disposition": f'attachment; filename="{blob}"'},
+        meta, chunks = found
+
+        def content() -> Iterator[bytes]:  # read in the threadpool, a chunk at a time
+            yield from chunks
+
+        return StreamingResponse(
+            content(),
+            media_type=meta.content_type or "application/octet-stream",
+            headers={
+                "Content-Disposition": attachment(blob),
+                "Content-Length": str(meta.size),
+            },
         )
 
     @app.delete("/api/buckets/{bucket}/{blob}", status_code=204)
     async def blob_destroy(request: Request, bucket: str, blob: str) -> Response:
-        if store(request).get_blob(bucket, blob) is None:
+        if await store(request).blob_info(bucket, blob) is None:
             raise ApiError(404, f"bucket {bucket} has no blob {blob}")
-        store(request).delete_blob(bucket, blob)
+        await store(request).delete_blob(bucket, blob)
         return Response(status_code=204)

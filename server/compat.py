@@ -59,6 +59,7 @@ def xml_names() -> list[str]:
             views.key(
                 base,
                 CloudObject("key", "k-1", {"name": "k", "fingerprint": "f", "private_key": "p"}),
+                with_private_key=True,  # as the answer to a create shows it
             ),
         ),
         (

@@ -9,6 +9,12 @@ users:                     # HTTP Basic; hashes from `nubes serve --hash-passwor
 tokens:                    # bearer tokens, stored as their SHA-256
   ci: "<sha256 hex>"
 stacks: [stacks/demo.yaml] # the stacks it may plan and apply (paths from this file)
+public_url: https://clouds.example.com   # links are built from this (default: the bound address)
+limits:                    # all optional; these are the defaults
+  request_bytes: 1048576   # any request body but a blob's
+  blob_bytes: 1073741824   # a blob upload
+  provider_seconds: 10     # one provider's answer to an aggregated list
+  provider_threads: 8      # calls in flight to one provider (others are not held up by it)
 """
 
 from __future__ import annotations
@@ -31,6 +37,14 @@ from engine.stack.yamlpos import Positions, load_yaml
 SCRYPT = (16384, 8, 1)
 
 
+class LimitsSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    request_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024**3)
+    blob_bytes: int = Field(default=1024**3, ge=1024, le=1024**4)
+    provider_seconds: float = Field(default=10.0, gt=0, le=3600)
+    provider_threads: int = Field(default=8, ge=1, le=256)
+
+
 class ServerSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     default_provider: str | None = None
@@ -38,6 +52,16 @@ class ServerSpec(BaseModel):
     users: dict[str, str] = Field(default_factory=dict)
     tokens: dict[str, str] = Field(default_factory=dict)
     stacks: list[str] = Field(default_factory=list)
+    public_url: str | None = Field(default=None, pattern=r"https?://[^/\s?#]+(/[^\s?#]*)?")
+    limits: LimitsSpec = Field(default_factory=LimitsSpec)
+
+
+@dataclass(frozen=True)
+class Limits:
+    request_bytes: int = 1024 * 1024
+    blob_bytes: int = 1024**3
+    provider_seconds: float = 10.0
+    provider_threads: int = 8
 
 
 @dataclass
@@ -49,6 +73,10 @@ class ServerConfig:
     stacks: list[Path] = field(default_factory=list)
     positions: Positions = field(default_factory=lambda: Positions("<defaults>"))
     directory: Path = field(default_factory=Path.cwd)
+    # links in answers are built from this, never from the request's Host header; `nubes
+    # serve` sets the bound address when the file gives none
+    public_url: str | None = None
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def has_auth(self) -> bool:
@@ -125,6 +153,14 @@ def load_config(path: Path) -> tuple[ServerConfig | None, Diagnostics]:
             )
     stacks = [(path.parent / s) for s in spec.stacks]
     config = ServerConfig(
-        providers, default, dict(spec.users), dict(spec.tokens), stacks, pos, path.parent
+        providers,
+        default,
+        dict(spec.users),
+        dict(spec.tokens),
+        stacks,
+        pos,
+        path.parent,
+        spec.public_url.rstrip("/") if spec.public_url else None,
+        Limits(**spec.limits.model_dump()),
     )
     return (None if diags.has_errors else config), diags

@@ -3,10 +3,9 @@ provider, and Deltacloud's headers on every answer (including errors, in the sam
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
@@ -16,6 +15,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from engine import __version__
+from providers.constraints import control_character
 from providers.errors import (
     AuthError,
     ConflictError,
@@ -27,7 +27,8 @@ from providers.errors import (
     TransientError,
 )
 from providers.registry import ALIASES
-from server.config import ServerConfig, check_password, token_hash
+from server.auth import Authenticator
+from server.config import ServerConfig
 from server.views import API_VERSION, to_xml
 
 FORMATS = {"xml": "application/xml", "json": "application/json"}
@@ -84,25 +85,6 @@ def choose_format(request: Request) -> str:
     raise ApiError(406, f"cannot answer in {accept}: use application/xml or application/json")
 
 
-def authenticated(request: Request, config: ServerConfig) -> str | None:
-    """The user or token name the request authenticates as, or None."""
-    header = request.headers.get("authorization", "")
-    kind, _, value = header.partition(" ")
-    if kind.lower() == "basic":
-        try:
-            user, _, password = base64.b64decode(value).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return None
-        stored = config.users.get(user)
-        return user if stored is not None and check_password(password, stored) else None
-    if kind.lower() == "bearer" and value:
-        wanted = token_hash(value)
-        for name, stored in config.tokens.items():
-            if hmac.compare_digest(stored, wanted):
-                return name
-    return None
-
-
 def choose_provider(request: Request, config: ServerConfig, matrix: dict[str, str]) -> str:
     driver = matrix.get("driver") or request.headers.get("x-deltacloud-driver")
     provider = matrix.get("provider") or request.headers.get("x-deltacloud-provider")
@@ -151,7 +133,8 @@ def error_response(
     provider = state.get("provider") or (config.default_provider if config else "")
     driver = config.providers[provider].driver if config and provider in config.providers else ""
     doc = {"code": status, "message": message, "driver": driver, "provider": provider}
-    root = ET.Element("error", {"status": str(status), "url": str(request.url)})
+    url = public_base(request) + request.scope.get("path", "")
+    root = ET.Element("error", {"status": str(status), "url": url})
     for key, value in doc.items():
         ET.SubElement(root, key).text = str(value)
     return render(fmt, status, {"error": doc}, root, headers)
@@ -171,7 +154,45 @@ def _options(request: Request, path: str) -> Response:
     return Response(status_code=204, headers={"Allow": ", ".join(sorted(allowed | {"OPTIONS"}))})
 
 
-def make_middleware(config: ServerConfig) -> Callable[..., Awaitable[Response]]:
+def public_base(request: Request) -> str:
+    """Where this server is reached: the configured public URL, else the address it is bound
+    to. Never the request's Host header, which any client can set."""
+    config: ServerConfig | None = request.scope.get("state", {}).get("config")
+    if config is not None and config.public_url:
+        return config.public_url
+    host, port = request.scope.get("server") or ("127.0.0.1", 80)
+    host = f"[{host}]" if ":" in str(host) else str(host)
+    return f"http://{host}:{port}"
+
+
+_CHANGES = frozenset({"POST", "PUT", "DELETE", "PATCH"})
+
+
+def _cross_site(request: Request) -> bool:
+    """A change a browser sends from another site's page (a form posting here with the
+    user's Basic credentials): refused. Clients that are not browsers send no Origin."""
+    if request.method not in _CHANGES:
+        return False
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return origin.rstrip("/") != _origin(public_base(request))
+    return request.headers.get("sec-fetch-site") in ("cross-site", "same-site")
+
+
+def _origin(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def bad_text(value: str, multiline: bool = False) -> str | None:
+    """Why `value` cannot be a name or an id (a control character), or None."""
+    found = control_character(value, multiline)
+    return None if found is None else f"holds the control character {found!r}"
+
+
+def make_middleware(
+    config: ServerConfig, auth: Authenticator
+) -> Callable[..., Awaitable[Response]]:
     default_driver = config.providers[config.default_provider].driver
 
     async def middleware(
@@ -184,7 +205,9 @@ def make_middleware(config: ServerConfig) -> Callable[..., Awaitable[Response]]:
         try:
             state["format"] = "xml"
             state["format"] = choose_format(request)
-            if authenticated(request, config) is None:
+            client = request.client.host if request.client else "?"
+            user = await auth.user(request.headers.get("authorization", ""), client)
+            if user is None:
                 raise ApiError(
                     401,
                     "authentication required",
@@ -193,6 +216,18 @@ def make_middleware(config: ServerConfig) -> Callable[..., Awaitable[Response]]:
                         "X-Deltacloud-Driver": default_driver,
                     },
                 )
+            if _cross_site(request):
+                raise ApiError(403, "a change sent from another site's page is refused")
+            problem = bad_text(unquote(path))
+            if problem:
+                raise ApiError(400, f"the path {problem}")
+            declared = request.headers.get("content-length")
+            limit = state.get("body_limit")
+            if declared is not None and limit is not None:
+                if not declared.isdigit():
+                    raise ApiError(400, "Content-Length must be a number")
+                if int(declared) > limit:
+                    raise ApiError(413, f"the body is larger than the {limit:,} bytes allowed")
             state["provider"] = choose_provider(request, config, matrix)
             if request.method == "OPTIONS":
                 response = _options(request, path)
@@ -222,6 +257,46 @@ def make_middleware(config: ServerConfig) -> Callable[..., Awaitable[Response]]:
         return response
 
     return middleware
+
+
+_BLOB_UPLOAD = re.compile(r"/api(;[^/]*)?/buckets/[^/]+/[^/]+/?")
+
+
+class BodyLimit:
+    """Bounds every request body, in a wrapper around the whole application: a body declared
+    larger than allowed is refused (413) before a byte of it is read, and one sent in chunks is
+    counted as it arrives, so no request holds more than its limit. Blob uploads have their own
+    (larger) limit; they stream to a spool file, never whole into memory."""
+
+    def __init__(self, app: Any, config: ServerConfig) -> None:
+        self.app = app
+        self.config = config
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        blob = scope["method"] == "PUT" and _BLOB_UPLOAD.fullmatch(scope["path"])
+        limits = self.config.limits
+        limit = limits.blob_bytes if blob else limits.request_bytes
+        state = scope.setdefault("state", {})
+        state["body_limit"] = limit
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            if state.get("body_too_large"):
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message.get("type") == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    # the rest is never read: the handler sees the body end, and answers 413
+                    state["body_too_large"] = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        await self.app(scope, counted, send)
 
 
 def form(*required: str, optional: tuple[str, ...] = ()) -> dict[str, Any]:

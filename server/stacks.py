@@ -27,10 +27,12 @@ from engine.plan import PlanOptions, plan_from_backend
 from engine.plan.planfile import plan_to_json
 from engine.sensitive import declared_schemas, public_state, stack_sensitivity
 from engine.stack import Stack, load_stack, resolve_variables
-from engine.state import LocalBackend, LockHeld, StateError
+from engine.state import LocalBackend, StateError
 from engine.state.lock import whoami
+from server import views
+from server.calls import Calls
 from server.config import ServerConfig
-from server.http import ApiError
+from server.http import ApiError, public_base
 
 
 @dataclass
@@ -100,14 +102,19 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
                 found[stack.name] = stack
         return found
 
-    def stack_named(name: str) -> Stack:
-        stack = stacks().get(name)
+    async def offload(request: Request, fn: Any, *args: Any) -> Any:
+        """Blocking work (files, plans, clouds) in the threadpool, never on the event loop."""
+        calls: Calls = request.app.state.calls
+        return await calls.run(None, fn, *args)
+
+    async def stack_named(request: Request, name: str) -> Stack:
+        stack = (await offload(request, stacks)).get(name)
         if stack is None:
             raise ApiError(404, f"this server has no stack {name!r}")
         return stack
 
     def base(request: Request) -> str:
-        return str(request.base_url).rstrip("/") + "/api"
+        return public_base(request) + "/api"
 
     async def variables(request: Request, stack: Stack) -> dict[str, Any]:
         body = await request.body()
@@ -115,6 +122,8 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
         if body:
             try:
                 doc = json.loads(body)
+            except RecursionError:
+                raise ApiError(400, "the JSON body nests too deeply") from None
             except ValueError:
                 raise ApiError(400, 'the body must be JSON: {"variables": {...}}') from None
             raw = doc.get("variables", {}) if isinstance(doc, dict) else None
@@ -139,37 +148,41 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
 
     @app.get("/api/stacks")
     async def stacks_index(request: Request) -> Response:
-        items = []
-        for name, stack in stacks().items():
-            state = LocalBackend(state_dir, name).read()
-            items.append(
-                {
-                    "name": name,
-                    "href": f"{base(request)}/stacks/{name}",
-                    "file": str(stack.file),
-                    "digest": stack.digest,
-                    "resources": len(stack.resources),
-                    "serial": state.serial if state else None,
-                }
-            )
-        return JSONResponse({"stacks": items})
+        def listed() -> list[dict[str, Any]]:
+            items = []
+            for name, stack in stacks().items():
+                state = LocalBackend(state_dir, name).read()
+                items.append(
+                    {
+                        "name": name,
+                        "href": views.href_of(base(request), "stacks", name),
+                        "file": str(stack.file),
+                        "digest": stack.digest,
+                        "resources": len(stack.resources),
+                        "serial": state.serial if state else None,
+                    }
+                )
+            return items
+
+        return JSONResponse({"stacks": await offload(request, listed)})
 
     @app.post("/api/stacks/{name}/plan")
     async def stacks_plan(request: Request, name: str) -> Response:
-        stack = stack_named(name)
+        stack = await stack_named(request, name)
         values = await variables(request, stack)
-        try:
+
+        def locked_plan() -> Any:
             with LocalBackend(state_dir, stack.name).lock("plan (api)", shared=True):
-                result, diags, _, _ = planned(stack, values)
-        except LockHeld as exc:
-            raise ApiError(409, str(exc)) from None
+                return planned(stack, values)
+
+        result, diags, _, _ = await offload(request, locked_plan)
         if result is None:
             return JSONResponse({"diagnostics": _diags_json(diags)}, status_code=400)
         return JSONResponse(plan_to_json(result))
 
     @app.post("/api/stacks/{name}/apply", status_code=202)
     async def stacks_apply(request: Request, name: str) -> Response:
-        stack = stack_named(name)
+        stack = await stack_named(request, name)
         values = await variables(request, stack)
         job = Job(uuid.uuid4().hex[:12], name)
         jobs[job.id] = job
@@ -240,8 +253,8 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
 
     @app.get("/api/stacks/{name}/state")
     async def stacks_state(request: Request, name: str) -> Response:
-        stack = stack_named(name)
-        state = LocalBackend(state_dir, stack.name).read()
+        stack = await stack_named(request, name)
+        state = await offload(request, LocalBackend(state_dir, stack.name).read)
         if state is None:
             raise ApiError(404, f"stack {name} has no state yet")
         hidden = stack_sensitivity(stack, declared_schemas(stack))
@@ -249,8 +262,8 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
 
     @app.get("/api/stacks/{name}/history")
     async def stacks_history(request: Request, name: str) -> Response:
-        stack = stack_named(name)
-        entries = LocalBackend(state_dir, stack.name).history()
+        stack = await stack_named(request, name)
+        entries = await offload(request, LocalBackend(state_dir, stack.name).history)
         return JSONResponse(
             {
                 "history": [

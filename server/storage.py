@@ -63,9 +63,9 @@ def _create_params(type: str, params: dict[str, Any]) -> dict[str, Any]:
 def register_storage_routes(app: FastAPI, helpers: Any) -> None:
     h = helpers
 
-    def read(request: Request, type: str, id: str) -> CloudObject:
+    async def read(request: Request, type: str, id: str) -> CloudObject:
         h.supports(request, type)
-        obj = h.driver(request).read(type, id)
+        obj = await h.driver(request).read(type, id)
         if obj is None:
             raise ApiError(404, f"{type} {id} not found")
         return obj
@@ -77,13 +77,13 @@ def register_storage_routes(app: FastAPI, helpers: Any) -> None:
             async def index(request: Request) -> Response:
                 h.supports(request, type_)
                 base = h.base(request)
-                items = [view(base, o) for o in h.driver(request).list(type_, {})]
+                items = [view(base, o) for o in await h.driver(request).list(type_, {})]
                 return h.collection(request, collection, items)
 
             @app.get(f"/api/{collection}/{{id}}", name=f"{collection}_show")
             async def show(request: Request, id: str) -> Response:
                 return h.single(
-                    request, collection, view(h.base(request), read(request, type_, id))
+                    request, collection, view(h.base(request), await read(request, type_, id))
                 )
 
             @app.post(
@@ -97,15 +97,15 @@ def register_storage_routes(app: FastAPI, helpers: Any) -> None:
                 params = await h.params(request)
                 desired = {k: v for k, v in _create_params(type_, params).items() if v is not None}
                 name = str(params.get("name") or f"api-{uuid.uuid4().hex[:8]}")
-                h.check(h.driver(request), type_, desired)
-                made = h.driver(request).create(type_, desired, h.owner(name))
+                await h.check(h.driver(request), type_, desired)
+                made = await h.driver(request).create(type_, desired, h.owner(name))
                 item = view(h.base(request), made)
                 return h.single(request, collection, item, 201, {"Location": item["href"]})
 
             @app.delete(f"/api/{collection}/{{id}}", name=f"{collection}_destroy", status_code=204)
             async def destroy(request: Request, id: str) -> Response:
-                read(request, type_, id)
-                h.driver(request).delete(type_, id)
+                await read(request, type_, id)
+                await h.driver(request).delete(type_, id)
                 return Response(status_code=204)
 
         make()
@@ -113,8 +113,8 @@ def register_storage_routes(app: FastAPI, helpers: Any) -> None:
     async def change(
         request: Request, type: str, id: str, wanted: dict[str, Any], collection: str, view: View
     ) -> Response:
-        current = read(request, type, id)
-        updated = h.driver(request).update(type, id, current.attributes, wanted)
+        current = await read(request, type, id)
+        updated = await h.driver(request).update(type, id, current.attributes, wanted)
         return h.single(request, collection, view(h.base(request), updated), 202)
 
     @app.post(
@@ -126,7 +126,7 @@ def register_storage_routes(app: FastAPI, helpers: Any) -> None:
         params = await h.params(request)
         if not params.get("instance_id"):
             raise ApiError(400, "instance_id is required to attach a volume")
-        current = read(request, "volume", id)
+        current = await read(request, "volume", id)
         if current.attributes.get("instance"):
             raise ApiError(405, f"volume {id} is attached; detach it first")
         return await change(
@@ -140,7 +140,7 @@ def register_storage_routes(app: FastAPI, helpers: Any) -> None:
 
     @app.post("/api/storage_volumes/{id}/detach", status_code=202)
     async def detach(request: Request, id: str) -> Response:
-        if not read(request, "volume", id).attributes.get("instance"):
+        if not (await read(request, "volume", id)).attributes.get("instance"):
             raise ApiError(405, f"volume {id} is not attached")
         return await change(
             request,
@@ -156,7 +156,7 @@ def register_storage_routes(app: FastAPI, helpers: Any) -> None:
         params = await h.params(request)
         if not params.get("instance_id"):
             raise ApiError(400, "instance_id is required to associate an address")
-        if read(request, "address", id).attributes.get("instance"):
+        if (await read(request, "address", id)).attributes.get("instance"):
             raise ApiError(405, f"address {id} is associated; disassociate it first")
         return await change(
             request, "address", id, {"instance": params["instance_id"]}, "addresses", views.address
@@ -164,7 +164,7 @@ def register_storage_routes(app: FastAPI, helpers: Any) -> None:
 
     @app.post("/api/addresses/{id}/disassociate", status_code=202)
     async def disassociate(request: Request, id: str) -> Response:
-        if not read(request, "address", id).attributes.get("instance"):
+        if not (await read(request, "address", id)).attributes.get("instance"):
             raise ApiError(405, f"address {id} is not associated")
         return await change(request, "address", id, {"instance": None}, "addresses", views.address)
 
@@ -175,7 +175,7 @@ def register_storage_routes(app: FastAPI, helpers: Any) -> None:
     )
     async def add_rule(request: Request, id: str) -> Response:
         params = await h.params(request)
-        current = read(request, "firewall", id)
+        current = await read(request, "firewall", id)
         low, high = params.get("port_from"), params.get("port_to")
         ports = "" if not low else (str(low) if low == high or not high else f"{low}-{high}")
         rule = {
@@ -184,16 +184,18 @@ def register_storage_routes(app: FastAPI, helpers: Any) -> None:
             "sources": [s for s in str(params.get("ip_address", "0.0.0.0/0")).split(",") if s],
         }
         rules = [*(current.attributes.get("rules") or []), rule]
-        updated = h.driver(request).update("firewall", id, current.attributes, {"rules": rules})
+        updated = await h.driver(request).update(
+            "firewall", id, current.attributes, {"rules": rules}
+        )
         return h.single(request, "firewalls", views.firewall(h.base(request), updated), 201)
 
     @app.delete("/api/firewalls/{id}/{rule_id}", status_code=204)
     async def delete_rule(request: Request, id: str, rule_id: str) -> Response:
-        current = read(request, "firewall", id)
+        current = await read(request, "firewall", id)
         rules = list(current.attributes.get("rules") or [])
         prefix, _, index = rule_id.rpartition("~")
         if prefix != id or not index.isdigit() or int(index) >= len(rules):
             raise ApiError(404, f"firewall {id} has no rule {rule_id}")
         rules.pop(int(index))
-        h.driver(request).update("firewall", id, current.attributes, {"rules": rules})
+        await h.driver(request).update("firewall", id, current.attributes, {"rules": rules})
         return Response(status_code=204)

@@ -8,7 +8,9 @@ are `<property kind name unit value>`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
 from providers.protocol import CloudObject, HardwareProfile, Image, Realm
@@ -61,14 +63,20 @@ SINGULAR = {
 }
 
 
+def href_of(base: str, collection: str, *ids: str) -> str:
+    """A link to an object: each id percent-encoded, so no id can add a path, a query or a
+    header line to it."""
+    return "/".join([f"{base}/{collection}", *(quote(str(i), safe="") for i in ids)])
+
+
 def link(base: str, collection: str, id: str | None) -> dict[str, str] | None:
-    return None if id is None else {"id": id, "href": f"{base}/{collection}/{id}"}
+    return None if id is None else {"id": id, "href": href_of(base, collection, id)}
 
 
 def instance(base: str, obj: CloudObject, owner: str) -> dict[str, Any]:
     a = obj.attributes
     state = str(a.get("state") or "unknown")
-    href = f"{base}/instances/{obj.id}"
+    href = href_of(base, "instances", obj.id)
     return {
         "id": obj.id,
         "href": href,
@@ -98,7 +106,7 @@ def instance(base: str, obj: CloudObject, owner: str) -> dict[str, Any]:
 def realm(base: str, r: Realm) -> dict[str, Any]:
     return {
         "id": r.id,
-        "href": f"{base}/realms/{r.id}",
+        "href": href_of(base, "realms", r.id),
         "name": r.name,
         "state": r.state.upper(),
         "limit": "",
@@ -123,7 +131,7 @@ def _property(
 def hardware_profile(base: str, p: HardwareProfile) -> dict[str, Any]:
     return {
         "id": p.id,
-        "href": f"{base}/hardware_profiles/{p.id}",
+        "href": href_of(base, "hardware_profiles", p.id),
         "name": p.name,
         "properties": [
             _property("cpu", "count", p.cpus),
@@ -137,7 +145,7 @@ def hardware_profile(base: str, p: HardwareProfile) -> dict[str, Any]:
 def image(base: str, i: Image) -> dict[str, Any]:
     return {
         "id": i.id,
-        "href": f"{base}/images/{i.id}",
+        "href": href_of(base, "images", i.id),
         "name": i.name,
         "description": i.description,
         "owner_id": i.owner,
@@ -147,33 +155,34 @@ def image(base: str, i: Image) -> dict[str, Any]:
         "actions": [
             {
                 "rel": "create_instance",
-                "href": f"{base}/instances;image_id={i.id}",
+                "href": f"{base}/instances;image_id={quote(i.id, safe='')}",
                 "method": "post",
             }
         ],
     }
 
 
-def key(base: str, obj: CloudObject) -> dict[str, Any]:
+def key(base: str, obj: CloudObject, with_private_key: bool = False) -> dict[str, Any]:
+    """A key; its private key only in the answer to the create that generated it."""
     a = obj.attributes
     out = {
         "id": obj.id,
-        "href": f"{base}/keys/{obj.id}",
+        "href": href_of(base, "keys", obj.id),
         "name": a.get("name") or obj.id,
         "credential_type": "key",
         "fingerprint": a.get("fingerprint"),
         "state": "AVAILABLE",
-        "actions": [{"rel": "destroy", "href": f"{base}/keys/{obj.id}", "method": "delete"}],
+        "actions": [{"rel": "destroy", "href": href_of(base, "keys", obj.id), "method": "delete"}],
     }
-    if a.get("private_key"):
-        out["pem"] = a["private_key"]  # shown once, in the answer to the create
+    if with_private_key and a.get("private_key"):
+        out["pem"] = a["private_key"]
     return out
 
 
 def driver(base: str, name: str, providers: list[str]) -> dict[str, Any]:
     return {
         "id": name,
-        "href": f"{base}/drivers/{name}",
+        "href": href_of(base, "drivers", name),
         "name": name,
         "providers": [{"id": p} for p in providers],
     }
@@ -233,13 +242,25 @@ def element(tag: str, doc: dict[str, Any]) -> ET.Element:
     return node
 
 
+# characters XML 1.0 cannot hold: a name made elsewhere with one must not break every listing
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str | None) -> str | None:
+    return None if text is None else _NOT_XML.sub("\ufffd", text)
+
+
 def to_xml(root: ET.Element) -> bytes:
+    for node in root.iter():
+        node.text, node.tail = _xml_text(node.text), _xml_text(node.tail)
+        for name, value in node.attrib.items():
+            node.attrib[name] = _NOT_XML.sub("\ufffd", value)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
 
 
 def volume(base: str, obj: CloudObject) -> dict[str, Any]:
     a = obj.attributes
-    href = f"{base}/storage_volumes/{obj.id}"
+    href = href_of(base, "storage_volumes", obj.id)
     attached = a.get("instance")
     actions = (
         [{"rel": "detach", "href": f"{href}/detach", "method": "post"}]
@@ -265,7 +286,7 @@ def volume(base: str, obj: CloudObject) -> dict[str, Any]:
 
 def snapshot(base: str, obj: CloudObject) -> dict[str, Any]:
     a = obj.attributes
-    href = f"{base}/storage_snapshots/{obj.id}"
+    href = href_of(base, "storage_snapshots", obj.id)
     return {
         "id": obj.id,
         "href": href,
@@ -279,7 +300,7 @@ def snapshot(base: str, obj: CloudObject) -> dict[str, Any]:
 
 def address(base: str, obj: CloudObject) -> dict[str, Any]:
     a = obj.attributes
-    href = f"{base}/addresses/{obj.id}"
+    href = href_of(base, "addresses", obj.id)
     bound = a.get("instance")
     actions = (
         [{"rel": "disassociate", "href": f"{href}/disassociate", "method": "post"}]
@@ -300,14 +321,14 @@ def address(base: str, obj: CloudObject) -> dict[str, Any]:
 
 def firewall(base: str, obj: CloudObject) -> dict[str, Any]:
     a = obj.attributes
-    href = f"{base}/firewalls/{obj.id}"
+    href = href_of(base, "firewalls", obj.id)
     rules = []
     for i, rule in enumerate(a.get("rules") or []):
         low, _, high = str(rule.get("ports") or "").partition("-")
         rules.append(
             {
                 "id": f"{obj.id}~{i}",
-                "href": f"{href}/{obj.id}~{i}",
+                "href": f"{href}/{quote(f'{obj.id}~{i}', safe='')}",
                 "allow_protocol": rule.get("protocol"),
                 "port_from": low or "0",
                 "port_to": high or low or "65535",
@@ -327,7 +348,7 @@ def firewall(base: str, obj: CloudObject) -> dict[str, Any]:
 
 
 def bucket(base: str, obj: CloudObject) -> dict[str, Any]:
-    href = f"{base}/buckets/{obj.id}"
+    href = href_of(base, "buckets", obj.id)
     return {
         "id": obj.id,
         "href": href,

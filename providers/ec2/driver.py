@@ -10,8 +10,8 @@ call (`TagSpecifications`), and sends the token as `ClientToken` where EC2 takes
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, BinaryIO
 
 from providers.constraints import S3_BUCKET_NAME
 from providers.ec2 import converters as conv
@@ -733,24 +733,40 @@ class Ec2Driver:
             for o in self.t.pages(self.t.s3, "list_objects_v2", "Contents", Bucket=bucket)
         ]
 
-    def put_blob(self, bucket: str, key: str, data: bytes, content_type: str) -> Blob:
-        self.t.call(
-            self.t.s3, "put_object", Bucket=bucket, Key=key, Body=data, ContentType=content_type
-        )
-        found = self.get_blob(bucket, key)
+    def put_blob(self, bucket: str, key: str, data: BinaryIO, content_type: str) -> Blob:
+        """S3's managed upload: multipart past a few MB, so memory stays flat."""
+        self.t.upload(bucket, key, data, content_type)
+        found = self.blob_info(bucket, key)
         if found is None:
             raise NotFoundError(f"blob {key} vanished right after it was written")
-        return found[0]
+        return found
 
-    def get_blob(self, bucket: str, key: str) -> tuple[Blob, bytes] | None:
+    def blob_info(self, bucket: str, key: str) -> Blob | None:
+        try:
+            got = self.t.call(self.t.s3, "head_object", Bucket=bucket, Key=key)
+        except NotFoundError:
+            return None
+        return self._blob(
+            bucket,
+            key,
+            got.get("ContentLength", 0),
+            got.get("ContentType", ""),
+            got.get("LastModified"),
+        )
+
+    def open_blob(self, bucket: str, key: str) -> tuple[Blob, Iterator[bytes]] | None:
         try:
             got = self.t.call(self.t.s3, "get_object", Bucket=bucket, Key=key)
         except NotFoundError:
             return None
-        data = got["Body"].read()
-        return self._blob(
-            bucket, key, len(data), got.get("ContentType", ""), got.get("LastModified")
-        ), data
+        info = self._blob(
+            bucket,
+            key,
+            got.get("ContentLength", 0),
+            got.get("ContentType", ""),
+            got.get("LastModified"),
+        )
+        return info, got["Body"].iter_chunks(1024 * 1024)
 
     def delete_blob(self, bucket: str, key: str) -> None:
         self.t.call(self.t.s3, "delete_object", Bucket=bucket, Key=key)

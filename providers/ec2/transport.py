@@ -65,6 +65,15 @@ class Transport:
             raise translate(exc) from None
         return result
 
+    def upload(self, bucket: str, key: str, data: Any, content_type: str) -> None:
+        """S3's managed upload from a file object: multipart past 8 MB, so memory stays flat."""
+        self._count()
+        try:
+            self.s3.upload_fileobj(data, bucket, key, ExtraArgs={"ContentType": content_type})
+        except Exception as exc:  # boto3's transfer wraps the client's errors
+            cause = getattr(exc, "last_exception", None) or exc.__cause__ or exc
+            raise translate(cause if isinstance(cause, Exception) else exc) from None
+
     def pages(self, client: Any, operation: str, key: str, **params: Any) -> Iterator[Any]:
         """Every item of a paginated list call, following NextToken to the end."""
         if not client.can_paginate(operation):

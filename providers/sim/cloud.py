@@ -385,7 +385,7 @@ class SimCloud:
                         self.store.save(addr)
             if type == "volume" and row.attrs.get("instance"):
                 self._detach(row.attrs)
-            if type == "bucket" and self.store.blobs(id):
+            if type == "bucket" and self.store.blob_list(id):
                 raise ConflictError(f"bucket {id} is not empty", "BucketNotEmpty")
             self.store.delete(id)
 

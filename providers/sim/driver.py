@@ -12,9 +12,9 @@ import hashlib
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from providers.constraints import S3_BUCKET_NAME
 from providers.errors import (
@@ -333,21 +333,34 @@ class SimDriver:
 
     def list_blobs(self, bucket: str) -> builtins.list[Blob]:
         self._bucket(bucket)
-        rows = self._call(lambda: self.cloud.store.blobs(bucket))
-        return [self._blob(bucket, k, len(d), c, m) for k, c, d, m in rows]
+        rows = self._call(lambda: self.cloud.store.blob_list(bucket))
+        return [self._blob(bucket, k, size, c, m) for k, c, size, m in rows]
 
-    def put_blob(self, bucket: str, key: str, data: bytes, content_type: str) -> Blob:
+    def put_blob(self, bucket: str, key: str, data: BinaryIO, content_type: str) -> Blob:
         self._bucket(bucket)
-        modified = self._call(lambda: self.cloud.store.put_blob(bucket, key, data, content_type))
-        return self._blob(bucket, key, len(data), content_type, modified)
+        start = data.tell() if data.seekable() else None
 
-    def get_blob(self, bucket: str, key: str) -> tuple[Blob, bytes] | None:
+        def put() -> tuple[int, float]:
+            if start is not None:
+                data.seek(start)  # a retried call sends the whole content again
+            return self.cloud.store.put_blob(bucket, key, data, content_type)
+
+        size, modified = self._call(put)
+        return self._blob(bucket, key, size, content_type, modified)
+
+    def blob_info(self, bucket: str, key: str) -> Blob | None:
         self._bucket(bucket)
-        rows = self._call(lambda: self.cloud.store.blobs(bucket, key))
+        rows = self._call(lambda: self.cloud.store.blob_list(bucket, key))
         if not rows:
             return None
-        k, c, d, m = rows[0]
-        return self._blob(bucket, k, len(d), c, m), d
+        k, c, size, m = rows[0]
+        return self._blob(bucket, k, size, c, m)
+
+    def open_blob(self, bucket: str, key: str) -> tuple[Blob, Iterator[bytes]] | None:
+        info = self.blob_info(bucket, key)
+        if info is None:
+            return None
+        return info, self.cloud.store.blob_chunks(bucket, key)
 
     def delete_blob(self, bucket: str, key: str) -> None:
         self._bucket(bucket)

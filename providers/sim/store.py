@@ -19,11 +19,11 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from providers.errors import ProviderError
 
@@ -38,15 +38,23 @@ CREATE TABLE IF NOT EXISTS objects (
 );
 CREATE INDEX IF NOT EXISTS objects_type_region ON objects (type, region);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS blobs (
+CREATE TABLE IF NOT EXISTS blob_meta (
     bucket TEXT NOT NULL,
     key TEXT NOT NULL,
     content_type TEXT NOT NULL,
-    data BLOB NOT NULL,
+    size INTEGER NOT NULL,
     modified REAL NOT NULL,
     PRIMARY KEY (bucket, key)
 );
+CREATE TABLE IF NOT EXISTS blob_chunks (
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (bucket, key, seq)
+);
 """
+CHUNK = 1024 * 1024  # a blob is stored, and read back, in rows of this size
 
 
 @dataclass
@@ -127,11 +135,11 @@ class Store:
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            if (
-                self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'blobs'").fetchone()
-                is None
-            ):
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
+            if "blob_chunks" not in tables:
                 self._db.executescript(_SCHEMA)
+            if "blobs" in tables:
+                self._move_whole_blobs()
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
@@ -200,31 +208,72 @@ class Store:
                 self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0]
             )
 
-    def put_blob(self, bucket: str, key: str, data: bytes, content_type: str) -> float:
-        now = time.time()
-        with self._lock, self._guard():
-            self._db.execute(
-                "INSERT OR REPLACE INTO blobs (bucket, key, content_type, data, modified) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (bucket, key, content_type, data, now),
-            )
-        return now
+    def _move_whole_blobs(self) -> None:
+        """Blobs of an older nubes, one row each, into chunks."""
+        self._db.execute("BEGIN IMMEDIATE")
+        for bucket, key, kind, data, modified in self._db.execute(
+            "SELECT bucket, key, content_type, data, modified FROM blobs"
+        ).fetchall():
+            self._write_chunks(bucket, key, [bytes(data)], kind, modified)
+        self._db.execute("DROP TABLE blobs")
+        self._db.execute("COMMIT")
 
-    def blobs(self, bucket: str, key: str | None = None) -> list[tuple[str, str, bytes, float]]:
-        query = "SELECT key, content_type, data, modified FROM blobs WHERE bucket = ?"
+    def _write_chunks(
+        self, bucket: str, key: str, chunks: Iterable[bytes], content_type: str, modified: float
+    ) -> int:
+        self._db.execute("DELETE FROM blob_chunks WHERE bucket = ? AND key = ?", (bucket, key))
+        size = 0
+        for seq, chunk in enumerate(chunks):
+            self._db.execute(
+                "INSERT INTO blob_chunks (bucket, key, seq, data) VALUES (?, ?, ?, ?)",
+                (bucket, key, seq, chunk),
+            )
+            size += len(chunk)
+        self._db.execute(
+            "INSERT OR REPLACE INTO blob_meta (bucket, key, content_type, size, modified) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (bucket, key, content_type, size, modified),
+        )
+        return size
+
+    def put_blob(
+        self, bucket: str, key: str, data: BinaryIO, content_type: str
+    ) -> tuple[int, float]:
+        """Store a blob read from `data` a chunk at a time; (size, modified)."""
+        now = time.time()
+        chunks = iter(lambda: data.read(CHUNK), b"")
+        with self.transaction(), self._guard():
+            size = self._write_chunks(bucket, key, chunks, content_type, now)
+        return size, now
+
+    def blob_list(self, bucket: str, key: str | None = None) -> list[tuple[str, str, int, float]]:
+        """(key, content type, size, modified) of a bucket's blobs: no content is read."""
+        query = "SELECT key, content_type, size, modified FROM blob_meta WHERE bucket = ?"
         params: list[Any] = [bucket]
         if key is not None:
             query += " AND key = ?"
             params.append(key)
         with self._lock, self._guard():
-            return [
-                (r[0], r[1], bytes(r[2]), r[3])
-                for r in self._db.execute(query + " ORDER BY key", params).fetchall()
-            ]
+            return [tuple(r) for r in self._db.execute(query + " ORDER BY key", params)]
+
+    def blob_chunks(self, bucket: str, key: str) -> Iterator[bytes]:
+        """A blob's content, one stored chunk per step (the lock is not held in between)."""
+        seq = 0
+        while True:
+            with self._lock, self._guard():
+                row = self._db.execute(
+                    "SELECT data FROM blob_chunks WHERE bucket = ? AND key = ? AND seq = ?",
+                    (bucket, key, seq),
+                ).fetchone()
+            if row is None:
+                return
+            yield bytes(row[0])
+            seq += 1
 
     def delete_blob(self, bucket: str, key: str) -> None:
-        with self._lock, self._guard():
-            self._db.execute("DELETE FROM blobs WHERE bucket = ? AND key = ?", (bucket, key))
+        with self.transaction(), self._guard():
+            self._db.execute("DELETE FROM blob_chunks WHERE bucket = ? AND key = ?", (bucket, key))
+            self._db.execute("DELETE FROM blob_meta WHERE bucket = ? AND key = ?", (bucket, key))
 
     def count(self, type: str, region: str) -> int:
         with self._lock, self._guard():
