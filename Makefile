@@ -42,6 +42,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/apply_parallel.py
 	$(BIN)/python bench/ec2_refresh.py
 	$(BIN)/python bench/chaos.py
+	$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/api_load.py
 
 check: $(STAMP)
 	$(BIN)/ruff check .

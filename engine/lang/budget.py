@@ -149,21 +149,40 @@ def cost(value: Any) -> int:
 
 def measure(value: Any) -> Any:
     """Refuse a value beyond the bounds; charge the evaluation for it; return it."""
-    if isinstance(value, str):
-        check_text(len(value))
-    elif isinstance(value, list | tuple | dict | set | frozenset):
+    kind = type(value)
+    b = _CURRENT.get()
+    if kind is str:  # the common case, kept short
+        size = len(value)
+        if size > MAX_TEXT:
+            check_text(size)
+        if b is not None:
+            b.steps += 1 + (size >> 10)
+            b.bytes += size
+            if b.steps > MAX_STEPS or b.bytes > MAX_BYTES:
+                b.charge(0, 0)
+        return value
+    if kind in _SCALARS and kind is not int:
+        if kind is float and not math.isfinite(value):
+            raise BudgetError(f"the result {value} is not a finite number")
+        if b is not None:
+            b.charge(1, 8)
+        return value
+    if isinstance(value, list | tuple | dict | set | frozenset):
         check_items(len(value), "a list" if not isinstance(value, dict) else "a map")
+        b = b or Budget()
+        if b.deep(value) > MAX_DEEP:
+            raise BudgetError(
+                f"this would make a value too large: more than {MAX_DEEP:,} characters in all"
+            )
+    elif isinstance(value, str):
+        check_text(len(value))
     elif isinstance(value, int) and not isinstance(value, bool):
         check_bits(value.bit_length())
     elif isinstance(value, float) and not math.isfinite(value):
         raise BudgetError(f"the result {value} is not a finite number")
-    b = current()
-    if isinstance(value, list | tuple | dict | set | frozenset) and b.deep(value) > MAX_DEEP:
-        raise BudgetError(
-            f"this would make a value too large: more than {MAX_DEEP:,} characters in all"
-        )
-    size = cost(value)
-    b.charge(1 + size // 1024, size)
+    if b is not None:
+        size = cost(value)
+        b.charge(1 + size // 1024, size)
     return value
 
 
@@ -178,7 +197,10 @@ class Counted:
     def __iter__(self) -> Iterator[Any]:
         b = current()
         for item in self._items:
-            b.charge(1, ITEM_BYTES)
+            b.steps += 1
+            b.bytes += ITEM_BYTES
+            if b.steps > MAX_STEPS or b.bytes > MAX_BYTES:
+                b.charge(0, 0)
             yield item
 
     def __len__(self) -> int:

@@ -22,7 +22,7 @@ class SimConfig:
     max_retries: int = 8
     retry_seconds: float = 120.0  # deadline for one operation's retries
     boot_fail_rate: float = 0.0  # share of instances that never reach running
-    busy_seconds: float = 10.0  # how long a write waits for another process holding the database
+    busy_seconds: float = 5.0  # how long a write waits for another process holding the database
     # when set, the cloud wants an API key whose SHA-256 this is (the key itself comes from
     # NUBES_SIM_API_KEY or the credentials file, never from the stack)
     api_key_sha256: str | None = None

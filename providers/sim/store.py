@@ -67,7 +67,7 @@ class Row:
     created: float
 
 
-BUSY_SECONDS = 10.0  # how long a write waits for another process's transaction
+BUSY_SECONDS = 5.0  # how long a write waits for another process's transaction
 
 
 class StoreError(ProviderError):
