@@ -23,15 +23,27 @@ def resolve_inside(root: Path, name: object, what: str = "path") -> Path:
         raise InputFileError(f"a {what} must be a non-empty string")
     if "\0" in name:
         raise InputFileError(f"{what} {name!r} holds a NUL character")
-    base = root.resolve()
-    target = (base / name).resolve()
+    try:
+        base = root.resolve()
+        target = (base / name).resolve()
+    except (OSError, RuntimeError) as exc:  # a loop, or a link changed while it was followed
+        raise InputFileError(f"cannot resolve {what} {name!r}: {exc}") from None
     if not target.is_relative_to(base):
         raise InputFileError(f"{what} {name!r} leaves the stack's folder {base}")
     return target
 
 
-def read_regular(path: Path, limit: int, what: str = "file") -> str:
-    """The UTF-8 text of a regular file of at most `limit` bytes."""
+def read_inside(root: Path, name: object, limit: int, what: str = "file") -> str:
+    """The text of the regular file `name` names under `root`. What was opened is checked, not
+    only what the path said before: a symlink swapped in between the check and the open
+    (a race) is refused too."""
+    target = resolve_inside(root, name, what)
+    return read_regular(target, limit, what, inside=root.resolve())
+
+
+def read_regular(path: Path, limit: int, what: str = "file", inside: Path | None = None) -> str:
+    """The UTF-8 text of a regular file of at most `limit` bytes (and, given `inside`, one
+    that really is under that folder once opened)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -41,6 +53,8 @@ def read_regular(path: Path, limit: int, what: str = "file") -> str:
     except OSError as exc:
         raise InputFileError(f"cannot read {what} {path}: {exc.strerror}") from None
     try:
+        if inside is not None:
+            _check_opened(fd, path, inside, what)
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
             raise InputFileError(f"{what} {path} is a folder, not a file")
@@ -67,6 +81,15 @@ def read_regular(path: Path, limit: int, what: str = "file") -> str:
         return b"".join(chunks).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputFileError(f"{what} {path} is not UTF-8 text ({exc.reason})") from None
+
+
+def _check_opened(fd: int, path: Path, inside: Path, what: str) -> None:
+    try:
+        opened = Path(os.readlink(f"/proc/self/fd/{fd}"))
+    except OSError:
+        return  # no /proc: the check before the open stands alone
+    if not opened.is_relative_to(inside):
+        raise InputFileError(f"{what} {path} leaves the stack's folder {inside}")
 
 
 def _size(limit: int) -> str:

@@ -8,23 +8,22 @@ as an apply. A driver may tighten the portable checks in its own schema (S3's bu
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from providers.values import Unknown
 
+# control characters (Unicode's Cc), line and paragraph separators, lone surrogates
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_CONTROL_BUT_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
 
 def control_character(text: str, multiline: bool = False) -> str | None:
-    """The first character of `text` that no name may hold (controls, separators of lines)."""
-    allowed = "\t\n\r" if multiline else ""
-    for ch in text:
-        if ch in allowed:
-            continue
-        if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp"):
-            return ch
-    return None
+    """The first character of `text` that no name may hold (controls, separators of lines);
+    `multiline` text may hold tabs and line breaks."""
+    found = (_CONTROL_BUT_LINES if multiline else _CONTROL).search(text)
+    return None if found is None else found.group()
 
 
 def _short(text: str) -> str:

@@ -23,13 +23,26 @@ def _lines(file: str) -> list[str]:
 
 
 def print_diagnostics(console: Console, diags: Iterable[Diagnostic], as_json: bool = False) -> None:
+    # one expression failing in each of a thousand instances is one problem, said once
+    counts: dict[tuple[object, ...], int] = {}
+    unique: list[Diagnostic] = []
     for d in diags:
+        key = (d.severity, d.summary, d.detail, d.where)
+        if key not in counts:
+            counts[key] = 0
+            unique.append(d)
+        counts[key] += 1
+    for d in unique:
         if as_json:
             console.print_json(json.dumps({"type": "diagnostic", **d.to_json()}))
             continue
         color = "red" if d.severity is Severity.ERROR else "yellow"
         where = f"{d.where}: " if d.where else ""
-        console.print(f"{escape(where)}[bold {color}]{d.severity}:[/] {escape(d.summary)}")
+        again = counts[(d.severity, d.summary, d.detail, d.where)] - 1
+        more = f" (and {again:,} more like it)" if again else ""
+        console.print(
+            f"{escape(where)}[bold {color}]{d.severity}:[/] {escape(d.summary)}{escape(more)}"
+        )
         if d.where is not None:
             lines = _lines(d.where.file)
             if 0 < d.where.line <= len(lines):

@@ -28,7 +28,8 @@ from engine.lang.unknown import contains_unknown
 from engine.stack.model import Resource, Stack
 from providers.protocol import TypeSchema
 
-MAX_INSTANCES = 100_000
+MAX_INSTANCES = 100_000  # of one resource
+MAX_STACK_INSTANCES = 200_000  # of all a stack's resources together
 Path = tuple[str | int, ...]
 
 
@@ -267,9 +268,18 @@ def build_graph(
         res = stack.resources[name]
         keys[name] = []
         for key, each_value in expansion(res, stack, scope, diags):
-            addr = InstanceAddr(name, key)
-            instances[addr] = Instance(addr, res, each_value)
-            keys[name].append(key)
+            if len(instances) < MAX_STACK_INSTANCES:
+                addr = InstanceAddr(name, key)
+                instances[addr] = Instance(addr, res, each_value)
+                keys[name].append(key)
+                continue
+            diags.error(
+                f"the stack expands to more than {MAX_STACK_INSTANCES:,} instances",
+                "lower count or for_each, or split the stack",
+                where=stack.at((*res.path, "count" if res.count is not None else "for_each")),
+                address=name,
+            )
+            return None, diags
     if diags.has_errors:
         return None, diags
     deps: dict[InstanceAddr, set[InstanceAddr]] = {a: set() for a in instances}

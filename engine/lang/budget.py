@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import math
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +27,8 @@ MAX_INT_BITS = 4096  # about 1,233 decimal digits
 MAX_STEPS = 50_000  # operations in one evaluation
 MAX_BYTES = 16_000_000  # what one evaluation may produce in all, as estimated by `cost`
 MAX_DEEP = 4_000_000  # one value with everything inside it: what its text would about be
+MAX_NESTING = 64  # levels of lists and maps in one value, as in a stack file
+MAX_RUN_STEPS = 1_000_000  # operations of all the evaluations of one plan or validation
 ITEM_BYTES = 16  # what an entry of a list or map is counted as, beside its contents
 
 
@@ -42,33 +45,44 @@ class Budget:
     def __init__(self) -> None:
         self.steps = 0
         self.bytes = 0
-        # deep sizes of the containers measured so far, by id (each kept alive with its size)
-        self.sizes: dict[int, tuple[Any, int]] = {}
+        # (value, deep size, height) of the containers measured so far, by id; each kept alive
+        self.sizes: dict[int, tuple[Any, int, int]] = {}
 
     def deep(self, value: Any) -> int:
         """About how long `value` would be as text, everything inside it included: a list of a
-        thousand references to one long string is as long as a thousand such strings."""
-        if isinstance(value, str | bytes):
-            return len(value)
+        thousand references to one long string is as long as a thousand such strings. Refuses a
+        value nested deeper than MAX_NESTING, holding a number too big or not finite."""
+        return self._deep(value, 0)[0]
+
+    def _deep(self, value: Any, depth: int) -> tuple[int, int]:
+        kind = type(value)
+        if kind is str or kind is bytes:
+            return len(value), 0
         if not isinstance(value, list | tuple | dict | set | frozenset):
-            return 8 if not isinstance(value, int) else max(8, value.bit_length() // 3)
+            return _scalar_size(value), 0
         known = self.sizes.get(id(value))
         if known is not None and known[0] is value:
-            return known[1]
-        total = ITEM_BYTES * len(value)
+            if depth + known[2] > MAX_NESTING:
+                raise BudgetError(f"a value nests deeper than {MAX_NESTING} levels")
+            return known[1], known[2]
+        if depth >= MAX_NESTING:
+            raise BudgetError(f"a value nests deeper than {MAX_NESTING} levels")
+        total, height = ITEM_BYTES * len(value), 0
         items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
         for item in items:
             kind = type(item)
             if kind is str:
                 total += len(item)
             elif kind in _SCALARS:
-                total += 8
+                total += _scalar_size(item)
             else:
-                total += self.deep(item)
+                size, inner = self._deep(item, depth + 1)
+                total += size
+                height = max(height, inner + 1)
                 if total > MAX_DEEP:
                     break
-        self.sizes[id(value)] = (value, total)
-        return total
+        self.sizes[id(value)] = (value, total, height)
+        return total, height
 
     def step(self, n: int = 1) -> None:
         self.steps += n
@@ -90,6 +104,62 @@ class Budget:
             )
 
 
+def _scalar_size(value: Any) -> int:
+    """A number's size as text; a number too big or not finite is refused."""
+    if type(value) is int:
+        bits = value.bit_length()
+        if bits > MAX_INT_BITS:
+            check_bits(bits)
+        return max(8, bits // 3)
+    if type(value) is float and not math.isfinite(value):
+        raise BudgetError(f"the number {value} is not finite")
+    return 8
+
+
+class RunBudget:
+    """The steps of every evaluation of one plan or validation together: many instances of a
+    costly expression are bounded, not only each one."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.lock = threading.Lock()
+
+    def add(self, steps: int) -> None:
+        with self.lock:
+            self.steps += steps
+
+
+_RUN: contextvars.ContextVar[RunBudget | None] = contextvars.ContextVar("run", default=None)
+
+
+def charge_run(steps: int) -> None:
+    """Work done for the run outside any one evaluation (compiling an expression)."""
+    run = _RUN.get()
+    if run is None:
+        return
+    run.add(steps)
+    if run.steps > MAX_RUN_STEPS:
+        raise BudgetError(
+            f"the stack's expressions together do more than {MAX_RUN_STEPS:,} operations; "
+            "simplify them"
+        )
+
+
+@contextmanager
+def run_budget() -> Iterator[RunBudget]:
+    """One plan's (or validation's) evaluations, counted together."""
+    found = _RUN.get()
+    if found is not None:
+        yield found
+        return
+    fresh = RunBudget()
+    token = _RUN.set(fresh)
+    try:
+        yield fresh
+    finally:
+        _RUN.reset(token)
+
+
 _CURRENT: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("budget", default=None)
 
 
@@ -100,12 +170,20 @@ def budget() -> Iterator[Budget]:
     if current is not None:
         yield current
         return
+    run = _RUN.get()
+    if run is not None and run.steps > MAX_RUN_STEPS:
+        raise BudgetError(
+            f"the stack's expressions together do more than {MAX_RUN_STEPS:,} operations; "
+            "simplify them"
+        )
     fresh = Budget()
     token = _CURRENT.set(fresh)
     try:
         yield fresh
     finally:
         _CURRENT.reset(token)
+        if run is not None:
+            run.add(fresh.steps)
 
 
 def current() -> Budget:
@@ -205,3 +283,26 @@ class Counted:
 
     def __len__(self) -> int:
         return len(self._items)  # type: ignore[arg-type]
+
+
+def check_inputs(args: Iterable[Any]) -> None:
+    """What a filter or function is given: a value built elsewhere (a list literal, an item of
+    a lazy filter) is measured before anything turns it into text."""
+    b = current()
+    for value in args:
+        if isinstance(value, list | tuple | dict | set | frozenset) and b.deep(value) > MAX_DEEP:
+            raise BudgetError(
+                f"this would use a value too large: more than {MAX_DEEP:,} characters in all"
+            )
+
+
+def text_size(values: Iterable[Any]) -> int:
+    """About how long these values are as text, together; refused past MAX_TEXT before any of
+    them is converted."""
+    b = current()
+    total = 0
+    for value in values:
+        total += len(value) if isinstance(value, str) else b.deep(value)
+        if total > MAX_TEXT:
+            check_text(total)
+    return total

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,19 +16,14 @@ from typing import Any
 import yaml
 from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateError, TemplateNotFound
 
-from engine.files import InputFileError, read_regular, resolve_inside
+from engine.files import InputFileError, read_inside, resolve_inside
+from engine.lang.bounded import json_text, json_value, yaml_text
 from engine.lang.budget import MAX_TEXT, check_items, check_text, current
 from engine.lang.sandbox import ExpressionError, StackEnvironment
-from engine.lang.unknown import UnknownType
+from engine.lang.unknown import contains_unknown
 
 MAX_FILE_BYTES = MAX_TEXT  # what file() and template() read: no more than one string may hold
 _NO_DEFAULT = object()
-
-
-def _to_json(value: Any) -> Any:
-    if isinstance(value, UnknownType):
-        raise ExpressionError("value is not known until apply")
-    return value
 
 
 def resolve_path(base_dir: Path, path: object) -> Path:
@@ -45,7 +39,7 @@ def _read(base_dir: Path, path: object) -> str:
     if not target.exists():
         raise ExpressionError(f"no such file {path!r} (looked in {base_dir})")
     try:
-        return read_regular(target, MAX_FILE_BYTES)
+        return read_inside(base_dir, path, MAX_FILE_BYTES)
     except InputFileError as exc:
         raise ExpressionError(str(exc)) from None
 
@@ -63,7 +57,7 @@ class ContainedLoader(BaseLoader):
         current().step()
         target = resolve_path(self.root, template)
         try:
-            text = read_regular(target, MAX_FILE_BYTES, "template")
+            text = read_inside(self.root, template, MAX_FILE_BYTES, "template")
         except InputFileError as exc:
             if not target.exists():
                 raise TemplateNotFound(template) from None
@@ -118,14 +112,16 @@ def make_functions(base_dir: Path) -> dict[str, Callable[..., Any]]:
             raise ExpressionError(f"base64decode: {exc}") from None
 
     def jsonencode(value: Any) -> str:
+        if contains_unknown(value):
+            raise ExpressionError("jsonencode: value is not known until apply")
         try:
-            return json.dumps(value, default=_to_json, separators=(",", ":"))
+            return json_text(value)
         except (TypeError, ValueError) as exc:
             raise ExpressionError(f"jsonencode: {exc}") from None
 
     def jsondecode(text: str) -> Any:
         try:
-            return json.loads(text)
+            return json_value(text)
         except (TypeError, ValueError) as exc:
             raise ExpressionError(f"jsondecode: {exc}") from None
         except RecursionError:
@@ -133,7 +129,7 @@ def make_functions(base_dir: Path) -> dict[str, Callable[..., Any]]:
 
     def yamlencode(value: Any) -> str:
         try:
-            return yaml.safe_dump(value, sort_keys=False)
+            return yaml_text(value)
         except yaml.YAMLError as exc:
             raise ExpressionError(f"yamlencode: {exc}") from None
 
@@ -197,4 +193,4 @@ def make_functions(base_dir: Path) -> dict[str, Callable[..., Any]]:
 
 FUNCTION_NAMES = frozenset(make_functions(Path(".")))
 # jinja2's own globals, which stay callable from expressions
-BUILTIN_NAMES = frozenset({"range", "dict", "lipsum", "cycler", "joiner", "namespace"})
+BUILTIN_NAMES = frozenset({"range", "dict", "cycler", "joiner", "namespace"})

@@ -6,13 +6,12 @@ starting with `_`) and every method but a short list of harmless ones, forbids m
 and lets a mapping's keys win over its methods, so `var.items` is the variable called `items`,
 not `dict.items`.
 
-Everything that produces a value is bounded (engine.lang.budget): every operator, filter, test,
-function and method call is counted as a step and its result measured; loops count their
-iterations; `~` and template output are measured as they grow. Operations whose result would be
-too big to even build (a power, a padding width, a repetition, a `%` format width) are checked
-before they run. Filters that would loop on a number the user gives (`batch`, `slice`) or are
-quadratic (`sum` of lists) are replaced by bounded versions; `random` is gone (expressions are
-pure).
+Everything that produces a value is bounded (engine.lang.budget, engine.lang.bounded): every
+operator, filter, test, function and method call is counted and its inputs and result measured;
+compiling rewrites each template so that loops count their iterations, `~`, comparisons and every
+piece of output (in `{% set %}` and `{% filter %}` blocks too) are measured before they are
+built, and each include and import costs steps. Constant folding is off, so nothing is evaluated
+while compiling, outside a budget. `random` and `lipsum` are gone: expressions are pure.
 """
 
 from __future__ import annotations
@@ -20,9 +19,7 @@ from __future__ import annotations
 import copy
 import math
 import operator
-import re
-from collections.abc import Callable, Iterable, Mapping
-from functools import wraps
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from jinja2 import StrictUndefined, nodes
@@ -33,23 +30,27 @@ from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Cycler, Namespace
 
+from engine.lang.bounded import (
+    BINOPS,
+    REMOVED_FILTERS,
+    ExpressionError,
+    bounded,
+    join_size,
+    replace_size,
+    replacements,
+)
 from engine.lang.budget import (
-    MAX_INT_BITS,
-    MAX_ITEMS,
+    MAX_DEEP,
     MAX_TEXT,
     BudgetError,
     Counted,
     check_bits,
-    check_items,
+    check_inputs,
     check_text,
     current,
     measure,
+    text_size,
 )
-
-
-class ExpressionError(Exception):
-    """An expression could not be evaluated; the message is for the user."""
-
 
 # methods an expression may call, by the type they belong to; every other method is blocked
 SAFE_METHODS: dict[type, frozenset[str]] = {
@@ -96,239 +97,6 @@ SAFE_METHODS: dict[type, frozenset[str]] = {
     list: frozenset({"index", "count"}),
     tuple: frozenset({"index", "count"}),
 }
-REMOVED_FILTERS = frozenset({"random"})
-
-
-def _text_len(value: Any) -> int:
-    return len(value) if isinstance(value, str) else len(str(value))
-
-
-def _bits(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        return 0
-    return value.bit_length()
-
-
-# ---- operators -----------------------------------------------------------------------------
-
-
-def _power(left: Any, right: Any) -> Any:
-    if isinstance(left, int) and isinstance(right, int) and not isinstance(right, bool):
-        if right < 0:
-            return operator.pow(left, right)  # a fraction: a float
-        if abs(left) > 1:
-            check_bits(max(1, (abs(left) - 1).bit_length()) * right)
-    elif isinstance(right, int | float) and abs(right) > MAX_INT_BITS:
-        raise BudgetError(f"exponent {right} is too large")
-    return operator.pow(left, right)
-
-
-def _times(left: Any, right: Any) -> Any:
-    if isinstance(left, int) and isinstance(right, int):
-        check_bits(_bits(left) + _bits(right))
-    for seq, n in ((left, right), (right, left)):
-        if isinstance(seq, str | list | tuple) and isinstance(n, int):
-            if isinstance(seq, str):
-                check_text(len(seq) * max(n, 0))
-            else:
-                check_items(len(seq) * max(n, 0))
-    return operator.mul(left, right)
-
-
-def _plus(left: Any, right: Any) -> Any:
-    if isinstance(left, str) and isinstance(right, str):
-        check_text(len(left) + len(right))
-    elif isinstance(left, list | tuple) and isinstance(right, list | tuple):
-        check_items(len(left) + len(right))
-    return operator.add(left, right)
-
-
-# a %-format conversion: flags, width, precision, type
-_CONVERSION = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?[a-zA-Z%]")
-
-
-def _format_width_check(fmt: str, args: Any) -> None:
-    """Refuse a %-format whose widths or precisions would build too big a string."""
-    for match in _CONVERSION.finditer(fmt):
-        for part in match.groups():
-            if part == "*":
-                raise BudgetError("'*' widths are not allowed in formats; write the width")
-            if (part is not None and len(part) > 7) or (part and int(part) > MAX_TEXT):
-                raise BudgetError(f"a format width of {part} is too large (at most {MAX_TEXT:,})")
-    values = args if isinstance(args, tuple) else (args,)
-    check_text(len(fmt) + sum(_text_len(v) for v in values if isinstance(v, str)))
-
-
-def _modulo(left: Any, right: Any) -> Any:
-    if isinstance(left, str):
-        _format_width_check(left, right)
-    return operator.mod(left, right)
-
-
-BINOPS: dict[str, Callable[[Any, Any], Any]] = {
-    "**": _power,
-    "*": _times,
-    "+": _plus,
-    "%": _modulo,
-    "-": operator.sub,
-    "/": operator.truediv,
-    "//": operator.floordiv,
-}
-
-
-# ---- bounded replacements of filters that loop or grow on an argument -------------------------
-
-
-def _center(value: Any, width: int = 80) -> str:
-    text = str(value)
-    check_text(max(len(text), int(width)))
-    return text.center(int(width))
-
-
-def _indent(s: str, width: int | str = 4, first: bool = False, blank: bool = False) -> str:
-    pad = len(width) if isinstance(width, str) else int(width)
-    lines = str(s).count("\n") + 1
-    check_text(len(str(s)) + max(pad, 0) * lines)
-    return _JINJA_FILTERS["indent"](s, width, first, blank)
-
-
-def _replace(eval_ctx: Any, s: str, old: str, new: str, count: int | None = None) -> str:
-    text, old_text, new_text = str(s), str(old), str(new)
-    times = text.count(old_text) if old_text else len(text) + 1
-    if count is not None:
-        times = min(times, max(int(count), 0))
-    check_text(len(text) + times * (len(new_text) - len(old_text)))
-    return _JINJA_FILTERS["replace"](eval_ctx, s, old, new, count)
-
-
-def _join(eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: Any = None) -> str:
-    items = list(Counted(value))
-    check_items(len(items))
-    pieces = [str(v) for v in items] if attribute is None else None
-    if pieces is not None:
-        check_text(sum(len(p) for p in pieces) + len(str(d)) * max(len(pieces) - 1, 0))
-    return _JINJA_FILTERS["join"](eval_ctx, items, d, attribute)
-
-
-def _format(value: str, *args: Any, **kwargs: Any) -> str:
-    if kwargs:
-        raise ExpressionError("format takes positional values only")
-    _format_width_check(str(value), args)
-    return str(value) % args
-
-
-def _batch(value: Iterable[Any], linecount: int, fill_with: Any = None) -> list[list[Any]]:
-    size = int(linecount)
-    if not 0 < size <= MAX_ITEMS:
-        raise BudgetError(f"batch size must be between 1 and {MAX_ITEMS:,}")
-    items = list(Counted(value))
-    out = [items[i : i + size] for i in range(0, len(items), size)]
-    if fill_with is not None and out and len(out[-1]) < size:
-        out[-1] = out[-1] + [fill_with] * (size - len(out[-1]))
-    return out
-
-
-def _slice(value: Iterable[Any], slices: int, fill_with: Any = None) -> list[list[Any]]:
-    """jinja's slice, with the number of slices bounded."""
-    items = list(Counted(value))
-    count = int(slices)
-    if not 0 < count <= MAX_ITEMS:
-        raise BudgetError(f"slice count must be between 1 and {MAX_ITEMS:,}")
-    per, extra = divmod(len(items), count)
-    out, offset = [], 0
-    for n in range(count):
-        start = offset + n * per
-        if n < extra:
-            offset += 1
-        part = items[start : offset + (n + 1) * per]
-        if fill_with is not None and n >= extra:
-            part = [*part, fill_with]
-        out.append(part)
-    return out
-
-
-def _sum(env: Any, iterable: Iterable[Any], attribute: Any = None, start: Any = 0) -> Any:
-    items = list(Counted(iterable))
-    if attribute is not None:
-        getter = _JINJA_HELPERS["make_attrgetter"](env, attribute)
-        items = [getter(i) for i in items]
-    total = start
-    for item in items:
-        if not isinstance(item, int | float) or isinstance(item, bool):
-            raise ExpressionError("sum adds numbers; use concat() to join lists")
-        total = _plus(total, item)
-    return total
-
-
-def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
-    if not (0 <= int(n) <= 100 and 0 < int(min) <= int(max) <= 1000):
-        raise BudgetError("lipsum takes at most 100 paragraphs of at most 1,000 words")
-    return _JINJA_HELPERS["lipsum"](n, html, min, max)
-
-
-def _heavy_text(name: str, limit: int = 100_000) -> Callable[..., Any]:
-    """Text filters that run Python per character: bounded to a smaller input."""
-    original = _JINJA_FILTERS[name]
-
-    @wraps(original)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        text = args[1] if getattr(original, "jinja_pass_arg", None) is not None else args[0]
-        if len(str(text)) > limit:
-            raise BudgetError(f"{name} takes text of at most {limit:,} characters")
-        return original(*args, **kwargs)
-
-    return run
-
-
-def _load_jinja_defaults() -> tuple[dict[str, Any], dict[str, Any]]:
-    from jinja2 import filters, utils
-
-    return dict(filters.FILTERS), {
-        "make_attrgetter": filters.make_attrgetter,
-        "lipsum": utils.generate_lorem_ipsum,
-    }
-
-
-_JINJA_FILTERS, _JINJA_HELPERS = _load_jinja_defaults()
-
-
-def _replacements() -> dict[str, Callable[..., Any]]:
-    from jinja2.filters import pass_environment, pass_eval_context
-
-    return {
-        "center": _center,
-        "indent": _indent,
-        "replace": pass_eval_context(_replace),
-        "join": pass_eval_context(_join),
-        "format": _format,
-        "batch": _batch,
-        "slice": _slice,
-        "sum": pass_environment(_sum),
-        "wordwrap": _heavy_text("wordwrap"),
-        "urlize": _heavy_text("urlize"),
-        "striptags": _heavy_text("striptags"),
-        "title": _heavy_text("title"),
-        "pprint": _heavy_text("pprint"),
-        "urlencode": _heavy_text("urlencode"),
-    }
-
-
-# ---- counting every call -----------------------------------------------------------------
-
-
-def bounded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """A filter, test or function that costs a step and whose result is measured; a lazy result
-    (a generator from map or select) is measured item by item as it is consumed."""
-
-    @wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        result = fn(*args, **kwargs)
-        if hasattr(result, "__next__"):
-            current().step()
-            return iter(Counted(result))
-        return measure(result)
-
-    return run
 
 
 def _counted_iter(items: Any) -> Any:
@@ -337,7 +105,8 @@ def _counted_iter(items: Any) -> Any:
 
 
 def _checked_concat(parts: list[Any]) -> str:
-    """`a ~ b ~ c`, measured before it is built."""
+    """`a ~ b ~ c`, measured before it is built (and before any part is made text)."""
+    text_size(parts)
     pieces = [p if isinstance(p, str) else _to_text(p) for p in parts]
     check_text(sum(len(p) for p in pieces))
     return measure("".join(pieces))
@@ -351,27 +120,89 @@ def _to_text(value: Any) -> str:
     return str(value)
 
 
+def _checked_output(value: Any) -> Any:
+    """Each piece of a template's output, static text included, wherever it goes (the page, a
+    `{% set %}` or `{% filter %}` block, a macro): measured before it is made text."""
+    b = current()
+    size = len(value) if isinstance(value, str) else b.deep(value)
+    if size > MAX_TEXT:
+        check_text(size, "a template's output")
+    b.charge(1 + (size >> 10), size)
+    return value
+
+
+def _counted_include() -> str:
+    """Runs before every include and import: each is work, even one that outputs nothing."""
+    current().step(8)
+    return ""
+
+
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "gteq": operator.ge,
+    "lt": operator.lt,
+    "lteq": operator.le,
+    "in": lambda a, b: operator.contains(b, a),
+    "notin": lambda a, b: not operator.contains(b, a),
+}
+
+
+def _checked_compare(left: Any, rest: list[Any]) -> bool:
+    """A comparison chain, costed by the size of what it compares: two large values built of
+    shared parts can take exponential time to compare, so they are refused."""
+    b = current()
+    for op, right in zip(rest[::2], rest[1::2], strict=True):
+        sizes = [b.deep(v) for v in (left, right) if isinstance(v, list | tuple | dict | str)]
+        if len(sizes) == 2 and min(sizes) >= MAX_DEEP:
+            raise BudgetError("a comparison of two values this large is refused")
+        b.step(1 + (min(sizes, default=0) >> 6))
+        if not _COMPARE[op](left, right):
+            return False
+        left = right
+    return True
+
+
+def _call(name: str, args: list[nodes.Expr], lineno: int) -> nodes.Call:
+    return nodes.Call(nodes.EnvironmentAttribute(name), args, [], None, None, lineno=lineno)
+
+
 class _Bounding:
-    """Rewrites a parsed template so loops and `~` go through the budget."""
+    """Rewrites a parsed template so that loops, `~`, comparisons, output, includes and imports
+    go through the budget."""
 
     @staticmethod
     def rewrite(node: nodes.Node) -> nodes.Node:
         for loop in node.find_all(nodes.For):
-            loop.iter = nodes.Call(
-                nodes.EnvironmentAttribute("counted_iter"), [loop.iter], [], None, None
-            )
+            iterated: nodes.Expr = loop.iter  # type: ignore[assignment]
+            loop.iter = _call("counted_iter", [iterated], loop.lineno)
         for concat in list(node.find_all(nodes.Concat)):
             inner = list(concat.nodes)
             concat.nodes = [
-                nodes.Call(
-                    nodes.EnvironmentAttribute("checked_concat"),
-                    [nodes.List(inner, lineno=concat.lineno)],
-                    [],
-                    None,
-                    None,
-                    lineno=concat.lineno,
-                )
+                _call("checked_concat", [nodes.List(inner, lineno=concat.lineno)], concat.lineno)
             ]
+        for output in list(node.find_all(nodes.Output)):
+            pieces: list[nodes.Expr] = list(output.nodes)
+            output.nodes = [_call("checked_output", [c], output.lineno) for c in pieces]
+        for compare in list(node.find_all(nodes.Compare)):
+            rest: list[nodes.Expr] = []
+            for operand in compare.ops:
+                rest += [nodes.Const(operand.op), operand.expr]
+            wrapped = _call("checked_compare", [compare.expr, nodes.List(rest)], compare.lineno)
+            compare.expr, compare.ops = wrapped, []
+        for parent in [node, *node.find_all(nodes.Node)]:
+            for field in parent.fields:
+                value = getattr(parent, field, None)
+                if isinstance(value, list) and any(
+                    isinstance(v, nodes.Include | nodes.Import | nodes.FromImport) for v in value
+                ):
+                    counted: list[nodes.Node] = []
+                    for v in value:
+                        if isinstance(v, nodes.Include | nodes.Import | nodes.FromImport):
+                            counted.append(nodes.Output([_call("counted_include", [], v.lineno)]))
+                        counted.append(v)
+                    setattr(parent, field, counted)
         return node
 
 
@@ -384,19 +215,26 @@ class StackEnvironment(ImmutableSandboxedEnvironment):
     def __init__(self, **options: Any) -> None:
         options.setdefault("undefined", StrictUndefined)
         options.setdefault("autoescape", False)
+        # no constant folding: jinja2 would evaluate constant filters while compiling, outside
+        # any evaluation's budget, and write what they build into the compiled code
+        options["optimized"] = False
         super().__init__(**options)
-        filters = {**self.filters, **_replacements()}
+        filters = {**self.filters, **replacements()}
         for name in REMOVED_FILTERS:
             filters.pop(name, None)
-        self.filters = {name: bounded(f) for name, f in filters.items()}
+        self.filters = {name: bounded(f, name) for name, f in filters.items()}
         self.tests = {name: bounded(t) for name, t in self.tests.items()}  # type: ignore[arg-type]
-        self.globals = {**self.globals, "lipsum": _lipsum}
+        # lipsum is random, and expressions are pure
         self.globals = {
             name: (bounded(g) if callable(g) and not isinstance(g, type) else g)
             for name, g in self.globals.items()
+            if name != "lipsum"
         }
         self.counted_iter = _counted_iter
         self.checked_concat = _checked_concat
+        self.checked_output = _checked_output
+        self.checked_compare = _checked_compare
+        self.counted_include = _counted_include
 
     # parsing and compiling: loops and `~` are rewritten to count
     def compile(
@@ -437,16 +275,15 @@ class StackEnvironment(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         current().step()
-        name = getattr(__obj, "__name__", "")
-        if getattr(__obj, "__self__", None).__class__ is str:
-            if name == "replace" and args:
-                text = __obj.__self__
-                times = text.count(str(args[0])) if args[0] else len(text) + 1
-                check_text(len(text) + times * (len(str(args[1])) - len(str(args[0]))))
+        check_inputs([*args, *kwargs.values()])
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str):  # str and its subclasses (Markup from escape)
+            name = getattr(__obj, "__name__", "")
+            if name == "replace" and len(args) >= 2:
+                replace_size(owner, args[0], args[1], args[2] if len(args) > 2 else None)
             elif name == "join" and args:
                 items = list(Counted(args[0]))
-                check_items(len(items))
-                check_text(sum(_text_len(v) for v in items) + len(__obj.__self__) * len(items))
+                join_size(owner, items)
                 args = (items, *args[1:])
         return measure(super().call(__context, __obj, *args, **kwargs))
 

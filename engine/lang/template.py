@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.environment import TemplateExpression
 
-from engine.lang.budget import BudgetError, budget
+from engine.lang.budget import BudgetError, budget, charge_run
 from engine.lang.sandbox import StackEnvironment, compile_expression, parse_expression
 
 ENV = StackEnvironment()
@@ -91,6 +91,10 @@ class Expression:
                 ) from None
             except BudgetError as exc:
                 raise ParseError(f"in ${{{self.source[:200]}}}: {exc}") from None
+            try:
+                charge_run(len(self.source) * COMPILE_STEPS_PER_CHAR)
+            except BudgetError as exc:
+                raise ParseError(str(exc)) from None
         return self._compiled
 
     def run(self, **names: Any) -> Any:
@@ -126,7 +130,7 @@ def parse_string(text: str) -> Parsed:
     """Split `text` into literal parts and expressions; raises ParseError."""
     parts: list[str | Expression] = []
     literal: list[str] = []
-    i, n = 0, len(text)
+    i, n, count = 0, len(text), 0
     while i < n:
         start = text.find("${", i)
         if start < 0:
@@ -149,6 +153,9 @@ def parse_string(text: str) -> Parsed:
                 parts.append(joined)
             literal = []
         parts.append(_expression(source))
+        count += 1
+        if count > MAX_EXPRESSIONS:
+            raise ParseError(f"a string holds more than {MAX_EXPRESSIONS:,} expressions")
         i = end + 1
     if literal:
         joined = "".join(literal)
@@ -179,7 +186,9 @@ def _closing_brace(text: str, i: int) -> int:
 
 
 MAX_NESTING = 64
-MAX_SOURCE = 10_000
+MAX_SOURCE = 4_000  # characters of one expression (compiling costs about 25 us a character)
+MAX_EXPRESSIONS = 1_000  # expressions in one string
+COMPILE_STEPS_PER_CHAR = 10  # what compiling costs of the run's budget
 
 
 def _nesting(source: str) -> int:
@@ -193,6 +202,7 @@ def _nesting(source: str) -> int:
     return deepest
 
 
+@lru_cache(maxsize=65536)
 def _expression(source: str) -> Expression:
     if len(source) > MAX_SOURCE:
         raise ParseError(f"expression is longer than {MAX_SOURCE:,} characters")

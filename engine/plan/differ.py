@@ -19,8 +19,9 @@ from engine.drivers import Drivers
 from engine.gcpause import gc_paused
 from engine.graph import Graph, build_graph
 from engine.lang import Scope, evaluate, make_functions
+from engine.lang.budget import run_budget
 from engine.lang.unknown import contains_unknown
-from engine.plan.check import check_resource, conform, value_problem
+from engine.plan.check import check_resource, conform, has_expression, value_problem
 from engine.plan.model import Action, Change, Drift, OutputChange, Plan
 from engine.plan.recover import Recovered, recover
 from engine.plan.refresh import refresh
@@ -30,7 +31,7 @@ from engine.state.journal import Intent
 from engine.state.model import ResourceState, State
 from providers.errors import ProviderError
 from providers.planning import same_value
-from providers.protocol import TypeSchema, VolumeData
+from providers.protocol import PlannedChange, TypeSchema, VolumeData
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def plan(
 ) -> tuple[Plan | None, Diagnostics]:
     """Plan `stack` against `state`, first finishing what an interrupted apply left in the
     journal (`intents`), then refreshing."""
-    with gc_paused():
+    with gc_paused(), run_budget():
         return _plan(stack, variables, state, drivers, options, intents or [])
 
 
@@ -240,6 +241,8 @@ def _instance_changes(
         notes = resolve_portable(res, config, resolver, stack, diags, addr)
         for name, value in config.items():
             config[name] = value = conform(schema.attrs[name], value)
+            if not has_expression(res.attributes.get(name)):
+                continue  # a literal, which check_resource has judged
             problem = value_problem(schema.attrs[name], value)
             if problem:
                 diags.error(
@@ -382,9 +385,17 @@ def _change_for(
                 if a.settable and res.lifecycle.ignores(n)
             },
         }
-    planned = driver.plan_change(
-        res.type, None if prior is None or moved else prior.attributes, config
-    )
+    try:
+        planned = driver.plan_change(
+            res.type, None if prior is None or moved else prior.attributes, config
+        )
+    except ProviderError as exc:  # a driver that asks its cloud while planning, and fails
+        diags.error(
+            f"{addr}: planning failed: {exc.code}: {exc}",
+            where=stack.at((*res.path, "type")),
+            address=str(addr),
+        )
+        planned = PlannedChange(dict(config))
     for attr, problem in planned.problems:
         diags.error(f"{addr}: {problem}", where=stack.at((*res.path, attr)), address=str(addr))
     after = planned.planned

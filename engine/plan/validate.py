@@ -14,6 +14,7 @@ from engine.diag import Diagnostics
 from engine.drivers import Drivers
 from engine.graph import Graph, build_graph
 from engine.lang import evaluate
+from engine.lang.budget import run_budget
 from engine.lang.unknown import Unknown, contains_unknown
 from engine.plan.check import check_resource, conform, has_expression, value_problem
 from engine.plan.differ import base_scope, evaluate_attributes, instance_names
@@ -22,6 +23,13 @@ from providers.protocol import TypeSchema
 
 
 def validate_stack(
+    stack: Stack, variables: dict[str, Any], drivers: Drivers
+) -> tuple[Graph | None, Diagnostics]:
+    with run_budget():
+        return _validate(stack, variables, drivers)
+
+
+def _validate(
     stack: Stack, variables: dict[str, Any], drivers: Drivers
 ) -> tuple[Graph | None, Diagnostics]:
     diags = Diagnostics()

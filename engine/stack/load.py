@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from engine.addrs import NAME_RE
 from engine.diag import Diagnostic, Diagnostics, SourceRange, error
-from engine.files import InputFileError, read_regular, resolve_inside
+from engine.files import InputFileError, read_inside, read_regular, resolve_inside
 from engine.gcpause import gc_paused
 from engine.lang import BUILTIN_NAMES, FUNCTION_NAMES, ParseError, parse_string
 from engine.stack.model import (
@@ -338,7 +338,9 @@ def _catalog(spec: CatalogSpec, file: Path, pos: Positions, diags: Diagnostics) 
             diags.error(str(exc), where=where)
         else:
             try:
-                text: str | None = read_regular(target, MAX_CATALOG_BYTES, "catalog file")
+                text: str | None = read_inside(
+                    file.parent, spec.file, MAX_CATALOG_BYTES, "catalog file"
+                )
             except InputFileError as exc:
                 diags.error(str(exc), where=where)
                 text = None

@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.diag import Diagnostics, SourceRange
 from engine.files import InputFileError, read_regular
+from engine.lang.budget import Budget, BudgetError
 from engine.stack.model import Stack, Variable
 from engine.stack.yamlpos import load_yaml
 
@@ -56,15 +57,26 @@ def parse_text(kind: str, text: str) -> tuple[Any, str | None]:
         if lowered in ("false", "0", "no"):
             return False, None
         return None, f"{text!r} is not a bool (true or false)"
+    shown = text if len(text) <= 60 else text[:57] + "..."
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        return None, "the value nests too deeply"
     except ValueError:
         value, _, errors = load_yaml(text, "<value>")
         if errors:
-            return None, f"{text!r} is not a {kind} (write it as JSON, e.g. {_example(kind)})"
+            return None, f"{shown!r} is not a {kind} (write it as JSON, e.g. {_example(kind)})"
     if not type_matches(kind, value):
-        return None, f"{text!r} is not a {kind} (write it as JSON, e.g. {_example(kind)})"
+        return None, f"{shown!r} is not a {kind} (write it as JSON, e.g. {_example(kind)})"
+    try:
+        Budget().deep(value)  # nesting, numbers too big or not finite
+    except BudgetError as exc:
+        return None, str(exc)
     return value, None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
 
 
 def _example(kind: str) -> str:

@@ -10,6 +10,7 @@ budgets, and only the YAML core schema's tags are understood.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from engine.diag import Diagnostic, SourceRange, error
 Path = tuple[str | int, ...]
 
 MAX_DEPTH = 64
+MAX_INT_BITS = 4096  # as expressions allow (engine.lang.budget)
 MIN_VALUE_BUDGET = 10_000
 
 try:
@@ -214,7 +216,13 @@ def _scalar(node: yaml.ScalarNode, file: str) -> Any:
         if node.tag == "tag:yaml.org,2002:bool":
             return _CONSTRUCTOR.construct_yaml_bool(node)
         if node.tag == "tag:yaml.org,2002:int":
-            return _CONSTRUCTOR.construct_yaml_int(node)
-        return _CONSTRUCTOR.construct_yaml_float(node)
+            number = _CONSTRUCTOR.construct_yaml_int(node)
+            if number.bit_length() > MAX_INT_BITS:
+                raise _Refused(error("number too large", where=_where(node, file)))
+            return number
+        value = _CONSTRUCTOR.construct_yaml_float(node)
     except (ValueError, yaml.YAMLError) as exc:
         raise _Refused(error(f"invalid value: {exc}", where=_where(node, file))) from None
+    if not math.isfinite(value):
+        raise _Refused(error(f"the number {node.value} is not finite", where=_where(node, file)))
+    return value

@@ -44,7 +44,7 @@ from providers.rules import check_rules
 from providers.sim import catalog
 from providers.sim.cloud import SimCloud
 from providers.sim.config import SimConfig, parse_config
-from providers.sim.store import BUSY_SECONDS, Store, StoreError
+from providers.sim.store import BUSY_SECONDS, Store
 from providers.values import Unknown, contains_unknown
 
 T = TypeVar("T")
@@ -72,6 +72,7 @@ class SimDriver:
     def __init__(self) -> None:
         self.config = SimConfig()
         self._cloud: SimCloud | None = None
+        self._path: Path | None = None
         self._rng = random.Random()
         self._rng_lock = threading.Lock()
         self.calls = 0  # API calls made, for benchmarks and tests
@@ -99,12 +100,9 @@ class SimDriver:
             if hashlib.sha256(key.encode()).hexdigest() != parsed.api_key_sha256:
                 return [("api_key_sha256", "AuthFailure: the sim cloud refused the API key")]
         self.config = parsed
-        data_dir = parsed.data_dir or context.state_dir / "sim"
-        try:
-            store = _store(data_dir / "cloud.sqlite", parsed.busy_seconds)
-        except StoreError as exc:
-            return [("data_dir", exc.message)]
-        self._cloud = SimCloud(store, parsed)
+        # opened on first use, not here: validate configures drivers and must touch nothing
+        self._path = (parsed.data_dir or context.state_dir / "sim") / "cloud.sqlite"
+        self._cloud = None
         self._rng = random.Random(parsed.seed)
         return []
 
@@ -115,7 +113,9 @@ class SimDriver:
     @property
     def cloud(self) -> SimCloud:
         if self._cloud is None:
-            raise ProviderError("the sim driver is not configured")
+            if self._path is None:
+                raise ProviderError("the sim driver is not configured")
+            self._cloud = SimCloud(_store(self._path, self.config.busy_seconds), self.config)
         return self._cloud
 
     # ---- transport -------------------------------------------------------------------------
@@ -216,10 +216,14 @@ class SimDriver:
         change = plan_from_schema(PORTABLE[type], prior, config)
         cloud = self.cloud
         checks: list[tuple[str, Callable[[], Any]]] = []
+        found: dict[str, Any] = {}  # what the checks found, for the checks across attributes
         if type == "instance":
             checks = [
-                ("image", lambda: cloud.find_image(str(config["image"]))),
-                ("size", lambda: cloud.find_profile(config["size"])),
+                (
+                    "image",
+                    lambda: found.setdefault("image", cloud.find_image(str(config["image"]))),
+                ),
+                ("size", lambda: found.setdefault("size", cloud.find_profile(config["size"])[0])),
                 ("realm", lambda: cloud.check_realm(config.get("realm"))),
             ]
             if config.get("state") not in (None, "running", "stopped", Unknown):
@@ -240,10 +244,16 @@ class SimDriver:
                 check()
             except InvalidRequestError as exc:
                 change.problems.append((attr, exc.message))
-        if type == "instance" and not change.problems:
-            problem = self._architecture_problem(config)
-            if problem:
-                change.problems.append(("size", problem))
+        image, profile = found.get("image"), found.get("size")
+        if image is not None and profile is not None and image.architecture != profile.architecture:
+            # the cloud would refuse the create, so the plan does
+            change.problems.append(
+                (
+                    "size",
+                    f"image {image.name} is {image.architecture}, but profile {profile.id} is "
+                    f"{profile.architecture}; choose a profile of the image's architecture",
+                )
+            )
         size = config.get("size", Unknown)
         if (
             type == "instance"
@@ -253,24 +263,6 @@ class SimDriver:
         ):
             change.planned["hardware_profile"] = Unknown
         return change
-
-    def _architecture_problem(self, config: Mapping[str, Any]) -> str | None:
-        """An image and a profile of different architectures: the cloud would refuse the
-        create, so the plan does."""
-        image, size = config.get("image"), config.get("size")
-        if image is None or size is None or contains_unknown(image) or contains_unknown(size):
-            return None
-        try:
-            found = self.cloud.find_image(str(image))
-            profile, _ = self.cloud.find_profile(size)
-        except InvalidRequestError:
-            return None
-        if found.architecture == profile.architecture:
-            return None
-        return (
-            f"image {found.name} is {found.architecture}, but profile {profile.id} is "
-            f"{profile.architecture}; choose a profile of the image's architecture"
-        )
 
     # ---- changes ---------------------------------------------------------------------------
 

@@ -46,3 +46,16 @@ def test_a_long_value_given_as_text_is_refused(tmp_path: Path) -> None:
     assert stack is not None
     _, diags = resolve_variables(stack, {"v": "x" * 2_000_000}, [], {})
     assert any("more than the 1,048,576 allowed" in d.summary for d in diags)
+
+
+def test_many_costly_instances_share_one_budget(tmp_path: Path) -> None:
+    """Each evaluation has its own bound; a plan's evaluations together have one too, so a costly
+    expression in a resource of many instances ends in a diagnostic, not a long run."""
+    (tmp_path / "s.yaml").write_text(
+        "nubes: 1\nname: s\nresources:\n"
+        "  b:\n    type: bucket\n    count: 400\n"
+        '    name: \'${(range(20000) | map("string") | list | length) ~ "-" ~ count.index}\'\n'
+    )
+    code, err, cpu, _ = _measured(tmp_path, "validate", "s.yaml")
+    assert code == 1 and "together do more than 1,000,000 operations" in err, err
+    assert cpu < 20, f"{cpu:.1f} s of CPU"  # without the run's budget: 400 x 0.1 s and more
