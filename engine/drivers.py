@@ -15,6 +15,7 @@ from engine.credentials import (
 )
 from engine.diag import Diagnostics
 from engine.lang import Scope, evaluate, make_functions
+from engine.lang.budget import run_budget
 from engine.lang.unknown import contains_unknown
 from engine.stack.model import Provider, Stack
 from engine.stack.yamlpos import Positions
@@ -27,6 +28,7 @@ class Drivers:
     """Configured drivers by provider name (the stack's alias, e.g. `home` or `aws`)."""
 
     by_provider: dict[str, Driver]
+    state_dir: Path | None = None  # which a stack's file() and template() may never read
 
     def __getitem__(self, provider: str) -> Driver:
         return self.by_provider[provider]
@@ -59,7 +61,7 @@ def configure_providers(
 ) -> tuple[Drivers, Diagnostics]:
     """Drivers for provider blocks (of a stack, or of the server's configuration)."""
     diags = Diagnostics()
-    scope = Scope({"var": dict(variables), **make_functions(directory)})
+    scope = Scope({"var": dict(variables), **make_functions(directory, (state_dir,))})
     try:
         secrets = load_credentials(environ)
     except CredentialsError as exc:
@@ -87,7 +89,8 @@ def configure_providers(
                 where=positions.at((*path, "driver")),
             )
             continue
-        result = evaluate(provider.config, scope, positions.at, path)
+        with run_budget():  # provider settings' expressions share one budget, as a plan's do
+            result = evaluate(provider.config, scope, positions.at, path)
         diags.extend(result.diags)
         if result.diags:
             continue
@@ -99,4 +102,4 @@ def configure_providers(
         for key, problem in driver.configure(result.value, context):
             diags.error(f"provider {name!r}: {problem}", where=positions.key_at((*path, key)))
         out[name] = driver
-    return Drivers(out), diags
+    return Drivers(out, state_dir), diags

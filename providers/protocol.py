@@ -331,6 +331,18 @@ class Blob:
 
 
 @runtime_checkable
+class Claims(Protocol):
+    """A driver that can tag an existing object with a stack's ownership (for `import`), so
+    that every stack, and `nubes inventory`, sees whose it is."""
+
+    def claim(self, type: str, id: str, owner: Ownership) -> None: ...
+
+    def unclaim(self, type: str, id: str) -> None:
+        """Remove the ownership tags (`state rm`): the object belongs to no stack any more."""
+        ...
+
+
+@runtime_checkable
 class BlobStore(Protocol):
     """A driver whose buckets hold blobs (Deltacloud's object storage). Contents stream both
     ways: no blob is ever held whole in memory."""

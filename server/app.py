@@ -67,6 +67,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "no such object"),
         (405, "an action the object's state does not allow"),
         (406, "an unknown format"),
+        (408, "a request body that stopped arriving (limits.body_seconds)"),
         (409, "the stack's state is locked by a running apply"),
         (413, "a body larger than the server's limit"),
         (500, "the server cannot read its own data (a damaged state file), or a bug"),
@@ -218,6 +219,8 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
     @app.exception_handler(ClientDisconnect)
     async def body_ended(request: Request, exc: ClientDisconnect) -> Response:
         limit = request.scope["state"].get("body_limit", 0)
+        if request.scope["state"].get("body_too_slow"):
+            return error_response(request, 408, "the body did not arrive in time")
         if request.scope["state"].get("body_too_large"):
             return error_response(
                 request, 413, f"the body is larger than the {limit:,} bytes allowed"

@@ -57,7 +57,8 @@ class Authenticator:
             for name, stored in self.config.tokens.items():
                 if hmac.compare_digest(stored, wanted):
                     return name
-            self._failed(client)
+            # not counted against the address: a token cannot be guessed, a check costs
+            # nothing, and counting it would let anyone slow everyone's password logins
             return None
         if kind.lower() != "basic":
             return None
@@ -88,7 +89,7 @@ class Authenticator:
         if failures is None or time.monotonic() - failures.since > FAILURE_WINDOW:
             return 0.0
         over = failures.count - FREE_FAILURES
-        return 0.0 if over < 0 else min(MAX_DELAY, 0.25 * 2**over)
+        return 0.0 if over < 0 else min(MAX_DELAY, 0.25 * 2 ** min(over, 8))
 
     def _failed(self, client: str) -> None:
         now = time.monotonic()

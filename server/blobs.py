@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
@@ -123,9 +123,15 @@ def register_blob_routes(app: FastAPI, h: Any) -> None:
         if found is None:
             raise ApiError(404, f"bucket {bucket} has no blob {blob}")
         meta, chunks = found
+        driver = store(request)
 
-        def content() -> Iterator[bytes]:  # read in the threadpool, a chunk at a time
-            yield from chunks
+        async def content() -> AsyncIterator[bytes]:
+            # each chunk read in the provider's own pool, a chunk at a time
+            while True:
+                chunk = await driver.next_chunk(chunks)
+                if chunk is None:
+                    return
+                yield chunk
 
         return StreamingResponse(
             content(),

@@ -15,6 +15,7 @@ limits:                    # all optional; these are the defaults
   blob_bytes: 1073741824   # a blob upload
   provider_seconds: 10     # one provider's answer to an aggregated list
   provider_threads: 8      # calls in flight to one provider (others are not held up by it)
+  body_seconds: 60         # the longest wait for the next piece of a request body (else 408)
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class LimitsSpec(BaseModel):
     blob_bytes: int = Field(default=1024**3, ge=1024, le=1024**4)
     provider_seconds: float = Field(default=10.0, gt=0, le=3600)
     provider_threads: int = Field(default=8, ge=1, le=256)
+    body_seconds: float = Field(default=60.0, gt=0, le=3600)
 
 
 class ServerSpec(BaseModel):
@@ -62,6 +64,7 @@ class Limits:
     blob_bytes: int = 1024**3
     provider_seconds: float = 10.0
     provider_threads: int = 8
+    body_seconds: float = 60.0  # a request body must keep arriving within this, piece by piece
 
 
 @dataclass

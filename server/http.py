@@ -3,6 +3,7 @@ provider, and Deltacloud's headers on every answer (including errors, in the sam
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -58,17 +59,30 @@ def provider_status(exc: ProviderError) -> int:
     return 500
 
 
-def split_matrix(path: str) -> tuple[str, dict[str, str]]:
-    """`/api;driver=ec2;provider=x/instances` -> (`/api/instances`, {driver, provider})."""
+MAX_SEGMENT = 1024  # characters of one path segment (an id, a name), decoded
+
+
+def split_matrix(raw_path: str) -> tuple[str, dict[str, str]]:
+    """`/api;driver=ec2;provider=x/instances` -> (`/api/instances`, {driver, provider}).
+
+    Split on the raw, still percent-encoded path: a `;` written as `%3B` belongs to the id it is
+    in, and only a literal `;` starts matrix parameters. A trailing slash is dropped (answering
+    it with a redirect would build a URL from the request's Host header)."""
     matrix: dict[str, str] = {}
     parts = []
-    for segment in path.split("/"):
+    for segment in raw_path.split("/"):
         name, *params = segment.split(";")
         for param in params:
             key, _, value = param.partition("=")
             matrix[unquote(key)] = unquote(value)
-        parts.append(name)
-    return "/".join(parts), matrix
+        decoded = unquote(name)
+        if len(decoded) > MAX_SEGMENT:
+            raise ApiError(400, f"a path segment is longer than {MAX_SEGMENT:,} characters")
+        parts.append(decoded)
+    path = "/".join(parts)
+    if len(path) > 1 and path.endswith("/"):
+        path = path.rstrip("/") or "/"
+    return path, matrix
 
 
 def choose_format(request: Request) -> str:
@@ -77,12 +91,30 @@ def choose_format(request: Request) -> str:
         if asked not in FORMATS:
             raise ApiError(406, f"unknown format {asked!r}: use xml or json")
         return asked
-    accept = request.headers.get("accept", "*/*").lower()
-    if "json" in accept:
-        return "json"
-    if "xml" in accept or "*/*" in accept or not accept.strip():
+    accept = request.headers.get("accept", "").strip().lower()
+    if not accept:
         return "xml"
-    raise ApiError(406, f"cannot answer in {accept}: use application/xml or application/json")
+    best: tuple[float, int, str] | None = None
+    for order, item in enumerate(accept.split(",")):
+        kind, *options = (part.strip() for part in item.split(";"))
+        weight = 1.0
+        for option in options:
+            name, _, value = option.partition("=")
+            if name.strip() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        fmt = {"application/json": "json", "application/xml": "xml", "text/xml": "xml"}.get(kind)
+        if fmt is None and kind in ("*/*", "application/*"):
+            fmt = "xml"
+        if fmt is not None and weight > 0 and (best is None or (weight, -order) > best[:2]):
+            best = (weight, -order, fmt)
+    if best is None:
+        raise ApiError(
+            406, f"cannot answer in {accept[:100]}: use application/xml or application/json"
+        )
+    return best[2]
 
 
 def choose_provider(request: Request, config: ServerConfig, matrix: dict[str, str]) -> str:
@@ -154,6 +186,14 @@ def _options(request: Request, path: str) -> Response:
     return Response(status_code=204, headers={"Allow": ", ".join(sorted(allowed | {"OPTIONS"}))})
 
 
+def _matches(if_none_match: str, etag: str) -> bool:
+    """If-None-Match as RFC 9110 reads it: `*`, or a list of tags compared weakly."""
+    if if_none_match.strip() == "*":
+        return True
+    wanted = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
+
+
 def public_base(request: Request) -> str:
     """Where this server is reached: the configured public URL, else the address it is bound
     to. Never the request's Host header, which any client can set."""
@@ -198,13 +238,18 @@ def make_middleware(
     async def middleware(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        path, matrix = split_matrix(request.scope["path"])
-        request.scope["path"] = path
         state = request.scope.setdefault("state", {})
         state["config"] = config
+        state["format"] = "xml"
         try:
-            state["format"] = "xml"
-            state["format"] = choose_format(request)
+            raw = request.scope.get("raw_path") or request.scope["path"].encode()
+            path, matrix = split_matrix(raw.decode("latin-1"))
+            request.scope["path"] = path
+            try:
+                state["format"] = choose_format(request)
+                unacceptable: ApiError | None = None
+            except ApiError as exc:
+                unacceptable = exc  # answered after authentication: 401 comes first
             client = request.client.host if request.client else "?"
             user = await auth.user(request.headers.get("authorization", ""), client)
             if user is None:
@@ -216,11 +261,23 @@ def make_middleware(
                         "X-Deltacloud-Driver": default_driver,
                     },
                 )
+            if unacceptable is not None:
+                raise unacceptable
             if _cross_site(request):
                 raise ApiError(403, "a change sent from another site's page is refused")
-            problem = bad_text(unquote(path))
+            problem = bad_text(path) or next(
+                (
+                    f"parameter {k[:40]!r} {bad_text(k) or bad_text(v)}"
+                    for k, v in [*request.query_params.multi_items(), *matrix.items()]
+                    if bad_text(k) or bad_text(v)
+                ),
+                None,
+            )
             if problem:
-                raise ApiError(400, f"the path {problem}")
+                raise ApiError(
+                    400,
+                    f"the request {problem}" if "parameter" in problem else f"the path {problem}",
+                )
             declared = request.headers.get("content-length")
             limit = state.get("body_limit")
             if declared is not None and limit is not None:
@@ -239,6 +296,8 @@ def make_middleware(
                 response = await call_next(request)
         except ApiError as exc:
             response = error_response(request, exc.status, exc.message, exc.headers)
+        except Exception as exc:  # a bug: the documented shape and headers, the connection kept
+            response = error_response(request, 500, f"a bug in nubes: {type(exc).__name__}")
         provider = state.get("provider", config.default_provider)
         response.headers["Server"] = f"Apache-Deltacloud/{API_VERSION}"
         response.headers["X-Nubes-Version"] = __version__
@@ -247,7 +306,7 @@ def make_middleware(
         etag = response.headers.get("etag")
         if etag and request.method not in ("GET", "HEAD"):
             del response.headers["etag"]  # ETags are for reads
-        elif etag and request.headers.get("if-none-match") == etag:
+        elif etag and _matches(request.headers.get("if-none-match", ""), etag):
             return Response(
                 status_code=304,
                 headers={
@@ -281,15 +340,22 @@ class BodyLimit:
         limit = limits.blob_bytes if blob else limits.request_bytes
         state = scope.setdefault("state", {})
         state["body_limit"] = limit
-        seen = 0
+        seen, done = 0, False
 
         async def counted() -> Any:
-            nonlocal seen
-            if state.get("body_too_large"):
+            nonlocal seen, done
+            if state.get("body_too_large") or state.get("body_too_slow"):
                 return {"type": "http.disconnect"}
-            message = await receive()
+            if done:  # the body is in: what follows is the wait for a disconnect
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), limits.body_seconds)
+            except TimeoutError:
+                state["body_too_slow"] = True  # a client dripping its body holds nothing long
+                return {"type": "http.disconnect"}
             if message.get("type") == "http.request":
                 seen += len(message.get("body", b""))
+                done = not message.get("more_body", False)
                 if seen > limit:
                     # the rest is never read: the handler sees the body end, and answers 413
                     state["body_too_large"] = True

@@ -6,12 +6,13 @@ its progress events (the CLI's JSON events) are kept and streamed as server-sent
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,10 +103,11 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
                 found[stack.name] = stack
         return found
 
-    async def offload(request: Request, fn: Any, *args: Any) -> Any:
-        """Blocking work (files, plans, clouds) in the threadpool, never on the event loop."""
+    async def offload(request: Request, fn: Any, *args: Any, pool: str = "files") -> Any:
+        """Blocking work (files, plans, clouds) in a thread, never on the event loop; a stack's
+        plans in the stack's own pool, so a slow cloud of one stack holds up no other."""
         calls: Calls = request.app.state.calls
-        return await calls.run(None, fn, *args)
+        return await calls.run(pool, fn, *args)
 
     async def stack_named(request: Request, name: str) -> Stack:
         stack = (await offload(request, stacks)).get(name)
@@ -146,25 +148,28 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
         diags.extend(plan_diags)
         return result, diags, drivers, backend
 
+    def item(request: Request, name: str, stack: Stack) -> dict[str, Any]:
+        state = LocalBackend(state_dir, name).read()
+        return {
+            "name": name,
+            "href": views.href_of(base(request), "stacks", name),
+            "file": str(stack.file),
+            "digest": stack.digest,
+            "resources": len(stack.resources),
+            "serial": state.serial if state else None,
+        }
+
     @app.get("/api/stacks")
     async def stacks_index(request: Request) -> Response:
         def listed() -> list[dict[str, Any]]:
-            items = []
-            for name, stack in stacks().items():
-                state = LocalBackend(state_dir, name).read()
-                items.append(
-                    {
-                        "name": name,
-                        "href": views.href_of(base(request), "stacks", name),
-                        "file": str(stack.file),
-                        "digest": stack.digest,
-                        "resources": len(stack.resources),
-                        "serial": state.serial if state else None,
-                    }
-                )
-            return items
+            return [item(request, name, stack) for name, stack in stacks().items()]
 
         return JSONResponse({"stacks": await offload(request, listed)})
+
+    @app.get("/api/stacks/{name}")
+    async def stacks_show(request: Request, name: str) -> Response:
+        stack = await stack_named(request, name)
+        return JSONResponse({"stack": await offload(request, item, request, name, stack)})
 
     @app.post("/api/stacks/{name}/plan")
     async def stacks_plan(request: Request, name: str) -> Response:
@@ -175,7 +180,7 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
             with LocalBackend(state_dir, stack.name).lock("plan (api)", shared=True):
                 return planned(stack, values)
 
-        result, diags, _, _ = await offload(request, locked_plan)
+        result, diags, _, _ = await offload(request, locked_plan, pool=f"stack:{stack.name}")
         if result is None:
             return JSONResponse({"diagnostics": _diags_json(diags)}, status_code=400)
         return JSONResponse(plan_to_json(result))
@@ -203,14 +208,15 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
                     return
                 job.emit("planned", summary=result.counts())
                 outcome = apply(result, drivers, backend, ApplyOptions(), JobHooks(job))
-                backend.record_apply(
-                    outcome.state,
-                    stack.text,
-                    stack.digest,
-                    str(stack.file),
-                    f"{whoami()} (api)",
-                    outcome.summary(),
-                )
+                if outcome.wrote:
+                    backend.record_apply(
+                        outcome.state,
+                        stack.text,
+                        stack.digest,
+                        str(stack.file),
+                        f"{whoami()} (api)",
+                        outcome.summary(),
+                    )
                 job.summary = outcome.summary()
                 job.diagnostics = _diags_json(outcome.diags)
                 job.state = "failed" if outcome.failed else "succeeded"
@@ -235,19 +241,18 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
     async def jobs_events(request: Request, id: str) -> Response:
         job = job_named(id)
 
-        def stream() -> Iterator[bytes]:
+        async def stream() -> AsyncIterator[bytes]:
+            # on the event loop, not in a thread: an idle listener holds no thread at all
             sent = 0
             while True:
-                with job.changed:
-                    while sent >= len(job.events) and not job.done.is_set():
-                        job.changed.wait(timeout=1)
-                    batch = job.events[sent:]
-                    finished = job.done.is_set()
+                batch = job.events[sent:]
+                finished = job.done.is_set()
                 for event in batch:
                     yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
                 sent += len(batch)
                 if finished and sent >= len(job.events):
                     return
+                await asyncio.sleep(0.2)
 
         return StreamingResponse(stream(), media_type="text/event-stream")
 

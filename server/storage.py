@@ -3,6 +3,7 @@ storage_snapshots, addresses (associate, disassociate), firewalls (rules) and bu
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -194,7 +195,7 @@ def register_storage_routes(app: FastAPI, helpers: Any) -> None:
         current = await read(request, "firewall", id)
         rules = list(current.attributes.get("rules") or [])
         prefix, _, index = rule_id.rpartition("~")
-        if prefix != id or not index.isdigit() or int(index) >= len(rules):
+        if prefix != id or not re.fullmatch(r"[0-9]{1,6}", index) or int(index) >= len(rules):
             raise ApiError(404, f"firewall {id} has no rule {rule_id}")
         rules.pop(int(index))
         await h.driver(request).update("firewall", id, current.attributes, {"rules": rules})

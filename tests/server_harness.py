@@ -26,7 +26,14 @@ def serve(config: ServerConfig, state_dir: Path) -> tuple[uvicorn.Server, str]:
     app = create_app(config, state_dir, {})
     port = _free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", server_header=False)
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="error",
+            server_header=False,
+            proxy_headers=False,
+        )
     )
     threading.Thread(target=server.run, daemon=True).start()
     deadline = time.monotonic() + 20

@@ -21,6 +21,7 @@ from engine.diag import Diagnostics, error
 from engine.drivers import Drivers
 from engine.graph import Outcome, walk
 from engine.lang import Scope, evaluate
+from engine.lang.budget import run_budget
 from engine.lang.unknown import contains_unknown
 from engine.plan.check import conform, value_problem
 from engine.plan.differ import base_scope, evaluate_attributes, instance_names, set_value
@@ -42,6 +43,7 @@ class ApplyResult:
     state: State
     outcomes: dict[Op, Outcome]
     diags: Diagnostics
+    wrote: bool = True  # whether the state file was written (an apply that did nothing: no)
 
     def count(self, kind: str, outcome: Outcome = Outcome.DONE) -> int:
         return sum(1 for op, o in self.outcomes.items() if op.kind == kind and o is outcome)
@@ -324,7 +326,17 @@ def apply(
     options: ApplyOptions | None = None,
     hooks: Hooks | None = None,
 ) -> ApplyResult:
-    options = options or ApplyOptions()
+    with run_budget():  # values evaluated at apply share one budget, as a plan's do
+        return _apply(plan, drivers, backend, options or ApplyOptions(), hooks)
+
+
+def _apply(
+    plan: Plan,
+    drivers: Drivers,
+    backend: LocalBackend,
+    options: ApplyOptions,
+    hooks: Hooks | None,
+) -> ApplyResult:
     ex = Executor(plan, drivers, backend, hooks or NoHooks(), options.stop)
     ops, deps = operations(plan.changes, plan.prior)
     if plan.recovered or plan.state_changed:
@@ -349,7 +361,7 @@ def apply(
         ex._save()  # nothing done and nothing new: the state file stays exactly as it was
     if not ex.journal.intents():
         ex.journal.clear()
-    return ApplyResult(ex.state, outcomes, ex.diags)
+    return ApplyResult(ex.state, outcomes, ex.diags, wrote=ex._written > 0)
 
 
 def _record_outputs(ex: Executor, plan: Plan) -> None:

@@ -290,14 +290,15 @@ def _run_apply(session: Session, result: Plan, parallelism: int, as_json: bool) 
     finally:
         progress.close()
         signal.signal(signal.SIGINT, previous)
-    session.backend.record_apply(
-        outcome.state,
-        result.stack.text,
-        result.stack.digest,
-        str(result.stack.file),
-        whoami(),
-        outcome.summary(),
-    )
+    if outcome.wrote:  # an apply that changed nothing leaves no trace
+        session.backend.record_apply(
+            outcome.state,
+            result.stack.text,
+            result.stack.digest,
+            str(result.stack.file),
+            whoami(),
+            outcome.summary(),
+        )
     if as_json:
         progress.emit(
             "change_summary",

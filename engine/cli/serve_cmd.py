@@ -87,4 +87,13 @@ def register_serve_command(cli: click.Group) -> None:
         except DiagnosticsError as exc:
             raise Fail(exc.diags) from None
         out_console().print(f"nubes serves the API at http://{host}:{port}/api")
-        uvicorn.run(app, host=host, port=port, server_header=False, log_level="warning")
+        # no proxy headers: X-Forwarded-For would let any client choose its own address (and
+        # escape the slow-down of failed logins), X-Forwarded-Proto the scheme of links
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            server_header=False,
+            log_level="warning",
+            proxy_headers=False,
+        )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import uuid
 from dataclasses import asdict
 
 import click
@@ -10,7 +12,9 @@ import click
 from engine.addrs import InstanceAddr, parse_instance_addr
 from engine.cli import render
 from engine.cli.session import (
+    Session,
     check,
+    err_console,
     fail,
     handles_failures,
     json_option,
@@ -22,11 +26,12 @@ from engine.cli.session import (
     state_dir_option,
     var_options,
 )
+from engine.drivers import configure_drivers
 from engine.inventory import inventory
-from engine.stack import Stack
-from engine.state import ResourceState, State
+from engine.stack import Stack, resolve_variables
+from engine.state import LocalBackend, ResourceState, State, StateError
 from providers.errors import ProviderError
-from providers.protocol import STACK_TAG, CloudObject
+from providers.protocol import STACK_TAG, Claims, CloudObject, Ownership
 
 
 def _addr(text: str) -> InstanceAddr:
@@ -93,6 +98,46 @@ def _check_unmanaged(state: State, stack: str, provider: str, obj: CloudObject) 
         )
 
 
+def _release_tags(session: Session, removed: list[ResourceState]) -> None:
+    """Forgotten objects belong to no stack any more: their ownership tags go, where the cloud
+    can be reached (else they stay, and `nubes inventory` lists them as orphans)."""
+    variables, diags = resolve_variables(session.stack, {}, [], os.environ)
+    drivers, more = configure_drivers(session.stack, variables, session.state_dir, os.environ)
+    if diags.has_errors or more.has_errors:
+        err_console().print("The cloud was not asked to untag them (its provider is not usable).")
+        return
+    for rs in removed:
+        driver = drivers.by_provider.get(rs.provider)
+        if not isinstance(driver, Claims):
+            continue
+        try:
+            driver.unclaim(rs.type, rs.id)
+        except ProviderError as exc:
+            err_console().print(f"{rs.address}: its ownership tags stay ({exc.code}: {exc}).")
+
+
+def _check_other_stacks(backend: LocalBackend, provider: str, obj: CloudObject) -> None:
+    """An object another stack in this state folder manages (one that a cloud without tags, or
+    an older nubes, left untagged) is refused too."""
+    for path in sorted(backend.state_dir.glob("*.json")):
+        name = path.stem
+        if name == backend.stack:
+            continue
+        try:
+            other = LocalBackend(backend.state_dir, name).read()
+        except StateError:
+            continue  # not a state of ours, or damaged: its own commands will say so
+        if other is None:
+            continue
+        for rs in [*other.resources.values(), *other.deposed]:
+            if rs.type == obj.type and rs.id == obj.id:
+                raise fail(
+                    f"{obj.type} {obj.id} is managed by stack {name!r} (as {rs.address})",
+                    f"forget it there first (nubes state rm, in stack {name}), then import it "
+                    "here. Nothing was changed.",
+                )
+
+
 def register_state_commands(cli: click.Group) -> None:
     @cli.group("state")
     def state_group() -> None:
@@ -157,10 +202,13 @@ def register_state_commands(cli: click.Group) -> None:
             missing = [str(a) for a in wanted if a not in state.resources]
             if missing:
                 raise fail(f"not in state: {', '.join(missing)}; nothing was changed")
+            removed = []
             for addr in wanted:
                 rs = state.resources.pop(addr)
+                removed.append(rs)
                 out_console().print(f"Removed {addr} ({rs.type} {rs.id}) from state.")
             session.backend.write(state)
+            _release_tags(session, removed)
 
     @state_group.command("mv")
     @stack_argument
@@ -269,7 +317,17 @@ def register_state_commands(cli: click.Group) -> None:
             if obj is None:
                 raise fail(f"provider {res.provider!r} has no {res.type} with id {native_id!r}")
             _check_unmanaged(state, session.stack.name, res.provider, obj)
-            schema = session.drivers[res.provider].schema()[res.type]
+            _check_other_stacks(session.backend, res.provider, obj)
+            driver = session.drivers[res.provider]
+            token = uuid.uuid4().hex
+            if isinstance(driver, Claims):  # tagged as this stack's, as a create would have
+                try:
+                    driver.claim(res.type, obj.id, Ownership(session.stack.name, address, token))
+                except ProviderError as exc:
+                    raise fail(
+                        f"tagging {res.type} {native_id} as this stack's failed: {exc}"
+                    ) from None
+            schema = driver.schema()[res.type]
             state.resources[addr] = ResourceState(
                 addr,
                 res.type,
@@ -279,6 +337,7 @@ def register_state_commands(cli: click.Group) -> None:
                 sensitive=sorted(
                     schema.sensitive | sensitivity(session).resources.get(res.name, frozenset())
                 ),
+                token=token if isinstance(driver, Claims) else None,
             )
             session.backend.write(state)
         out_console().print(

@@ -6,6 +6,7 @@ Setting `stop` starts nothing new; what is running finishes and is recorded.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -61,7 +62,9 @@ def walk(
             while ready and len(running) < parallelism and not stop.is_set():
                 node = ready.popleft()
                 if node not in outcome:
-                    running[pool.submit(run, node)] = node
+                    # each task sees the caller's context (the apply's expression budget)
+                    context = contextvars.copy_context()
+                    running[pool.submit(context.run, run, node)] = node
             if not running:
                 break
             done, _ = wait(running, return_when=FIRST_COMPLETED)

@@ -36,12 +36,32 @@ from engine.lang.budget import (
     check_text,
     current,
     measure,
+    refuse_surrogates,
     text_size,
 )
 
 
 class ExpressionError(Exception):
     """An expression could not be evaluated; the message is for the user."""
+
+
+_DATA = (str, int, float, bool, type(None))
+
+
+def refuse_opaque(value: Any, depth: int = 0) -> None:
+    """Only data may become text: an object (a cycler, a function, a loop) as text is its
+    repr, with a memory address that differs on every run, and expressions must be pure."""
+    if isinstance(value, _DATA) or depth > 64:
+        return
+    if isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            refuse_opaque(item, depth + 1)
+        return
+    if isinstance(value, dict):
+        for item in value.values():
+            refuse_opaque(item, depth + 1)
+        return
+    raise ExpressionError(f"a {type(value).__name__} is not data and cannot be made text")
 
 
 def _bits(value: Any) -> int:
@@ -143,7 +163,11 @@ def format_size(fmt: str, args: Any) -> int:
 
 def modulo(left: Any, right: Any) -> Any:
     if isinstance(left, str):
+        refuse_opaque(right if not isinstance(right, Mapping) else dict(right))
         format_size(left, right)
+        result = operator.mod(left, right)
+        refuse_surrogates(result)  # %c of 0xd800
+        return result
     return operator.mod(left, right)
 
 
@@ -203,7 +227,9 @@ def json_value(text: str) -> Any:
     numbers, size) as any other."""
     if not isinstance(text, str):
         raise ExpressionError("jsondecode takes a string")
-    return measure(json.loads(text, parse_constant=_no_constant))
+    value = json.loads(text, parse_constant=_no_constant)
+    refuse_surrogates(value)
+    return measure(value)
 
 
 def yaml_text(value: Any) -> str:
@@ -248,6 +274,7 @@ def _replace(eval_ctx: Any, s: str, old: str, new: str, count: int | None = None
 
 def join_size(separator: Any, items: list[Any]) -> None:
     """Refuse a join past MAX_TEXT, judged before any item is made text."""
+    refuse_opaque(items)
     check_items(len(items))
     check_text(text_size(items) + len(str(separator)) * max(len(items) - 1, 0))
 
@@ -264,8 +291,11 @@ def _join(eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: Any = Non
 def _format(value: str, *args: Any, **kwargs: Any) -> str:
     if kwargs:
         raise ExpressionError("format takes positional values only")
+    refuse_opaque(args)
     format_size(str(value), args)
-    return str(value) % args
+    result = str(value) % args
+    refuse_surrogates(result)
+    return result
 
 
 def _batch(value: Iterable[Any], linecount: int, fill_with: Any = None) -> list[list[Any]]:
@@ -311,6 +341,17 @@ def _sum(env: Any, iterable: Iterable[Any], attribute: Any = None, start: Any = 
     return total
 
 
+def _string(value: Any) -> str:
+    refuse_opaque(value)
+    text_size([value])
+    return str(JINJA_FILTERS["string"](value))
+
+
+def _xmlattr(eval_ctx: Any, d: Any, autospace: bool = True) -> Any:
+    check_text(text_size([d]) * 6)  # escaping may make each character six
+    return JINJA_FILTERS["xmlattr"](eval_ctx, d, autospace)
+
+
 def _round(value: float, precision: int = 0, method: str = "common") -> float:
     if not isinstance(precision, int) or not -100 <= precision <= 100:
         raise BudgetError("round takes a precision between -100 and 100")
@@ -337,7 +378,10 @@ def _wordwrap(
 def _urlize(eval_ctx: Any, value: str, *args: Any, **kwargs: Any) -> str:
     text = str(value)
     _text_limit("urlize", text, 20_000, steps_per_char=1)
-    extra = sum(len(str(v)) for v in [*args, *kwargs.values()] if isinstance(v, str))
+    given = [*args, *kwargs.values()]
+    if any(isinstance(v, list | tuple) and len(v) > 16 for v in given):
+        raise BudgetError("urlize takes at most 16 extra schemes")
+    extra = sum(len(str(v)) for v in given if isinstance(v, str))
     if extra > 256:
         raise BudgetError("urlize's target, rel and extra parameters take at most 256 characters")
     check_text(2 * len(text) + (text.count(" ") + 1) * (extra + 64))
@@ -412,6 +456,9 @@ def replacements() -> dict[str, Callable[..., Any]]:
         "wordwrap": pass_environment(_wordwrap),
         "urlize": pass_eval_context(_urlize),
         "tojson": pass_eval_context(_tojson),
+        "string": _string,
+        "xmlattr": pass_eval_context(_xmlattr),
+        "measured": measure,  # what a {% set %} block gives is measured through this
         "striptags": _heavy_text("striptags", 100_000, 0.05),
         "title": _heavy_text("title", 100_000, 0.1),
         "pprint": _heavy_text("pprint", 100_000, 0.2),
@@ -428,7 +475,9 @@ def bounded(fn: Callable[..., Any], name: str = "") -> Callable[..., Any]:
     @wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
         given = args[1:] if passes else args
-        check_inputs([*given, *kwargs.values()])
+        text = check_inputs([*given, *kwargs.values()])
+        if text >= 256:  # scanning text is work: a search of a megabyte is not one step
+            current().step(text >> 8)
         if weight and given and hasattr(given[0], "__len__"):
             current().step(int(len(given[0]) * weight))
         result = fn(*args, **kwargs)

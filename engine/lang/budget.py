@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import math
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -55,10 +56,10 @@ class Budget:
         return self._deep(value, 0)[0]
 
     def _deep(self, value: Any, depth: int) -> tuple[int, int]:
-        kind = type(value)
-        if kind is str or kind is bytes:
+        if isinstance(value, str | bytes):  # Markup from escape included
             return len(value), 0
-        if not isinstance(value, list | tuple | dict | set | frozenset):
+        parts = _parts(value)
+        if parts is None:
             return _scalar_size(value), 0
         known = self.sizes.get(id(value))
         if known is not None and known[0] is value:
@@ -67,9 +68,9 @@ class Budget:
             return known[1], known[2]
         if depth >= MAX_NESTING:
             raise BudgetError(f"a value nests deeper than {MAX_NESTING} levels")
-        total, height = ITEM_BYTES * len(value), 0
-        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
-        for item in items:
+        total, height = 0, 0
+        for item in parts:
+            total += ITEM_BYTES
             kind = type(item)
             if kind is str:
                 total += len(item)
@@ -79,8 +80,8 @@ class Budget:
                 size, inner = self._deep(item, depth + 1)
                 total += size
                 height = max(height, inner + 1)
-                if total > MAX_DEEP:
-                    break
+            if total > MAX_DEEP:
+                break
         self.sizes[id(value)] = (value, total, height)
         return total, height
 
@@ -102,6 +103,40 @@ class Budget:
                 f"the expression builds more than {MAX_BYTES // 1_000_000} MB of values; "
                 "simplify it"
             )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def refuse_surrogates(value: Any, depth: int = 0) -> None:
+    """Where a lone surrogate can enter (a string literal's escapes, `%c`, JSON's \\u escapes,
+    YAML): refused, since no file or answer can hold it (a state with one could not be read)."""
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            raise BudgetError("a string holds a lone surrogate, which is not text")
+    elif depth <= MAX_NESTING:
+        parts = _parts(value)
+        for item in parts or ():
+            refuse_surrogates(item, depth + 1)
+
+
+_VIEWS: tuple[type, ...] = (type({}.keys()), type({}.values()), type({}.items()))
+
+
+def _parts(value: Any) -> Iterable[Any] | None:
+    """What a value holds, for measuring it: every kind of collection an expression can reach
+    (lists, maps and their views, sets, ranges, namespaces); None for a scalar or an object."""
+    if isinstance(value, dict):
+        return [*value.keys(), *value.values()]
+    if isinstance(value, list | tuple | set | frozenset | range):
+        return value
+    if isinstance(value, _VIEWS):
+        view: Iterable[Any] = value  # type: ignore[assignment]
+        return [part for item in view for part in (item if isinstance(item, tuple) else (item,))]
+    attrs = getattr(value, "_Namespace__attrs", None)  # jinja's namespace()
+    if isinstance(attrs, dict):
+        return [*attrs.keys(), *attrs.values()]
+    return None
 
 
 def _scalar_size(value: Any) -> int:
@@ -245,8 +280,10 @@ def measure(value: Any) -> Any:
         if b is not None:
             b.charge(1, 8)
         return value
-    if isinstance(value, list | tuple | dict | set | frozenset):
-        check_items(len(value), "a list" if not isinstance(value, dict) else "a map")
+    parts = _parts(value)
+    if parts is not None:
+        if isinstance(value, list | tuple | dict | set | frozenset):
+            check_items(len(value), "a list" if not isinstance(value, dict) else "a map")
         b = b or Budget()
         if b.deep(value) > MAX_DEEP:
             raise BudgetError(
@@ -285,15 +322,22 @@ class Counted:
         return len(self._items)  # type: ignore[arg-type]
 
 
-def check_inputs(args: Iterable[Any]) -> None:
+def check_inputs(args: Iterable[Any]) -> int:
     """What a filter or function is given: a value built elsewhere (a list literal, an item of
-    a lazy filter) is measured before anything turns it into text."""
+    a lazy filter, a `{% set %}` block) is measured before anything turns it into text. Returns
+    the characters of text given, which the work of scanning them is costed by."""
     b = current()
+    text = 0
     for value in args:
-        if isinstance(value, list | tuple | dict | set | frozenset) and b.deep(value) > MAX_DEEP:
+        if isinstance(value, str):
+            if len(value) > MAX_TEXT:
+                check_text(len(value))
+            text += len(value)
+        elif _parts(value) is not None and b.deep(value) > MAX_DEEP:
             raise BudgetError(
                 f"this would use a value too large: more than {MAX_DEEP:,} characters in all"
             )
+    return text
 
 
 def text_size(values: Iterable[Any]) -> int:

@@ -184,6 +184,9 @@ class Evaluator:
         except MemoryError:
             self._fail(f"in ${{{_short(expr.source)}}}: expression needs too much memory", path)
             return Unknown
+        except Exception as exc:  # any other failure inside jinja2 or a filter: still the user's
+            self._fail(f"in ${{{_short(expr.source)}}}: {type(exc).__name__}: {exc}", path)
+            return Unknown
         if isinstance(result, Undefined):
             try:
                 str(result)

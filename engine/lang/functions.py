@@ -22,20 +22,31 @@ from engine.lang.budget import MAX_TEXT, check_items, check_text, current
 from engine.lang.sandbox import ExpressionError, StackEnvironment
 from engine.lang.unknown import contains_unknown
 
-MAX_FILE_BYTES = MAX_TEXT  # what file() and template() read: no more than one string may hold
+MAX_FILE_BYTES = MAX_TEXT  # what file() reads: no more than one string may hold
+MAX_TEMPLATE_BYTES = 64 * 1024  # a template's source (compiling costs about 25 us a character)
 _NO_DEFAULT = object()
 
 
-def resolve_path(base_dir: Path, path: object) -> Path:
-    """The file `path` names under `base_dir`; refuses paths that leave it."""
+def resolve_path(base_dir: Path, path: object, private: tuple[Path, ...] = ()) -> Path:
+    """The file `path` names under `base_dir`; refuses paths that leave it, and paths into
+    nubes' own folders (the state folder: its state, journal and sim database hold secrets
+    that a stack must not read out past their `(sensitive)` masks)."""
     try:
-        return resolve_inside(base_dir, path)
+        target = resolve_inside(base_dir, path)
     except InputFileError as exc:
         raise ExpressionError(str(exc)) from None
+    for folder in private:
+        try:
+            inside = target.is_relative_to(folder.resolve())
+        except OSError:
+            inside = False
+        if inside:
+            raise ExpressionError(f"{path!r} is in nubes' state folder, which a stack may not read")
+    return target
 
 
-def _read(base_dir: Path, path: object) -> str:
-    target = resolve_path(base_dir, path)
+def _read(base_dir: Path, path: object, private: tuple[Path, ...] = ()) -> str:
+    target = resolve_path(base_dir, path, private)
     if not target.exists():
         raise ExpressionError(f"no such file {path!r} (looked in {base_dir})")
     try:
@@ -48,16 +59,17 @@ class ContainedLoader(BaseLoader):
     """Templates and what they include, extend or import: from the stack's folder only, by real
     path, regular files of bounded size, each load a step of the evaluation's budget."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, private: tuple[Path, ...] = ()) -> None:
         self.root = root
+        self.private = private
 
     def get_source(
         self, environment: Environment, template: str
     ) -> tuple[str, str, Callable[[], bool]]:
         current().step()
-        target = resolve_path(self.root, template)
+        target = resolve_path(self.root, template, self.private)
         try:
-            text = read_inside(self.root, template, MAX_FILE_BYTES, "template")
+            text = read_inside(self.root, template, MAX_TEMPLATE_BYTES, "template")
         except InputFileError as exc:
             if not target.exists():
                 raise TemplateNotFound(template) from None
@@ -78,26 +90,26 @@ def render(env: StackEnvironment, path: str, variables: dict[str, Any]) -> str:
     return "".join(out)
 
 
-def make_functions(base_dir: Path) -> dict[str, Callable[..., Any]]:
-    """The expression functions, bound to one stack's folder."""
+def make_functions(base_dir: Path, private: tuple[Path, ...] = ()) -> dict[str, Callable[..., Any]]:
+    """The expression functions, bound to one stack's folder (and kept out of `private`)."""
     templates = StackEnvironment(
-        loader=ContainedLoader(base_dir),
+        loader=ContainedLoader(base_dir, private),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
     )
 
     def file(path: str) -> str:
-        return _read(base_dir, path)
+        return _read(base_dir, path, private)
 
     def template(path: str, **variables: Any) -> str:
-        resolve_path(base_dir, path)
+        resolve_path(base_dir, path, private)
         try:
             return render(templates, path, variables)
         except TemplateNotFound as exc:
             raise ExpressionError(f"template {path!r}: no such template {exc.name!r}") from None
         except TemplateError as exc:
             raise ExpressionError(f"template {path!r}: {exc}") from None
-        except RecursionError:
+        except (RecursionError, SyntaxError):  # SyntaxError: Python's limit on nested blocks
             raise ExpressionError(f"template {path!r} nests or includes too deeply") from None
 
     def base64encode(text: str) -> str:

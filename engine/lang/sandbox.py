@@ -36,6 +36,7 @@ from engine.lang.bounded import (
     ExpressionError,
     bounded,
     join_size,
+    refuse_opaque,
     replace_size,
     replacements,
 )
@@ -44,11 +45,13 @@ from engine.lang.budget import (
     MAX_TEXT,
     BudgetError,
     Counted,
+    charge_run,
     check_bits,
     check_inputs,
     check_text,
     current,
     measure,
+    refuse_surrogates,
     text_size,
 )
 
@@ -106,6 +109,8 @@ def _counted_iter(items: Any) -> Any:
 
 def _checked_concat(parts: list[Any]) -> str:
     """`a ~ b ~ c`, measured before it is built (and before any part is made text)."""
+    for part in parts:
+        refuse_opaque(part)
     text_size(parts)
     pieces = [p if isinstance(p, str) else _to_text(p) for p in parts]
     check_text(sum(len(p) for p in pieces))
@@ -124,6 +129,7 @@ def _checked_output(value: Any) -> Any:
     """Each piece of a template's output, static text included, wherever it goes (the page, a
     `{% set %}` or `{% filter %}` block, a macro): measured before it is made text."""
     b = current()
+    refuse_opaque(value)
     size = len(value) if isinstance(value, str) else b.deep(value)
     if size > MAX_TEXT:
         check_text(size, "a template's output")
@@ -182,6 +188,9 @@ class _Bounding:
             concat.nodes = [
                 _call("checked_concat", [nodes.List(inner, lineno=concat.lineno)], concat.lineno)
             ]
+        for block in list(node.find_all(nodes.AssignBlock)):
+            # what `{% set x %}...{% endset %}` gives is measured, after the user's own filter
+            block.filter = nodes.Filter(block.filter, "measured", [], [], None, None)
         for output in list(node.find_all(nodes.Output)):
             pieces: list[nodes.Expr] = list(output.nodes)
             output.nodes = [_call("checked_output", [c], output.lineno) for c in pieces]
@@ -246,6 +255,9 @@ class StackEnvironment(ImmutableSandboxedEnvironment):
         defer_init: bool = False,
     ) -> Any:
         if isinstance(source, str):
+            # compiling costs about 25 us a character: paid for before it is done
+            current().step(len(source) >> 3)
+            charge_run(len(source) * 10)
             source = self._parse(source, name, filename)
         _refuse_big_literals(source)
         _Bounding.rewrite(source)
@@ -274,10 +286,14 @@ class StackEnvironment(ImmutableSandboxedEnvironment):
         return super().getitem(obj, argument)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        current().step()
-        check_inputs([*args, *kwargs.values()])
+        b = current()
+        b.step()
+        text = check_inputs([*args, *kwargs.values()])
+        if isinstance(__obj, LoopContext) and args:  # loop(children) in a recursive loop
+            args = (Counted(args[0]), *args[1:])
         owner = getattr(__obj, "__self__", None)
         if isinstance(owner, str):  # str and its subclasses (Markup from escape)
+            text += len(owner)
             name = getattr(__obj, "__name__", "")
             if name == "replace" and len(args) >= 2:
                 replace_size(owner, args[0], args[1], args[2] if len(args) > 2 else None)
@@ -285,6 +301,8 @@ class StackEnvironment(ImmutableSandboxedEnvironment):
                 items = list(Counted(args[0]))
                 join_size(owner, items)
                 args = (items, *args[1:])
+        if text >= 256:  # scanning text is work: `in`, `count`, `find` of a megabyte
+            b.step(text >> 8)
         return measure(super().call(__context, __obj, *args, **kwargs))
 
     def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
@@ -299,7 +317,9 @@ class StackEnvironment(ImmutableSandboxedEnvironment):
 def _refuse_big_literals(tree: nodes.Node) -> None:
     for const in tree.find_all(nodes.Const):
         value = const.value
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, str):
+            refuse_surrogates(value)  # "\ud800" written as an escape
+        elif isinstance(value, int) and not isinstance(value, bool):
             check_bits(value.bit_length())
         elif isinstance(value, float) and not math.isfinite(value):
             raise BudgetError(f"the number {value} is not finite")

@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.environment import TemplateExpression
 
-from engine.lang.budget import BudgetError, budget, charge_run
+from engine.lang.budget import BudgetError, budget, charge_run, measure
 from engine.lang.sandbox import StackEnvironment, compile_expression, parse_expression
 
 ENV = StackEnvironment()
@@ -58,7 +58,7 @@ class Expression:
     follows them to the values the expression can read, so that an unknown value elsewhere in
     `web` does not make this one unknown."""
 
-    __slots__ = ("_compiled", "_tree", "names", "paths", "refs", "simple", "source")
+    __slots__ = ("_compiled", "_tree", "names", "paths", "refs", "simple", "source", "weight")
 
     def __init__(
         self,
@@ -67,11 +67,14 @@ class Expression:
         refs: tuple[Ref, ...],
         simple: Ref | None,
         paths: tuple[RefPath, ...] = (),
+        weight: int | None = None,
     ) -> None:
         self.source = source
         self.refs = refs
         self.simple = simple
         self.paths = paths
+        # what compiling it costs: its characters, or (a part of an expression) its nodes
+        self.weight = len(source) if weight is None else weight
         self._tree = tree
         self._compiled: TemplateExpression | None = None
         # every name the expression reads; only these are passed to it
@@ -81,6 +84,10 @@ class Expression:
 
     def compile(self) -> TemplateExpression:
         if self._compiled is None:
+            try:  # paid for before it is done: compiling costs about 25 us a character
+                charge_run(self.weight * COMPILE_STEPS_PER_CHAR)
+            except BudgetError as exc:
+                raise ParseError(str(exc)) from None
             try:
                 self._compiled = compile_expression(ENV, self._tree)
             except TemplateSyntaxError as exc:
@@ -91,17 +98,17 @@ class Expression:
                 ) from None
             except BudgetError as exc:
                 raise ParseError(f"in ${{{self.source[:200]}}}: {exc}") from None
-            try:
-                charge_run(len(self.source) * COMPILE_STEPS_PER_CHAR)
-            except BudgetError as exc:
-                raise ParseError(str(exc)) from None
         return self._compiled
 
     def run(self, **names: Any) -> Any:
         """The expression's value, under the evaluation's budget (a new one unless this runs
-        inside another evaluation, such as a template's)."""
+        inside another evaluation, such as a template's). A lazy result (a map or select) is
+        consumed here, inside the budget, where its every item is counted."""
         with budget():
-            return self.compile()(**names)
+            result: Any = self.compile()(**names)
+            if hasattr(result, "__next__"):
+                result = measure(list(result))
+            return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +246,8 @@ def _node_expression(node: nodes.Expr, source: str) -> Expression:
     chain = _chain(node)
     if chain is not None and not chain[2]:
         return Expression(source, node, refs, Ref(chain[0], tuple(chain[1])))
-    return Expression(source, node, refs, None, tuple(_paths(node, source)))
+    weight = 8 * sum(1 for _ in node.find_all(nodes.Node)) + 8
+    return Expression(source, node, refs, None, tuple(_paths(node, source)), weight)
 
 
 PathStep = tuple[str, Any]  # ("attr", name), ("index", constant) or ("expr", Expression)

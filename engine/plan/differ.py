@@ -49,7 +49,8 @@ def base_scope(stack: Stack, variables: dict[str, Any], drivers: Drivers) -> Sco
     for name, secret in stack_sensitivity(stack, drivers.schemas()).resources.items():
         if secret:
             sensitive[name] = secret
-    names: dict[str, Any] = {"var": dict(variables), **make_functions(stack.directory)}
+    private = (drivers.state_dir,) if drivers.state_dir is not None else ()
+    names: dict[str, Any] = {"var": dict(variables), **make_functions(stack.directory, private)}
     for name, res in stack.resources.items():
         names[name] = [] if res.count is not None else {} if res.for_each is not None else None
     return Scope(names, sensitive)

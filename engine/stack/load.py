@@ -82,22 +82,19 @@ def _too_many_resources(node: yaml.Node, file: str) -> Diagnostic | None:
     return None
 
 
-def _count_resources(text: str, file: str) -> Diagnostic | None:
-    """For a big file, the resources are counted from the parser's events before any node is
-    built: a stack far past the limit is refused in about a second and little memory."""
-    # per open collection: is it a mapping, and is its next node a key
-    frames: list[list[bool]] = []
-    resources_at: Any = None
+def _count_entries(text: str, file: str) -> Diagnostic | None:
+    """For a big file, the entries of every list and map are counted from the parser's events
+    before any node is built: a stack far past a limit (100,000 resources, or a list or map of
+    100,000 entries) is refused in about a second and little memory."""
+    # per open collection: is it a mapping, is its next node a key, entries so far, its start
+    frames: list[list[Any]] = []
     awaiting = False  # the next node of the top mapping is the value of `resources`
-    inside = False  # in that value
-    count = 0
+    key_mark: Any = None
     try:
         for event in yaml.parse(text, Loader=yaml.CSafeLoader):
             kind = type(event)
             if kind in (yaml.MappingEndEvent, yaml.SequenceEndEvent):
                 frames.pop()
-                if len(frames) == 1:
-                    inside = False
                 continue
             if kind not in (
                 yaml.ScalarEvent,
@@ -106,34 +103,48 @@ def _count_resources(text: str, file: str) -> Diagnostic | None:
                 yaml.SequenceStartEvent,
             ):
                 continue
-            is_key = bool(frames) and frames[-1][0] and frames[-1][1]
-            if frames and frames[-1][0]:
-                frames[-1][1] = not frames[-1][1]
-            if is_key and len(frames) == 1 and getattr(event, "value", None) == "resources":
-                resources_at, awaiting = event.start_mark, True
-            elif len(frames) == 1 and not is_key and awaiting:
-                inside, awaiting = kind is yaml.MappingStartEvent, False
-            if is_key and inside and len(frames) == 2:
-                count += 1
-                if count > MAX_RESOURCES:
-                    break
+            resources = False
+            if frames:
+                frame = frames[-1]
+                is_key = frame[0] and frame[1]
+                if frame[0]:
+                    frame[1] = not frame[1]
+                if is_key or not frame[0]:
+                    frame[2] += 1
+                    if frame[2] > MAX_ENTRIES:
+                        return _too_many(frame, file)
+                if len(frames) == 1 and is_key:
+                    awaiting = getattr(event, "value", None) == "resources"
+                    key_mark = event.start_mark
+                elif len(frames) == 1 and awaiting:
+                    resources, awaiting = True, False
             if kind in (yaml.MappingStartEvent, yaml.SequenceStartEvent):
-                frames.append([kind is yaml.MappingStartEvent, True])
+                mark = key_mark if resources else event.start_mark  # resources: at its key
+                frames.append([kind is yaml.MappingStartEvent, True, 0, mark, resources])
     except yaml.YAMLError:
         return None  # composing reports it, with its position
-    if count <= MAX_RESOURCES:
-        return None
-    return error(
-        f"the stack declares more than {MAX_RESOURCES:,} resources, the most a stack may hold",
-        "split it into several stacks",
-        SourceRange(file, resources_at.line + 1, resources_at.column + 1),
-    )
+    return None
+
+
+MAX_ENTRIES = 100_000  # of any list or map in a stack, as expressions allow (and resources)
+
+
+def _too_many(frame: list[Any], file: str) -> Diagnostic:
+    mark = frame[3]
+    where = SourceRange(file, mark.line + 1, mark.column + 1)
+    if frame[4]:
+        return error(
+            f"the stack declares more than {MAX_RESOURCES:,} resources, the most a stack may hold",
+            "split it into several stacks",
+            where,
+        )
+    return error(f"a list or map holds more than {MAX_ENTRIES:,} entries", where=where)
 
 
 def _parse_stack(text: str, file: Path) -> tuple[Stack | None, Diagnostics]:
     diags = Diagnostics()
     if len(text) > 1_000_000:  # fewer characters cannot hold more than MAX_RESOURCES
-        early = _count_resources(text, str(file))
+        early = _count_entries(text, str(file))
         if early is not None:
             diags.add(early)
             return None, diags

@@ -40,15 +40,20 @@ def parse_text(kind: str, text: str) -> tuple[Any, str | None]:
         return text, None
     if kind == "number":
         try:
-            return int(text), None
+            whole = int(text)
         except ValueError:
             pass
+        else:
+            if whole.bit_length() > 4096:
+                return None, "the number is too large (at most 4,096 bits, about 1,233 digits)"
+            return whole, None
+        shown = text if len(text) <= 60 else text[:57] + "..."
         try:
             number = float(text)
         except ValueError:
-            return None, f"{text!r} is not a number"
+            return None, f"{shown!r} is not a number"
         if number != number or number in (float("inf"), float("-inf")):
-            return None, f"{text!r} is not a finite number"
+            return None, f"{shown!r} is not a finite number"
         return number, None
     if kind == "bool":
         lowered = text.strip().lower()

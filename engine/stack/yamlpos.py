@@ -11,6 +11,7 @@ budgets, and only the YAML core schema's tags are understood.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,9 @@ from engine.diag import Diagnostic, SourceRange, error
 Path = tuple[str | int, ...]
 
 MAX_DEPTH = 64
+_SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_INT_BITS = 4096  # as expressions allow (engine.lang.budget)
+MAX_ENTRIES = 100_000  # of one list or map, as expressions allow
 MIN_VALUE_BUDGET = 10_000
 
 try:
@@ -162,6 +165,13 @@ def _build(node: yaml.Node, path: Path, pos: Positions, budget: _Budget, depth: 
             error(f"nesting deeper than {MAX_DEPTH} levels", where=_where(node, pos.file))
         )
     pos.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and len(node.value) > MAX_ENTRIES:
+        raise _Refused(
+            error(
+                f"a list or map holds more than {MAX_ENTRIES:,} entries",
+                where=_where(node, pos.file),
+            )
+        )
     if isinstance(node, yaml.MappingNode):
         if node.tag not in ("tag:yaml.org,2002:map",):
             raise _Refused(error(f"unsupported YAML tag {node.tag}", where=_where(node, pos.file)))
@@ -204,6 +214,12 @@ def _scalar(node: yaml.ScalarNode, file: str) -> Any:
     if node.tag == "tag:yaml.org,2002:timestamp":
         return node.value  # keep dates as written; stacks have no date type
     if node.tag == "tag:yaml.org,2002:str":
+        if _SURROGATE.search(node.value):
+            raise _Refused(
+                error(
+                    "a string holds a lone surrogate, which is not text", where=_where(node, file)
+                )
+            )
         return node.value
     if len(node.value) > 10_000 and node.tag in (
         "tag:yaml.org,2002:int",

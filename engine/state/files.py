@@ -16,12 +16,31 @@ from pathlib import Path
 from engine.state.model import StateError
 
 
-def ensure_private_dir(path: Path) -> None:
-    """Create `path` (and its parents) if missing; a folder nubes creates is mode 0700."""
+def ensure_private_dir(path: Path, inside: Path | None = None) -> None:
+    """Create `path` (and its parents) if missing; a folder nubes creates is mode 0700. Below
+    `inside` (the state folder), no folder may be a symlink: nubes writes its own files there,
+    never through a link to somewhere else."""
+    if inside is not None:
+        refuse_linked_folders(path, inside)
     try:
         make_private_dirs(path)
     except OSError as exc:
         raise StateError(describe_os_error(exc, path, "create the folder")) from None
+
+
+def refuse_linked_folders(path: Path, inside: Path) -> None:
+    try:
+        relative = path.relative_to(inside)
+    except ValueError:
+        return
+    current = inside
+    for part in relative.parts:
+        current = current / part
+        if current.is_symlink():
+            raise StateError(
+                f"{current} is a symbolic link; nubes never writes through one in its state "
+                "folder. Remove it (and find out who put it there)."
+            )
 
 
 def make_private_dirs(path: Path) -> None:

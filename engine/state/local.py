@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from engine.gcpause import gc_paused
-from engine.state.files import describe_os_error, ensure_private_dir, open_private
+from engine.state.files import (
+    describe_os_error,
+    ensure_private_dir,
+    open_private,
+    refuse_linked_folders,
+)
 from engine.state.journal import Journal
 from engine.state.lock import LockInfo, StateLock, force_unlock
 from engine.state.model import STATE_FORMAT, State, StateError
@@ -70,6 +75,10 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a state may hold")
+
+
 def _read_private(path: Path, limit: int) -> bytes | None:
     """The bytes of one of nubes' own files, None if it does not exist."""
     try:
@@ -115,7 +124,7 @@ class LocalBackend:
             if text.startswith("\ufeff"):
                 raise ValueError("it starts with a byte order mark")
             with gc_paused():
-                doc = json.loads(text)
+                doc = json.loads(text, parse_constant=_no_constant)
         except RecursionError:
             raise StateError(f"state file {path} nests too deeply to be a state.{backup}") from None
         except ValueError as exc:
@@ -227,7 +236,7 @@ class LocalBackend:
         self, state: State, text: str, digest: str, file: str, who: str, summary: str
     ) -> None:
         """Keep the applied stack file (once per content) and a line about the apply."""
-        ensure_private_dir(self.history_dir)
+        ensure_private_dir(self.history_dir, inside=self.state_dir)
         stored = self.history_dir / f"{digest.removeprefix('sha256:')}.yaml"
         try:
             kept = stored.lstat()
@@ -254,6 +263,7 @@ class LocalBackend:
             os.close(fd)
 
     def history(self) -> list[HistoryEntry]:
+        refuse_linked_folders(self.history_dir, self.state_dir)
         raw = _read_private(self.history_dir / "index.jsonl", MAX_STATE_BYTES)
         if raw is None:
             return []

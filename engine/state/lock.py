@@ -93,10 +93,11 @@ class StateLock:
                 raise
         how = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         while True:
+            info = _info(operation)  # ready before the lock, written the moment it is granted
             fd = _open(self.path, shared)
             if fd is None:  # a read-only folder: no writer can exist, so a reader needs no lock
                 self.shared = True
-                self.info = _info(operation)
+                self.info = info
                 return self.info
             try:
                 fcntl.flock(fd, how | fcntl.LOCK_NB)
@@ -113,7 +114,6 @@ class StateLock:
             if not same:  # broken by force-unlock between open and flock: try again
                 os.close(fd)
                 continue
-            info = _info(operation)
             if not shared:
                 try:
                     os.ftruncate(fd, 0)
@@ -214,21 +214,12 @@ def force_unlock(path: Path, lock_id: str) -> LockInfo:
     except OSError as exc:
         raise StateError(f"cannot open the state lock {path}: {exc.strerror}") from None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pass
-        else:
-            raise StateError("the state is not locked; nothing was changed")
-        try:
+        try:  # a shared probe: if it is granted, no writer holds the lock
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             pass
         else:
-            raise StateError(
-                "the state is held only by plans in progress, which change nothing; "
-                "nothing was changed"
-            )
+            raise StateError("no writer holds the state's lock; nothing was changed")
     finally:
         os.close(fd)
     info = read_lock_info(path)
@@ -242,6 +233,15 @@ def force_unlock(path: Path, lock_id: str) -> LockInfo:
             f"the lock's id is {info.id}, not {lock_id} (held by {info.describe()}); "
             "nothing was changed"
         )
+    if info.host not in ("", socket.gethostname()):
+        # a holder that has just taken the lock writes its own record an instant later: look
+        # again, and break nothing if the record changed
+        time.sleep(0.2)
+        again = read_lock_info(path)
+        if again is None or again.id != info.id:
+            raise StateError(
+                "the lock changed hands while force-unlock looked at it; nothing was changed"
+            )
     if info.host in ("", socket.gethostname()):
         raise StateError(
             f"lock {info.id} is held by a live process on this host: {info.describe()}.\n"

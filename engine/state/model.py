@@ -13,6 +13,7 @@ boolean `tainted` and no token; `engine.state.upgrade` lifts it.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -86,6 +87,32 @@ class ResourceState:
             sensitive=text.strings("sensitive"),
             token=text.string("token", optional=True),
         )
+
+
+MAX_VALUE_NESTING = 80  # a state's values: what stacks (64) and clouds give, with room
+
+
+def _check_values(doc: Any) -> None:
+    """Every value in the document: nested at most MAX_VALUE_NESTING deep, every string
+    encodable (no lone surrogates, which JSON's \\u escapes can carry but nothing can print)."""
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_VALUE_NESTING:
+            raise StateError(f"a value nests deeper than {MAX_VALUE_NESTING} levels")
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                raise StateError("a string holds a lone surrogate, which is not text")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if _SURROGATE.search(key):
+                    raise StateError("a key holds a lone surrogate, which is not text")
+                stack.append((item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _Fields:
@@ -200,6 +227,17 @@ class State:
         digest = doc.get("stack_digest")
         if digest is not None and not isinstance(digest, str):
             raise StateError("state.stack_digest must be a string")
+        deposed = [
+            ResourceState.from_json(r, f"deposed[{i}]") for i, r in enumerate(fields.items("deposed"))
+        ]
+        live = {(r.provider, r.type, r.id): r.address for r in resources}
+        for r in deposed:
+            if (r.provider, r.type, r.id) in live:
+                raise StateError(
+                    f"{r.type} {r.id} is both managed as {live[(r.provider, r.type, r.id)]} and "
+                    "deposed (waiting to be deleted)"
+                )
+        _check_values(doc)
         return cls(
             stack=fields.string("stack"),
             lineage=fields.string("lineage"),
@@ -208,10 +246,7 @@ class State:
             resources=by_addr,
             outputs=outputs,
             format=fields.whole("format"),
-            deposed=[
-                ResourceState.from_json(r, f"deposed[{i}]")
-                for i, r in enumerate(fields.items("deposed"))
-            ],
+            deposed=deposed,
         )
 
     def copy(self) -> State:

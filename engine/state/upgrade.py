@@ -22,7 +22,10 @@ def _from_1(doc: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(r, dict):
             raise StateError("each resource must be an object")
         r = dict(r)
-        r["status"] = "tainted" if r.pop("tainted", False) else "ready"
+        tainted = r.pop("tainted", False)
+        if not isinstance(tainted, bool):
+            raise StateError(f"a resource's tainted must be true or false, not {tainted!r}")
+        r["status"] = "tainted" if tainted else "ready"
         r.setdefault("token", None)
         resources.append(r)
     n = len(listed)

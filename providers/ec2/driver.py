@@ -27,7 +27,9 @@ from providers.errors import (
 from providers.lookup import by_id, check_criteria
 from providers.planning import plan_from_schema
 from providers.protocol import (
+    ADDRESS_TAG,
     PORTABLE,
+    STACK_TAG,
     TOKEN_TAG,
     Blob,
     CloudObject,
@@ -644,6 +646,38 @@ class Ec2Driver:
                     ec2, "associate_address", AllocationId=id, InstanceId=str(desired["instance"])
                 )
         return self._must_read(type, id)
+
+    def claim(self, type: str, id: str, owner: Ownership) -> None:
+        """Tag an object imported into a stack with its ownership, as a create would have."""
+        t = self.t
+        tags = owner.tags()
+        if type == "bucket":
+            kept = self._bucket_tags(id)
+            t.call(
+                t.s3,
+                "put_bucket_tagging",
+                Bucket=id,
+                Tagging={"TagSet": conv.tag_list({**kept, **tags})},
+            )
+            return
+        target = id
+        if type == "key" and not id.startswith("key-"):
+            pairs = t.call(t.ec2, "describe_key_pairs", KeyNames=[id]).get("KeyPairs") or []
+            target = pairs[0].get("KeyPairId", id) if pairs else id
+        t.call(t.ec2, "create_tags", Resources=[target], Tags=conv.tag_list(tags))
+
+    def unclaim(self, type: str, id: str) -> None:
+        t = self.t
+        if type == "bucket":
+            kept = {k: v for k, v in self._bucket_tags(id).items() if not k.startswith("nubes:")}
+            t.call(t.s3, "put_bucket_tagging", Bucket=id, Tagging={"TagSet": conv.tag_list(kept)})
+            return
+        target = id
+        if type == "key" and not id.startswith("key-"):
+            pairs = t.call(t.ec2, "describe_key_pairs", KeyNames=[id]).get("KeyPairs") or []
+            target = pairs[0].get("KeyPairId", id) if pairs else id
+        keys = [{"Key": k} for k in (STACK_TAG, ADDRESS_TAG, TOKEN_TAG)]
+        t.call(t.ec2, "delete_tags", Resources=[target], Tags=keys)
 
     def _retag(
         self, type: str, id: str, prior: Mapping[str, Any], desired: Mapping[str, Any]

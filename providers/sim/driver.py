@@ -298,6 +298,28 @@ class SimDriver:
         cloud = self.cloud
         self._call(lambda: cloud.delete(type, id))
 
+    def claim(self, type: str, id: str, owner: Ownership) -> None:
+        cloud = self.cloud
+
+        def tag() -> None:
+            with cloud.store.transaction():
+                row = cloud.get(type, id)
+                row.tags = {**row.tags, **owner.tags()}
+                cloud.store.save(row)
+
+        self._call(tag)
+
+    def unclaim(self, type: str, id: str) -> None:
+        cloud = self.cloud
+
+        def untag() -> None:
+            with cloud.store.transaction():
+                row = cloud.get(type, id)
+                row.tags = {k: v for k, v in row.tags.items() if not k.startswith("nubes:")}
+                cloud.store.save(row)
+
+        self._call(untag)
+
     def export_volume(self, id: str) -> bytes:
         cloud = self.cloud
         return str(self._call(lambda: cloud.get("volume", id)).attrs.get("data", "")).encode()

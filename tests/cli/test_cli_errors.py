@@ -62,6 +62,19 @@ def other_stack_applied(tmp: Path) -> None:
     )
 
 
+def imported_by_other(tmp: Path) -> None:
+    """An object made outside any stack (through the API), imported by another stack."""
+    write(tmp / "other.yaml", "nubes: 1\nname: other\nresources:\n  x: {type: bucket, name: x}\n")
+    from providers.protocol import DriverContext, Ownership
+    from providers.sim import SimDriver
+
+    sim = SimDriver()
+    sim.configure({}, DriverContext(tmp / "state", {}))
+    sim.create("bucket", {"name": "theirs"}, Ownership("api", "theirs", "t-1"))
+    argv = ["import", str(tmp / "other.yaml"), "x", "theirs", "--state-dir", str(tmp / "state")]
+    assert CliRunner().invoke(cli, argv).exit_code == 0
+
+
 def corrupt_plan(tmp: Path) -> None:
     (tmp / "p.plan").write_text('{"nubes_plan": 1, "stack": ')
 
@@ -136,6 +149,12 @@ CASES: list[tuple[str, Callable[[Path], None] | None, list[str], str]] = [
     (
         "import of another stack's object",
         other_stack_applied,
+        ["import", "{tmp}/s.yaml", "b[0]", "theirs"],
+        "belongs to stack 'other'",
+    ),
+    (
+        "import of an object another stack imported",
+        lambda tmp: imported_by_other(tmp),
         ["import", "{tmp}/s.yaml", "b[0]", "theirs"],
         "belongs to stack 'other'",
     ),

@@ -214,3 +214,76 @@ def test_utf16_state_is_refused(tmp_path: Path) -> None:
     doc = {"format": 2, "serial": 1, "lineage": "x", "stack": "env", "resources": []}
     (tmp_path / "state" / "env.json").write_bytes(json.dumps(doc).encode("utf-16"))
     clean_failure(nubes(tmp_path, "plan", "s.yaml"), "corrupt")
+
+
+MORE_BAD_STATES = [
+    (
+        "format 1 tainted as text",
+        '{"format": 1, "serial": 1, "lineage": "x", "stack": "env", "resources": [{"address": '
+        '"b[0]", "type": "bucket", "provider": "home", "id": "env-0", "tainted": "false"}]}',
+        "tainted must be true or false",
+    ),
+    (
+        "one object live and deposed",
+        '{"format": 2, "serial": 1, "lineage": "x", "stack": "env", "resources": [{"address": '
+        '"b[0]", "type": "bucket", "provider": "home", "id": "env-0"}], "deposed": [{"address": '
+        '"b[0]", "type": "bucket", "provider": "home", "id": "env-0"}]}',
+        "both managed as b[0] and deposed",
+    ),
+    (
+        "lone surrogate",
+        '{"format": 2, "serial": 1, "lineage": "x", "stack": "env", "resources": [{"address": '
+        '"b[0]", "type": "bucket", "provider": "home", "id": "env-\\ud800"}]}',
+        "lone surrogate",
+    ),
+    (
+        "NaN",
+        '{"format": 2, "serial": 1, "lineage": "x", "stack": "env", "outputs": {"o": {"value": '
+        "NaN}}}",
+        "NaN is not a number",
+    ),
+    (
+        "attributes 900 deep",
+        '{"format": 2, "serial": 1, "lineage": "x", "stack": "env", "resources": [{"address": '
+        '"b[0]", "type": "bucket", "provider": "home", "id": "env-0", "attributes": {"a": '
+        + "[" * 900
+        + "]" * 900
+        + "}}]}",
+        "nests deeper than",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "wanted"), MORE_BAD_STATES, ids=[b[0] for b in MORE_BAD_STATES]
+)
+def test_a_state_that_would_mislead_is_refused(
+    tmp_path: Path, name: str, text: str, wanted: str
+) -> None:
+    write(tmp_path / "s.yaml", stack_text(tmp_path / "cloud"))
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "env.json").write_text(text)
+    for command in (["plan", "s.yaml"], ["show", "s.yaml"], ["show", "s.yaml", "--json"]):
+        clean_failure(nubes(tmp_path, *command), wanted)
+
+
+def test_a_symlinked_folder_in_the_state_folder_is_not_written_through(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    write(tmp_path / "s.yaml", stack_text(tmp_path / "cloud"))
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "history").symlink_to(elsewhere)
+    done = nubes(tmp_path, "apply", "s.yaml", "--auto-approve")
+    clean_failure(done, "is a symbolic link")
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_an_apply_that_changes_nothing_leaves_no_history(tmp_path: Path) -> None:
+    write(tmp_path / "s.yaml", stack_text(tmp_path / "cloud", 1))
+    assert nubes(tmp_path, "apply", "s.yaml", "--auto-approve").returncode == 0
+    history = files(tmp_path / "state" / "history")
+    taken = stack_text(tmp_path / "cloud", 2).replace('name: "env-${count.index}"', 'name: "env-0"')
+    write(tmp_path / "s.yaml", taken)  # b[1] would be env-0, which exists: refused at create
+    failed = nubes(tmp_path, "apply", "s.yaml", "--auto-approve")
+    assert failed.returncode == 1
+    assert files(tmp_path / "state" / "history") == history

@@ -59,3 +59,28 @@ def test_many_costly_instances_share_one_budget(tmp_path: Path) -> None:
     code, err, cpu, _ = _measured(tmp_path, "validate", "s.yaml")
     assert code == 1 and "together do more than 1,000,000 operations" in err, err
     assert cpu < 20, f"{cpu:.1f} s of CPU"  # without the run's budget: 400 x 0.1 s and more
+
+
+def test_a_list_of_too_many_entries_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(
+        "nubes: 1\nname: s\nvariables:\n  l:\n    type: list\n    default: ["
+        + ", ".join(["1"] * 100_001)
+        + "]\nresources:\n  b: {type: bucket, name: bkt-s}\n"
+    )
+    code, err, cpu, peak = _measured(tmp_path, "validate", "s.yaml")
+    assert code == 1 and "holds more than 100,000 entries" in err, err
+    assert cpu < 5 and peak < 250
+
+
+def test_provider_settings_share_one_budget(tmp_path: Path) -> None:
+    settings = "".join(
+        f"    k{i}: '${{range(16000) | map(\"string\") | join | length + {i}}}'\n"
+        for i in range(100)
+    )
+    (tmp_path / "s.yaml").write_text(
+        f"nubes: 1\nname: s\nproviders:\n  home:\n    driver: sim\n{settings}"
+        "resources:\n  b: {type: bucket, name: bkt-s}\n"
+    )
+    code, err, cpu, _ = _measured(tmp_path, "validate", "s.yaml")
+    assert code == 1 and "together do more than 1,000,000 operations" in err, err[-2000:]
+    assert cpu < 20

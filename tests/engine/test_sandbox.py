@@ -35,7 +35,7 @@ BOMBS = [
         '"" ~ [("x" * 999999), ("x" * 999999), ("x" * 999999), ("x" * 999999), ("x" * 999999)]',
         "too large",
     ),
-    ('range(400) | map("string") | map("batch", 39, "x" * 99999) | join | length', "too large"),
+    ('range(400) | map("string") | map("batch", 39, "x" * 99999) | join | length', "operations"),
     ('(("y" * 999999) | escape).join(range(1500) | map("string") | list)', "too large"),
     ('(("x" * 1500) | escape).replace("x", "y" * 999999)', "string too large"),
     ('("x" * 1500) | wordwrap(1, true, "y" * 999999)', "string too large"),
@@ -50,6 +50,29 @@ BOMBS = [
     ('jsondecode("[" * 400 ~ "]" * 400)', "nests deeper than 64"),
     ('jsondecode("[NaN, -Infinity, 1e999]")', "JSON allows"),
     ('jsondecode("[" ~ "9" * 4299 ~ "]")', "number too large"),
+    # the second round of attacks
+    ('[("x" * 1000000) | e] * 1000 ~ ""', "too large"),
+    ('[namespace(a="x" * 1000000)] * 3000 ~ ""', "too large"),
+    ('[{"a": "x" * 1000000}.values()] * 100 ~ ""', "too large"),
+    ('[namespace(a=1)] ~ ""', "not data"),
+    ('[{"a": 1}.values()] ~ ""', "not data"),
+    ('[("x" * 1000000) | e] * 100', "value too large"),
+    ('(["a" * 90 ~ "b"] * 2000) | select("in", "a" * 999000) | list', "operations"),
+    ('range(1500) | map("center", 999999)', "MB of values"),
+    ('range(60000) | map("string")', "operations"),
+    ('[1, "a"] | map("abs")', "TypeError"),
+    ("[3] | items", "TypeError"),
+    ('"abc" | truncate(1)', "AssertionError"),
+    ("cycler()", "RuntimeError"),
+    ("[1, 0] | map('divisibleby', 0)", "divisibleby"),
+    ("cycler(1) | string", "not data"),
+    ('"a".upper | string', "not data"),
+    ("joiner() ~ ''", "not data"),
+    ('"a\\ud800"', "lone surrogate"),
+    ('jsondecode("\\"\\\\ud800\\"")', "lone surrogate"),
+    ('"%c" % 55296', "lone surrogate"),
+    ('("a " * 1500) | urlize(extra_schemes=["ab:"] * 100000) | length', "at most 16 extra schemes"),
+    ('{"a": "\\"" * 990000} | xmlattr', "string too large"),
     ('range(100000) | map("center", 1000) | list', "MB of values"),
     ('range(100000) | map("string") | join(",")', "operations"),
     ("2 ** 1024 ** 1024 ** 1024", "number too large"),
@@ -118,6 +141,24 @@ def scope(tmp_path: Path) -> Scope:
             f'{{% include "fanout{i + 1}.j2" %}}{{% include "fanout{i + 1}.j2" %}}'
         )
     (tmp_path / "fanout26.j2").write_text("")
+    (tmp_path / "big.j2").write_text("{{ 1 }}" * 140_000)
+    (tmp_path / "nested.j2").write_text("{% for i in [1] %}" * 22 + "x" + "{% endfor %}" * 22)
+    (tmp_path / "recursive.j2").write_text(
+        "{% set Q = [range(0)] * 99999 %}{% set V = {'a': Q}.values() %}{% set S = [V] * 1000 %}"
+        "{% for x in S recursive %}{% if x %}{{ loop(x) }}{% endif %}{% endfor %}"
+    )
+    (tmp_path / "recursive2.j2").write_text(
+        "{% set C = [[[1] * 40] * 40] * 40 %}"
+        "{% for x in C recursive %}{% if x is iterable %}{{ loop(x) }}{% endif %}{% endfor %}"
+    )
+    (tmp_path / "shared.j2").write_text(
+        "{% set ns = namespace(x=1) %}{% set L0 = [1] %}"
+        + "".join(f"{{% set L{i} = [L{i - 1}, L{i - 1}] %}}" for i in range(1, 25))
+        + "{% set ns.x = L24 %}{{ ns.x }}"
+    )
+    (tmp_path / "setbig.j2").write_text(
+        '{% set x %}{{ "x" * 999999 }}{{ "x" * 999999 }}{% endset %}{{ x | length }}'
+    )
     (tmp_path / "ok.j2").write_text("{% for r in roles %}{{ loop.index }}:{{ r }} {% endfor %}")
     return Scope({"var": {}, **make_functions(tmp_path)})
 
@@ -136,6 +177,12 @@ def test_every_way_of_building_a_big_value_is_a_diagnostic(
 
 
 TEMPLATES = [
+    ("big.j2", "more than the 64 KiB allowed"),
+    ("nested.j2", "nests or includes too deeply"),
+    ("recursive.j2", "too large"),
+    ("recursive2.j2", "operations"),
+    ("shared.j2", "too large"),
+    ("setbig.j2", "string too large"),
     ("setblock.j2", "MB of values"),
     ("compare.j2", "too large"),
     ("fanout0.j2", "operations"),

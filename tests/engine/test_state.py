@@ -7,6 +7,7 @@ import stat
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -180,8 +181,40 @@ def test_force_unlock_of_a_free_lock_changes_nothing(tmp_path: Path) -> None:
     with pytest.raises(StateError, match="not locked"):
         backend.force_unlock("any")
     backend.lock("apply").release()
-    with pytest.raises(StateError, match="not locked"):
+    with pytest.raises(StateError, match="no writer holds the state's lock"):
         backend.force_unlock("any")
+    plan = backend.lock("plan", shared=True)  # plans change nothing: never broken either
+    with pytest.raises(StateError, match="no writer holds the state's lock"):
+        backend.force_unlock("any")
+    plan.release()
+
+
+def test_force_unlock_looks_twice_before_breaking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lock record left by a holder on another host, and a local run taking the lock at that
+    moment: the second look sees the new holder's record, and nothing is broken."""
+    import engine.state.lock as lock_module
+
+    backend = LocalBackend(tmp_path, "web")
+    holder = backend.lock("apply")
+    stale = json.dumps(
+        {"id": "OLD", "who": "x@far", "pid": 1, "operation": "apply", "created": "t", "host": "far"}
+    )
+    os.ftruncate(holder._fd, 0)
+    os.pwrite(holder._fd, stale.encode(), 0)
+    real_sleep = lock_module.time.sleep
+
+    def new_holder_writes(seconds: float) -> None:
+        os.ftruncate(holder._fd, 0)
+        os.pwrite(holder._fd, json.dumps(asdict(holder.info)).encode(), 0)
+        real_sleep(0)
+
+    monkeypatch.setattr(lock_module.time, "sleep", new_holder_writes)
+    with pytest.raises(StateError, match="changed hands"):
+        backend.force_unlock("OLD")
+    assert backend.lock_path.exists()
+    holder.release()
 
 
 def test_plans_share_the_lock_and_writers_wait_for_them(tmp_path: Path) -> None:

@@ -337,3 +337,96 @@ def test_content_disposition_cannot_be_broken_by_a_name(client: httpx.Client) ->
     header = client.get(f"/api/buckets/quote-box/{name}/content").headers["Content-Disposition"]
     assert header == "attachment; filename=\"a_b_c d.txt\"; filename*=UTF-8''" + name
     assert header.count('"') == 2  # only the fallback's own quotes
+
+
+# ---- found by attacking the first version ---------------------------------------------------
+
+
+def test_a_trailing_slash_is_served_not_redirected(client: httpx.Client) -> None:
+    answer = client.get("/api/realms/", headers={"Host": "evil.example"})
+    assert answer.status_code == 200 and "location" not in answer.headers
+    assert "evil.example" not in answer.text
+
+
+def test_an_encoded_semicolon_stays_in_its_name(client: httpx.Client) -> None:
+    assert client.post("/api/buckets", data={"name": "semi-box"}).status_code == 201
+    assert client.put("/api/buckets/semi-box/victim", content=b"VICTIM").status_code == 201
+    made = client.post("/api/buckets/semi-box", data={"blob_id": "victim;x", "blob_data": "X"})
+    assert made.status_code == 201
+    assert client.get("/api/buckets/semi-box/victim%3Bx/content").content == b"X"
+    assert client.delete("/api/buckets/semi-box/victim%3Bx").status_code == 204
+    assert client.get("/api/buckets/semi-box/victim/content").content == b"VICTIM"
+
+
+def test_a_rule_id_is_ascii_digits(client: httpx.Client) -> None:
+    made = client.post("/api/firewalls?format=json", data={"name": "rules-fw"})
+    fw = made.json()["firewall"]["id"]
+    assert client.post(f"/api/firewalls/{fw}/rules", data={"port_from": "22"}).status_code == 201
+    for odd in ("%C2%B2", "%D9%A0", "9" * 50):
+        gone = client.delete(f"/api/firewalls/{fw}/{fw}~{odd}")
+        assert gone.status_code == 404, (odd, gone.text)
+    assert len(client.get(f"/api/firewalls/{fw}?format=json").json()["firewall"]["rules"]) == 1
+
+
+def test_query_parameters_and_long_segments_are_checked(client: httpx.Client) -> None:
+    assert client.get("/api/images?owner_id=a%01b").status_code == 400
+    assert client.get("/api/keys/" + "k" * 5000).status_code == 400
+
+
+def test_token_guesses_do_not_slow_password_logins(api: str) -> None:
+    from server.auth import Authenticator
+
+    config = ServerConfig({"home": Provider("home", "sim", {})}, "home")
+    auth = Authenticator(config)
+    for _ in range(2000):
+        auth._failed("1.2.3.4")
+    assert auth._delay("1.2.3.4") == 30.0  # at most the ceiling, never an overflow
+    with httpx.Client(base_url=api, timeout=60) as c:
+        for i in range(50):
+            assert c.get("/api", headers={"Authorization": f"Bearer guess-{i}"}).status_code == 401
+        assert c.get("/api", auth=("admin", PASSWORD)).status_code == 200
+
+
+def test_listeners_to_job_events_hold_no_threads(
+    api: str, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    assert client.post("/api/buckets", data={"name": "sse-box"}).status_code == 201
+    assert client.put("/api/buckets/sse-box/f.bin", content=b"payload").status_code == 201
+    started = threading.Event()
+    RELEASE.clear()
+    monkeypatch.setattr(SimDriver, "create", _stall("create", "sim-1", started))
+    job = client.post("/api/stacks/shop/apply").json()["job"]
+    assert started.wait(60)  # the job is mid-apply, and its listeners will wait
+
+    async def listen_and_download() -> bytes:
+        async with httpx.AsyncClient(base_url=api, auth=("admin", PASSWORD), timeout=60) as c:
+            streams = [c.stream("GET", f"/api/jobs/{job['id']}/events") for _ in range(45)]
+            opened = [await s.__aenter__() for s in streams]
+            try:  # 45 listeners open: more than the 40 threads of the default pool
+                got = await c.get("/api/buckets/sse-box/f.bin/content")
+                return got.content
+            finally:
+                for s in streams:
+                    await s.__aexit__(None, None, None)
+                del opened
+
+    try:
+        assert asyncio.run(asyncio.wait_for(listen_and_download(), 60)) == b"payload"
+    finally:
+        RELEASE.set()
+
+
+def test_a_bug_keeps_the_headers(client: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from server import views
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(views, "realm", broken)
+    answer = client.get("/api/realms")
+    assert answer.status_code == 500
+    assert "ZeroDivisionError" in error_doc(answer)["message"]
+    assert answer.headers["X-Deltacloud-Provider"] == "home" and answer.headers["Server"]
+    assert client.get("/api").status_code == 200  # the connection is still good
