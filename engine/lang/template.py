@@ -348,6 +348,14 @@ def find_refs(node: nodes.Node) -> list[Ref]:
             out.extend(find_refs(extra))
         return out
     found: list[Ref] = []
+    picked = _picked_attribute(node)
+    if picked is not None and isinstance(node, nodes.Filter) and node.node is not None:
+        # `web | map(attribute="ip")` reads only the ip of each web
+        inner = find_refs(node.node)
+        found = [Ref(r.root, r.steps, (*r.tail, picked)) for r in inner[:1]] + inner[1:]
+        for arg in [*node.args, *(kw.value for kw in node.kwargs)]:
+            found.extend(find_refs(arg))
+        return found
     if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name):
         # a function call: the function's name is not a reference
         children: list[nodes.Node] = [*node.args, *(kw.value for kw in node.kwargs)]
@@ -358,6 +366,21 @@ def find_refs(node: nodes.Node) -> list[Ref]:
     for child in node.iter_child_nodes():
         found.extend(find_refs(child))
     return found
+
+
+def _picked_attribute(node: nodes.Node) -> str | None:
+    """For `X | map(attribute="a")` (and join, sum) over a plain name chain X: the attribute
+    read of each item. Which values a reference reads decides whether it reads a secret."""
+    if not isinstance(node, nodes.Filter) or node.name not in ("map", "join", "sum"):
+        return None
+    if node.node is None or _chain(node.node) is None or (node.args and node.name == "map"):
+        return None
+    for kw in node.kwargs:
+        if kw.key == "attribute" and isinstance(kw.value, nodes.Const):
+            value = kw.value.value
+            if isinstance(value, str) and value and "." not in value:
+                return value
+    return None
 
 
 def _tail(node: nodes.Node, constant: int) -> tuple[str, ...]:

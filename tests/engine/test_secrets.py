@@ -204,3 +204,33 @@ def test_a_plan_shows_drift_of_a_secret_as_sensitive(tmp_path: Path) -> None:
     for args in (["plan", stack], ["plan", stack, "--json"]):
         code, out = run(tmp_path, *args)
         assert code == 0 and "s3cr3t" not in out, out
+
+
+def test_picking_a_plain_attribute_of_objects_with_secrets_is_not_secret(tmp_path: Path) -> None:
+    write(
+        tmp_path / "s.yaml",
+        """
+        nubes: 1
+        name: picked
+        variables:
+          secret: {type: string, default: s3cr3t-value, sensitive: true}
+        resources:
+          web:
+            type: instance
+            count: 2
+            image: ubuntu-24.04
+            size: small
+            user_data: "password=${var.secret}"
+        outputs:
+          ips: ${web | map(attribute="private_ip") | list}
+          data: ${web | map(attribute="user_data") | list}
+          whole: ${web}
+        """,
+    )
+    code, out = run(tmp_path, "apply", str(tmp_path / "s.yaml"), "--auto-approve")
+    assert code == 0, out
+    code, shown = run(tmp_path, "output", str(tmp_path / "s.yaml"), "--json")
+    outputs = json.loads(shown)
+    assert outputs["ips"]["sensitive"] is False and len(outputs["ips"]["value"]) == 2
+    assert outputs["data"]["sensitive"] is True and outputs["whole"]["sensitive"] is True
+    assert "s3cr3t" not in shown
