@@ -75,3 +75,28 @@ def test_image_lookups(tmp_path: Path, aws: str, ami: str) -> None:
     assert by_id is not None and by_id.id == ami
     assert d.lookup("image", {"owner": "amazon", "name": "no-such-image-*"}) is None
     assert d.lookup("image", {"id": "ami-0000000000000dead"}) is None
+
+
+def test_import_tags_and_state_rm_untags_on_ec2(tmp_path: Path, aws: str, ami: str) -> None:
+    """What `nubes import` and `nubes state rm` ask of the cloud: ownership tags put on an
+    existing object and taken off again, for each kind EC2 and S3 tag differently."""
+    from providers.protocol import Ownership
+
+    d = driver(aws, tmp_path)
+    api = Ownership("api", "made-elsewhere", "t-0")
+    made = {
+        "bucket": d.create("bucket", {"name": "claimed-bkt"}, api),
+        "key": d.create("key", {"name": "claimed-key"}, api),
+        "volume": d.create("volume", {"size_gb": 1, "realm": "us-east-1a"}, api),
+        "firewall": d.create("firewall", {"name": "claimed-fw"}, api),
+    }
+    for type_, obj in made.items():
+        d.claim(type_, obj.id, Ownership("mine", f"x_{type_}", "tok"))
+        seen = d.read(type_, obj.id)
+        assert seen is not None and seen.tags.get("nubes:stack") == "mine", type_
+        assert seen.tags.get("nubes:address") == f"x_{type_}"
+        listed = {o.id for o in d.list(type_, {"nubes:stack": "mine"})}
+        assert obj.id in listed, type_
+        d.unclaim(type_, obj.id)
+        again = d.read(type_, obj.id)
+        assert again is not None and "nubes:stack" not in again.tags, type_
