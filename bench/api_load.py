@@ -47,7 +47,7 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
 
 class Server:
     def __init__(self, tree: Path, work: Path) -> None:
-        from server.config import hash_password
+        from nubes.server.config import hash_password
 
         work.mkdir(parents=True, exist_ok=True)
         (work / "server.yaml").write_text(
@@ -63,7 +63,7 @@ class Server:
             [
                 sys.executable,
                 "-m",
-                "engine",
+                "nubes" if (tree / "nubes").is_dir() else "engine",  # the baseline predates it
                 "serve",
                 "--config",
                 "server.yaml",

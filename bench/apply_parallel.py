@@ -16,7 +16,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 LATENCY_MS = 50
 BOOT_SECONDS = 0.5
@@ -47,11 +46,10 @@ def deep(n: int) -> str:
 
 
 def timed_apply(text: str, parallelism: int) -> float:
-    from helpers import drivers_for, load
-
-    from engine.apply import ApplyOptions, apply
-    from engine.plan import plan
-    from engine.state import LocalBackend
+    from nubes.engine.apply import ApplyOptions, apply
+    from nubes.engine.plan import plan
+    from nubes.engine.state import LocalBackend
+    from tests.helpers import drivers_for, load
 
     work = Path(tempfile.mkdtemp(prefix="nubes-apply-"))
     stack_file = work / "bench.yaml"
@@ -71,7 +69,7 @@ def timed_apply(text: str, parallelism: int) -> float:
 
 def state_writes(n: int, naive: bool) -> tuple[float, int]:
     """Apply n buckets with no latency: the cost is the state writes after each operation."""
-    from engine.apply import executor
+    from nubes.engine.apply import executor
 
     original = executor.Executor._save
 
@@ -86,7 +84,7 @@ def state_writes(n: int, naive: bool) -> tuple[float, int]:
             "nubes: 1\nname: writes\nresources:\n  b:\n    type: bucket\n"
             f"    count: {n}\n    name: b-${{count.index}}\n"
         )
-        from helpers import plan_and_apply
+        from tests.helpers import plan_and_apply
 
         work = Path(tempfile.mkdtemp(prefix="nubes-writes-"))
         (work / "s.yaml").write_text(text)

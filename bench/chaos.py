@@ -24,9 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
-from chaos_harness import full_apply_seconds, run_kill_point  # noqa: E402
+from tests.chaos_harness import full_apply_seconds, run_kill_point  # noqa: E402
 
 
 def _applies(outs: list) -> str:

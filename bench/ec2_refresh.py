@@ -21,9 +21,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
-from helpers import FAKE_AWS_CREDENTIALS, start_moto  # noqa: E402
+from tests.helpers import FAKE_AWS_CREDENTIALS, start_moto  # noqa: E402
 
 INSTANCES, VOLUMES, GROUPS = 400, 400, 200
 # libcloud signs us-east-1 with SigV2, which a moto server cannot tell from S3; in this region it
@@ -60,8 +59,8 @@ def populate(endpoint: str) -> None:
 
 
 def nubes_state(driver: Any) -> Any:
-    from engine.addrs import InstanceAddr
-    from engine.state import ResourceState, State
+    from nubes.engine.addrs import InstanceAddr
+    from nubes.engine.state import ResourceState, State
 
     state = State("bench")
     for type_ in ("instance", "volume", "firewall"):
@@ -86,10 +85,10 @@ def main() -> None:
     proc, endpoint = start_moto()
     try:
         populate(endpoint)
-        from engine.drivers import Drivers
-        from engine.plan.refresh import refresh
-        from providers.ec2 import Ec2Driver
-        from providers.protocol import DriverContext
+        from nubes.engine.drivers import Drivers
+        from nubes.engine.plan.refresh import refresh
+        from nubes.providers.ec2 import Ec2Driver
+        from nubes.providers.protocol import DriverContext
 
         driver = Ec2Driver()
         driver.configure({"endpoint": endpoint, "region": REGION}, DriverContext(Path("."), {}))

@@ -56,13 +56,13 @@ def stack_text(n: int) -> str:
 
 def seed(stack_file: Path, state_dir: Path) -> None:
     """Create every object in the sim cloud and in state directly, in bulk (not timed)."""
-    from engine.addrs import InstanceAddr
-    from engine.state import LocalBackend, ResourceState, State
-    from providers.protocol import Ownership
-    from providers.rules import check_rules
-    from providers.sim.cloud import SimCloud
-    from providers.sim.config import SimConfig
-    from providers.sim.driver import _store
+    from nubes.engine.addrs import InstanceAddr
+    from nubes.engine.state import LocalBackend, ResourceState, State
+    from nubes.providers.protocol import Ownership
+    from nubes.providers.rules import check_rules
+    from nubes.providers.sim.cloud import SimCloud
+    from nubes.providers.sim.config import SimConfig
+    from nubes.providers.sim.driver import _store
 
     store = _store(state_dir / "sim" / "cloud.sqlite")
     cloud = SimCloud(store, SimConfig())
@@ -111,10 +111,10 @@ def seed(stack_file: Path, state_dir: Path) -> None:
 
 
 def measure(n: int, mode: str) -> dict[str, float]:
-    from engine.drivers import configure_drivers
-    from engine.plan import PlanOptions, plan
-    from engine.stack import load_stack, resolve_variables
-    from engine.state import LocalBackend
+    from nubes.engine.drivers import configure_drivers
+    from nubes.engine.plan import PlanOptions, plan
+    from nubes.engine.stack import load_stack, resolve_variables
+    from nubes.engine.state import LocalBackend
 
     work = Path(tempfile.mkdtemp(prefix=f"nubes-bench-{n}-"))
     stack_file = work / "scale.yaml"
@@ -143,8 +143,8 @@ def measure(n: int, mode: str) -> dict[str, float]:
     if mode == "refresh":  # the alternative: one read per resource, as Terraform refreshes
         assert state is not None
         # a real cloud answers each call after a while: give every call 2 ms
-        from providers.protocol import DriverContext
-        from providers.sim import SimDriver
+        from nubes.providers.protocol import DriverContext
+        from nubes.providers.sim import SimDriver
 
         sim = SimDriver()
         sim.configure({"latency_ms": LATENCY_MS}, DriverContext(state_dir, {}))

@@ -60,8 +60,8 @@ kind = {kind!r}
 started = time.process_time()
 try:
     if kind == "nubes":
-        from engine.diag import SourceRange
-        from engine.lang import Scope, evaluate, make_functions
+        from nubes.engine.diag import SourceRange
+        from nubes.engine.lang import Scope, evaluate, make_functions
         scope = Scope({{"var": {{}}, **make_functions(folder)}})
         result = evaluate("${{" + expr + "}}", scope, lambda p: SourceRange("s", 1, 1), ("x",))
         outcome = "diagnostic" if result.diags else "value"
@@ -102,8 +102,8 @@ def run_case(kind: str, expr: str, folder: Path) -> tuple[str, float, float]:
 def ordinary_rate(bounded: bool) -> float:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    from engine.diag import SourceRange
-    from engine.lang import Scope, evaluate, make_functions
+    from nubes.engine.diag import SourceRange
+    from nubes.engine.lang import Scope, evaluate, make_functions
 
     variables = {"env": "prod", "tags": {"a": "1", "b": "2"}, "names": ["x", "y", "z"]}
     if bounded:

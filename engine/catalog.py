@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.lang.unknown import contains_unknown
-from engine.stack.model import Catalog, Provider
-from providers.errors import ProviderError
-from providers.protocol import Driver, HardwareProfile
+from nubes.engine.lang.unknown import contains_unknown
+from nubes.engine.stack.model import Catalog, Provider
+from nubes.providers.errors import ProviderError
+from nubes.providers.protocol import Driver, HardwareProfile
 
 SIZE_KEYS = {"cpus", "memory_gb", "disk_gb", "arch"}
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from engine.files import InputFileError, read_regular
+from nubes.engine.files import InputFileError, read_regular
 
 SECRET_NAMES = frozenset(
     {

@@ -7,20 +7,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.credentials import (
+from nubes.engine.credentials import (
     CredentialsError,
     credentials_file,
     load_credentials,
     looks_like_credential,
 )
-from engine.diag import Diagnostics
-from engine.lang import Scope, evaluate, make_functions
-from engine.lang.budget import run_budget
-from engine.lang.unknown import contains_unknown
-from engine.stack.model import Provider, Stack
-from engine.stack.yamlpos import Positions
-from providers.protocol import Driver, DriverContext, TypeSchema
-from providers.registry import driver_names, load_driver
+from nubes.engine.diag import Diagnostics
+from nubes.engine.lang import Scope, evaluate, make_functions
+from nubes.engine.lang.budget import run_budget
+from nubes.engine.lang.unknown import contains_unknown
+from nubes.engine.stack.model import Provider, Stack
+from nubes.engine.stack.yamlpos import Positions
+from nubes.providers.protocol import Driver, DriverContext, TypeSchema
+from nubes.providers.registry import driver_names, load_driver
 
 
 @dataclass

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.diag import Diagnostics
-from engine.drivers import Drivers
-from engine.state.model import ResourceState, State
-from providers.errors import ProviderError
-from providers.protocol import STACK_TAG
+from nubes.engine.diag import Diagnostics
+from nubes.engine.drivers import Drivers
+from nubes.engine.state.model import ResourceState, State
+from nubes.providers.errors import ProviderError
+from nubes.providers.protocol import STACK_TAG
 
 
 @dataclass(frozen=True)

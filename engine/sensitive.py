@@ -13,11 +13,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.lang import ParseError, Ref, parse_string
-from engine.stack.model import Stack
-from engine.state.model import ResourceState, State
-from providers.protocol import PORTABLE, TypeSchema
-from providers.registry import load_driver
+from nubes.engine.lang import ParseError, Ref, parse_string
+from nubes.engine.stack.model import Stack
+from nubes.engine.state.model import ResourceState, State
+from nubes.providers.protocol import PORTABLE, TypeSchema
+from nubes.providers.registry import load_driver
 
 HIDDEN = "(sensitive)"
 

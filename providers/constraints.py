@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from providers.values import Unknown
+from nubes.providers.values import Unknown
 
 # control characters (Unicode's Cc), line and paragraph separators, lone surrogates
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
@@ -133,8 +133,8 @@ def size_problem(value: Any) -> str | None:
 
 
 def rules_problem(value: Any) -> str | None:
-    from providers.errors import InvalidRequestError
-    from providers.rules import check_rules
+    from nubes.providers.errors import InvalidRequestError
+    from nubes.providers.rules import check_rules
 
     if not isinstance(value, list) or any(v is Unknown for v in value):
         return None

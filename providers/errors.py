@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from providers.protocol import CloudObject
+    from nubes.providers.protocol import CloudObject
 
 
 class ProviderError(Exception):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from providers.errors import InvalidRequestError
-from providers.protocol import CloudObject
+from nubes.providers.errors import InvalidRequestError
+from nubes.providers.protocol import CloudObject
 
 
 def check_criteria(type: str, criteria: Mapping[str, Any], allowed: set[str]) -> None:

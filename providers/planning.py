@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from providers.protocol import Kind, PlannedChange, TypeSchema
-from providers.values import Unknown
+from nubes.providers.protocol import Kind, PlannedChange, TypeSchema
+from nubes.providers.values import Unknown
 
 
 def plan_from_schema(

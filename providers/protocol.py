@@ -15,8 +15,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
-from providers.constraints import ID, NAME, Check, rules_problem, size_problem
-from providers.constraints import TAGS as TAG_CHECK
+from nubes.providers.constraints import ID, NAME, Check, rules_problem, size_problem
+from nubes.providers.constraints import TAGS as TAG_CHECK
 
 STACK_TAG = "nubes:stack"
 ADDRESS_TAG = "nubes:address"

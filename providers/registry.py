@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import importlib
 
-from providers.protocol import Driver
+from nubes.providers.protocol import Driver
 
 _DRIVERS: dict[str, str] = {
-    "sim": "providers.sim:SimDriver",
-    "ec2": "providers.ec2:Ec2Driver",
+    "sim": "nubes.providers.sim:SimDriver",
+    "ec2": "nubes.providers.ec2:Ec2Driver",
 }
 # names other tools use for the same driver (Deltacloud's clients select "mock")
 ALIASES = {"mock": "sim"}

@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from providers.errors import InvalidRequestError
+from nubes.providers.errors import InvalidRequestError
 
 _PROTOCOLS = {"tcp", "udp", "icmp", "all"}
 

@@ -10,13 +10,13 @@ from xml.etree import ElementTree as ET
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from engine.drivers import Drivers
-from providers.errors import ProviderError
-from providers.protocol import Driver
-from server import views
-from server.calls import Calls, ProviderTimeout
-from server.config import ServerConfig
-from server.http import ApiError, public_base, render
+from nubes.engine.drivers import Drivers
+from nubes.providers.errors import ProviderError
+from nubes.providers.protocol import Driver
+from nubes.server import views
+from nubes.server.calls import Calls, ProviderTimeout
+from nubes.server.config import ServerConfig
+from nubes.server.http import ApiError, public_base, render
 
 KINDS = {
     "instances": "instance",

@@ -16,20 +16,20 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from engine import __version__
-from engine.diag import DiagnosticsError
-from engine.drivers import configure_providers
-from engine.state import LockHeld, StateError
-from providers.errors import ProviderError
-from providers.protocol import Ownership
-from providers.registry import driver_names
-from server import views
-from server.aggregate import register_aggregate_routes
-from server.auth import Authenticator
-from server.blobs import register_blob_routes
-from server.calls import AsyncDriver, Calls
-from server.config import ServerConfig
-from server.http import (
+from nubes import __version__
+from nubes.engine.diag import DiagnosticsError
+from nubes.engine.drivers import configure_providers
+from nubes.engine.state import LockHeld, StateError
+from nubes.providers.errors import ProviderError
+from nubes.providers.protocol import Ownership
+from nubes.providers.registry import driver_names
+from nubes.server import views
+from nubes.server.aggregate import register_aggregate_routes
+from nubes.server.auth import Authenticator
+from nubes.server.blobs import register_blob_routes
+from nubes.server.calls import AsyncDriver, Calls
+from nubes.server.config import ServerConfig
+from nubes.server.http import (
     ApiError,
     BodyLimit,
     bad_text,
@@ -40,8 +40,8 @@ from server.http import (
     public_base,
     render,
 )
-from server.stacks import register_stack_routes
-from server.storage import KINDS, register_storage_routes
+from nubes.server.stacks import register_stack_routes
+from nubes.server.storage import KINDS, register_storage_routes
 
 COLLECTIONS = [
     "drivers",

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import anyio
 import anyio.to_thread
 
-from server.config import ServerConfig, check_password, hash_password, token_hash
+from nubes.server.config import ServerConfig, check_password, hash_password, token_hash
 
 CACHE_SECONDS = 60.0
 FREE_FAILURES = 5  # failures from one address before attempts are slowed down

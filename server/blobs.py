@@ -16,10 +16,10 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 
-from providers.protocol import Blob, BlobStore
-from server import views
-from server.calls import AsyncDriver
-from server.http import ApiError, bad_text, form
+from nubes.providers.protocol import Blob, BlobStore
+from nubes.server import views
+from nubes.server.calls import AsyncDriver
+from nubes.server.http import ApiError, bad_text, form
 
 SPOOL_IN_MEMORY = 1024 * 1024
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
-from providers.protocol import Driver
+from nubes.providers.protocol import Driver
 
 T = TypeVar("T")
 

@@ -1,8 +1,8 @@
 """What the API promises to keep: its OpenAPI document and Deltacloud's XML names.
 
-`python -m server.compat --write` stores both under docs/; the tests fail when a route, method,
-parameter or response code of the stored document disappears or a parameter becomes required,
-or when an XML element or attribute name disappears. Additions are fine.
+`python -m nubes.server.compat --write` stores both under docs/; the tests fail when a route,
+method, parameter or response code of the stored document disappears or a parameter becomes
+required, or when an XML element or attribute name disappears. Additions are fine.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from providers.protocol import CloudObject, HardwareProfile, Image, Realm
-from server import views
+from nubes.providers.protocol import CloudObject, HardwareProfile, Image, Realm
+from nubes.server import views
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def current_openapi() -> dict[str, Any]:
-    from server.app import create_app
-    from server.config import default_config
+    from nubes.server.app import create_app
+    from nubes.server.config import default_config
 
     with tempfile.TemporaryDirectory() as state:
         return create_app(default_config(), Path(state), {}).openapi()
@@ -176,7 +176,9 @@ def openapi_problems(stored: dict[str, Any], current: dict[str, Any]) -> list[st
 
 def main() -> None:
     if "--write" not in sys.argv:
-        print("python -m server.compat --write stores docs/openapi.json and docs/xml-names.json")
+        print(
+            "python -m nubes.server.compat --write stores docs/openapi.json and docs/xml-names.json"
+        )
         return
     (DOCS / "openapi.json").write_text(
         json.dumps(current_openapi(), indent=1, sort_keys=True) + "\n"

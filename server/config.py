@@ -28,12 +28,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine.diag import Diagnostics
-from engine.files import InputFileError, read_regular
-from engine.stack.load import _schema_diagnostics
-from engine.stack.model import Provider
-from engine.stack.schema import ProviderSpec
-from engine.stack.yamlpos import Positions, load_yaml
+from nubes.engine.diag import Diagnostics
+from nubes.engine.files import InputFileError, read_regular
+from nubes.engine.stack.load import _schema_diagnostics
+from nubes.engine.stack.model import Provider
+from nubes.engine.stack.schema import ProviderSpec
+from nubes.engine.stack.yamlpos import Positions, load_yaml
 
 SCRYPT = (16384, 8, 1)
 

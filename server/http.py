@@ -15,9 +15,9 @@ from xml.etree import ElementTree as ET
 from fastapi import Request
 from fastapi.responses import Response
 
-from engine import __version__
-from providers.constraints import control_character
-from providers.errors import (
+from nubes import __version__
+from nubes.providers.constraints import control_character
+from nubes.providers.errors import (
     AuthError,
     ConflictError,
     InvalidRequestError,
@@ -27,10 +27,10 @@ from providers.errors import (
     TimeoutError_,
     TransientError,
 )
-from providers.registry import ALIASES
-from server.auth import Authenticator
-from server.config import ServerConfig
-from server.views import API_VERSION, to_xml
+from nubes.providers.registry import ALIASES
+from nubes.server.auth import Authenticator
+from nubes.server.config import ServerConfig
+from nubes.server.views import API_VERSION, to_xml
 
 FORMATS = {"xml": "application/xml", "json": "application/json"}
 

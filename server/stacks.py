@@ -20,20 +20,20 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from engine.apply import ApplyOptions, apply
-from engine.apply.hooks import Op
-from engine.diag import Diagnostics
-from engine.drivers import configure_drivers
-from engine.plan import PlanOptions, plan_from_backend
-from engine.plan.planfile import plan_to_json
-from engine.sensitive import declared_schemas, public_state, stack_sensitivity
-from engine.stack import Stack, load_stack, resolve_variables
-from engine.state import LocalBackend, StateError
-from engine.state.lock import whoami
-from server import views
-from server.calls import Calls
-from server.config import ServerConfig
-from server.http import ApiError, public_base
+from nubes.engine.apply import ApplyOptions, apply
+from nubes.engine.apply.hooks import Op
+from nubes.engine.diag import Diagnostics
+from nubes.engine.drivers import configure_drivers
+from nubes.engine.plan import PlanOptions, plan_from_backend
+from nubes.engine.plan.planfile import plan_to_json
+from nubes.engine.sensitive import declared_schemas, public_state, stack_sensitivity
+from nubes.engine.stack import Stack, load_stack, resolve_variables
+from nubes.engine.state import LocalBackend, StateError
+from nubes.engine.state.lock import whoami
+from nubes.server import views
+from nubes.server.calls import Calls
+from nubes.server.config import ServerConfig
+from nubes.server.http import ApiError, public_base
 
 
 @dataclass

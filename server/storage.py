@@ -11,9 +11,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from providers.protocol import CloudObject
-from server import views
-from server.http import ApiError, form
+from nubes.providers.protocol import CloudObject
+from nubes.server import views
+from nubes.server.http import ApiError, form
 
 View = Callable[[str, CloudObject], dict[str, Any]]
 # collection -> (portable type, view)

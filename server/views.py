@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
-from providers.protocol import CloudObject, HardwareProfile, Image, Realm
+from nubes.providers.protocol import CloudObject, HardwareProfile, Image, Realm
 
 API_VERSION = "1.1.3"
 

@@ -145,7 +145,7 @@ def _stack(text: str, fail_rate: float, seed: int) -> str:
 
 def nubes(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "engine", *args],
+        [sys.executable, "-m", "nubes", *args],
         cwd=cwd,
         text=True,
         capture_output=True,
@@ -191,7 +191,7 @@ def run_kill_point(
         flag = f"--kill-{kill.when}-record"
         argv = [str(CHILD), flag, f"{kill.kind}:{kill.number}", "--", *apply]
     else:
-        argv = ["-m", "engine", *apply]
+        argv = ["-m", "nubes", *apply]
     proc = subprocess.Popen(
         [sys.executable, *argv],
         cwd=work,
@@ -209,7 +209,7 @@ def run_kill_point(
         proc.wait()
     journal = work / "state" / "chaos.journal"
     if journal.exists():
-        from engine.state.journal import Journal
+        from nubes.engine.state.journal import Journal
 
         outcome.recovered = len(Journal(journal).intents())
     outcome.unrecorded = len({i for i, _ in _cloud(work)} - _state_ids(work))

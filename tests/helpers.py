@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import sys
@@ -12,12 +11,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from engine.apply import ApplyOptions, ApplyResult, apply
-from engine.diag import Diagnostics
-from engine.drivers import Drivers, configure_drivers
-from engine.plan import Plan, PlanOptions, plan_from_backend
-from engine.stack import Stack, load_stack, resolve_variables
-from engine.state import LocalBackend
+from nubes.engine.apply import ApplyOptions, ApplyResult, apply
+from nubes.engine.diag import Diagnostics
+from nubes.engine.drivers import Drivers, configure_drivers
+from nubes.engine.plan import Plan, PlanOptions, plan_from_backend
+from nubes.engine.stack import Stack, load_stack, resolve_variables
+from nubes.engine.state import LocalBackend
 
 # credentials for the local moto server (moto accepts any); never real ones
 FAKE_AWS_CREDENTIALS = {
@@ -30,7 +29,8 @@ FAKE_AWS_CREDENTIALS = {
 
 def start_moto() -> tuple[subprocess.Popen[bytes], str]:
     """A moto server on a free port of 127.0.0.1; returns the process and its endpoint."""
-    binary = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+    # the project's own moto (the one pyproject.toml pins), never whatever else is on PATH
+    binary = str(Path(sys.executable).parent / "moto_server")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])

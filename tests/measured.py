@@ -28,7 +28,7 @@ def report():
         out.write(peak)
 atexit.register(report)
 sys.argv = ["nubes", *sys.argv[1:]]
-from engine.cli.entry import main
+from nubes.cli.entry import main
 main()
 """
 

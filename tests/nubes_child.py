@@ -33,7 +33,7 @@ def record_kind(record: dict[str, Any]) -> str:
 
 
 def _arm_kill(when: str, spec: str) -> None:
-    from engine.state import journal
+    from nubes.engine.state import journal
 
     kind, _, number = spec.rpartition(":")
     wanted = int(number)
@@ -57,7 +57,7 @@ def _arm_kill(when: str, spec: str) -> None:
 
 
 def _arm_stall(release: Path) -> None:
-    from providers.sim.driver import SimDriver
+    from nubes.providers.sim.driver import SimDriver
 
     original = SimDriver.create
 
@@ -86,7 +86,7 @@ def main() -> None:
     if stall is not None:
         _arm_stall(stall)
     sys.argv = ["nubes", *command]
-    from engine.cli.entry import main as nubes
+    from nubes.cli.entry import main as nubes
 
     nubes()
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import uvicorn
 
-from server.app import create_app
-from server.config import ServerConfig
+from nubes.server.app import create_app
+from nubes.server.config import ServerConfig
 
 PASSWORD = "correct horse battery staple"
 TOKEN = "tok-0123456789"

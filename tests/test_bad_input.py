@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from measured import Run, run_nubes
 
-from engine.cli.main import cli
+from nubes.cli.main import cli
+from tests.measured import Run, run_nubes
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = sorted((Path(__file__).parent / "bad_input").glob("*.yaml"))

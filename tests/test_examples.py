@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.cli.main import cli
+from nubes.cli.main import cli
 
 STACKS = sorted((Path(__file__).resolve().parents[1] / "stacks").glob("*.yaml"))
 

@@ -4,7 +4,7 @@ Guarantees: operations run in dependency order, up to `parallelism` at once; a f
 what depends on it; state is written after every completed operation.
 """
 
-from engine.apply.executor import ApplyOptions, ApplyResult, apply
-from engine.apply.hooks import Hooks, NoHooks, Op
+from nubes.engine.apply.executor import ApplyOptions, ApplyResult, apply
+from nubes.engine.apply.hooks import Hooks, NoHooks, Op
 
 __all__ = ["ApplyOptions", "ApplyResult", "Hooks", "NoHooks", "Op", "apply"]

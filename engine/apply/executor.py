@@ -15,21 +15,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.apply.hooks import Hooks, NoHooks, Op
-from engine.apply.ordering import operations
-from engine.diag import Diagnostics, error
-from engine.drivers import Drivers
-from engine.graph import Outcome, walk
-from engine.lang import Scope, evaluate
-from engine.lang.budget import run_budget
-from engine.lang.unknown import contains_unknown
-from engine.plan.check import conform, value_problem
-from engine.plan.differ import base_scope, evaluate_attributes, instance_names, set_value
-from engine.plan.model import Action, Change, Plan
-from engine.state.local import LocalBackend
-from engine.state.model import OutputState, ResourceState, State, StateError
-from providers.errors import CreateIncompleteError, NotFoundError, ProviderError, TransientError
-from providers.protocol import CloudObject, Ownership, VolumeData
+from nubes.engine.apply.hooks import Hooks, NoHooks, Op
+from nubes.engine.apply.ordering import operations
+from nubes.engine.diag import Diagnostics, error
+from nubes.engine.drivers import Drivers
+from nubes.engine.graph import Outcome, walk
+from nubes.engine.lang import Scope, evaluate
+from nubes.engine.lang.budget import run_budget
+from nubes.engine.lang.unknown import contains_unknown
+from nubes.engine.plan.check import conform, value_problem
+from nubes.engine.plan.differ import base_scope, evaluate_attributes, instance_names, set_value
+from nubes.engine.plan.model import Action, Change, Plan
+from nubes.engine.state.local import LocalBackend
+from nubes.engine.state.model import OutputState, ResourceState, State, StateError
+from nubes.providers.errors import (
+    CreateIncompleteError,
+    NotFoundError,
+    ProviderError,
+    TransientError,
+)
+from nubes.providers.protocol import CloudObject, Ownership, VolumeData
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from engine.plan.model import Change
+from nubes.engine.plan.model import Change
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import defaultdict
 from itertools import pairwise
 
-from engine.apply.hooks import Op
-from engine.plan.model import Action, Change
-from engine.state.model import State
+from nubes.engine.apply.hooks import Op
+from nubes.engine.plan.model import Action, Change
+from nubes.engine.state.model import State
 
 
 def operations(changes: list[Change], prior: State) -> tuple[list[Op], dict[Op, set[Op]]]:

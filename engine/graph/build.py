@@ -13,9 +13,9 @@ from typing import Any
 
 import networkx as nx
 
-from engine.addrs import InstanceAddr
-from engine.diag import Diagnostics, SourceRange
-from engine.lang import (
+from nubes.engine.addrs import InstanceAddr
+from nubes.engine.diag import Diagnostics, SourceRange
+from nubes.engine.lang import (
     BUILTIN_NAMES,
     FUNCTION_NAMES,
     ParseError,
@@ -24,9 +24,9 @@ from engine.lang import (
     evaluate,
     parse_string,
 )
-from engine.lang.unknown import contains_unknown
-from engine.stack.model import Resource, Stack
-from providers.protocol import TypeSchema
+from nubes.engine.lang.unknown import contains_unknown
+from nubes.engine.stack.model import Resource, Stack
+from nubes.providers.protocol import TypeSchema
 
 MAX_INSTANCES = 100_000  # of one resource
 MAX_STACK_INSTANCES = 200_000  # of all a stack's resources together

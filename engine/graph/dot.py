@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from engine.graph.build import Graph
+from nubes.engine.graph.build import Graph
 
 
 def to_dot(graph: Graph, stack_name: str) -> str:

@@ -4,10 +4,10 @@ Guarantees: an expression never reaches Python internals; a value computed from 
 is unknown; every failure is a diagnostic pointing at where the expression was written.
 """
 
-from engine.lang.evaluate import Evaluated, Evaluator, Scope, evaluate, to_text
-from engine.lang.functions import BUILTIN_NAMES, FUNCTION_NAMES, make_functions
-from engine.lang.template import ParseError, Ref, has_expression, parse_string
-from engine.lang.unknown import Unknown, UnknownType, contains_unknown, unknown_mask
+from nubes.engine.lang.evaluate import Evaluated, Evaluator, Scope, evaluate, to_text
+from nubes.engine.lang.functions import BUILTIN_NAMES, FUNCTION_NAMES, make_functions
+from nubes.engine.lang.template import ParseError, Ref, has_expression, parse_string
+from nubes.engine.lang.unknown import Unknown, UnknownType, contains_unknown, unknown_mask
 
 __all__ = [
     "BUILTIN_NAMES",

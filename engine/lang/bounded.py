@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from engine.lang.budget import (
+from nubes.engine.lang.budget import (
     MAX_INT_BITS,
     MAX_ITEMS,
     MAX_TEXT,

@@ -16,11 +16,11 @@ from typing import Any
 from jinja2 import TemplateError, Undefined
 from jinja2.exceptions import SecurityError
 
-from engine.diag import Diagnostic, SourceRange, error
-from engine.lang.budget import MAX_TEXT, BudgetError
-from engine.lang.sandbox import ExpressionError
-from engine.lang.template import Expression, ParseError, Ref, RefPath, parse_string
-from engine.lang.unknown import Unknown, contains_unknown
+from nubes.engine.diag import Diagnostic, SourceRange, error
+from nubes.engine.lang.budget import MAX_TEXT, BudgetError
+from nubes.engine.lang.sandbox import ExpressionError
+from nubes.engine.lang.template import Expression, ParseError, Ref, RefPath, parse_string
+from nubes.engine.lang.unknown import Unknown, contains_unknown
 
 Path = tuple[str | int, ...]
 _MISSING = object()

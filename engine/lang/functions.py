@@ -16,11 +16,11 @@ from typing import Any
 import yaml
 from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateError, TemplateNotFound
 
-from engine.files import InputFileError, read_inside, resolve_inside
-from engine.lang.bounded import json_text, json_value, yaml_text
-from engine.lang.budget import MAX_TEXT, check_items, check_text, current
-from engine.lang.sandbox import ExpressionError, StackEnvironment
-from engine.lang.unknown import contains_unknown
+from nubes.engine.files import InputFileError, read_inside, resolve_inside
+from nubes.engine.lang.bounded import json_text, json_value, yaml_text
+from nubes.engine.lang.budget import MAX_TEXT, check_items, check_text, current
+from nubes.engine.lang.sandbox import ExpressionError, StackEnvironment
+from nubes.engine.lang.unknown import contains_unknown
 
 MAX_FILE_BYTES = MAX_TEXT  # what file() reads: no more than one string may hold
 MAX_TEMPLATE_BYTES = 64 * 1024  # a template's source (compiling costs about 25 us a character)

@@ -30,7 +30,7 @@ from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Cycler, Namespace
 
-from engine.lang.bounded import (
+from nubes.engine.lang.bounded import (
     BINOPS,
     REMOVED_FILTERS,
     ExpressionError,
@@ -40,7 +40,7 @@ from engine.lang.bounded import (
     replace_size,
     replacements,
 )
-from engine.lang.budget import (
+from nubes.engine.lang.budget import (
     MAX_DEEP,
     MAX_TEXT,
     BudgetError,

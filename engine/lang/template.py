@@ -15,8 +15,8 @@ from typing import Any
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.environment import TemplateExpression
 
-from engine.lang.budget import BudgetError, budget, charge_run, measure
-from engine.lang.sandbox import StackEnvironment, compile_expression, parse_expression
+from nubes.engine.lang.budget import BudgetError, budget, charge_run, measure
+from nubes.engine.lang.sandbox import StackEnvironment, compile_expression, parse_expression
 
 ENV = StackEnvironment()
 

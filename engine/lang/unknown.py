@@ -1,5 +1,5 @@
 """`Unknown`, as expressions see it; defined in providers.values, shared with the drivers."""
 
-from providers.values import Unknown, UnknownType, contains_unknown, unknown_mask
+from nubes.providers.values import Unknown, UnknownType, contains_unknown, unknown_mask
 
 __all__ = ["Unknown", "UnknownType", "contains_unknown", "unknown_mask"]

@@ -6,12 +6,12 @@ without re-diffing; a saved plan is refused when the state or stack changed sinc
 
 from typing import Any
 
-from engine.diag import Diagnostics, warning
-from engine.drivers import Drivers
-from engine.plan.differ import PlanOptions, plan
-from engine.plan.model import Action, Change, Drift, OutputChange, Plan
-from engine.stack.model import Stack
-from engine.state.local import LocalBackend
+from nubes.engine.diag import Diagnostics, warning
+from nubes.engine.drivers import Drivers
+from nubes.engine.plan.differ import PlanOptions, plan
+from nubes.engine.plan.model import Action, Change, Drift, OutputChange, Plan
+from nubes.engine.stack.model import Stack
+from nubes.engine.state.local import LocalBackend
 
 
 def plan_from_backend(

@@ -6,10 +6,10 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from engine.diag import Diagnostics
-from engine.lang.unknown import Unknown, contains_unknown
-from engine.stack.model import Resource, Stack
-from providers.protocol import PORTABLE, Attr, TypeSchema
+from nubes.engine.diag import Diagnostics
+from nubes.engine.lang.unknown import Unknown, contains_unknown
+from nubes.engine.stack.model import Resource, Stack
+from nubes.providers.protocol import PORTABLE, Attr, TypeSchema
 
 
 def _suggest(name: str, options: list[str]) -> str:

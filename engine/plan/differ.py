@@ -12,26 +12,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.addrs import InstanceAddr
-from engine.catalog import Resolver
-from engine.diag import Diagnostics
-from engine.drivers import Drivers
-from engine.gcpause import gc_paused
-from engine.graph import Graph, build_graph
-from engine.lang import Scope, evaluate, make_functions
-from engine.lang.budget import run_budget
-from engine.lang.unknown import contains_unknown
-from engine.plan.check import check_resource, conform, has_expression, value_problem
-from engine.plan.model import Action, Change, Drift, OutputChange, Plan
-from engine.plan.recover import Recovered, recover
-from engine.plan.refresh import refresh
-from engine.sensitive import HIDDEN, stack_sensitivity
-from engine.stack.model import Resource, Stack
-from engine.state.journal import Intent
-from engine.state.model import ResourceState, State
-from providers.errors import ProviderError
-from providers.planning import same_value
-from providers.protocol import PlannedChange, TypeSchema, VolumeData
+from nubes.engine.addrs import InstanceAddr
+from nubes.engine.catalog import Resolver
+from nubes.engine.diag import Diagnostics
+from nubes.engine.drivers import Drivers
+from nubes.engine.gcpause import gc_paused
+from nubes.engine.graph import Graph, build_graph
+from nubes.engine.lang import Scope, evaluate, make_functions
+from nubes.engine.lang.budget import run_budget
+from nubes.engine.lang.unknown import contains_unknown
+from nubes.engine.plan.check import check_resource, conform, has_expression, value_problem
+from nubes.engine.plan.model import Action, Change, Drift, OutputChange, Plan
+from nubes.engine.plan.recover import Recovered, recover
+from nubes.engine.plan.refresh import refresh
+from nubes.engine.sensitive import HIDDEN, stack_sensitivity
+from nubes.engine.stack.model import Resource, Stack
+from nubes.engine.state.journal import Intent
+from nubes.engine.state.model import ResourceState, State
+from nubes.providers.errors import ProviderError
+from nubes.providers.planning import same_value
+from nubes.providers.protocol import PlannedChange, TypeSchema, VolumeData
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from engine.addrs import InstanceAddr
-from engine.plan.recover import Recovered
-from engine.stack.model import Stack
-from engine.state.model import State
+from nubes.engine.addrs import InstanceAddr
+from nubes.engine.plan.recover import Recovered
+from nubes.engine.stack.model import Stack
+from nubes.engine.state.model import State
 
 
 class Action(StrEnum):

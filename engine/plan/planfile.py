@@ -14,14 +14,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from engine.addrs import parse_instance_addr
-from engine.diag import Diagnostics
-from engine.files import InputFileError, read_regular
-from engine.lang.unknown import Unknown, unknown_mask
-from engine.plan.model import Action, Change, Drift, OutputChange, Plan
-from engine.plan.recover import Recovered
-from engine.stack.load import parse_stack
-from engine.state.model import State, StateError
+from nubes.engine.addrs import parse_instance_addr
+from nubes.engine.diag import Diagnostics
+from nubes.engine.files import InputFileError, read_regular
+from nubes.engine.lang.unknown import Unknown, unknown_mask
+from nubes.engine.plan.model import Action, Change, Drift, OutputChange, Plan
+from nubes.engine.plan.recover import Recovered
+from nubes.engine.stack.load import parse_stack
+from nubes.engine.state.model import State, StateError
 
 PLAN_FILE_FORMAT = 1
 SENSITIVE = "(sensitive)"

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from engine.addrs import parse_instance_addr
-from engine.diag import Diagnostics, warning
-from engine.drivers import Drivers
-from engine.state.journal import Intent
-from engine.state.model import ResourceState, State
-from providers.errors import ProviderError
-from providers.protocol import STACK_TAG, CloudObject
+from nubes.engine.addrs import parse_instance_addr
+from nubes.engine.diag import Diagnostics, warning
+from nubes.engine.drivers import Drivers
+from nubes.engine.state.journal import Intent
+from nubes.engine.state.model import ResourceState, State
+from nubes.providers.errors import ProviderError
+from nubes.providers.protocol import STACK_TAG, CloudObject
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from engine.diag import Diagnostics
-from engine.drivers import Drivers
-from engine.plan.model import Drift
-from engine.state.model import ResourceState, State
-from providers.errors import ProviderError
-from providers.planning import same_value
-from providers.protocol import STACK_TAG, CloudObject, TypeSchema
+from nubes.engine.diag import Diagnostics
+from nubes.engine.drivers import Drivers
+from nubes.engine.plan.model import Drift
+from nubes.engine.state.model import ResourceState, State
+from nubes.providers.errors import ProviderError
+from nubes.providers.planning import same_value
+from nubes.providers.protocol import STACK_TAG, CloudObject, TypeSchema
 
 
 def refresh(

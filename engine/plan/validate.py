@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.diag import Diagnostics
-from engine.drivers import Drivers
-from engine.graph import Graph, build_graph
-from engine.lang import evaluate
-from engine.lang.budget import run_budget
-from engine.lang.unknown import Unknown, contains_unknown
-from engine.plan.check import check_resource, conform, has_expression, value_problem
-from engine.plan.differ import base_scope, evaluate_attributes, instance_names
-from engine.stack.model import Stack
-from providers.protocol import TypeSchema
+from nubes.engine.diag import Diagnostics
+from nubes.engine.drivers import Drivers
+from nubes.engine.graph import Graph, build_graph
+from nubes.engine.lang import evaluate
+from nubes.engine.lang.budget import run_budget
+from nubes.engine.lang.unknown import Unknown, contains_unknown
+from nubes.engine.plan.check import check_resource, conform, has_expression, value_problem
+from nubes.engine.plan.differ import base_scope, evaluate_attributes, instance_names
+from nubes.engine.stack.model import Stack
+from nubes.providers.protocol import TypeSchema
 
 
 def validate_stack(

@@ -4,9 +4,9 @@ Guarantees: every problem in a stack file is a diagnostic with file, line and co
 that loads without errors has well-formed meta-arguments, declared providers and valid names.
 """
 
-from engine.stack.load import digest_text, load_stack, parse_stack
-from engine.stack.model import Lifecycle, Output, Provider, Resource, Stack, Variable
-from engine.stack.variables import resolve_variables
+from nubes.engine.stack.load import digest_text, load_stack, parse_stack
+from nubes.engine.stack.model import Lifecycle, Output, Provider, Resource, Stack, Variable
+from nubes.engine.stack.variables import resolve_variables
 
 __all__ = [
     "Lifecycle",

@@ -9,12 +9,12 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from engine.addrs import NAME_RE
-from engine.diag import Diagnostic, Diagnostics, SourceRange, error
-from engine.files import InputFileError, read_inside, read_regular, resolve_inside
-from engine.gcpause import gc_paused
-from engine.lang import BUILTIN_NAMES, FUNCTION_NAMES, ParseError, parse_string
-from engine.stack.model import (
+from nubes.engine.addrs import NAME_RE
+from nubes.engine.diag import Diagnostic, Diagnostics, SourceRange, error
+from nubes.engine.files import InputFileError, read_inside, read_regular, resolve_inside
+from nubes.engine.gcpause import gc_paused
+from nubes.engine.lang import BUILTIN_NAMES, FUNCTION_NAMES, ParseError, parse_string
+from nubes.engine.stack.model import (
     CURRENT_FORMAT,
     Catalog,
     Lifecycle,
@@ -24,9 +24,9 @@ from engine.stack.model import (
     Stack,
     Variable,
 )
-from engine.stack.schema import META_ARGUMENTS, CatalogSpec, OutputSpec, StackSpec
-from engine.stack.yamlpos import Positions, load_yaml, where
-from providers.catalog import DEFAULT_IMAGES
+from nubes.engine.stack.schema import META_ARGUMENTS, CatalogSpec, OutputSpec, StackSpec
+from nubes.engine.stack.yamlpos import Positions, load_yaml, where
+from nubes.providers.catalog import DEFAULT_IMAGES
 
 MAX_STACK_BYTES = 16 * 1024 * 1024
 MAX_CATALOG_BYTES = 4 * 1024 * 1024

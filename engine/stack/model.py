@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.addrs import ResourceAddr
-from engine.diag import SourceRange
-from engine.stack.schema import VariableType
-from engine.stack.yamlpos import Path as ValuePath
-from engine.stack.yamlpos import Positions
+from nubes.engine.addrs import ResourceAddr
+from nubes.engine.diag import SourceRange
+from nubes.engine.stack.schema import VariableType
+from nubes.engine.stack.yamlpos import Path as ValuePath
+from nubes.engine.stack.yamlpos import Positions
 
 CURRENT_FORMAT = 1
 

@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.diag import Diagnostics, SourceRange
-from engine.files import InputFileError, read_regular
-from engine.lang.budget import Budget, BudgetError
-from engine.stack.model import Stack, Variable
-from engine.stack.yamlpos import load_yaml
+from nubes.engine.diag import Diagnostics, SourceRange
+from nubes.engine.files import InputFileError, read_regular
+from nubes.engine.lang.budget import Budget, BudgetError
+from nubes.engine.stack.model import Stack, Variable
+from nubes.engine.stack.yamlpos import load_yaml
 
 ENV_PREFIX = "NUBES_VAR_"
 MAX_VAR_FILE_BYTES = 4 * 1024 * 1024

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from engine.diag import Diagnostic, SourceRange, error
+from nubes.engine.diag import Diagnostic, SourceRange, error
 
 Path = tuple[str | int, ...]
 

@@ -4,9 +4,9 @@ Guarantees: every write is atomic and bumps `serial`; the previous version is ke
 another lineage is never overwritten; one writer per stack holds the lock.
 """
 
-from engine.state.local import HistoryEntry, LocalBackend
-from engine.state.lock import LockHeld, LockInfo
-from engine.state.model import OutputState, ResourceState, State, StateError
+from nubes.engine.state.local import HistoryEntry, LocalBackend
+from nubes.engine.state.lock import LockHeld, LockInfo
+from nubes.engine.state.model import OutputState, ResourceState, State, StateError
 
 __all__ = [
     "HistoryEntry",

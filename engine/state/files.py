@@ -13,7 +13,7 @@ import os
 import stat
 from pathlib import Path
 
-from engine.state.model import StateError
+from nubes.engine.state.model import StateError
 
 
 def ensure_private_dir(path: Path, inside: Path | None = None) -> None:

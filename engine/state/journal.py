@@ -12,6 +12,7 @@ had not been made yet.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -20,8 +21,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from engine.state.files import describe_os_error, ensure_private_dir, open_private
-from engine.state.model import StateError
+from nubes.engine.state.files import describe_os_error, ensure_private_dir, open_private
+from nubes.engine.state.model import StateError
 
 
 class IntentKind(StrEnum):
@@ -169,10 +170,8 @@ class Journal:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
-            except FileNotFoundError:
-                pass
 
 
 def _write_line(fd: int, line: bytes) -> None:
@@ -183,10 +182,9 @@ def _write_line(fd: int, line: bytes) -> None:
         while written < len(line):
             written += os.write(fd, line[written:])
     except OSError:
-        try:
+        # the reader skips a torn line, and the next open ends it
+        with contextlib.suppress(OSError):
             os.ftruncate(fd, start)
-        except OSError:
-            pass  # the reader skips a torn line, and the next open ends it
         raise
 
 

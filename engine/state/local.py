@@ -18,17 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.gcpause import gc_paused
-from engine.state.files import (
+from nubes.engine.gcpause import gc_paused
+from nubes.engine.state.files import (
     describe_os_error,
     ensure_private_dir,
     open_private,
     refuse_linked_folders,
 )
-from engine.state.journal import Journal
-from engine.state.lock import LockInfo, StateLock, force_unlock
-from engine.state.model import STATE_FORMAT, State, StateError
-from engine.state.upgrade import upgrade
+from nubes.engine.state.journal import Journal
+from nubes.engine.state.lock import LockInfo, StateLock, force_unlock
+from nubes.engine.state.model import STATE_FORMAT, State, StateError
+from nubes.engine.state.upgrade import upgrade
 
 MAX_STATE_BYTES = 1024 * 1024 * 1024  # far beyond any real stack; a limit, not a target
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")

@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.state.files import describe_os_error, ensure_private_dir, open_private
-from engine.state.model import StateError
+from nubes.engine.state.files import describe_os_error, ensure_private_dir, open_private
+from nubes.engine.state.model import StateError
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,9 @@ class StateLock:
                     os.pwrite(fd, json.dumps(asdict(info)).encode(), 0)
                 except OSError as exc:
                     os.close(fd)
-                    raise StateError(describe_os_error(exc, self.path, "write the state lock"))
+                    raise StateError(
+                        describe_os_error(exc, self.path, "write the state lock")
+                    ) from None
 
             self._fd, self.info, self.shared = fd, info, shared
             return info

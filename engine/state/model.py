@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from engine.addrs import InstanceAddr, parse_instance_addr
+from nubes.engine.addrs import InstanceAddr, parse_instance_addr
 
 STATE_FORMAT = 2
 
@@ -228,7 +228,8 @@ class State:
         if digest is not None and not isinstance(digest, str):
             raise StateError("state.stack_digest must be a string")
         deposed = [
-            ResourceState.from_json(r, f"deposed[{i}]") for i, r in enumerate(fields.items("deposed"))
+            ResourceState.from_json(r, f"deposed[{i}]")
+            for i, r in enumerate(fields.items("deposed"))
         ]
         live = {(r.provider, r.type, r.id): r.address for r in resources}
         for r in deposed:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from engine.state.model import STATE_FORMAT, StateError
+from nubes.engine.state.model import STATE_FORMAT, StateError
 
 
 def _from_1(doc: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,6 @@ tag read per bucket); every object is tagged with the stack, address and idempot
 call that creates it; AWS's error codes reach the user verbatim, as typed errors.
 """
 
-from providers.ec2.driver import Ec2Driver
+from nubes.providers.ec2.driver import Ec2Driver
 
 __all__ = ["Ec2Driver"]

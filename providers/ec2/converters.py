@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from providers.protocol import CloudObject
+from nubes.providers.protocol import CloudObject
 
 INSTANCE_STATES: dict[str, str] = {
     "pending": "pending",

@@ -13,10 +13,10 @@ import builtins
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
 
-from providers.constraints import S3_BUCKET_NAME
-from providers.ec2 import converters as conv
-from providers.ec2.transport import Settings, Transport
-from providers.errors import (
+from nubes.providers.constraints import S3_BUCKET_NAME
+from nubes.providers.ec2 import converters as conv
+from nubes.providers.ec2.transport import Settings, Transport
+from nubes.providers.errors import (
     ConflictError,
     CreateIncompleteError,
     InvalidRequestError,
@@ -24,9 +24,9 @@ from providers.errors import (
     ProviderError,
     TimeoutError_,
 )
-from providers.lookup import by_id, check_criteria
-from providers.planning import plan_from_schema
-from providers.protocol import (
+from nubes.providers.lookup import by_id, check_criteria
+from nubes.providers.planning import plan_from_schema
+from nubes.providers.protocol import (
     ADDRESS_TAG,
     PORTABLE,
     STACK_TAG,
@@ -42,8 +42,8 @@ from providers.protocol import (
     TypeSchema,
     tightened,
 )
-from providers.rules import check_rules
-from providers.values import Unknown, contains_unknown
+from nubes.providers.rules import check_rules
+from nubes.providers.values import Unknown, contains_unknown
 
 SCHEMA = tightened(PORTABLE, "bucket", "name", S3_BUCKET_NAME)
 LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]

@@ -14,7 +14,7 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
-from providers.errors import (
+from nubes.providers.errors import (
     AuthError,
     ConflictError,
     InvalidRequestError,

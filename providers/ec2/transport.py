@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 import boto3
 from botocore.config import Config
 
-from providers.ec2.errors import translate
-from providers.errors import ProviderError, TimeoutError_
+from nubes.providers.ec2.errors import translate
+from nubes.providers.errors import ProviderError, TimeoutError_
 
 T = TypeVar("T")
 

@@ -5,6 +5,6 @@ Like Deltacloud's mock driver, but it keeps its objects in SQLite under `<state 
 failures and quotas. It needs no credentials.
 """
 
-from providers.sim.driver import SimDriver
+from nubes.providers.sim.driver import SimDriver
 
 __all__ = ["SimDriver"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from providers.protocol import HardwareProfile, Image, Realm
+from nubes.providers.protocol import HardwareProfile, Image, Realm
 
 DEFAULT_REGION = "sim-1"
 

@@ -16,8 +16,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from providers.errors import ConflictError, InvalidRequestError, NotFoundError, QuotaError
-from providers.protocol import (
+from nubes.providers.errors import ConflictError, InvalidRequestError, NotFoundError, QuotaError
+from nubes.providers.protocol import (
     PORTABLE,
     TOKEN_TAG,
     CloudObject,
@@ -25,10 +25,10 @@ from providers.protocol import (
     Image,
     Ownership,
 )
-from providers.rules import check_rules
-from providers.sim import catalog
-from providers.sim.config import SimConfig
-from providers.sim.store import Row, Store
+from nubes.providers.rules import check_rules
+from nubes.providers.sim import catalog
+from nubes.providers.sim.config import SimConfig
+from nubes.providers.sim.store import Row, Store
 
 _PREFIX = {
     "instance": "i",

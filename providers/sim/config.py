@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from providers.sim.catalog import DEFAULT_REGION
+from nubes.providers.sim.catalog import DEFAULT_REGION
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from providers.constraints import S3_BUCKET_NAME
-from providers.errors import (
+from nubes.providers.constraints import S3_BUCKET_NAME
+from nubes.providers.errors import (
     CreateIncompleteError,
     InvalidRequestError,
     NotFoundError,
@@ -25,9 +25,9 @@ from providers.errors import (
     TimeoutError_,
     TransientError,
 )
-from providers.lookup import by_id, check_criteria
-from providers.planning import plan_from_schema
-from providers.protocol import (
+from nubes.providers.lookup import by_id, check_criteria
+from nubes.providers.planning import plan_from_schema
+from nubes.providers.protocol import (
     PORTABLE,
     Blob,
     CloudObject,
@@ -40,12 +40,12 @@ from providers.protocol import (
     TypeSchema,
     tightened,
 )
-from providers.rules import check_rules
-from providers.sim import catalog
-from providers.sim.cloud import SimCloud
-from providers.sim.config import SimConfig, parse_config
-from providers.sim.store import BUSY_SECONDS, Store
-from providers.values import Unknown, contains_unknown
+from nubes.providers.rules import check_rules
+from nubes.providers.sim import catalog
+from nubes.providers.sim.cloud import SimCloud
+from nubes.providers.sim.config import SimConfig, parse_config
+from nubes.providers.sim.store import BUSY_SECONDS, Store
+from nubes.providers.values import Unknown, contains_unknown
 
 T = TypeVar("T")
 SCHEMA = tightened(PORTABLE, "bucket", "name", S3_BUCKET_NAME)

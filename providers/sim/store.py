@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from providers.errors import ProviderError
+from nubes.providers.errors import ProviderError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from helpers import write
 
-from engine.cli import main as cli_main
-from engine.cli.main import cli
+from nubes.cli import main as cli_main
+from nubes.cli.main import cli
+from tests.helpers import write
 
 STACK = """
 nubes: 1

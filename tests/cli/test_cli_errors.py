@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import write
 
-from engine.cli.main import cli
+from nubes.cli.main import cli
+from tests.helpers import write
 
 STACK = """
 nubes: 1
@@ -65,8 +65,8 @@ def other_stack_applied(tmp: Path) -> None:
 def imported_by_other(tmp: Path) -> None:
     """An object made outside any stack (through the API), imported by another stack."""
     write(tmp / "other.yaml", "nubes: 1\nname: other\nresources:\n  x: {type: bucket, name: x}\n")
-    from providers.protocol import DriverContext, Ownership
-    from providers.sim import SimDriver
+    from nubes.providers.protocol import DriverContext, Ownership
+    from nubes.providers.sim import SimDriver
 
     sim = SimDriver()
     sim.configure({}, DriverContext(tmp / "state", {}))

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import write
+from tests.helpers import write
 
 SLOW = """
 nubes: 1
@@ -30,7 +30,7 @@ resources:
 
 def nubes(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "engine", *args],
+        [sys.executable, "-m", "nubes", *args],
         cwd=cwd,
         text=True,
         capture_output=True,
@@ -41,7 +41,7 @@ def nubes(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "engine", *args],
+        [sys.executable, "-m", "nubes", *args],
         cwd=cwd,
         text=True,
         stdout=subprocess.PIPE,
@@ -135,7 +135,9 @@ def test_a_second_ctrl_c_quits_at_once(tmp_path: Path) -> None:
     proc = start("apply", "s.yaml", "--auto-approve", cwd=tmp_path)
     wait_for(proc, "Creating...")
     proc.send_signal(signal.SIGINT)
-    time.sleep(0.3)
+    assert proc.stderr is not None  # the first Ctrl-C is handled before the second is sent
+    while "Interrupt received" not in (line := proc.stderr.readline()):
+        assert line, "the apply ended without taking the first Ctrl-C"
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=10)

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import write
+
+from tests.helpers import write
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = ROOT / "tests" / "nubes_child.py"
@@ -35,7 +36,7 @@ resources:
 
 def nubes(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "engine", *args],
+        [sys.executable, "-m", "nubes", *args],
         cwd=cwd,
         text=True,
         capture_output=True,

@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
-from helpers import write
 from rich.console import Console
 
-from engine.addrs import InstanceAddr
-from engine.apply.hooks import Op
-from engine.cli.main import cli
-from engine.cli.progress import LiveProgress
-from engine.plan.model import Action, Change
+from nubes.cli.main import cli
+from nubes.cli.progress import LiveProgress
+from nubes.engine.addrs import InstanceAddr
+from nubes.engine.apply.hooks import Op
+from nubes.engine.plan.model import Action, Change
+from tests.helpers import write
 
 ALL_TYPES = """
 nubes: 1
@@ -90,8 +90,8 @@ def test_drift_is_shown(tmp_path: Path) -> None:
     )
     state = ["--state-dir", str(tmp_path / "state")]
     assert invoke("apply", stack, "--auto-approve", *state)[0] == 0
-    from providers.protocol import DriverContext
-    from providers.sim import SimDriver
+    from nubes.providers.protocol import DriverContext
+    from nubes.providers.sim import SimDriver
 
     sim = SimDriver()
     sim.configure({}, DriverContext(tmp_path / "state", {}))

@@ -7,11 +7,11 @@ import sqlite3
 from pathlib import Path
 
 from click.testing import CliRunner
-from helpers import write
 
-from engine.cli.main import cli
-from providers.protocol import DriverContext, Ownership
-from providers.sim import SimDriver
+from nubes.cli.main import cli
+from nubes.providers.protocol import DriverContext, Ownership
+from nubes.providers.sim import SimDriver
+from tests.helpers import write
 
 
 def run(tmp: Path, *args: str) -> tuple[int, str]:

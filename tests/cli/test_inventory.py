@@ -4,11 +4,11 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
-from helpers import write
 
-from engine.cli.main import cli
-from providers.protocol import DriverContext, Ownership
-from providers.sim import SimDriver
+from nubes.cli.main import cli
+from nubes.providers.protocol import DriverContext, Ownership
+from nubes.providers.sim import SimDriver
+from tests.helpers import write
 
 
 def test_inventory_marks_managed_orphan_and_missing(tmp_path: Path) -> None:

@@ -16,9 +16,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from helpers import write
 
-from engine.state.lock import read_lock_info
+from nubes.engine.state.lock import read_lock_info
+from tests.helpers import write
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = ROOT / "tests" / "nubes_child.py"
@@ -32,7 +32,7 @@ resources:
 
 def nubes(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "engine", *args],
+        [sys.executable, "-m", "nubes", *args],
         cwd=cwd,
         text=True,
         capture_output=True,

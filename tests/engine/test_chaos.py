@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from chaos_harness import KillPoint, run_kill_point
+
+from tests.chaos_harness import KillPoint, run_kill_point
 
 POINTS = {
     "create": [

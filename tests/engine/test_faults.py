@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import drivers_for, load, make_plan, plan_and_apply, write
 
-from engine.apply import apply
-from engine.plan import plan
-from engine.state import LocalBackend
-from providers.errors import QuotaError
-from providers.protocol import STACK_TAG, DriverContext, Ownership
-from providers.sim import SimDriver
+from nubes.engine.apply import apply
+from nubes.engine.plan import plan
+from nubes.engine.state import LocalBackend
+from nubes.providers.errors import QuotaError
+from nubes.providers.protocol import STACK_TAG, DriverContext, Ownership
+from nubes.providers.sim import SimDriver
+from tests.helpers import drivers_for, load, make_plan, plan_and_apply, write
 
 
 def test_fifty_resources_converge_in_one_run_at_fail_rate_0_3(tmp_path: Path) -> None:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import write
 
-from engine.cli.main import cli
-from engine.files import InputFileError, read_inside, read_regular
+from nubes.cli.main import cli
+from nubes.engine.files import InputFileError, read_inside, read_regular
+from tests.helpers import write
 
 
 def test_what_was_opened_is_checked_not_only_the_path(tmp_path: Path) -> None:

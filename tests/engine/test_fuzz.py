@@ -9,9 +9,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.diag import Diagnostic, SourceRange
-from engine.lang import Scope, Unknown, evaluate, make_functions
-from engine.stack import parse_stack
+from nubes.engine.diag import Diagnostic, SourceRange
+from nubes.engine.lang import Scope, Unknown, evaluate, make_functions
+from nubes.engine.stack import parse_stack
 
 FUZZ = settings(
     max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]

@@ -2,12 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import load, write
-
-from engine.addrs import InstanceAddr
-from engine.drivers import configure_drivers
-from engine.graph import build_graph, to_dot
-from engine.plan.differ import base_scope
+from nubes.engine.addrs import InstanceAddr
+from nubes.engine.drivers import configure_drivers
+from nubes.engine.graph import build_graph, to_dot
+from nubes.engine.plan.differ import base_scope
+from tests.helpers import load, write
 
 
 def graph_of(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]

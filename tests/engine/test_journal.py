@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import make_plan, plan_and_apply, write
 
-from engine.cli.main import cli
-from engine.state import LocalBackend, StateError
-from engine.state.journal import Journal
-from providers.protocol import DriverContext, Ownership
-from providers.sim import SimDriver
+from nubes.cli.main import cli
+from nubes.engine.state import LocalBackend, StateError
+from nubes.engine.state.journal import Journal
+from nubes.providers.protocol import DriverContext, Ownership
+from nubes.providers.sim import SimDriver
+from tests.helpers import make_plan, plan_and_apply, write
 
 STACK = """
 nubes: 1

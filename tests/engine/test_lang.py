@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.diag import SourceRange
-from engine.lang import ParseError, Scope, Unknown, evaluate, make_functions, parse_string
+from nubes.engine.diag import SourceRange
+from nubes.engine.lang import ParseError, Scope, Unknown, evaluate, make_functions, parse_string
 
 
 def at(path: object) -> SourceRange:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from measured import run_nubes
-
-from engine.stack import load_stack, resolve_variables
+from nubes.engine.stack import load_stack, resolve_variables
+from tests.measured import run_nubes
 
 
 def _measured(cwd: Path, *args: str) -> tuple[int, str, float, float]:

@@ -7,9 +7,9 @@ import sqlite3
 from pathlib import Path
 
 from click.testing import CliRunner
-from helpers import write
 
-from engine.cli.main import cli
+from nubes.cli.main import cli
+from tests.helpers import write
 
 STACK = """
 nubes: 1

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from engine.addrs import parse_instance_addr
-from engine.apply.ordering import operations
-from engine.plan.model import Action, Change
-from engine.state import ResourceState, State
+from nubes.engine.addrs import parse_instance_addr
+from nubes.engine.apply.ordering import operations
+from nubes.engine.plan.model import Action, Change
+from nubes.engine.state import ResourceState, State
 
 
 def change(addr: str, action: Action, deps: list[str] | None = None) -> Change:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.diag import SourceRange
-from engine.lang import Scope, evaluate, make_functions
+from nubes.engine.diag import SourceRange
+from nubes.engine.lang import Scope, evaluate, make_functions
 
 BOMBS = [
     ('("x" * 1000000) ~ ("x" * 1000000)', "string too large"),

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import write
 
-from engine.cli.main import cli
+from nubes.cli.main import cli
+from tests.helpers import write
 
 API_KEY = "sk-live-d3adb33f-never-write-me"
 PASSWORD = "var-secret-Pa55word"

@@ -3,9 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import write
 
-from engine.stack import load_stack, resolve_variables
+from nubes.engine.stack import load_stack, resolve_variables
+from tests.helpers import write
 
 
 def errors(tmp_path: Path, text: str) -> list[tuple[str, int, int]]:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.addrs import InstanceAddr
-from engine.state import LocalBackend, LockHeld, ResourceState, State, StateError
-from engine.state.lock import read_lock_info
+from nubes.engine.addrs import InstanceAddr
+from nubes.engine.state import LocalBackend, LockHeld, ResourceState, State, StateError
+from nubes.engine.state.lock import read_lock_info
 
 
 def sample(stack: str = "web") -> State:
@@ -87,7 +87,7 @@ HOLD = """
 import sys, time
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from engine.state import LocalBackend
+from nubes.engine.state import LocalBackend
 lock = LocalBackend(Path({dir!r}), "web").lock("apply")
 print("locked", flush=True)
 time.sleep(60)
@@ -194,7 +194,7 @@ def test_force_unlock_looks_twice_before_breaking(
 ) -> None:
     """A lock record left by a holder on another host, and a local run taking the lock at that
     moment: the second look sees the new holder's record, and nothing is broken."""
-    import engine.state.lock as lock_module
+    import nubes.engine.state.lock as lock_module
 
     backend = LocalBackend(tmp_path, "web")
     holder = backend.lock("apply")

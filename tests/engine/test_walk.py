@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 import threading
-import time
 
-from engine.graph import Outcome, walk
+from nubes.engine.graph import Outcome, walk
 
 
 def test_dependencies_run_first_and_in_parallel() -> None:
@@ -11,13 +10,15 @@ def test_dependencies_run_first_and_in_parallel() -> None:
     lock = threading.Lock()
     running = 0
     peak = 0
+    together = threading.Barrier(3)
 
     def run(node: str) -> None:
         nonlocal running, peak
         with lock:
             running += 1
             peak = max(peak, running)
-        time.sleep(0.05)
+        if node != "d":  # a, b and c only pass once all three run at once
+            together.wait(timeout=30)
         with lock:
             running -= 1
             log.append(node)
@@ -54,7 +55,6 @@ def test_stop_lets_in_flight_work_finish() -> None:
     def run(node: str) -> None:
         if node == "a":
             stop.set()
-            time.sleep(0.05)
         done.append(node)
 
     deps = {"a": set(), "b": {"a"}, "c": {"b"}}

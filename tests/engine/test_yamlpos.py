@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from engine.stack.yamlpos import MAX_DEPTH, load_yaml
+from nubes.engine.stack.yamlpos import MAX_DEPTH, load_yaml
 
 
 def test_positions_of_values_and_keys() -> None:

@@ -26,14 +26,14 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import drivers_for, load, make_plan, plan_and_apply, write
 
-from engine.apply import apply
-from engine.lang.unknown import Unknown
-from engine.state import LocalBackend
-from providers.sim.cloud import SimCloud
-from providers.sim.config import SimConfig
-from providers.sim.driver import _store
+from nubes.engine.apply import apply
+from nubes.engine.lang.unknown import Unknown
+from nubes.engine.state import LocalBackend
+from nubes.providers.sim.cloud import SimCloud
+from nubes.providers.sim.config import SimConfig
+from nubes.providers.sim.driver import _store
+from tests.helpers import drivers_for, load, make_plan, plan_and_apply, write
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
 

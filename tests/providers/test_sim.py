@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from providers.errors import ConflictError, InvalidRequestError, QuotaError, TransientError
-from providers.protocol import STACK_TAG, DriverContext, Ownership
-from providers.sim import SimDriver
+from nubes.providers.errors import ConflictError, InvalidRequestError, QuotaError, TransientError
+from nubes.providers.protocol import STACK_TAG, DriverContext, Ownership
+from nubes.providers.sim import SimDriver
 
 
 def sim(tmp_path: Path, **config: Any) -> SimDriver:
@@ -125,8 +125,8 @@ def test_cloud_persists_across_processes(tmp_path: Path) -> None:
     code = (
         f"import sys; sys.path.insert(0, {root!r})\n"
         "from pathlib import Path\n"
-        "from providers.sim import SimDriver\n"
-        "from providers.protocol import DriverContext\n"
+        "from nubes.providers.sim import SimDriver\n"
+        "from nubes.providers.protocol import DriverContext\n"
         "d = SimDriver()\n"
         f"d.configure({{}}, DriverContext(Path({str(tmp_path)!r}), {{}}))\n"
         f"print(d.read('key', {obj.id!r}).attributes['name'])\n"

@@ -9,9 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import write
-
-from providers.sim.store import Store, StoreError
+from nubes.providers.sim.store import Store, StoreError
+from tests.helpers import write
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = """
@@ -26,7 +25,7 @@ resources:
 
 def nubes(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "engine", *args],
+        [sys.executable, "-m", "nubes", *args],
         cwd=cwd,
         text=True,
         capture_output=True,

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_harness import PASSWORD, TOKEN, serve
 
-from engine.stack.model import Provider
-from server.config import ServerConfig, hash_password, token_hash
+from nubes.engine.stack.model import Provider
+from nubes.server.config import ServerConfig, hash_password, token_hash
+from tests.server_harness import PASSWORD, TOKEN, serve
 
 STACK = """
 nubes: 1

@@ -6,7 +6,8 @@ from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
-from server_harness import TOKEN
+
+from tests.server_harness import TOKEN
 
 
 def xml(response: httpx.Response) -> ET.Element:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from engine.state import LocalBackend
+from nubes.engine.state import LocalBackend
 
 
 def test_clouds_aggregate_every_provider(client: httpx.Client) -> None:

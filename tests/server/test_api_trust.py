@@ -17,11 +17,11 @@ from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
-from server_harness import PASSWORD, TOKEN, serve
 
-from engine.stack.model import Provider
-from providers.sim.driver import SimDriver
-from server.config import Limits, ServerConfig, hash_password, token_hash
+from nubes.engine.stack.model import Provider
+from nubes.providers.sim.driver import SimDriver
+from nubes.server.config import Limits, ServerConfig, hash_password, token_hash
+from tests.server_harness import PASSWORD, TOKEN, serve
 
 RELEASE = threading.Event()
 
@@ -142,7 +142,7 @@ def test_an_aggregate_answers_without_a_provider_that_does_not(
 def test_password_checks_run_off_the_loop_and_are_remembered(
     api: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import server.auth as auth
+    import nubes.server.auth as auth
 
     calls: list[str] = []
     started = threading.Event()
@@ -181,7 +181,7 @@ def test_password_checks_run_off_the_loop_and_are_remembered(
 
 @pytest.mark.anyio
 async def test_repeated_failures_from_one_address_are_slowed() -> None:
-    from server.auth import FREE_FAILURES, Authenticator
+    from nubes.server.auth import FREE_FAILURES, Authenticator
 
     config = ServerConfig({"home": Provider("home", "sim", {})}, "home")
     config.users["admin"] = hash_password("right")
@@ -223,7 +223,7 @@ def test_oversized_bodies_are_refused_with_413(client: httpx.Client) -> None:
 def test_blobs_stream_and_listing_reads_no_content(
     client: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from providers.sim.store import Store
+    from nubes.providers.sim.store import Store
 
     seen: list[Any] = []
     real_put = Store.put_blob
@@ -374,7 +374,7 @@ def test_query_parameters_and_long_segments_are_checked(client: httpx.Client) ->
 
 
 def test_token_guesses_do_not_slow_password_logins(api: str) -> None:
-    from server.auth import Authenticator
+    from nubes.server.auth import Authenticator
 
     config = ServerConfig({"home": Provider("home", "sim", {})}, "home")
     auth = Authenticator(config)
@@ -419,7 +419,7 @@ def test_listeners_to_job_events_hold_no_threads(
 
 
 def test_a_bug_keeps_the_headers(client: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    from server import views
+    from nubes.server import views
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ZeroDivisionError("boom")

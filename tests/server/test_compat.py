@@ -1,11 +1,13 @@
 """Backward compatibility, for good: nothing in the stored OpenAPI document or XML names may
-disappear or become stricter. (After an intended addition: python -m server.compat --write.)"""
+disappear or become stricter.
+
+After an intended addition: python -m nubes.server.compat --write."""
 
 from __future__ import annotations
 
 import json
 
-from server.compat import DOCS, current_openapi, openapi_problems, xml_names
+from nubes.server.compat import DOCS, current_openapi, openapi_problems, xml_names
 
 
 def test_the_openapi_document_only_grows() -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
-from server_harness import TOKEN
+
+from tests.server_harness import TOKEN
 
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Accept": "application/json"}
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import httpx
 from click.testing import CliRunner
-from helpers import write
 
-from engine.cli.main import cli
-from server.config import check_password
+from nubes.cli.main import cli
+from nubes.server.config import check_password
+from tests.helpers import write
 
 
 def _port() -> int:
@@ -29,7 +29,7 @@ def test_loopback_without_users_gets_a_one_run_token(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "engine",
+            "nubes",
             "serve",
             "--port",
             str(port),

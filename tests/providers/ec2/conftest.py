@@ -12,7 +12,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from helpers import FAKE_AWS_CREDENTIALS, start_moto
+
+from tests.helpers import FAKE_AWS_CREDENTIALS, start_moto
 
 FAKE_CREDENTIALS = FAKE_AWS_CREDENTIALS
 

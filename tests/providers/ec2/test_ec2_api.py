@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from server_harness import serve
 
-from engine.stack.model import Provider
-from server.config import ServerConfig, token_hash
+from nubes.engine.stack.model import Provider
+from nubes.server.config import ServerConfig, token_hash
+from tests.server_harness import serve
 
 
 def test_ec2_through_the_api(tmp_path: Path, aws: str, ami: str, ec2: Any) -> None:

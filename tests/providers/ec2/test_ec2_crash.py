@@ -7,14 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from helpers import FAKE_AWS_CREDENTIALS, make_plan, write
-
-from engine.state import LocalBackend
+from nubes.engine.state import LocalBackend
+from tests.helpers import FAKE_AWS_CREDENTIALS, make_plan, write
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -90,7 +88,7 @@ def test_sigkill_then_apply_converges_on_ec2(tmp_path: Path, aws: str, ami: str,
     args = [
         sys.executable,
         "-m",
-        "engine",
+        "nubes",
         "apply",
         "s.yaml",
         "--auto-approve",
@@ -108,7 +106,6 @@ def test_sigkill_then_apply_converges_on_ec2(tmp_path: Path, aws: str, ami: str,
         created += "Created after" in line
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    time.sleep(0.1)
     again = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stdout + again.stderr
     counts = live_objects(ec2)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from providers.ec2 import Ec2Driver
-from providers.errors import AuthError
-from providers.protocol import DriverContext
+from nubes.providers.ec2 import Ec2Driver
+from nubes.providers.errors import AuthError
+from nubes.providers.protocol import DriverContext
 
 
 def driver(endpoint: str, tmp: Path, **config: Any) -> Ec2Driver:
@@ -80,7 +80,7 @@ def test_image_lookups(tmp_path: Path, aws: str, ami: str) -> None:
 def test_import_tags_and_state_rm_untags_on_ec2(tmp_path: Path, aws: str, ami: str) -> None:
     """What `nubes import` and `nubes state rm` ask of the cloud: ownership tags put on an
     existing object and taken off again, for each kind EC2 and S3 tag differently."""
-    from providers.protocol import Ownership
+    from nubes.providers.protocol import Ownership
 
     d = driver(aws, tmp_path)
     api = Ownership("api", "made-elsewhere", "t-0")

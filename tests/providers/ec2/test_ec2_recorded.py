@@ -15,9 +15,9 @@ from botocore.exceptions import ClientError
 from botocore.parsers import create_parser
 from botocore.session import get_session
 
-from providers.ec2 import converters as conv
-from providers.ec2.errors import translate
-from providers.errors import ConflictError, NotFoundError, QuotaError, TransientError
+from nubes.providers.ec2 import converters as conv
+from nubes.providers.ec2.errors import translate
+from nubes.providers.errors import ConflictError, NotFoundError, QuotaError, TransientError
 
 FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "reference" / "ec2" / "libcloud"
 pytestmark = pytest.mark.skipif(

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from helpers import write
 
-from engine.cli.main import cli
+from nubes.cli.main import cli
+from tests.helpers import write
 
 STACK = """
 nubes: 1
@@ -207,10 +207,9 @@ def test_drift_import_and_errors(tmp_path: Path, aws: str, ami: str, ec2: Any) -
 
 
 def test_refresh_is_one_call_per_type(tmp_path: Path, aws: str, ami: str, ec2: Any) -> None:
-    from helpers import drivers_for, load
-
-    from engine.plan import plan
-    from engine.state import LocalBackend
+    from nubes.engine.plan import plan
+    from nubes.engine.state import LocalBackend
+    from tests.helpers import drivers_for, load
 
     stack_file = write(
         tmp_path / "many.yaml",
@@ -228,7 +227,7 @@ def test_refresh_is_one_call_per_type(tmp_path: Path, aws: str, ami: str, ec2: A
     stack, values = load(stack_file)
     drivers = drivers_for(stack, values, tmp_path / "state")
     backend = LocalBackend(tmp_path / "state", "many")
-    from engine.apply import apply
+    from nubes.engine.apply import apply
 
     first, _ = plan(stack, values, None, drivers)
     assert first is not None

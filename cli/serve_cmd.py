@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from engine.cli.session import Fail, handles_failures, out_console, state_dir_option
-from engine.diag import error
+from nubes.cli.session import Fail, handles_failures, out_console, state_dir_option
+from nubes.engine.diag import error
 
 
 def _loopback(host: str) -> bool:
@@ -48,8 +48,8 @@ def register_serve_command(cli: click.Group) -> None:
         config_file: str | None, host: str, port: int, hash_password: bool, state_dir: str
     ) -> None:
         """Serve Deltacloud's REST API (and stacks) in front of the configured drivers."""
-        from server.config import default_config, load_config, token_hash
-        from server.config import hash_password as make_hash
+        from nubes.server.config import default_config, load_config, token_hash
+        from nubes.server.config import hash_password as make_hash
 
         if hash_password:
             password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -79,8 +79,8 @@ def register_serve_command(cli: click.Group) -> None:
             )
         import uvicorn
 
-        from engine.diag import DiagnosticsError
-        from server.app import create_app
+        from nubes.engine.diag import DiagnosticsError
+        from nubes.server.app import create_app
 
         try:
             app = create_app(config, Path(state_dir), os.environ)

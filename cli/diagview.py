@@ -10,8 +10,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from engine.diag import Diagnostic, Severity
-from engine.files import InputFileError, read_regular
+from nubes.engine.diag import Diagnostic, Severity
+from nubes.engine.files import InputFileError, read_regular
 
 
 @lru_cache(maxsize=32)

@@ -12,15 +12,14 @@ from typing import Any
 
 import click
 
-from engine import __version__
-from engine.apply import ApplyOptions, ApplyResult, apply
-from engine.cli import render
-from engine.cli.catalog_cmd import register_catalog_command
-from engine.cli.diagview import print_diagnostics
-from engine.cli.progress import JsonProgress, LiveProgress, PlainProgress
-from engine.cli.render import print_lines
-from engine.cli.serve_cmd import register_serve_command
-from engine.cli.session import (
+from nubes import __version__
+from nubes.cli import render
+from nubes.cli.catalog_cmd import register_catalog_command
+from nubes.cli.diagview import print_diagnostics
+from nubes.cli.progress import JsonProgress, LiveProgress, PlainProgress
+from nubes.cli.render import print_lines
+from nubes.cli.serve_cmd import register_serve_command
+from nubes.cli.session import (
     Fail,
     Session,
     apply_options,
@@ -37,17 +36,18 @@ from engine.cli.session import (
     state_dir_option,
     var_options,
 )
-from engine.cli.state_cmds import register_state_commands
-from engine.drivers import configure_drivers
-from engine.graph import build_graph, to_dot
-from engine.plan import Plan, PlanOptions, plan_from_backend
-from engine.plan.differ import base_scope
-from engine.plan.planfile import is_plan_file, plan_to_json, read_plan_file, write_plan_file
-from engine.plan.validate import validate_stack
-from engine.sensitive import Sensitivity, public_state
-from engine.stack import digest_text
-from engine.state import LocalBackend, OutputState
-from engine.state.lock import whoami
+from nubes.cli.state_cmds import register_state_commands
+from nubes.engine.apply import ApplyOptions, ApplyResult, apply
+from nubes.engine.drivers import configure_drivers
+from nubes.engine.graph import build_graph, to_dot
+from nubes.engine.plan import Plan, PlanOptions, plan_from_backend
+from nubes.engine.plan.differ import base_scope
+from nubes.engine.plan.planfile import is_plan_file, plan_to_json, read_plan_file, write_plan_file
+from nubes.engine.plan.validate import validate_stack
+from nubes.engine.sensitive import Sensitivity, public_state
+from nubes.engine.stack import digest_text
+from nubes.engine.state import LocalBackend, OutputState
+from nubes.engine.state.lock import whoami
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 

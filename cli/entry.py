@@ -9,7 +9,7 @@ import sys
 
 def main() -> None:
     try:
-        from engine.cli.main import main as run
+        from nubes.cli.main import main as run
 
         run()
     except KeyboardInterrupt:

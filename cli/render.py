@@ -13,10 +13,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from engine.lang.unknown import Unknown
-from engine.plan.model import Action, Change, Drift, OutputChange, Plan
-from engine.state.model import ResourceState
-from providers.planning import same_value
+from nubes.engine.lang.unknown import Unknown
+from nubes.engine.plan.model import Action, Change, Drift, OutputChange, Plan
+from nubes.engine.state.model import ResourceState
+from nubes.providers.planning import same_value
 
 SYMBOL = {
     Action.CREATE: ("+", "green"),

@@ -16,12 +16,12 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from engine.cli.diagview import print_diagnostics
-from engine.diag import Diagnostic, Diagnostics, error
-from engine.drivers import Drivers, configure_drivers
-from engine.sensitive import Sensitivity, declared_schemas, stack_sensitivity
-from engine.stack import Stack, load_stack, resolve_variables
-from engine.state import LocalBackend, StateError
+from nubes.cli.diagview import print_diagnostics
+from nubes.engine.diag import Diagnostic, Diagnostics, error
+from nubes.engine.drivers import Drivers, configure_drivers
+from nubes.engine.sensitive import Sensitivity, declared_schemas, stack_sensitivity
+from nubes.engine.stack import Stack, load_stack, resolve_variables
+from nubes.engine.state import LocalBackend, StateError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

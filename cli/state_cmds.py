@@ -9,9 +9,8 @@ from dataclasses import asdict
 
 import click
 
-from engine.addrs import InstanceAddr, parse_instance_addr
-from engine.cli import render
-from engine.cli.session import (
+from nubes.cli import render
+from nubes.cli.session import (
     Session,
     check,
     err_console,
@@ -26,12 +25,13 @@ from engine.cli.session import (
     state_dir_option,
     var_options,
 )
-from engine.drivers import configure_drivers
-from engine.inventory import inventory
-from engine.stack import Stack, resolve_variables
-from engine.state import LocalBackend, ResourceState, State, StateError
-from providers.errors import ProviderError
-from providers.protocol import STACK_TAG, Claims, CloudObject, Ownership
+from nubes.engine.addrs import InstanceAddr, parse_instance_addr
+from nubes.engine.drivers import configure_drivers
+from nubes.engine.inventory import inventory
+from nubes.engine.stack import Stack, resolve_variables
+from nubes.engine.state import LocalBackend, ResourceState, State, StateError
+from nubes.providers.errors import ProviderError
+from nubes.providers.protocol import STACK_TAG, Claims, CloudObject, Ownership
 
 
 def _addr(text: str) -> InstanceAddr:

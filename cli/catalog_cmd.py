@@ -8,8 +8,7 @@ from typing import Any
 
 import click
 
-from engine.catalog import Resolved, Resolver, size_text
-from engine.cli.session import (
+from nubes.cli.session import (
     fail,
     handles_failures,
     json_option,
@@ -18,8 +17,9 @@ from engine.cli.session import (
     state_dir_option,
     var_options,
 )
-from engine.lang import Scope, evaluate, make_functions
-from engine.lang.unknown import contains_unknown
+from nubes.engine.catalog import Resolved, Resolver, size_text
+from nubes.engine.lang import Scope, evaluate, make_functions
+from nubes.engine.lang.unknown import contains_unknown
 
 
 def _cell(r: Resolved) -> dict[str, Any]:

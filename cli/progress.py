@@ -12,7 +12,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.text import Text
 
-from engine.apply.hooks import Op
+from nubes.engine.apply.hooks import Op
 
 VERB = {
     "create": ("Creating", "created"),

@@ -1,3 +1,0 @@
-from engine.cli.entry import main
-
-main()

@@ -1,0 +1,105 @@
+"""The state `Backend` protocol: what the engine and the front ends may ask of a stack's state.
+
+Every backend (the local folder today; S3 and PostgreSQL next) keeps the same promises: a write
+is atomic and bumps the serial; a state of another lineage is never overwritten; one writer per
+stack holds the lock (`lock(shared=True)` for plans); the intent journal outlives a killed apply;
+history keeps each applied stack file once.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from nubes.engine.state.journal import Intent, IntentKind
+from nubes.engine.state.lock import LockInfo
+from nubes.engine.state.model import State
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    serial: int
+    applied_at: str
+    digest: str
+    file: str
+    who: str
+    summary: str
+    stack_file: Path  # the stack file as it was applied, as the backend keeps it
+
+
+class JournalStore(Protocol):
+    """Intents written before each create and delete, so a killed apply loses nothing."""
+
+    def will_create(
+        self,
+        address: str,
+        provider: str,
+        type: str,
+        token: str,
+        dependencies: list[str],
+        sensitive: list[str],
+    ) -> None: ...
+
+    def created(self, token: str, id: str) -> None: ...
+
+    def will_delete(self, address: str, provider: str, type: str, id: str) -> None: ...
+
+    def deleted(self, id: str) -> None: ...
+
+    def settled(self, key: str) -> None: ...
+
+    def intents(self) -> list[Intent]: ...
+
+    def close(self) -> None: ...
+
+    def clear(self) -> None: ...
+
+
+class Lock(AbstractContextManager[Any], Protocol):
+    info: LockInfo | None
+
+    def release(self) -> None: ...
+
+
+class Backend(Protocol):
+    """One stack's state in one store."""
+
+    stack: str
+    journal: JournalStore
+
+    def read(self) -> State | None:
+        """The current state, None when nothing was ever applied; StateError when unusable."""
+        ...
+
+    def write(self, state: State) -> None:
+        """Write `state` with its serial bumped; refuses to overwrite another lineage."""
+        ...
+
+    def stage(self, state: State) -> bytes:
+        """Bump the serial and encode, for `commit` (the executor stages under its own lock)."""
+        ...
+
+    def commit(self, data: bytes) -> None: ...
+
+    def lock(self, operation: str, timeout: float = 0.0, shared: bool = False) -> Lock: ...
+
+    def force_unlock(self, lock_id: str) -> LockInfo: ...
+
+    def record_apply(
+        self, state: State, text: str, digest: str, file: str, who: str, summary: str
+    ) -> None: ...
+
+    def history(self) -> list[HistoryEntry]: ...
+
+    def sibling(self, stack: str) -> Backend:
+        """Another stack's state in the same store (import checks every stack's claims)."""
+        ...
+
+    def stack_names(self) -> list[str]:
+        """The stacks this store holds a state for."""
+        ...
+
+
+__all__ = ["Backend", "HistoryEntry", "Intent", "IntentKind", "JournalStore", "Lock"]

@@ -1,0 +1,3 @@
+from nubes.cli.entry import main
+
+main()
