@@ -7,7 +7,7 @@ DEMO   := .demo
 NUBES  := $(BIN)/nubes
 DEMO_ARGS := --state-dir $(DEMO)
 
-.PHONY: demo test bench check clean
+.PHONY: demo test test-fast bench check clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "nubes needs Python 3.11+")'
@@ -37,6 +37,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# the tests that need no server and few processes: a minute or so, for while you work
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
 bench: $(STAMP)
 	$(BIN)/python bench/plan_scale.py
 	$(BIN)/python bench/apply_parallel.py
@@ -44,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/chaos.py
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/api_load.py
+	$(BIN)/python bench/cli_startup.py
 
 check: $(STAMP)
 	$(BIN)/ruff check .

@@ -112,6 +112,7 @@ def seed(stack_file: Path, state_dir: Path) -> None:
 
 def measure(n: int, mode: str) -> dict[str, float]:
     from nubes.engine.drivers import configure_drivers
+    from nubes.engine.gcpause import gc_paused
     from nubes.engine.plan import PlanOptions, plan
     from nubes.engine.stack import load_stack, resolve_variables
     from nubes.engine.state import LocalBackend
@@ -123,14 +124,15 @@ def measure(n: int, mode: str) -> dict[str, float]:
     if mode == "refresh":
         seed(stack_file, state_dir)
     started = time.perf_counter()
-    stack, _ = load_stack(stack_file)
-    assert stack is not None
-    values, _ = resolve_variables(stack, {}, [], {})
-    drivers, _ = configure_drivers(stack, values, state_dir, {})
-    state = LocalBackend(state_dir, "scale").read()
-    sim = drivers["home"]
-    calls_before = sim.calls  # type: ignore[attr-defined]
-    result, diags = plan(stack, values, state, drivers, PlanOptions())
+    with gc_paused():  # as the CLI runs its load and plan
+        stack, _ = load_stack(stack_file)
+        assert stack is not None
+        values, _ = resolve_variables(stack, {}, [], {})
+        drivers, _ = configure_drivers(stack, values, state_dir, {})
+        state = LocalBackend(state_dir, "scale").read()
+        sim = drivers["home"]
+        calls_before = sim.calls  # type: ignore[attr-defined]
+        result, diags = plan(stack, values, state, drivers, PlanOptions())
     elapsed = time.perf_counter() - started
     assert result is not None, [d.summary for d in diags][:5]
     actions = {str(c.action) for c in result.changes}

@@ -117,3 +117,6 @@ def _size_requirements(stack: Any, variables: Mapping[str, Any]) -> list[dict[st
         if value not in found:
             found.append(value)
     return found
+
+
+register = register_catalog_command  # what nubes.cli.main calls when one of these commands runs

@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.markup import escape
 from rich.text import Text
 
-from nubes.engine.apply.hooks import Op
+from nubes.engine.apply.events import Event, EventHooks
+from nubes.engine.apply.hooks import Op, OpKind
 
 VERB = {
-    "create": ("Creating", "created"),
-    "update": ("Updating", "updated"),
-    "delete": ("Destroying", "destroyed"),
+    OpKind.CREATE: ("Creating", "created"),
+    OpKind.UPDATE: ("Updating", "updated"),
+    OpKind.DELETE: ("Destroying", "destroyed"),
 }
 
 
@@ -98,42 +98,15 @@ class LiveProgress(PlainProgress):
         self.live.stop()
 
 
-class JsonProgress:
-    """One JSON object per line, for scripts (`--json`)."""
+class JsonProgress(EventHooks):
+    """One JSON event per line, for scripts (`--json`): the schema of engine.apply.events."""
 
     def __init__(self, console: Console) -> None:
-        self.console = console
-        self.lock = threading.Lock()
+        def write(e: Event) -> None:
+            console.file.write(json.dumps(e) + "\n")
+            console.file.flush()
 
-    def emit(self, kind: str, **fields: Any) -> None:
-        event = {"type": kind, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **fields}
-        with self.lock:
-            self.console.file.write(json.dumps(event) + "\n")
-            self.console.file.flush()
-
-    def started(self, op: Op) -> None:
-        self.emit("apply_start", address=op.label, action=op.kind)
-
-    def finished(self, op: Op, seconds: float, id: str | None) -> None:
-        self.emit(
-            "apply_complete",
-            address=op.label,
-            action=op.kind,
-            id=id,
-            elapsed_seconds=round(seconds, 3),
-        )
-
-    def failed(self, op: Op, seconds: float, message: str) -> None:
-        self.emit(
-            "apply_errored",
-            address=op.label,
-            action=op.kind,
-            message=message,
-            elapsed_seconds=round(seconds, 3),
-        )
-
-    def skipped(self, op: Op, because: str) -> None:
-        self.emit("apply_skipped", address=op.label, action=op.kind, reason=because)
+        super().__init__(write)
 
     def close(self) -> None:
         pass

@@ -97,3 +97,6 @@ def register_serve_command(cli: click.Group) -> None:
             log_level="warning",
             proxy_headers=False,
         )
+
+
+register = register_serve_command  # what nubes.cli.main calls when one of these commands runs

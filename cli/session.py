@@ -11,17 +11,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
 
-from nubes.cli.diagview import print_diagnostics
+from nubes.engine import operations
 from nubes.engine.diag import Diagnostic, Diagnostics, error
-from nubes.engine.drivers import Drivers, configure_drivers
+from nubes.engine.drivers import Drivers
+from nubes.engine.gcpause import gc_paused
+from nubes.engine.operations import Loaded
 from nubes.engine.sensitive import Sensitivity, declared_schemas, stack_sensitivity
-from nubes.engine.stack import Stack, load_stack, resolve_variables
-from nubes.engine.state import LocalBackend, StateError
+from nubes.engine.stack import Stack, load_stack
+from nubes.engine.state import Backend, LocalBackend, StateError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,11 +43,16 @@ def fail(summary: str, detail: str = "") -> Fail:
     return Fail([error(summary, detail)])
 
 
+# rich is imported where output is made, not at start-up (bench/cli_startup.py)
 def out_console() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=True)
 
 
 def err_console() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -53,10 +62,14 @@ def handles_failures(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except Fail as exc:
+            from nubes.cli.diagview import print_diagnostics
+
             as_json = bool(kwargs.get("as_json"))
             print_diagnostics(out_console() if as_json else err_console(), exc.diags, as_json)
             raise SystemExit(exc.code) from None
         except StateError as exc:
+            from nubes.cli.diagview import print_diagnostics
+
             print_diagnostics(err_console(), [error(str(exc))])
             raise SystemExit(1) from None
 
@@ -68,8 +81,15 @@ class Session:
     stack: Stack
     variables: dict[str, Any]
     state_dir: Path
-    backend: LocalBackend
+    backend: Backend
     drivers: Drivers | None = None
+
+    @property
+    def loaded(self) -> Loaded:
+        """The stack ready for the engine's operations (a session opened with drivers)."""
+        if self.drivers is None:
+            raise RuntimeError("this session was opened without drivers")
+        return Loaded(self.stack, self.variables, self.drivers)
 
 
 def parse_var_options(pairs: Iterable[str]) -> dict[str, str]:
@@ -91,23 +111,19 @@ def open_session(
 ) -> Session:
     """Load a stack; `with_drivers=False` is for commands that only read state, which need
     neither the drivers nor the variables' values."""
-    stack, diags = load_stack(stack_file)
+    with gc_paused():  # one command at a time: the whole process is this load
+        stack, diags = load_stack(stack_file)
     if stack is None:
         raise Fail(diags)
-    variables: dict[str, Any] = {}
-    if with_drivers:
-        cli_vars = parse_var_options(var_pairs)
-        variables, var_diags = resolve_variables(stack, cli_vars, list(var_files), os.environ)
-        if var_diags.has_errors:
-            raise Fail(var_diags)
     directory = Path(state_dir)
-    session = Session(stack, variables, directory, LocalBackend(directory, stack.name))
-    if with_drivers:
-        drivers, driver_diags = configure_drivers(stack, variables, directory, os.environ)
-        if driver_diags.has_errors:
-            raise Fail(driver_diags)
-        session.drivers = drivers
-    return session
+    backend = LocalBackend(directory, stack.name)
+    if not with_drivers:
+        return Session(stack, {}, directory, backend)
+    given = parse_var_options(var_pairs)
+    loaded, more = operations.configure(stack, given, list(var_files), os.environ, directory)
+    if loaded is None:
+        raise Fail(more)
+    return Session(stack, loaded.variables, directory, backend, loaded.drivers)
 
 
 def sensitivity(session: Session) -> Sensitivity:

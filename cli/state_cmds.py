@@ -29,7 +29,7 @@ from nubes.engine.addrs import InstanceAddr, parse_instance_addr
 from nubes.engine.drivers import configure_drivers
 from nubes.engine.inventory import inventory
 from nubes.engine.stack import Stack, resolve_variables
-from nubes.engine.state import LocalBackend, ResourceState, State, StateError
+from nubes.engine.state import Backend, ResourceState, State, StateError
 from nubes.providers.errors import ProviderError
 from nubes.providers.protocol import STACK_TAG, Claims, CloudObject, Ownership
 
@@ -116,15 +116,14 @@ def _release_tags(session: Session, removed: list[ResourceState]) -> None:
             err_console().print(f"{rs.address}: its ownership tags stay ({exc.code}: {exc}).")
 
 
-def _check_other_stacks(backend: LocalBackend, provider: str, obj: CloudObject) -> None:
-    """An object another stack in this state folder manages (one that a cloud without tags, or
+def _check_other_stacks(backend: Backend, provider: str, obj: CloudObject) -> None:
+    """An object another stack in this state store manages (one that a cloud without tags, or
     an older nubes, left untagged) is refused too."""
-    for path in sorted(backend.state_dir.glob("*.json")):
-        name = path.stem
+    for name in backend.stack_names():
         if name == backend.stack:
             continue
         try:
-            other = LocalBackend(backend.state_dir, name).read()
+            other = backend.sibling(name).read()
         except StateError:
             continue  # not a state of ours, or damaged: its own commands will say so
         if other is None:
@@ -344,3 +343,6 @@ def register_state_commands(cli: click.Group) -> None:
             f"Imported {res.type} {native_id} as {address}. "
             "Run nubes plan to see how it differs from the stack."
         )
+
+
+register = register_state_commands  # what nubes.cli.main calls when one of these commands runs

@@ -10,25 +10,25 @@ import asyncio
 import json
 import os
 import threading
-import time
 import uuid
-from collections.abc import AsyncIterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from nubes.engine.apply import ApplyOptions, apply
-from nubes.engine.apply.hooks import Op
+from nubes.engine import operations
+from nubes.engine.apply import ApplyOptions, Event, EventHooks, event
 from nubes.engine.diag import Diagnostics
-from nubes.engine.drivers import configure_drivers
-from nubes.engine.plan import PlanOptions, plan_from_backend
+from nubes.engine.operations import Loaded
+from nubes.engine.plan import Plan
 from nubes.engine.plan.planfile import plan_to_json
 from nubes.engine.sensitive import declared_schemas, public_state, stack_sensitivity
-from nubes.engine.stack import Stack, load_stack, resolve_variables
-from nubes.engine.state import LocalBackend, StateError
+from nubes.engine.stack import Stack, load_stack
+from nubes.engine.state import Backend, LocalBackend, StateError
 from nubes.engine.state.lock import whoami
 from nubes.server import views
 from nubes.server.calls import Calls
@@ -43,15 +43,11 @@ class Job:
     state: str = "queued"  # queued, running, succeeded, failed
     summary: str = ""
     diagnostics: list[dict[str, Any]] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)  # engine.apply.events' schema
     done: threading.Event = field(default_factory=threading.Event)
-    changed: threading.Condition = field(default_factory=threading.Condition)
 
     def emit(self, kind: str, **fields: Any) -> None:
-        event = {"type": kind, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **fields}
-        with self.changed:
-            self.events.append(event)
-            self.changed.notify_all()
+        self.events.append(event(kind, **fields))
 
     def view(self, base: str) -> dict[str, Any]:
         return {
@@ -65,43 +61,69 @@ class Job:
         }
 
 
-class JobHooks:
-    def __init__(self, job: Job) -> None:
-        self.job = job
-
-    def started(self, op: Op) -> None:
-        self.job.emit("apply_start", address=op.label, action=op.kind)
-
-    def finished(self, op: Op, seconds: float, id: str | None) -> None:
-        self.job.emit(
-            "apply_complete",
-            address=op.label,
-            action=op.kind,
-            id=id,
-            elapsed_seconds=round(seconds, 3),
-        )
-
-    def failed(self, op: Op, seconds: float, message: str) -> None:
-        self.job.emit("apply_errored", address=op.label, action=op.kind, message=message)
-
-    def skipped(self, op: Op, because: str) -> None:
-        self.job.emit("apply_skipped", address=op.label, action=op.kind, reason=because)
-
-
 def _diags_json(diags: Diagnostics) -> list[dict[str, Any]]:
     return [d.to_json() for d in diags]
 
 
-def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -> None:
-    jobs: dict[str, Job] = {}
+class StackFiles:
+    """The server's stacks, parsed once per version of each file, and their configured drivers
+    once per stack version and variables (a request re-reads nothing that did not change)."""
 
-    def stacks() -> dict[str, Stack]:
+    def __init__(self, paths: list[Path], state_dir: Path, environ: Mapping[str, str]) -> None:
+        self.paths = paths
+        self.state_dir = state_dir
+        self.environ = environ
+        self._lock = threading.Lock()
+        self._parsed: dict[Path, tuple[tuple[int, int, int], Stack | None]] = {}
+        self._loaded: OrderedDict[tuple[str, str], Loaded] = OrderedDict()
+
+    def stacks(self) -> dict[str, Stack]:
         found: dict[str, Stack] = {}
-        for path in config.stacks:
-            stack, _ = load_stack(path)
+        for path in self.paths:
+            stack = self._stack(path)
             if stack is not None:
                 found[stack.name] = stack
         return found
+
+    def _stack(self, path: Path) -> Stack | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        version = (st.st_ino, st.st_mtime_ns, st.st_size)
+        with self._lock:
+            seen = self._parsed.get(path)
+        if seen is not None and seen[0] == version:
+            return seen[1]
+        stack, _ = load_stack(path)
+        with self._lock:
+            self._parsed[path] = (version, stack)
+        return stack
+
+    def loaded(self, stack: Stack, given: dict[str, str]) -> tuple[Loaded | None, Diagnostics]:
+        key = (stack.digest, json.dumps(given, sort_keys=True))
+        with self._lock:
+            if key in self._loaded:
+                self._loaded.move_to_end(key)
+                return self._loaded[key], Diagnostics()
+        loaded, diags = operations.configure(stack, given, [], self.environ, self.state_dir)
+        if loaded is not None:
+            with self._lock:
+                self._loaded[key] = loaded
+                while len(self._loaded) > MAX_LOADED:
+                    self._loaded.popitem(last=False)
+        return loaded, diags
+
+    def backend(self, name: str) -> Backend:
+        return LocalBackend(self.state_dir, name)
+
+
+MAX_LOADED = 32  # stack versions with their drivers kept configured
+
+
+def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -> None:
+    jobs: dict[str, Job] = {}
+    files = StackFiles(list(config.stacks), state_dir, os.environ)
 
     async def offload(request: Request, fn: Any, *args: Any, pool: str = "files") -> Any:
         """Blocking work (files, plans, clouds) in a thread, never on the event loop; a stack's
@@ -110,7 +132,7 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
         return await calls.run(pool, fn, *args)
 
     async def stack_named(request: Request, name: str) -> Stack:
-        stack = (await offload(request, stacks)).get(name)
+        stack = (await offload(request, files.stacks)).get(name)
         if stack is None:
             raise ApiError(404, f"this server has no stack {name!r}")
         return stack
@@ -118,38 +140,30 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
     def base(request: Request) -> str:
         return public_base(request) + "/api"
 
-    async def variables(request: Request, stack: Stack) -> dict[str, Any]:
+    async def variables(request: Request, stack: Stack) -> dict[str, str]:
+        """The variables a request gives, as text (as --var gives them); checked when loaded."""
         body = await request.body()
-        given: dict[str, str] = {}
-        if body:
-            try:
-                doc = json.loads(body)
-            except RecursionError:
-                raise ApiError(400, "the JSON body nests too deeply") from None
-            except ValueError:
-                raise ApiError(400, 'the body must be JSON: {"variables": {...}}') from None
-            raw = doc.get("variables", {}) if isinstance(doc, dict) else None
-            if not isinstance(raw, dict):
-                raise ApiError(400, "variables must be a JSON object")
-            given = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
-        values, diags = resolve_variables(stack, given, [], os.environ)
-        if diags.has_errors:
-            raise ApiError(400, "; ".join(d.summary for d in diags))
-        return values
+        if not body:
+            return {}
+        try:
+            doc = json.loads(body)
+        except RecursionError:
+            raise ApiError(400, "the JSON body nests too deeply") from None
+        except ValueError:
+            raise ApiError(400, 'the body must be JSON: {"variables": {...}}') from None
+        raw = doc.get("variables", {}) if isinstance(doc, dict) else None
+        if not isinstance(raw, dict):
+            raise ApiError(400, "variables must be a JSON object")
+        return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
 
-    def planned(stack: Stack, values: dict[str, Any], destroy: bool = False) -> Any:
-        drivers, diags = configure_drivers(stack, values, state_dir, os.environ)
-        backend = LocalBackend(state_dir, stack.name)
-        if diags.has_errors:
-            return None, diags, drivers, backend
-        result, plan_diags = plan_from_backend(
-            stack, values, backend, drivers, PlanOptions(destroy=destroy)
-        )
-        diags.extend(plan_diags)
-        return result, diags, drivers, backend
+    async def loaded(request: Request, stack: Stack, given: dict[str, str]) -> Loaded:
+        found, diags = await offload(request, files.loaded, stack, given)
+        if found is None:
+            raise ApiError(400, "; ".join(d.summary for d in diags if d.severity == "error"))
+        return cast(Loaded, found)
 
     def item(request: Request, name: str, stack: Stack) -> dict[str, Any]:
-        state = LocalBackend(state_dir, name).read()
+        state = files.backend(name).read()
         return {
             "name": name,
             "href": views.href_of(base(request), "stacks", name),
@@ -162,7 +176,7 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
     @app.get("/api/stacks")
     async def stacks_index(request: Request) -> Response:
         def listed() -> list[dict[str, Any]]:
-            return [item(request, name, stack) for name, stack in stacks().items()]
+            return [item(request, name, stack) for name, stack in files.stacks().items()]
 
         return JSONResponse({"stacks": await offload(request, listed)})
 
@@ -174,13 +188,18 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
     @app.post("/api/stacks/{name}/plan")
     async def stacks_plan(request: Request, name: str) -> Response:
         stack = await stack_named(request, name)
-        values = await variables(request, stack)
-
-        def locked_plan() -> Any:
-            with LocalBackend(state_dir, stack.name).lock("plan (api)", shared=True):
-                return planned(stack, values)
-
-        result, diags, _, _ = await offload(request, locked_plan, pool=f"stack:{stack.name}")
+        found = await loaded(request, stack, await variables(request, stack))
+        result, diags = await offload(
+            request,
+            operations.plan,
+            found,
+            files.backend(stack.name),
+            None,
+            operations.Locking.SHARED,
+            0.0,
+            "plan (api)",
+            pool=f"stack:{stack.name}",
+        )
         if result is None:
             return JSONResponse({"diagnostics": _diags_json(diags)}, status_code=400)
         return JSONResponse(plan_to_json(result))
@@ -188,35 +207,37 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
     @app.post("/api/stacks/{name}/apply", status_code=202)
     async def stacks_apply(request: Request, name: str) -> Response:
         stack = await stack_named(request, name)
-        values = await variables(request, stack)
+        found = await loaded(request, stack, await variables(request, stack))
         job = Job(uuid.uuid4().hex[:12], name)
         jobs[job.id] = job
-        threading.Thread(target=run_apply, args=(job, stack, values), daemon=True).start()
+        threading.Thread(target=run_apply, args=(job, found), daemon=True).start()
         view = job.view(base(request))
         return JSONResponse({"job": view}, status_code=202, headers={"Location": view["href"]})
 
-    def run_apply(job: Job, stack: Stack, values: dict[str, Any]) -> None:
+    def run_apply(job: Job, found: Loaded) -> None:
         job.state = "running"
-        job.emit("job_start", stack=stack.name)
+        job.emit("job_start", stack=found.stack.name)
+
+        def review(planned: Plan) -> bool:
+            job.emit("planned", summary=planned.counts())
+            return True
+
         try:
-            backend = LocalBackend(state_dir, stack.name)
-            with backend.lock("apply (api)"):
-                result, diags, drivers, backend = planned(stack, values)
-                if result is None:
-                    job.diagnostics = _diags_json(diags)
-                    job.state, job.summary = "failed", "the plan failed"
-                    return
-                job.emit("planned", summary=result.counts())
-                outcome = apply(result, drivers, backend, ApplyOptions(), JobHooks(job))
-                if outcome.wrote:
-                    backend.record_apply(
-                        outcome.state,
-                        stack.text,
-                        stack.digest,
-                        str(stack.file),
-                        f"{whoami()} (api)",
-                        outcome.summary(),
-                    )
+            planned, outcome, diags = operations.plan_and_apply(
+                found,
+                files.backend(found.stack.name),
+                f"{whoami()} (api)",
+                review,
+                options=ApplyOptions(),
+                hooks=EventHooks(job.events.append),
+                operation="apply (api)",
+            )
+            if planned is None:
+                job.diagnostics = _diags_json(diags)
+                job.state, job.summary = "failed", "the plan failed"
+            elif outcome is None:
+                job.state, job.summary = "succeeded", "no changes"
+            else:
                 job.summary = outcome.summary()
                 job.diagnostics = _diags_json(outcome.diags)
                 job.state = "failed" if outcome.failed else "succeeded"
@@ -247,8 +268,8 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
             while True:
                 batch = job.events[sent:]
                 finished = job.done.is_set()
-                for event in batch:
-                    yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+                for e in batch:
+                    yield f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode()
                 sent += len(batch)
                 if finished and sent >= len(job.events):
                     return
@@ -259,7 +280,7 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
     @app.get("/api/stacks/{name}/state")
     async def stacks_state(request: Request, name: str) -> Response:
         stack = await stack_named(request, name)
-        state = await offload(request, LocalBackend(state_dir, stack.name).read)
+        state = await offload(request, files.backend(stack.name).read)
         if state is None:
             raise ApiError(404, f"stack {name} has no state yet")
         hidden = stack_sensitivity(stack, declared_schemas(stack))
@@ -268,7 +289,7 @@ def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -
     @app.get("/api/stacks/{name}/history")
     async def stacks_history(request: Request, name: str) -> Response:
         stack = await stack_named(request, name)
-        entries = await offload(request, LocalBackend(state_dir, stack.name).history)
+        entries = await offload(request, files.backend(stack.name).history)
         return JSONResponse(
             {
                 "history": [

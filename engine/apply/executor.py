@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from nubes.engine.apply.hooks import Hooks, NoHooks, Op
+from nubes.engine.apply.hooks import Hooks, NoHooks, Op, OpKind
 from nubes.engine.apply.ordering import operations
 from nubes.engine.diag import Diagnostics, error
 from nubes.engine.drivers import Drivers
@@ -26,7 +26,7 @@ from nubes.engine.lang.unknown import contains_unknown
 from nubes.engine.plan.check import conform, value_problem
 from nubes.engine.plan.differ import base_scope, evaluate_attributes, instance_names, set_value
 from nubes.engine.plan.model import Action, Change, Plan
-from nubes.engine.state.local import LocalBackend
+from nubes.engine.state.backend import Backend
 from nubes.engine.state.model import OutputState, ResourceState, State, StateError
 from nubes.providers.errors import (
     CreateIncompleteError,
@@ -50,7 +50,7 @@ class ApplyResult:
     diags: Diagnostics
     wrote: bool = True  # whether the state file was written (an apply that did nothing: no)
 
-    def count(self, kind: str, outcome: Outcome = Outcome.DONE) -> int:
+    def count(self, kind: OpKind, outcome: Outcome = Outcome.DONE) -> int:
         return sum(1 for op, o in self.outcomes.items() if op.kind == kind and o is outcome)
 
     @property
@@ -66,9 +66,9 @@ class ApplyResult:
         return [op for op, o in self.outcomes.items() if o is Outcome.NOT_STARTED]
 
     def summary(self) -> str:
-        added = self.count("create")
-        changed = self.count("update")
-        destroyed = self.count("delete")
+        added = self.count(OpKind.CREATE)
+        changed = self.count(OpKind.UPDATE)
+        destroyed = self.count(OpKind.DELETE)
         text = f"{added} added, {changed} changed, {destroyed} destroyed"
         extra = [f"{len(self.failed)} failed"] if self.failed else []
         if self.skipped:
@@ -87,7 +87,7 @@ class Executor:
         self,
         plan: Plan,
         drivers: Drivers,
-        backend: LocalBackend,
+        backend: Backend,
         hooks: Hooks,
         stop: threading.Event | None = None,
     ) -> None:
@@ -133,7 +133,7 @@ class Executor:
 
     def run(self, op: Op) -> None:
         started = time.monotonic()
-        if op.kind == "noop":
+        if op.kind is OpKind.NOOP:
             return
         self.hooks.started(op)
         try:
@@ -171,12 +171,12 @@ class Executor:
         return _OpFailed(message)
 
     def _perform(self, op: Op) -> str | None:
-        if op.kind == "delete":
+        if op.kind is OpKind.DELETE:
             return self._delete(op.change)
         change = op.change
         desired = self._desired(op)
         driver = self.drivers[change.provider]
-        if op.kind == "update":
+        if op.kind is OpKind.UPDATE:
             assert change.id is not None and change.before is not None
             obj = driver.update(change.type, change.id, change.before, desired)
             self._record(change, obj, self._token_of(change), {**change.before, **desired})
@@ -327,7 +327,7 @@ class Executor:
 def apply(
     plan: Plan,
     drivers: Drivers,
-    backend: LocalBackend,
+    backend: Backend,
     options: ApplyOptions | None = None,
     hooks: Hooks | None = None,
 ) -> ApplyResult:
@@ -338,7 +338,7 @@ def apply(
 def _apply(
     plan: Plan,
     drivers: Drivers,
-    backend: LocalBackend,
+    backend: Backend,
     options: ApplyOptions,
     hooks: Hooks | None,
 ) -> ApplyResult:

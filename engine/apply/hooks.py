@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from nubes.engine.plan.model import Change
 
 
+class OpKind(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    NOOP = "noop"  # costs nothing: the object stays as it is
+
+
 @dataclass(frozen=True)
 class Op:
-    """One operation of an apply: create, update or delete one object (no-ops cost nothing)."""
+    """One operation of an apply: create, update or delete one object."""
 
-    kind: str  # create, update, delete, noop
+    kind: OpKind
     change: Change
 
     @property

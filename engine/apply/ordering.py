@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from itertools import pairwise
 
-from nubes.engine.apply.hooks import Op
+from nubes.engine.apply.hooks import Op, OpKind
 from nubes.engine.plan.model import Action, Change
 from nubes.engine.state.model import State
 
@@ -25,20 +25,18 @@ def operations(changes: list[Change], prior: State) -> tuple[list[Op], dict[Op, 
     for c in changes:
         addr = str(c.addr)
         if c.deposed:
-            deposed_ops.append(Op("delete", c))
+            deposed_ops.append(Op(OpKind.DELETE, c))
             ops.append(deposed_ops[-1])
             continue
         if c.action is Action.DELETE:
-            delete_op[addr] = Op("delete", c)
+            delete_op[addr] = Op(OpKind.DELETE, c)
             ops.append(delete_op[addr])
             continue
-        kind = {Action.CREATE: "create", Action.UPDATE: "update", Action.NOOP: "noop"}.get(
-            c.action, "create"
-        )
+        kind = {Action.UPDATE: OpKind.UPDATE, Action.NOOP: OpKind.NOOP}.get(c.action, OpKind.CREATE)
         apply_op[addr] = Op(kind, c)
         ops.append(apply_op[addr])
         if c.action.replaces:
-            delete_op[addr] = Op("delete", c)
+            delete_op[addr] = Op(OpKind.DELETE, c)
             ops.append(delete_op[addr])
             if c.action is Action.DELETE_CREATE:
                 deps[apply_op[addr]].add(delete_op[addr])

@@ -11,13 +11,13 @@ from nubes.engine.drivers import Drivers
 from nubes.engine.plan.differ import PlanOptions, plan
 from nubes.engine.plan.model import Action, Change, Drift, OutputChange, Plan
 from nubes.engine.stack.model import Stack
-from nubes.engine.state.local import LocalBackend
+from nubes.engine.state.backend import Backend
 
 
 def plan_from_backend(
     stack: Stack,
     variables: dict[str, Any],
-    backend: LocalBackend,
+    backend: Backend,
     drivers: Drivers,
     options: PlanOptions | None = None,
     recover: bool = True,

@@ -16,7 +16,6 @@ from nubes.engine.addrs import InstanceAddr
 from nubes.engine.catalog import Resolver
 from nubes.engine.diag import Diagnostics
 from nubes.engine.drivers import Drivers
-from nubes.engine.gcpause import gc_paused
 from nubes.engine.graph import Graph, build_graph
 from nubes.engine.lang import Scope, evaluate, make_functions
 from nubes.engine.lang.budget import run_budget
@@ -111,7 +110,7 @@ def plan(
 ) -> tuple[Plan | None, Diagnostics]:
     """Plan `stack` against `state`, first finishing what an interrupted apply left in the
     journal (`intents`), then refreshing."""
-    with gc_paused(), run_budget():
+    with run_budget():
         return _plan(stack, variables, state, drivers, options, intents or [])
 
 

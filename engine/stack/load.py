@@ -12,7 +12,6 @@ from pydantic import ValidationError
 from nubes.engine.addrs import NAME_RE
 from nubes.engine.diag import Diagnostic, Diagnostics, SourceRange, error
 from nubes.engine.files import InputFileError, read_inside, read_regular, resolve_inside
-from nubes.engine.gcpause import gc_paused
 from nubes.engine.lang import BUILTIN_NAMES, FUNCTION_NAMES, ParseError, parse_string
 from nubes.engine.stack.model import (
     CURRENT_FORMAT,
@@ -58,8 +57,7 @@ def load_stack(path: str | Path) -> tuple[Stack | None, Diagnostics]:
 
 
 def parse_stack(text: str, file: Path) -> tuple[Stack | None, Diagnostics]:
-    with gc_paused():
-        return _parse_stack(text, file)
+    return _parse_stack(text, file)
 
 
 def _too_many_resources(node: yaml.Node, file: str) -> Diagnostic | None:

@@ -66,8 +66,11 @@ class Lock(AbstractContextManager[Any], Protocol):
 class Backend(Protocol):
     """One stack's state in one store."""
 
-    stack: str
-    journal: JournalStore
+    @property
+    def stack(self) -> str: ...
+
+    @property
+    def journal(self) -> JournalStore: ...
 
     def read(self) -> State | None:
         """The current state, None when nothing was ever applied; StateError when unusable."""

@@ -14,11 +14,10 @@ import re
 import stat
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nubes.engine.gcpause import gc_paused
+from nubes.engine.state.backend import HistoryEntry
 from nubes.engine.state.files import (
     describe_os_error,
     ensure_private_dir,
@@ -32,17 +31,6 @@ from nubes.engine.state.upgrade import upgrade
 
 MAX_STATE_BYTES = 1024 * 1024 * 1024  # far beyond any real stack; a limit, not a target
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    serial: int
-    applied_at: str
-    digest: str
-    file: str
-    who: str
-    summary: str
-    stack_file: Path
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -97,6 +85,8 @@ def _read_private(path: Path, limit: int) -> bytes | None:
 
 
 class LocalBackend:
+    """A stack's state in a folder of this machine (the `Backend` protocol's first store)."""
+
     def __init__(self, state_dir: Path, stack: str) -> None:
         self.state_dir = state_dir
         self.stack = stack
@@ -123,8 +113,7 @@ class LocalBackend:
             text = raw.decode("utf-8")
             if text.startswith("\ufeff"):
                 raise ValueError("it starts with a byte order mark")
-            with gc_paused():
-                doc = json.loads(text, parse_constant=_no_constant)
+            doc = json.loads(text, parse_constant=_no_constant)
         except RecursionError:
             raise StateError(f"state file {path} nests too deeply to be a state.{backup}") from None
         except ValueError as exc:
@@ -229,6 +218,14 @@ class LocalBackend:
 
     def force_unlock(self, lock_id: str) -> LockInfo:
         return force_unlock(self.lock_path, lock_id)
+
+    def sibling(self, stack: str) -> LocalBackend:
+        return LocalBackend(self.state_dir, stack)
+
+    def stack_names(self) -> list[str]:
+        if not self.state_dir.is_dir():
+            return []
+        return sorted(p.stem for p in self.state_dir.glob("*.json") if p.is_file())
 
     # ---- history ---------------------------------------------------------------------------
 

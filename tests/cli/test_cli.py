@@ -10,7 +10,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from nubes.cli import main as cli_main
+from nubes.cli import run_cmds
 from nubes.cli.main import cli
+from nubes.engine import operations
 from tests.helpers import write
 
 STACK = """
@@ -234,7 +236,7 @@ def test_apply_json_events(env: dict[str, Any]) -> None:
 
 
 def test_prompt_on_a_terminal(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli_main, "stdin_is_tty", lambda: True)
+    monkeypatch.setattr(run_cmds, "stdin_is_tty", lambda: True)
     no = run(env, "apply", env["stack"], input="no\n")
     assert no.exit_code == 1 and "cancelled" in no.stderr and sim_objects(env) == []
     yes = run(env, "apply", env["stack"], input="yes\n")
@@ -286,7 +288,7 @@ def test_internal_errors_have_no_traceback(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("something impossible")
 
-    monkeypatch.setattr(cli_main, "plan_from_backend", broken)
+    monkeypatch.setattr(operations, "plan_from_backend", broken)
     monkeypatch.setattr("sys.argv", ["nubes", "plan", env["stack"], "--state-dir", env["state"]])
     monkeypatch.delenv("NUBES_DEBUG", raising=False)
     with pytest.raises(SystemExit) as exit_info:
