@@ -311,6 +311,29 @@ class Image:
     owner: str = "system"
 
 
+@dataclass(frozen=True)
+class Feature:
+    """A Deltacloud feature of a collection: what a client may send (`params`) to which
+    operation (`rel`: create, index)."""
+
+    name: str
+    rel: str
+    params: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DriverInfo:
+    """What a configured driver tells the front ends about itself, so that none of them
+    hard-codes a list for all drivers or reaches for attributes the protocol does not name."""
+
+    name: str  # the driver's name in stacks (sim, ec2)
+    api_name: str  # its name to Deltacloud clients (the sim is Deltacloud's mock)
+    location: str  # the region or endpoint it talks to
+    types: frozenset[str]  # the portable types it serves
+    features: Mapping[str, tuple[Feature, ...]] = field(default_factory=dict)  # by collection
+    actions: Mapping[str, frozenset[str]] = field(default_factory=dict)  # by collection
+
+
 @runtime_checkable
 class VolumeData(Protocol):
     """A driver that can read a volume's contents out and write them into another volume, which
@@ -368,6 +391,10 @@ class Driver(Protocol):
     """What every cloud driver provides. Methods may raise `providers.errors.ProviderError`."""
 
     name: str
+
+    def info(self) -> DriverInfo:
+        """Name, location, types and Deltacloud features of the configured driver."""
+        ...
 
     def schema(self) -> Mapping[str, TypeSchema]: ...
 

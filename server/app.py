@@ -84,17 +84,6 @@ TYPES = {
     "keys": "key",
     **{name: type_ for name, (type_, _) in KINDS.items()},
 }
-FEATURES: dict[str, list[tuple[str, str, list[str]]]] = {
-    "instances": [
-        ("user_name", "create", ["name"]),
-        ("user_data", "create", ["user_data"]),
-        ("authentication_key", "create", ["keyname"]),
-        ("firewalls", "create", ["firewalls"]),
-        ("realm_filter", "index", ["realm_id"]),
-        ("hardware_profile_overrides", "create", ["hwp_cpu", "hwp_memory", "hwp_storage"]),
-    ],
-    "images": [("owner_id", "index", ["owner_id"])],
-}
 
 
 def _base(request: Request) -> str:
@@ -112,7 +101,7 @@ def _driver(request: Request) -> AsyncDriver:
 
 
 def _supports(request: Request, type: str) -> None:
-    if type not in _driver(request).raw.schema():
+    if type not in _driver(request).raw.info().types:
         raise ApiError(501, f"the {request.scope['state']['provider']} provider has no {type}s")
 
 
@@ -245,18 +234,18 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         base = _base(request)
         state = request.scope["state"]
         provider = state["provider"]
-        supported = set(_driver(request).raw.schema())
+        info = _driver(request).raw.info()
         links: list[dict[str, Any]] = []
         for name in COLLECTIONS:
-            if name in TYPES and TYPES[name] not in supported:
+            if name in TYPES and TYPES[name] not in info.types:
                 continue  # a collection appears only where the driver supports it
             links.append(
                 {
                     "rel": name,
                     "href": f"{base}/{name}",
                     "features": [
-                        {"name": f, "rel": rel, "params": params}
-                        for f, rel, params in FEATURES.get(name, [])
+                        {"name": f.name, "rel": f.rel, "params": list(f.params)}
+                        for f in info.features.get(name, ())
                     ],
                 }
             )

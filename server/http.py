@@ -128,7 +128,7 @@ def choose_provider(request: Request, config: ServerConfig, matrix: dict[str, st
             raise ApiError(400, f"this server has no provider with driver {driver!r}")
     if provider:
         drivers = request.app.state.drivers.by_provider
-        chosen = [n for n in candidates if provider in (n, getattr(drivers.get(n), "region", None))]
+        chosen = [n for n in candidates if provider in (n, drivers[n].info().location)]
         if not chosen:
             raise ApiError(
                 400, f"no provider {provider!r}" + (f" for driver {driver!r}" if driver else "")

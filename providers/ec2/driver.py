@@ -13,6 +13,7 @@ import builtins
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
 
+from nubes.providers import features
 from nubes.providers.constraints import S3_BUCKET_NAME
 from nubes.providers.ec2 import converters as conv
 from nubes.providers.ec2.transport import Settings, Transport
@@ -34,6 +35,7 @@ from nubes.providers.protocol import (
     Blob,
     CloudObject,
     DriverContext,
+    DriverInfo,
     HardwareProfile,
     Image,
     Ownership,
@@ -96,6 +98,20 @@ def _settings(config: Mapping[str, Any]) -> tuple[Settings, list[tuple[str, str]
     return Settings(**values), problems
 
 
+# Deltacloud's features of the collections this driver serves
+FEATURES = {
+    "instances": (
+        features.USER_NAME,  # user_name: the Name tag
+        features.USER_DATA,
+        features.AUTHENTICATION_KEY,
+        features.FIREWALLS,
+        features.REALM_FILTER,
+        features.HARDWARE_PROFILE_OVERRIDES,
+    ),
+    "images": (features.OWNER_ID,),
+}
+
+
 class Ec2Driver:
     name = "ec2"
 
@@ -114,6 +130,16 @@ class Ec2Driver:
     @property
     def region(self) -> str:
         return self.t.settings.region
+
+    def info(self) -> DriverInfo:
+        return DriverInfo(
+            name=self.name,
+            api_name=self.name,
+            location=self.t.settings.region,
+            types=frozenset(self.schema()),
+            features=FEATURES,
+            actions={"instances": features.INSTANCE_ACTIONS},
+        )
 
     @property
     def calls(self) -> int:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
+from nubes.providers import features
 from nubes.providers.constraints import S3_BUCKET_NAME
 from nubes.providers.errors import (
     CreateIncompleteError,
@@ -32,6 +33,7 @@ from nubes.providers.protocol import (
     Blob,
     CloudObject,
     DriverContext,
+    DriverInfo,
     HardwareProfile,
     Image,
     Ownership,
@@ -64,6 +66,20 @@ def _store(path: Path, busy_seconds: float = BUSY_SECONDS) -> Store:
 
 class BootFailed(ProviderError):
     """An instance went to the error state instead of running."""
+
+
+# Deltacloud's features of the collections this driver serves (those of Deltacloud's mock)
+FEATURES = {
+    "instances": (
+        features.USER_NAME,
+        features.USER_DATA,
+        features.AUTHENTICATION_KEY,
+        features.FIREWALLS,
+        features.REALM_FILTER,
+        features.HARDWARE_PROFILE_OVERRIDES,
+    ),
+    "images": (features.OWNER_ID,),
+}
 
 
 class SimDriver:
@@ -109,6 +125,16 @@ class SimDriver:
     @property
     def region(self) -> str:
         return self.config.region
+
+    def info(self) -> DriverInfo:
+        return DriverInfo(
+            name=self.name,
+            api_name="mock",  # what Deltacloud's clients select the simulated cloud by
+            location=self.config.region,
+            types=frozenset(self.schema()),
+            features=FEATURES,
+            actions={"instances": features.INSTANCE_ACTIONS},
+        )
 
     @property
     def cloud(self) -> SimCloud:

@@ -157,3 +157,13 @@ def test_bucket_names_follow_s3s_rule(tmp_path: Path) -> None:
         with pytest.raises(InvalidRequestError, match="bucket name"):
             driver.create("bucket", {"name": bad}, owner(bad))
     assert driver.create("bucket", {"name": "ok.name-1"}, owner("ok")).id == "ok.name-1"
+
+
+def test_driver_info_names_its_region_types_and_features(tmp_path: Path) -> None:
+    info = sim(tmp_path, region="sim-2").info()
+    assert (info.name, info.api_name, info.location) == ("sim", "mock", "sim-2")
+    assert {"instance", "key", "volume", "bucket"} <= info.types
+    assert info.types == frozenset(SimDriver().schema())
+    names = {f.name for f in info.features["instances"]}
+    assert {"user_data", "authentication_key", "firewalls", "hardware_profile_overrides"} <= names
+    assert info.actions["instances"] >= {"start", "stop", "reboot", "destroy"}

@@ -7,6 +7,7 @@ from xml.etree import ElementTree as ET
 import httpx
 import pytest
 
+from nubes.providers.sim.driver import FEATURES
 from tests.server_harness import TOKEN
 
 
@@ -48,6 +49,12 @@ def test_entry_point(client: httpx.Client) -> None:
     assert rels["instances"].get("href").endswith("/api/instances")
     features = {f.get("name") for f in rels["instances"].findall("feature")}
     assert {"user_data", "authentication_key", "firewalls"} <= features
+    # each driver's own features (its DriverInfo), not one list for every driver
+    declared = {f.name: f.params for f in FEATURES["instances"]}
+    assert features == set(declared)
+    for feature in rels["instances"].findall("feature"):
+        params = tuple(p.get("name") for p in feature.findall("param"))
+        assert params == declared[str(feature.get("name"))]
     doc = client.get("/api", headers={"Accept": "application/json"}).json()
     assert doc["api"]["driver"] == "sim" and doc["api"]["links"]
 

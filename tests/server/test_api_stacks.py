@@ -66,6 +66,9 @@ def test_stacks_plan_apply_state_history(client: httpx.Client, api_state: Path) 
     kinds = [json.loads(line[6:])["type"] for line in lines]
     assert kinds[0] == "job_start" and kinds[-1] == "job_end"
     assert kinds.count("apply_complete") == 3
+    completed = [json.loads(line[6:]) for line in lines if '"apply_complete"' in line]
+    # the CLI's --json lines and the server's events are one schema (engine.apply.events)
+    assert set(completed[0]) == {"type", "time", "address", "action", "id", "elapsed_seconds"}
     job = wait_for(client, href)
     assert job["state"] == "succeeded" and job["summary"].startswith("3 added")
 
