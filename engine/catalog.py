@@ -18,9 +18,8 @@ from typing import Any
 from nubes.engine.lang.unknown import contains_unknown
 from nubes.engine.stack.model import Catalog, Provider
 from nubes.providers.errors import ProviderError
+from nubes.providers.kit.choose import size_text, smallest_profile
 from nubes.providers.protocol import Driver, HardwareProfile
-
-SIZE_KEYS = {"cpus", "memory_gb", "disk_gb", "arch"}
 
 
 @dataclass(frozen=True)
@@ -28,58 +27,6 @@ class Resolved:
     value: Any  # what the driver is given
     note: str | None = None  # the portable spelling, shown in the plan
     problem: str | None = None
-
-
-def _span(value: float | tuple[float, float]) -> tuple[float, float]:
-    return value if isinstance(value, tuple) else (value, value)
-
-
-def size_text(requirement: Mapping[str, Any]) -> str:
-    return "{" + ", ".join(f"{k}: {v}" for k, v in requirement.items()) + "}"
-
-
-def pick_profile(
-    profiles: list[HardwareProfile], requirement: Mapping[str, Any]
-) -> tuple[HardwareProfile | None, str | None]:
-    """The profile a requirement picks, or None and why not."""
-    unknown = set(requirement) - SIZE_KEYS
-    if unknown:
-        return None, f"size takes {', '.join(sorted(SIZE_KEYS))}, not {', '.join(sorted(unknown))}"
-    try:
-        cpus = float(requirement.get("cpus", 1))
-        memory = float(requirement.get("memory_gb", 0))
-        disk = float(requirement.get("disk_gb", 0))
-    except (TypeError, ValueError):
-        return None, "cpus, memory_gb and disk_gb must be numbers"
-    arch = str(requirement.get("arch", "x86_64"))
-
-    def fits(p: HardwareProfile) -> bool:
-        # a profile with no local storage (0) takes network disks of any size
-        top_disk = _span(p.storage_gb)[1]
-        return (
-            p.architecture == arch
-            and _span(p.cpus)[1] >= cpus
-            and _span(p.memory_gb)[1] >= memory
-            and (top_disk == 0 or top_disk >= disk)
-        )
-
-    fixed = [p for p in profiles if not isinstance(p.cpus, tuple) and fits(p)]
-    if fixed:
-        return min(fixed, key=lambda p: (p.cpus, p.memory_gb, p.storage_gb, p.id)), None
-    ranged = [
-        p
-        for p in profiles
-        if isinstance(p.cpus, tuple)
-        and fits(p)
-        and _span(p.cpus)[0] <= cpus
-        and _span(p.memory_gb)[0] <= memory
-    ]
-    if ranged:
-        return min(ranged, key=lambda p: p.id), None
-    return None, (
-        f"no {arch} hardware profile has at least {cpus:g} cpus, {memory:g} GB of "
-        f"memory and {disk:g} GB of disk"
-    )
 
 
 class Resolver:
@@ -146,7 +93,7 @@ class Resolver:
                 self._profiles[provider] = self.drivers[provider].hardware_profiles()
             except ProviderError as exc:
                 return Resolved(value, problem=f"reading hardware profiles of {provider!r}: {exc}")
-        best, why = pick_profile(self._profiles[provider], value)
+        best, why = smallest_profile(self._profiles[provider], value)
         if best is None:
             return Resolved(value, problem=f"on provider {provider!r}: {why}")
         if isinstance(best.cpus, tuple):  # ranged: it takes the requested values

@@ -8,6 +8,7 @@ ProviderError                the cloud refused or failed; message quotes the clo
 ├── InvalidRequestError      the request itself is wrong (bad image, bad rule)
 ├── AuthError                credentials missing or refused
 ├── TimeoutError_            the object did not reach the wanted state in time
+├── CancelledError           a wait was cancelled (the run is stopping); the object may exist
 └── CreateIncompleteError    the object was created but did not become usable
 
 Only TransientError leaves it unknown whether a create or delete took effect; every other error
@@ -77,6 +78,12 @@ class TimeoutError_(ProviderError):
     """An object did not reach the wanted state within its deadline."""
 
     code = "Timeout"
+
+
+class CancelledError(ProviderError):
+    """A wait was given up because the run is stopping; what was asked may still happen."""
+
+    code = "Cancelled"
 
 
 class CreateIncompleteError(ProviderError):

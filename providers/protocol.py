@@ -8,6 +8,7 @@ schemas (adding their own attributes where they must) and the engine plans from 
 from __future__ import annotations
 
 import builtins
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -282,6 +283,8 @@ class DriverContext:
     # this provider's entry of the credentials file (engine/credentials.py); secrets never come
     # from the stack
     credentials: Mapping[str, str] = field(default_factory=dict)
+    # set when the run is stopping: the driver's long waits end with CancelledError (kit.waits)
+    cancel: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass(frozen=True)
@@ -309,6 +312,7 @@ class Image:
     architecture: str = "x86_64"
     state: str = "available"
     owner: str = "system"
+    created: str = ""  # ISO 8601 where the cloud says when; the newest image wins a lookup
 
 
 @dataclass(frozen=True)

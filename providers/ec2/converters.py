@@ -10,43 +10,52 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from nubes.providers.protocol import CloudObject
+from nubes.providers.kit.states import StateMap
+from nubes.providers.protocol import CloudObject, Image
 
-INSTANCE_STATES: dict[str, str] = {
-    "pending": "pending",
-    "running": "running",
-    "stopping": "stopping",
-    "stopped": "stopped",
-    "shutting-down": "stopping",
-    "terminated": "terminated",
-}
-VOLUME_STATES: dict[str, str] = {
-    "creating": "creating",
-    "available": "available",
-    "in-use": "in-use",
-    "deleting": "deleting",
-    "deleted": "deleted",
-    "error": "error",
-}
-SNAPSHOT_STATES: dict[str, str] = {
-    "pending": "pending",
-    "completed": "completed",
-    "error": "error",
-    "recoverable": "error",
-}
-IMAGE_STATES: dict[str, str] = {
-    "pending": "pending",
-    "available": "available",
-    "invalid": "error",
-    "deregistered": "deleted",
-    "failed": "error",
-    "error": "error",
-}
+INSTANCE_STATES = StateMap(
+    {
+        "pending": "pending",
+        "running": "running",
+        "stopping": "stopping",
+        "stopped": "stopped",
+        "shutting-down": "stopping",
+        "terminated": "terminated",
+    }
+)
+VOLUME_STATES = StateMap(
+    {
+        "creating": "creating",
+        "available": "available",
+        "in-use": "in-use",
+        "deleting": "deleting",
+        "deleted": "deleted",
+        "error": "error",
+    }
+)
+SNAPSHOT_STATES = StateMap(
+    {
+        "pending": "pending",
+        "completed": "completed",
+        "error": "error",
+        "recoverable": "error",
+    }
+)
+IMAGE_STATES = StateMap(
+    {
+        "pending": "pending",
+        "available": "available",
+        "invalid": "error",
+        "deregistered": "deleted",
+        "failed": "error",
+        "error": "error",
+    }
+)
 NAME_TAG = "Name"
 
 
 def instance_state(name: str | None) -> str:
-    return INSTANCE_STATES.get(name or "", "unknown")
+    return INSTANCE_STATES(name)
 
 
 def tags_of(item: Mapping[str, Any]) -> dict[str, str]:
@@ -160,7 +169,7 @@ def volume(item: Mapping[str, Any]) -> CloudObject:
         "realm": item.get("AvailabilityZone"),
         "instance": attached[0]["InstanceId"] if attached else None,
         "device": attached[0].get("Device") if attached else None,
-        "state": VOLUME_STATES.get(item.get("State", ""), "unknown"),
+        "state": VOLUME_STATES(item.get("State")),
     }
     return _obj("volume", item["VolumeId"], attrs, tags)
 
@@ -170,7 +179,7 @@ def snapshot(item: Mapping[str, Any]) -> CloudObject:
     attrs = {
         "volume": item.get("VolumeId"),
         "name": tags.get(NAME_TAG) or item.get("Description"),
-        "state": SNAPSHOT_STATES.get(item.get("State", ""), "unknown"),
+        "state": SNAPSHOT_STATES(item.get("State")),
         "size_gb": item.get("VolumeSize"),
     }
     return _obj("snapshot", item["SnapshotId"], attrs, tags)
@@ -186,10 +195,23 @@ def image(item: Mapping[str, Any]) -> CloudObject:
     attrs = {
         "name": item.get("Name"),
         "instance": tags.get("nubes:source-instance"),
-        "state": IMAGE_STATES.get(item.get("State", ""), "unknown"),
+        "state": IMAGE_STATES(item.get("State")),
     }
     return _obj("image", item["ImageId"], attrs, tags)
 
 
 def bucket(name: str, tags: Mapping[str, str]) -> CloudObject:
     return _obj("bucket", name, {"name": name}, dict(tags))
+
+
+def image_info(item: Mapping[str, Any]) -> Image:
+    """An AMI as the portable catalog entry (what GET /api/images lists)."""
+    return Image(
+        item["ImageId"],
+        item.get("Name") or item["ImageId"],
+        item.get("Description") or "",
+        item.get("Architecture", "x86_64"),
+        IMAGE_STATES(item.get("State")),
+        item.get("OwnerId", ""),
+        str(item.get("CreationDate") or ""),
+    )

@@ -17,12 +17,12 @@ from botocore.parsers import ResponseParserError
 from nubes.providers.errors import (
     AuthError,
     ConflictError,
-    InvalidRequestError,
     NotFoundError,
     ProviderError,
     QuotaError,
     TransientError,
 )
+from nubes.providers.kit.errors import ErrorMap
 
 NOT_FOUND = {
     "InvalidInstanceID.NotFound",
@@ -88,20 +88,27 @@ AUTH = {
 }
 
 
+# the order matters: RequestLimitExceeded is throttling, not a quota, so transient comes first;
+# unknown codes below 500 are refusals, whatever their status (EC2 answers 400 for most)
+ERRORS = ErrorMap(
+    codes={
+        TransientError: TRANSIENT,
+        NotFoundError: NOT_FOUND,
+        ConflictError: CONFLICT,
+        QuotaError: QUOTA,
+        AuthError: AUTH,
+    },
+    suffixes={
+        NotFoundError: (".NotFound",),
+        ConflictError: (".Duplicate",),
+        QuotaError: ("LimitExceeded",),
+    },
+    by_status={},
+)
+
+
 def error_class(code: str, status: int) -> type[ProviderError]:
-    if code in TRANSIENT:  # before the suffixes: RequestLimitExceeded is throttling, not quota
-        return TransientError
-    if code in NOT_FOUND or code.endswith(".NotFound"):
-        return NotFoundError
-    if code in CONFLICT or code.endswith(".Duplicate"):
-        return ConflictError
-    if code in QUOTA or code.endswith("LimitExceeded"):
-        return QuotaError
-    if code in TRANSIENT or status >= 500:
-        return TransientError
-    if code in AUTH:
-        return AuthError
-    return InvalidRequestError
+    return ERRORS.kind(code, status)
 
 
 def translate(exc: Exception) -> ProviderError:
@@ -111,7 +118,7 @@ def translate(exc: Exception) -> ProviderError:
         code = str(err.get("Code", "Unknown"))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400) or 400)
         message = str(err.get("Message") or code)
-        return error_class(code, status)(f"{code}: {message}", code)
+        return ERRORS.error(code, status, message)
     if isinstance(exc, NoCredentialsError):
         return AuthError(
             "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, "

@@ -7,34 +7,29 @@ Every call goes through `call`, which turns AWS's errors into nubes' typed error
 
 from __future__ import annotations
 
-import random
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
 
 from nubes.providers.ec2.errors import translate
-from nubes.providers.errors import ProviderError, TimeoutError_
+from nubes.providers.ec2.settings import Settings
+from nubes.providers.kit.waits import FAST, Pacing, wait_until
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Settings:
-    region: str = "us-east-1"
-    endpoint: str | None = None
-    profile: str | None = None
-    max_attempts: int = 8
-    wait_seconds: float = 600.0
-
-
 class Transport:
-    def __init__(self, settings: Settings, credentials: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        credentials: Mapping[str, str],
+        cancel: threading.Event | None = None,
+    ) -> None:
         self.settings = settings
+        self.cancel = cancel
         session = boto3.session.Session(
             aws_access_key_id=credentials.get("access_key_id"),
             aws_secret_access_key=credentials.get("secret_access_key"),
@@ -94,17 +89,9 @@ class Transport:
         timeout: float | None = None,
         failed: Callable[[T], str | None] | None = None,
     ) -> T:
-        """Poll `probe` until it returns a value, with backoff, within `timeout` seconds."""
-        deadline = time.monotonic() + (timeout or self.settings.wait_seconds)
-        pause = 0.05 if self.settings.endpoint else 2.0
-        while True:
-            found = probe()
-            if found is not None:
-                problem = failed(found) if failed is not None else None
-                if problem:
-                    raise ProviderError(problem)
-                return found
-            if time.monotonic() >= deadline:
-                raise TimeoutError_(f"timed out waiting for {what}")
-            time.sleep(min(pause * (0.5 + random.random()), max(0.0, deadline - time.monotonic())))
-            pause = min(pause * 1.6, 15.0)
+        """Poll `probe` until it returns a value, with backoff, within `timeout` seconds (fast
+        against a local endpoint such as moto's), ending early if the run is cancelled."""
+        pacing = FAST if self.settings.endpoint else Pacing()
+        return wait_until(
+            what, probe, timeout or self.settings.wait_seconds, pacing, self.cancel, failed
+        )

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nubes.providers.errors import ConflictError, InvalidRequestError, NotFoundError, QuotaError
+from nubes.providers.kit.choose import smallest_profile
 from nubes.providers.protocol import (
     PORTABLE,
     TOKEN_TAG,
@@ -446,38 +447,16 @@ def _fixed_values(p: HardwareProfile) -> dict[str, float]:
 
 
 def _pick_profile(size: Mapping[str, Any]) -> tuple[HardwareProfile, dict[str, float]]:
-    try:
-        cpus = float(size.get("cpus", 1))
-        memory = float(size.get("memory_gb", 0.5))
-        disk = float(size.get("disk_gb", 0))
-    except (TypeError, ValueError):
-        raise InvalidRequestError("size needs numbers for cpus, memory_gb and disk_gb") from None
-    arch = str(size.get("arch", "x86_64"))
-
-    def fits(value: float | tuple[float, float], want: float) -> bool:
-        return value[0] <= want <= value[1] if isinstance(value, tuple) else value >= want
-
-    fixed = [
-        p
-        for p in catalog.HARDWARE_PROFILES
-        if not isinstance(p.cpus, tuple)
-        and p.architecture == arch
-        and fits(p.cpus, cpus)
-        and fits(p.memory_gb, memory)
-        and fits(p.storage_gb, disk)
-    ]
-    if fixed:
-        best = min(fixed, key=lambda p: (p.cpus, p.memory_gb, p.storage_gb, p.id))
-        return best, _fixed_values(best)
-    for p in catalog.HARDWARE_PROFILES:
-        if (
-            isinstance(p.cpus, tuple)
-            and p.architecture == arch
-            and fits(p.cpus, cpus)
-            and fits(p.memory_gb, memory)
-        ):
-            return p, {"cpus": cpus, "memory_gb": memory}
-    raise InvalidRequestError(f"no hardware profile has {cpus:g} cpus and {memory:g} GB memory")
+    """The profile a requirement picks, by the rule the engine's plan used (kit.choose)."""
+    best, why = smallest_profile(list(catalog.HARDWARE_PROFILES), size)
+    if best is None:
+        raise InvalidRequestError(why or "no hardware profile fits", "InvalidParameterValue")
+    if isinstance(best.cpus, tuple):  # ranged: it takes the requested values
+        return best, {
+            "cpus": float(size.get("cpus", 1)),
+            "memory_gb": float(size.get("memory_gb", 0)),
+        }
+    return best, _fixed_values(best)
 
 
 def _ranged(profile: str, size: Mapping[str, Any]) -> tuple[HardwareProfile, dict[str, float]]:

@@ -26,6 +26,7 @@ from nubes.providers.errors import (
     TimeoutError_,
     TransientError,
 )
+from nubes.providers.kit.choose import newest_image
 from nubes.providers.lookup import by_id, check_criteria
 from nubes.providers.planning import plan_from_schema
 from nubes.providers.protocol import (
@@ -117,7 +118,8 @@ class SimDriver:
                 return [("api_key_sha256", "AuthFailure: the sim cloud refused the API key")]
         self.config = parsed
         # opened on first use, not here: validate configures drivers and must touch nothing
-        self._path = (parsed.data_dir or context.state_dir / "sim") / "cloud.sqlite"
+        folder = Path(parsed.data_dir) if parsed.data_dir else context.state_dir / "sim"
+        self._path = folder / "cloud.sqlite"
         self._cloud = None
         self._rng = random.Random(parsed.seed)
         return []
@@ -201,21 +203,15 @@ class SimDriver:
             return by_id(type, criteria, self.read)
         check_criteria("image", criteria, {"id", "name"})
         wanted_id, pattern = criteria.get("id"), str(criteria.get("name", "*"))
-        found = sorted(
-            (
-                i
-                for i in self.images()
-                if (
-                    i.id == wanted_id
-                    if wanted_id is not None
-                    else fnmatch.fnmatchcase(i.name, pattern)
-                )
-            ),
-            key=lambda i: i.name,
+        best = newest_image(
+            i
+            for i in self.images()
+            if (
+                i.id == wanted_id if wanted_id is not None else fnmatch.fnmatchcase(i.name, pattern)
+            )
         )
-        if not found:
+        if best is None:
             return None
-        best = found[-1]  # the last by name: the newest of a versioned series
         attrs: dict[str, Any] = {
             "id": best.id,
             "name": best.name,

@@ -1,0 +1,141 @@
+"""What the EC2 handlers share: the transport, lookups cached per driver, and the waits."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+from nubes.providers.ec2 import converters as conv
+from nubes.providers.ec2.transport import Transport
+from nubes.providers.errors import CreateIncompleteError, NotFoundError, ProviderError
+from nubes.providers.kit.handlers import Handlers
+from nubes.providers.protocol import CloudObject, Ownership, Realm
+
+
+class Ec2:
+    def __init__(self, transport: Transport) -> None:
+        self.t = transport
+        self.handlers: Handlers | None = None  # set by the driver once its handlers exist
+        self._zones: builtins.list[str] | None = None
+        self._types: set[str] | None = None
+        self._images: dict[str, bool] = {}
+
+    @property
+    def region(self) -> str:
+        return self.t.settings.region
+
+    def read(self, type: str, id: str) -> CloudObject | None:
+        assert self.handlers is not None
+        return self.handlers[type].read(id)
+
+    def must_read(self, type: str, id: str) -> CloudObject:
+        found = self.read(type, id)
+        if found is None:
+            raise NotFoundError(f"{type} {id} vanished right after it was created")
+        return found
+
+    # ---- lookups a plan makes per instance, asked once per driver ----------------------------
+
+    def realms(self) -> builtins.list[Realm]:
+        zones = self.t.call(self.t.ec2, "describe_availability_zones")["AvailabilityZones"]
+        return [Realm(z["ZoneName"], z["ZoneName"], z.get("State", "available")) for z in zones]
+
+    def zone_names(self) -> builtins.list[str]:
+        if self._zones is None:
+            self._zones = [r.id for r in self.realms()]
+        return self._zones
+
+    def instance_types(self) -> set[str]:
+        if self._types is None:
+            self._types = {
+                it["InstanceType"]
+                for it in self.t.pages(self.t.ec2, "describe_instance_types", "InstanceTypes")
+            }
+        return self._types
+
+    def image_exists(self, image: str) -> bool:
+        if image not in self._images:
+            self._images[image] = self.read("image", image) is not None
+        return self._images[image]
+
+    # ---- waits -------------------------------------------------------------------------------
+
+    def wait_instance(
+        self, id: str, wanted: tuple[str, ...], timeout: float | None = None
+    ) -> CloudObject:
+        def probe() -> CloudObject | None:
+            found = self.read("instance", id)
+            if found is None:
+                raise ProviderError(
+                    f"instance {id} terminated while waiting for {'/'.join(wanted)}"
+                )
+            return found if found.attributes["state"] in wanted else None
+
+        return self.t.wait(f"instance {id} to be {'/'.join(wanted)}", probe, timeout)
+
+    def wait_volume(self, id: str, state: str, timeout: float | None = None) -> CloudObject:
+        def probe() -> CloudObject | None:
+            found = self.must_read("volume", id)
+            return found if found.attributes["state"] == state else None
+
+        return self.t.wait(f"volume {id} to be {state}", probe, timeout)
+
+    def settled(self, type: str, id: str, done: str) -> CloudObject | None:
+        """A snapshot or image once it reached `done`; CreateIncompleteError if it failed."""
+        found = self.must_read(type, id)
+        if found.attributes["state"] == "error":
+            raise CreateIncompleteError(f"{type} {id} failed", found)
+        return found if found.attributes["state"] == done else None
+
+    # ---- what several types do ---------------------------------------------------------------
+
+    def bucket_tags(self, name: str) -> dict[str, str]:
+        try:
+            found = self.t.call(self.t.s3, "get_bucket_tagging", Bucket=name)
+        except NotFoundError:
+            return {}  # NoSuchTagSet: a bucket without tags
+        except ProviderError as exc:
+            if exc.code == "NoSuchTagSet":
+                return {}
+            raise
+        return {t["Key"]: t["Value"] for t in found.get("TagSet", [])}
+
+    def tag_target(self, type: str, id: str) -> str:
+        """The id EC2's tag calls take: key pairs are tagged by KeyPairId, not by name."""
+        if type != "key" or id.startswith("key-"):
+            return id
+        pairs = self.t.call(self.t.ec2, "describe_key_pairs", KeyNames=[id]).get("KeyPairs") or []
+        return str(pairs[0].get("KeyPairId", id)) if pairs else id
+
+    def attach(self, volume: str, instance: str, device: Any, timeout: float | None) -> None:
+        self.t.call(
+            self.t.ec2,
+            "attach_volume",
+            VolumeId=volume,
+            InstanceId=instance,
+            Device=str(device or "/dev/sdf"),
+        )
+        self.wait_volume(volume, "in-use", timeout)
+
+    def detach(self, volume: CloudObject) -> None:
+        if volume.attributes.get("instance"):
+            self.t.call(
+                self.t.ec2,
+                "detach_volume",
+                VolumeId=volume.id,
+                InstanceId=volume.attributes["instance"],
+                Device=volume.attributes.get("device") or "/dev/sdf",
+            )
+            self.wait_volume(volume.id, "available")
+
+
+def default_name(owner: Ownership) -> str:
+    """A name for an object the stack left unnamed: `<stack>-<address>`, as EC2 takes it."""
+    return f"{owner.stack}-{owner.address}".replace('"', "").replace("[", "-").replace("]", "")
+
+
+def tag_filters(tags: dict[str, str] | Any) -> builtins.list[dict[str, Any]]:
+    return [{"Name": f"tag:{k}", "Values": [v]} for k, v in tags.items()]
+
+
+__all__ = ["Ec2", "conv", "default_name", "tag_filters"]

@@ -1,0 +1,76 @@
+"""The checks every driver's plan makes before anything reaches the cloud: the image, the
+hardware profile and the realm exist (and agree on an architecture), and firewall rules are
+valid, planned as the cloud will store them (defaults filled in).
+
+Each check adds a problem to the `PlannedChange` in the cloud's own words and never raises; a
+value not yet known (Unknown) is not checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from nubes.providers.errors import InvalidRequestError
+from nubes.providers.protocol import PlannedChange
+from nubes.providers.rules import check_rules
+from nubes.providers.values import Unknown, contains_unknown
+
+
+def check_rules_planned(config: Mapping[str, Any], change: PlannedChange) -> None:
+    """A firewall's rules, normalised as the cloud stores them, or the problem with them."""
+    if contains_unknown(config.get("rules")):
+        return
+    try:
+        change.planned["rules"] = check_rules(config.get("rules") or [])
+    except InvalidRequestError as exc:
+        change.problems.append(("rules", exc.message))
+
+
+def check_realm(
+    config: Mapping[str, Any],
+    names: Callable[[], Sequence[str]],
+    where: str,
+    change: PlannedChange,
+    noun: tuple[str, str] = ("realm", "realms"),
+) -> None:
+    """The realm a stack names is one of the cloud's; `where` (the region) and `noun` (what the
+    cloud calls realms: EC2's availability zones) make the message the cloud's own."""
+    realm = config.get("realm")
+    if not isinstance(realm, str):
+        return
+    known = names()
+    if realm not in known:
+        change.problems.append(
+            ("realm", f"{noun[0]} {realm!r} is not in {where} ({noun[1]}: {', '.join(known)})")
+        )
+
+
+def check_value(
+    attr: str, config: Mapping[str, Any], check: Callable[[Any], Any], change: PlannedChange
+) -> Any:
+    """Run `check` on a known, set value; its InvalidRequestError becomes the attribute's
+    problem. Returns what the check found (None when skipped or refused)."""
+    value = config.get(attr)
+    if value is None or value is Unknown:
+        return None
+    try:
+        return check(value)
+    except InvalidRequestError as exc:
+        change.problems.append((attr, exc.message))
+        return None
+
+
+def check_architectures(
+    image: Any, profile: Any, change: PlannedChange, image_name: str, profile_name: str
+) -> None:
+    """An image and a profile of different architectures: the cloud would refuse the create."""
+    if image is None or profile is None or image.architecture == profile.architecture:
+        return
+    change.problems.append(
+        (
+            "size",
+            f"image {image_name} is {image.architecture}, but profile {profile_name} is "
+            f"{profile.architecture}; choose a profile of the image's architecture",
+        )
+    )
