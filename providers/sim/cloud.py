@@ -291,29 +291,36 @@ class SimCloud:
     # ---- update ----------------------------------------------------------------------------
 
     def update(self, type: str, id: str, desired: Mapping[str, Any]) -> Row:
+        """Change what `desired` holds (the changed attributes only), by the type's own rules
+        (`_update_<type>`; a type without one only takes new tags)."""
         with self.store.transaction():
             row = self.get(type, id)
-            attrs = row.attrs
             if "tags" in desired:
                 keep = {k: v for k, v in row.tags.items() if k.startswith("nubes:")}
                 row.tags = {**{str(k): str(v) for k, v in (desired["tags"] or {}).items()}, **keep}
-            if type == "instance":
-                self._update_instance(row, desired)
-            elif type == "firewall" and "rules" in desired:
-                attrs["rules"] = check_rules(desired["rules"] or [])
-            elif type == "volume":
-                if desired.get("name"):
-                    attrs["name"] = desired["name"]
-                wanted = desired.get("instance") or None
-                if wanted != attrs.get("instance"):
-                    self._detach(attrs)
-                    if wanted:
-                        self._attach(attrs, str(wanted), desired.get("device"))
-            elif type == "address":
-                wanted = desired.get("instance") or None
-                attrs["instance"] = self._live_instance(str(wanted)).id if wanted else None
+            changer = getattr(self, f"_update_{type}", None)
+            if changer is not None:
+                changer(row, desired)
             self.store.save(row)
         return row
+
+    def _update_firewall(self, row: Row, desired: Mapping[str, Any]) -> None:
+        if "rules" in desired:
+            row.attrs["rules"] = check_rules(desired["rules"] or [])
+
+    def _update_volume(self, row: Row, desired: Mapping[str, Any]) -> None:
+        attrs = row.attrs
+        if desired.get("name"):
+            attrs["name"] = desired["name"]
+        wanted = desired.get("instance") or None
+        if wanted != attrs.get("instance"):
+            self._detach(attrs)
+            if wanted:
+                self._attach(attrs, str(wanted), desired.get("device"))
+
+    def _update_address(self, row: Row, desired: Mapping[str, Any]) -> None:
+        wanted = desired.get("instance") or None
+        row.attrs["instance"] = self._live_instance(str(wanted)).id if wanted else None
 
     def _update_instance(self, row: Row, desired: Mapping[str, Any]) -> None:
         attrs = row.attrs
@@ -362,33 +369,44 @@ class SimCloud:
                 row.attrs.update(state="pending", ready_at=time.time() + self.config.boot_seconds)
 
     def delete(self, type: str, id: str) -> None:
+        """Delete, after the type's own rules (`_delete_<type>`) allowed it and let go of what
+        the object held."""
         with self.store.transaction():
             row = self.get(type, id)
-            if type == "firewall":
-                names = {id, row.attrs.get("name")}
-                users = [
-                    i.id
-                    for i in self.store.select("instance", self.region)
-                    if names & set(i.attrs.get("firewalls", []))
-                ]
-                if users:
-                    raise ConflictError(
-                        f"firewall {id} is in use by {', '.join(users)}", "DependencyViolation"
-                    )
-            if type == "instance":
-                for vol in self.store.select("volume", self.region):
-                    if vol.attrs.get("instance") == id:
-                        self._detach(vol.attrs)
-                        self.store.save(vol)
-                for addr in self.store.select("address", self.region):
-                    if addr.attrs.get("instance") == id:
-                        addr.attrs["instance"] = None
-                        self.store.save(addr)
-            if type == "volume" and row.attrs.get("instance"):
-                self._detach(row.attrs)
-            if type == "bucket" and self.store.blob_list(id):
-                raise ConflictError(f"bucket {id} is not empty", "BucketNotEmpty")
+            release = getattr(self, f"_delete_{type}", None)
+            if release is not None:
+                release(row)
             self.store.delete(id)
+
+    def _delete_firewall(self, row: Row) -> None:
+        names = {row.id, row.attrs.get("name")}
+        users = [
+            i.id
+            for i in self.store.select("instance", self.region)
+            if names & set(i.attrs.get("firewalls", []))
+        ]
+        if users:
+            raise ConflictError(
+                f"firewall {row.id} is in use by {', '.join(users)}", "DependencyViolation"
+            )
+
+    def _delete_instance(self, row: Row) -> None:
+        for vol in self.store.select("volume", self.region):
+            if vol.attrs.get("instance") == row.id:
+                self._detach(vol.attrs)
+                self.store.save(vol)
+        for addr in self.store.select("address", self.region):
+            if addr.attrs.get("instance") == row.id:
+                addr.attrs["instance"] = None
+                self.store.save(addr)
+
+    def _delete_volume(self, row: Row) -> None:
+        if row.attrs.get("instance"):
+            self._detach(row.attrs)
+
+    def _delete_bucket(self, row: Row) -> None:
+        if self.store.blob_list(row.id):
+            raise ConflictError(f"bucket {row.id} is not empty", "BucketNotEmpty")
 
     # ---- helpers ---------------------------------------------------------------------------
 

@@ -20,12 +20,12 @@ from nubes.providers import features
 from nubes.providers.constraints import S3_BUCKET_NAME
 from nubes.providers.errors import (
     CreateIncompleteError,
-    InvalidRequestError,
     NotFoundError,
     ProviderError,
     TimeoutError_,
     TransientError,
 )
+from nubes.providers.kit import checks
 from nubes.providers.kit.choose import newest_image
 from nubes.providers.lookup import by_id, check_criteria
 from nubes.providers.planning import plan_from_schema
@@ -43,12 +43,11 @@ from nubes.providers.protocol import (
     TypeSchema,
     tightened,
 )
-from nubes.providers.rules import check_rules
 from nubes.providers.sim import catalog
 from nubes.providers.sim.cloud import SimCloud
 from nubes.providers.sim.config import SimConfig, parse_config
 from nubes.providers.sim.store import BUSY_SECONDS, Store
-from nubes.providers.values import Unknown, contains_unknown
+from nubes.providers.values import Unknown
 
 T = TypeVar("T")
 SCHEMA = tightened(PORTABLE, "bucket", "name", S3_BUCKET_NAME)
@@ -236,55 +235,42 @@ class SimDriver:
         self, type: str, prior: Mapping[str, Any] | None, config: Mapping[str, Any]
     ) -> PlannedChange:
         change = plan_from_schema(PORTABLE[type], prior, config)
-        cloud = self.cloud
-        checks: list[tuple[str, Callable[[], Any]]] = []
-        found: dict[str, Any] = {}  # what the checks found, for the checks across attributes
-        if type == "instance":
-            checks = [
-                (
-                    "image",
-                    lambda: found.setdefault("image", cloud.find_image(str(config["image"]))),
-                ),
-                ("size", lambda: found.setdefault("size", cloud.find_profile(config["size"])[0])),
-                ("realm", lambda: cloud.check_realm(config.get("realm"))),
-            ]
-            if config.get("state") not in (None, "running", "stopped", Unknown):
-                change.problems.append(("state", "state must be running or stopped"))
-        elif type == "volume":
-            checks = [("realm", lambda: cloud.check_realm(config.get("realm")))]
-        elif type == "firewall" and not contains_unknown(config.get("rules")):
-            try:  # plan the rules as the cloud will store them, defaults filled in
-                change.planned["rules"] = check_rules(config.get("rules") or [])
-            except InvalidRequestError as exc:
-                change.problems.append(("rules", exc.message))
-        for attr, check in checks:
-            if config.get(attr, None) is Unknown:
-                continue
-            if attr != "realm" and config.get(attr) is None:
-                continue
-            try:
-                check()
-            except InvalidRequestError as exc:
-                change.problems.append((attr, exc.message))
-        image, profile = found.get("image"), found.get("size")
-        if image is not None and profile is not None and image.architecture != profile.architecture:
-            # the cloud would refuse the create, so the plan does
-            change.problems.append(
-                (
-                    "size",
-                    f"image {image.name} is {image.architecture}, but profile {profile.id} is "
-                    f"{profile.architecture}; choose a profile of the image's architecture",
-                )
-            )
-        size = config.get("size", Unknown)
-        if (
-            type == "instance"
-            and prior is not None
-            and size is not Unknown
-            and size != prior.get("size")
-        ):
-            change.planned["hardware_profile"] = Unknown
+        planner = {
+            "instance": self._plan_instance,
+            "volume": self._plan_volume,
+            "firewall": self._plan_firewall,
+        }.get(type)
+        if planner is not None:
+            planner(prior, config, change)
         return change
+
+    def _realm_names(self) -> builtins.list[str]:
+        return [r.id for r in catalog.realms(self.config.region)]
+
+    def _plan_instance(
+        self, prior: Mapping[str, Any] | None, config: Mapping[str, Any], change: PlannedChange
+    ) -> None:
+        cloud = self.cloud
+        if config.get("state") not in (None, "running", "stopped", Unknown):
+            change.problems.append(("state", "state must be running or stopped"))
+        image = checks.check_value("image", config, lambda v: cloud.find_image(str(v)), change)
+        profile = checks.check_value("size", config, lambda v: cloud.find_profile(v)[0], change)
+        checks.check_realm(config, self._realm_names, f"region {self.config.region}", change)
+        if image is not None and profile is not None:
+            checks.check_architectures(image, profile, change, image.name, profile.id)
+        size = config.get("size", Unknown)
+        if prior is not None and size is not Unknown and size != prior.get("size"):
+            change.planned["hardware_profile"] = Unknown
+
+    def _plan_volume(
+        self, prior: Mapping[str, Any] | None, config: Mapping[str, Any], change: PlannedChange
+    ) -> None:
+        checks.check_realm(config, self._realm_names, f"region {self.config.region}", change)
+
+    def _plan_firewall(
+        self, prior: Mapping[str, Any] | None, config: Mapping[str, Any], change: PlannedChange
+    ) -> None:
+        checks.check_rules_planned(config, change)  # as the cloud will store them
 
     # ---- changes ---------------------------------------------------------------------------
 
