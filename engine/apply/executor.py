@@ -34,6 +34,7 @@ from nubes.providers.errors import (
     ProviderError,
     TransientError,
 )
+from nubes.providers.planning import same_value
 from nubes.providers.protocol import CloudObject, Ownership, VolumeData
 
 
@@ -175,6 +176,8 @@ class Executor:
             return self._delete(op.change)
         change = op.change
         desired = self._desired(op)
+        if any(contains_unknown((change.after or {}).get(k)) for k in desired):
+            self._replan(op, desired)
         driver = self.drivers[change.provider]
         if op.kind is OpKind.UPDATE:
             assert change.id is not None and change.before is not None
@@ -316,6 +319,27 @@ class Executor:
                     op, f"{change.addr}: {', '.join(still)} still unknown at apply time"
                 )
         return desired
+
+    def _replan(self, op: Op, desired: dict[str, Any]) -> None:
+        """As Terraform re-plans at apply: values the plan left unknown are known now, so the
+        driver plans the change again. It must still be allowed, and agree with the saved plan
+        wherever the saved plan knew a value; otherwise nothing is sent to the cloud."""
+        change = op.change
+        prior = change.before if op.kind is OpKind.UPDATE else None
+        replanned = self.drivers[change.provider].plan_change(change.type, prior, desired)
+        if replanned.problems:
+            found = "; ".join(f"{attr}: {message}" for attr, message in replanned.problems)
+            raise self._fail(op, f"{change.addr}: with the values known at apply, {found}")
+        after = change.after or {}
+        for name in desired:
+            was, now = after.get(name), replanned.planned.get(name, after.get(name))
+            if contains_unknown(was) or contains_unknown(now) or same_value(was, now):
+                continue
+            raise self._fail(
+                op,
+                f"{change.addr}: the driver now plans {change.type}.{name} differently from "
+                "the saved plan; nothing was sent. Run nubes plan again.",
+            )
 
     def _forget(self, addr: Any, id: str) -> None:
         current = self.state.resources.get(addr)
