@@ -13,13 +13,21 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from nubes.providers.protocol import Blob, BlobStore
 from nubes.server import views
 from nubes.server.calls import AsyncDriver
 from nubes.server.http import ApiError, bad_text, form
+from nubes.server.respond import (
+    api_base,
+    provider_driver,
+    request_format,
+    request_params,
+    single,
+    supports,
+)
 
 SPOOL_IN_MEMORY = 1024 * 1024
 
@@ -54,97 +62,103 @@ def _checked_name(what: str, name: str) -> str:
     return name
 
 
-def register_blob_routes(app: FastAPI, h: Any) -> None:
-    def store(request: Request) -> AsyncDriver:
-        driver: AsyncDriver = h.driver(request)
-        if not isinstance(driver.raw, BlobStore):
-            raise ApiError(
-                501, f"the {request.scope['state']['provider']} provider stores no blobs"
-            )
-        return driver
+router = APIRouter()
 
-    @app.get("/api/buckets/{bucket}")
-    async def bucket_show(request: Request, bucket: str) -> Response:
-        h.supports(request, "bucket")
-        obj = await h.driver(request).read("bucket", bucket)
-        if obj is None:
-            raise ApiError(404, f"bucket {bucket} not found")
-        base = h.base(request)
-        view = views.bucket(base, obj)
-        if isinstance(h.driver(request).raw, BlobStore):
-            blobs = await store(request).list_blobs(bucket)
-            view["size"] = len(blobs)
-            view["blobs"] = [
-                {"id": b.key, "href": views.href_of(base, "buckets", bucket, b.key)} for b in blobs
-            ]
-        return h.single(request, "buckets", view)
 
-    @app.post(
-        "/api/buckets/{bucket}",
-        status_code=201,
-        openapi_extra=form("blob_id", optional=("blob_data", "content_type")),
+def _store(request: Request) -> AsyncDriver:
+    driver: AsyncDriver = provider_driver(request)
+    if not isinstance(driver.raw, BlobStore):
+        raise ApiError(501, f"the {request.scope['state']['provider']} provider stores no blobs")
+    return driver
+
+
+@router.get("/api/buckets/{bucket}")
+async def bucket_show(request: Request, bucket: str) -> Response:
+    supports(request, "bucket")
+    obj = await provider_driver(request).read("bucket", bucket)
+    if obj is None:
+        raise ApiError(404, f"bucket {bucket} not found")
+    base = api_base(request)
+    view = views.bucket(base, obj)
+    if isinstance(provider_driver(request).raw, BlobStore):
+        blobs = await _store(request).list_blobs(bucket)
+        view["size"] = len(blobs)
+        view["blobs"] = [
+            {"id": b.key, "href": views.href_of(base, "buckets", bucket, b.key)} for b in blobs
+        ]
+    return single(request_format(request), "buckets", view)
+
+
+@router.post(
+    "/api/buckets/{bucket}",
+    status_code=201,
+    openapi_extra=form("blob_id", optional=("blob_data", "content_type")),
+)
+async def blob_create(request: Request, bucket: str) -> Response:
+    params = await request_params(request)
+    if not params.get("blob_id"):
+        raise ApiError(400, "blob_id is required to create a blob")
+    name = _checked_name("blob", str(params["blob_id"]))
+    kind = str(params.get("content_type") or "application/octet-stream")
+    with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
+        spool.write(str(params.get("blob_data", "")).encode())
+        spool.seek(0)
+        made = await _store(request).put_blob(bucket, name, spool, kind)
+    view = blob_view(api_base(request), made)
+    return single(request_format(request), "blobs", view, 201, {"Location": view["href"]})
+
+
+@router.put("/api/buckets/{bucket}/{blob}", status_code=201)
+async def blob_put(request: Request, bucket: str, blob: str) -> Response:
+    name = _checked_name("blob", blob)
+    kind = request.headers.get("content-type") or "application/octet-stream"
+    driver = _store(request)
+    with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
+        async for chunk in request.stream():  # counted against the limit as it arrives
+            spool.write(chunk)
+        spool.seek(0)
+        made = await driver.put_blob(bucket, name, spool, kind)
+    view = blob_view(api_base(request), made)
+    return single(request_format(request), "blobs", view, 201, {"Location": view["href"]})
+
+
+@router.get("/api/buckets/{bucket}/{blob}")
+async def blob_show(request: Request, bucket: str, blob: str) -> Response:
+    found = await _store(request).blob_info(bucket, blob)
+    if found is None:
+        raise ApiError(404, f"bucket {bucket} has no blob {blob}")
+    return single(request_format(request), "blobs", blob_view(api_base(request), found))
+
+
+@router.get("/api/buckets/{bucket}/{blob}/content")
+async def blob_content(request: Request, bucket: str, blob: str) -> Response:
+    found = await _store(request).open_blob(bucket, blob)
+    if found is None:
+        raise ApiError(404, f"bucket {bucket} has no blob {blob}")
+    meta, chunks = found
+    driver = _store(request)
+
+    async def content() -> AsyncIterator[bytes]:
+        # each chunk read in the provider's own pool, a chunk at a time
+        while True:
+            chunk = await driver.next_chunk(chunks)
+            if chunk is None:
+                return
+            yield chunk
+
+    return StreamingResponse(
+        content(),
+        media_type=meta.content_type or "application/octet-stream",
+        headers={
+            "Content-Disposition": attachment(blob),
+            "Content-Length": str(meta.size),
+        },
     )
-    async def blob_create(request: Request, bucket: str) -> Response:
-        params = await h.params(request)
-        if not params.get("blob_id"):
-            raise ApiError(400, "blob_id is required to create a blob")
-        name = _checked_name("blob", str(params["blob_id"]))
-        kind = str(params.get("content_type") or "application/octet-stream")
-        with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
-            spool.write(str(params.get("blob_data", "")).encode())
-            spool.seek(0)
-            made = await store(request).put_blob(bucket, name, spool, kind)
-        view = blob_view(h.base(request), made)
-        return h.single(request, "blobs", view, 201, {"Location": view["href"]})
 
-    @app.put("/api/buckets/{bucket}/{blob}", status_code=201)
-    async def blob_put(request: Request, bucket: str, blob: str) -> Response:
-        name = _checked_name("blob", blob)
-        kind = request.headers.get("content-type") or "application/octet-stream"
-        driver = store(request)
-        with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
-            async for chunk in request.stream():  # counted against the limit as it arrives
-                spool.write(chunk)
-            spool.seek(0)
-            made = await driver.put_blob(bucket, name, spool, kind)
-        view = blob_view(h.base(request), made)
-        return h.single(request, "blobs", view, 201, {"Location": view["href"]})
 
-    @app.get("/api/buckets/{bucket}/{blob}")
-    async def blob_show(request: Request, bucket: str, blob: str) -> Response:
-        found = await store(request).blob_info(bucket, blob)
-        if found is None:
-            raise ApiError(404, f"bucket {bucket} has no blob {blob}")
-        return h.single(request, "blobs", blob_view(h.base(request), found))
-
-    @app.get("/api/buckets/{bucket}/{blob}/content")
-    async def blob_content(request: Request, bucket: str, blob: str) -> Response:
-        found = await store(request).open_blob(bucket, blob)
-        if found is None:
-            raise ApiError(404, f"bucket {bucket} has no blob {blob}")
-        meta, chunks = found
-        driver = store(request)
-
-        async def content() -> AsyncIterator[bytes]:
-            # each chunk read in the provider's own pool, a chunk at a time
-            while True:
-                chunk = await driver.next_chunk(chunks)
-                if chunk is None:
-                    return
-                yield chunk
-
-        return StreamingResponse(
-            content(),
-            media_type=meta.content_type or "application/octet-stream",
-            headers={
-                "Content-Disposition": attachment(blob),
-                "Content-Length": str(meta.size),
-            },
-        )
-
-    @app.delete("/api/buckets/{bucket}/{blob}", status_code=204)
-    async def blob_destroy(request: Request, bucket: str, blob: str) -> Response:
-        if await store(request).blob_info(bucket, blob) is None:
-            raise ApiError(404, f"bucket {bucket} has no blob {blob}")
-        await store(request).delete_blob(bucket, blob)
-        return Response(status_code=204)
+@router.delete("/api/buckets/{bucket}/{blob}", status_code=204)
+async def blob_destroy(request: Request, bucket: str, blob: str) -> Response:
+    if await _store(request).blob_info(bucket, blob) is None:
+        raise ApiError(404, f"bucket {bucket} has no blob {blob}")
+    await _store(request).delete_blob(bucket, blob)
+    return Response(status_code=204)

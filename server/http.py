@@ -175,7 +175,9 @@ def error_response(
 def _options(request: Request, path: str) -> Response:
     """The methods a path answers to, in `Allow`, for every route."""
     allowed: set[str] = set()
-    for route in request.app.routes:
+    # the routers' own routes (FastAPI may include routers lazily, as one entry each)
+    table = getattr(request.app.state, "route_table", None) or request.app.routes
+    for route in table:
         regex = getattr(route, "path_regex", None)
         if regex is not None and regex.fullmatch(path):
             allowed |= set(getattr(route, "methods", None) or ())

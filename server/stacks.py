@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
 import uuid
 from collections import OrderedDict
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from nubes.engine import operations
@@ -32,7 +31,6 @@ from nubes.engine.state import Backend, LocalBackend, StateError
 from nubes.engine.state.lock import whoami
 from nubes.server import views
 from nubes.server.calls import Calls
-from nubes.server.config import ServerConfig
 from nubes.server.http import ApiError, public_base
 
 
@@ -76,6 +74,7 @@ class StackFiles:
         self._lock = threading.Lock()
         self._parsed: dict[Path, tuple[tuple[int, int, int], Stack | None]] = {}
         self._loaded: OrderedDict[tuple[str, str], Loaded] = OrderedDict()
+        self.jobs: dict[str, Job] = {}
 
     def stacks(self) -> dict[str, Stack]:
         found: dict[str, Stack] = {}
@@ -121,187 +120,216 @@ class StackFiles:
 MAX_LOADED = 32  # stack versions with their drivers kept configured
 
 
-def register_stack_routes(app: FastAPI, config: ServerConfig, state_dir: Path) -> None:
-    jobs: dict[str, Job] = {}
-    files = StackFiles(list(config.stacks), state_dir, os.environ)
+router = APIRouter()
 
-    async def offload(request: Request, fn: Any, *args: Any, pool: str = "files") -> Any:
-        """Blocking work (files, plans, clouds) in a thread, never on the event loop; a stack's
-        plans in the stack's own pool, so a slow cloud of one stack holds up no other."""
-        calls: Calls = request.app.state.calls
-        return await calls.run(pool, fn, *args)
 
-    async def stack_named(request: Request, name: str) -> Stack:
-        stack = (await offload(request, files.stacks)).get(name)
-        if stack is None:
-            raise ApiError(404, f"this server has no stack {name!r}")
-        return stack
+def _files(request: Request) -> StackFiles:
+    files: StackFiles = request.app.state.stack_files
+    return files
 
-    def base(request: Request) -> str:
-        return public_base(request) + "/api"
 
-    async def variables(request: Request, stack: Stack) -> dict[str, str]:
-        """The variables a request gives, as text (as --var gives them); checked when loaded."""
-        body = await request.body()
-        if not body:
-            return {}
-        try:
-            doc = json.loads(body)
-        except RecursionError:
-            raise ApiError(400, "the JSON body nests too deeply") from None
-        except ValueError:
-            raise ApiError(400, 'the body must be JSON: {"variables": {...}}') from None
-        raw = doc.get("variables", {}) if isinstance(doc, dict) else None
-        if not isinstance(raw, dict):
-            raise ApiError(400, "variables must be a JSON object")
-        return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+async def offload(request: Request, fn: Any, *args: Any, pool: str = "files") -> Any:
+    """Blocking work (files, plans, clouds) in a thread, never on the event loop; a stack's
+    plans in the stack's own pool, so a slow cloud of one stack holds up no other."""
+    calls: Calls = request.app.state.calls
+    return await calls.run(pool, fn, *args)
 
-    async def loaded(request: Request, stack: Stack, given: dict[str, str]) -> Loaded:
-        found, diags = await offload(request, files.loaded, stack, given)
-        if found is None:
-            raise ApiError(400, "; ".join(d.summary for d in diags if d.severity == "error"))
-        return cast(Loaded, found)
 
-    def item(request: Request, name: str, stack: Stack) -> dict[str, Any]:
-        state = files.backend(name).read()
-        return {
-            "name": name,
-            "href": views.href_of(base(request), "stacks", name),
-            "file": str(stack.file),
-            "digest": stack.digest,
-            "resources": len(stack.resources),
-            "serial": state.serial if state else None,
-        }
+async def stack_named(request: Request, name: str) -> Stack:
+    files = _files(request)
+    stack = (await offload(request, files.stacks)).get(name)
+    if stack is None:
+        raise ApiError(404, f"this server has no stack {name!r}")
+    return stack
 
-    @app.get("/api/stacks")
-    async def stacks_index(request: Request) -> Response:
-        def listed() -> list[dict[str, Any]]:
-            return [item(request, name, stack) for name, stack in files.stacks().items()]
 
-        return JSONResponse({"stacks": await offload(request, listed)})
+def base(request: Request) -> str:
+    return public_base(request) + "/api"
 
-    @app.get("/api/stacks/{name}")
-    async def stacks_show(request: Request, name: str) -> Response:
-        stack = await stack_named(request, name)
-        return JSONResponse({"stack": await offload(request, item, request, name, stack)})
 
-    @app.post("/api/stacks/{name}/plan")
-    async def stacks_plan(request: Request, name: str) -> Response:
-        stack = await stack_named(request, name)
-        found = await loaded(request, stack, await variables(request, stack))
-        result, diags = await offload(
-            request,
-            operations.plan,
+async def variables(request: Request, stack: Stack) -> dict[str, str]:
+    """The variables a request gives, as text (as --var gives them); checked when loaded."""
+    body = await request.body()
+    if not body:
+        return {}
+    try:
+        doc = json.loads(body)
+    except RecursionError:
+        raise ApiError(400, "the JSON body nests too deeply") from None
+    except ValueError:
+        raise ApiError(400, 'the body must be JSON: {"variables": {...}}') from None
+    raw = doc.get("variables", {}) if isinstance(doc, dict) else None
+    if not isinstance(raw, dict):
+        raise ApiError(400, "variables must be a JSON object")
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+
+
+async def loaded(request: Request, stack: Stack, given: dict[str, str]) -> Loaded:
+    files = _files(request)
+    found, diags = await offload(request, files.loaded, stack, given)
+    if found is None:
+        raise ApiError(400, "; ".join(d.summary for d in diags if d.severity == "error"))
+    return cast(Loaded, found)
+
+
+def item(request: Request, name: str, stack: Stack) -> dict[str, Any]:
+    files = _files(request)
+    state = files.backend(name).read()
+    return {
+        "name": name,
+        "href": views.href_of(base(request), "stacks", name),
+        "file": str(stack.file),
+        "digest": stack.digest,
+        "resources": len(stack.resources),
+        "serial": state.serial if state else None,
+    }
+
+
+@router.get("/api/stacks")
+async def stacks_index(request: Request) -> Response:
+    files = _files(request)
+
+    def listed() -> list[dict[str, Any]]:
+        return [item(request, name, stack) for name, stack in files.stacks().items()]
+
+    return JSONResponse({"stacks": await offload(request, listed)})
+
+
+@router.get("/api/stacks/{name}")
+async def stacks_show(request: Request, name: str) -> Response:
+    stack = await stack_named(request, name)
+    return JSONResponse({"stack": await offload(request, item, request, name, stack)})
+
+
+@router.post("/api/stacks/{name}/plan")
+async def stacks_plan(request: Request, name: str) -> Response:
+    files = _files(request)
+    stack = await stack_named(request, name)
+    found = await loaded(request, stack, await variables(request, stack))
+    result, diags = await offload(
+        request,
+        operations.plan,
+        found,
+        files.backend(stack.name),
+        None,
+        operations.Locking.SHARED,
+        0.0,
+        "plan (api)",
+        pool=f"stack:{stack.name}",
+    )
+    if result is None:
+        return JSONResponse({"diagnostics": _diags_json(diags)}, status_code=400)
+    return JSONResponse(plan_to_json(result))
+
+
+@router.post("/api/stacks/{name}/apply", status_code=202)
+async def stacks_apply(request: Request, name: str) -> Response:
+    files = _files(request)
+    stack = await stack_named(request, name)
+    found = await loaded(request, stack, await variables(request, stack))
+    job = Job(uuid.uuid4().hex[:12], name)
+    files.jobs[job.id] = job
+    threading.Thread(target=run_apply, args=(job, found, files), daemon=True).start()
+    view = job.view(base(request))
+    return JSONResponse({"job": view}, status_code=202, headers={"Location": view["href"]})
+
+
+def run_apply(job: Job, found: Loaded, files: StackFiles) -> None:
+    job.state = "running"
+    job.emit("job_start", stack=found.stack.name)
+
+    def review(planned: Plan) -> bool:
+        job.emit("planned", summary=planned.counts())
+        return True
+
+    try:
+        planned, outcome, diags = operations.plan_and_apply(
             found,
-            files.backend(stack.name),
-            None,
-            operations.Locking.SHARED,
-            0.0,
-            "plan (api)",
-            pool=f"stack:{stack.name}",
+            files.backend(found.stack.name),
+            f"{whoami()} (api)",
+            review,
+            options=ApplyOptions(),
+            hooks=EventHooks(job.events.append),
+            operation="apply (api)",
         )
-        if result is None:
-            return JSONResponse({"diagnostics": _diags_json(diags)}, status_code=400)
-        return JSONResponse(plan_to_json(result))
+        if planned is None:
+            job.diagnostics = _diags_json(diags)
+            job.state, job.summary = "failed", "the plan failed"
+        elif outcome is None:
+            job.state, job.summary = "succeeded", "no changes"
+        else:
+            job.summary = outcome.summary()
+            job.diagnostics = _diags_json(outcome.diags)
+            job.state = "failed" if outcome.failed else "succeeded"
+    except StateError as exc:
+        job.state, job.summary = "failed", str(exc)
+    except Exception as exc:  # a bug: the job says so instead of vanishing
+        job.state, job.summary = "failed", f"internal error: {type(exc).__name__}: {exc}"
+    finally:
+        job.emit("job_end", state=job.state, summary=job.summary)
+        job.done.set()
 
-    @app.post("/api/stacks/{name}/apply", status_code=202)
-    async def stacks_apply(request: Request, name: str) -> Response:
-        stack = await stack_named(request, name)
-        found = await loaded(request, stack, await variables(request, stack))
-        job = Job(uuid.uuid4().hex[:12], name)
-        jobs[job.id] = job
-        threading.Thread(target=run_apply, args=(job, found), daemon=True).start()
-        view = job.view(base(request))
-        return JSONResponse({"job": view}, status_code=202, headers={"Location": view["href"]})
 
-    def run_apply(job: Job, found: Loaded) -> None:
-        job.state = "running"
-        job.emit("job_start", stack=found.stack.name)
+def job_named(request: Request, id: str) -> Job:
+    jobs = _files(request).jobs
+    if id not in jobs:
+        raise ApiError(404, f"no job {id}")
+    return jobs[id]
 
-        def review(planned: Plan) -> bool:
-            job.emit("planned", summary=planned.counts())
-            return True
 
-        try:
-            planned, outcome, diags = operations.plan_and_apply(
-                found,
-                files.backend(found.stack.name),
-                f"{whoami()} (api)",
-                review,
-                options=ApplyOptions(),
-                hooks=EventHooks(job.events.append),
-                operation="apply (api)",
-            )
-            if planned is None:
-                job.diagnostics = _diags_json(diags)
-                job.state, job.summary = "failed", "the plan failed"
-            elif outcome is None:
-                job.state, job.summary = "succeeded", "no changes"
-            else:
-                job.summary = outcome.summary()
-                job.diagnostics = _diags_json(outcome.diags)
-                job.state = "failed" if outcome.failed else "succeeded"
-        except StateError as exc:
-            job.state, job.summary = "failed", str(exc)
-        except Exception as exc:  # a bug: the job says so instead of vanishing
-            job.state, job.summary = "failed", f"internal error: {type(exc).__name__}: {exc}"
-        finally:
-            job.emit("job_end", state=job.state, summary=job.summary)
-            job.done.set()
+@router.get("/api/jobs/{id}")
+async def jobs_show(request: Request, id: str) -> Response:
+    return JSONResponse({"job": job_named(request, id).view(base(request))})
 
-    def job_named(id: str) -> Job:
-        if id not in jobs:
-            raise ApiError(404, f"no job {id}")
-        return jobs[id]
 
-    @app.get("/api/jobs/{id}")
-    async def jobs_show(request: Request, id: str) -> Response:
-        return JSONResponse({"job": job_named(id).view(base(request))})
+@router.get("/api/jobs/{id}/events")
+async def jobs_events(request: Request, id: str) -> Response:
+    job = job_named(request, id)
 
-    @app.get("/api/jobs/{id}/events")
-    async def jobs_events(request: Request, id: str) -> Response:
-        job = job_named(id)
+    async def stream() -> AsyncIterator[bytes]:
+        # on the event loop, not in a thread: an idle listener holds no thread at all
+        sent = 0
+        while True:
+            batch = job.events[sent:]
+            finished = job.done.is_set()
+            for e in batch:
+                yield f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode()
+            sent += len(batch)
+            if finished and sent >= len(job.events):
+                return
+            await asyncio.sleep(0.2)
 
-        async def stream() -> AsyncIterator[bytes]:
-            # on the event loop, not in a thread: an idle listener holds no thread at all
-            sent = 0
-            while True:
-                batch = job.events[sent:]
-                finished = job.done.is_set()
-                for e in batch:
-                    yield f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode()
-                sent += len(batch)
-                if finished and sent >= len(job.events):
-                    return
-                await asyncio.sleep(0.2)
+    return StreamingResponse(stream(), media_type="text/event-stream")
 
-        return StreamingResponse(stream(), media_type="text/event-stream")
 
-    @app.get("/api/stacks/{name}/state")
-    async def stacks_state(request: Request, name: str) -> Response:
-        stack = await stack_named(request, name)
-        state = await offload(request, files.backend(stack.name).read)
-        if state is None:
-            raise ApiError(404, f"stack {name} has no state yet")
-        hidden = stack_sensitivity(stack, declared_schemas(stack))
-        return JSONResponse(public_state(state, hidden))
+@router.get("/api/stacks/{name}/state")
+async def stacks_state(request: Request, name: str) -> Response:
+    files = _files(request)
+    stack = await stack_named(request, name)
+    state = await offload(request, files.backend(stack.name).read)
+    if state is None:
+        raise ApiError(404, f"stack {name} has no state yet")
+    hidden = stack_sensitivity(stack, declared_schemas(stack))
+    return JSONResponse(public_state(state, hidden))
 
-    @app.get("/api/stacks/{name}/history")
-    async def stacks_history(request: Request, name: str) -> Response:
-        stack = await stack_named(request, name)
-        entries = await offload(request, files.backend(stack.name).history)
-        return JSONResponse(
-            {
-                "history": [
-                    {
-                        "serial": e.serial,
-                        "applied_at": e.applied_at,
-                        "digest": e.digest,
-                        "file": e.file,
-                        "who": e.who,
-                        "summary": e.summary,
-                    }
-                    for e in entries
-                ]
-            }
-        )
+
+@router.get("/api/stacks/{name}/history")
+async def stacks_history(request: Request, name: str) -> Response:
+    files = _files(request)
+    stack = await stack_named(request, name)
+    entries = await offload(request, files.backend(stack.name).history)
+    return JSONResponse(
+        {
+            "history": [
+                {
+                    "serial": e.serial,
+                    "applied_at": e.applied_at,
+                    "digest": e.digest,
+                    "file": e.file,
+                    "who": e.who,
+                    "summary": e.summary,
+                }
+                for e in entries
+            ]
+        }
+    )

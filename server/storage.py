@@ -8,12 +8,24 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from nubes.providers.protocol import CloudObject
 from nubes.server import views
+from nubes.server.deps import Base, Format, Params, ProviderDriver
 from nubes.server.http import ApiError, form
+from nubes.server.respond import (
+    api_base,
+    api_owner,
+    check_create,
+    collection,
+    provider_driver,
+    request_format,
+    request_params,
+    single,
+    supports,
+)
 
 View = Callable[[str, CloudObject], dict[str, Any]]
 # collection -> (portable type, view)
@@ -61,142 +73,152 @@ def _create_params(type: str, params: dict[str, Any]) -> dict[str, Any]:
     return {}  # an address needs nothing
 
 
-def register_storage_routes(app: FastAPI, helpers: Any) -> None:
-    h = helpers
+router = APIRouter()
 
-    async def read(request: Request, type: str, id: str) -> CloudObject:
-        h.supports(request, type)
-        obj = await h.driver(request).read(type, id)
-        if obj is None:
-            raise ApiError(404, f"{type} {id} not found")
-        return obj
 
-    for collection, (type_, view) in KINDS.items():
+async def _read(request: Request, type: str, id: str) -> CloudObject:
+    supports(request, type)
+    obj = await provider_driver(request).read(type, id)
+    if obj is None:
+        raise ApiError(404, f"{type} {id} not found")
+    return obj
 
-        def make(collection: str = collection, type_: str = type_, view: View = view) -> None:
-            @app.get(f"/api/{collection}", name=f"{collection}_index")
-            async def index(request: Request) -> Response:
-                h.supports(request, type_)
-                base = h.base(request)
-                items = [view(base, o) for o in await h.driver(request).list(type_, {})]
-                return h.collection(request, collection, items)
 
-            @app.get(f"/api/{collection}/{{id}}", name=f"{collection}_show")
-            async def show(request: Request, id: str) -> Response:
-                return h.single(
-                    request, collection, view(h.base(request), await read(request, type_, id))
-                )
+def _collection_routes(collection_name: str, type_: str, view: View) -> None:
+    @router.get(f"/api/{collection_name}", name=f"{collection_name}_index")
+    async def index(request: Request, base: Base, fmt: Format, driver: ProviderDriver) -> Response:
+        supports(request, type_)
+        items = [view(base, o) for o in await driver.list(type_, {})]
+        return collection(fmt, collection_name, items)
 
-            @app.post(
-                f"/api/{collection}",
-                name=f"{collection}_create",
-                status_code=201,
-                openapi_extra=form(*CREATE_FIELDS[type_][0], optional=CREATE_FIELDS[type_][1]),
-            )
-            async def create(request: Request) -> Response:
-                h.supports(request, type_)
-                params = await h.params(request)
-                desired = {k: v for k, v in _create_params(type_, params).items() if v is not None}
-                name = str(params.get("name") or f"api-{uuid.uuid4().hex[:8]}")
-                await h.check(h.driver(request), type_, desired)
-                made = await h.driver(request).create(type_, desired, h.owner(name))
-                item = view(h.base(request), made)
-                return h.single(request, collection, item, 201, {"Location": item["href"]})
+    @router.get(f"/api/{collection_name}/{{id}}", name=f"{collection_name}_show")
+    async def show(request: Request, id: str, base: Base, fmt: Format) -> Response:
+        return single(fmt, collection_name, view(base, await _read(request, type_, id)))
 
-            @app.delete(f"/api/{collection}/{{id}}", name=f"{collection}_destroy", status_code=204)
-            async def destroy(request: Request, id: str) -> Response:
-                await read(request, type_, id)
-                await h.driver(request).delete(type_, id)
-                return Response(status_code=204)
-
-        make()
-
-    async def change(
-        request: Request, type: str, id: str, wanted: dict[str, Any], collection: str, view: View
-    ) -> Response:
-        current = await read(request, type, id)
-        updated = await h.driver(request).update(type, id, current.attributes, wanted)
-        return h.single(request, collection, view(h.base(request), updated), 202)
-
-    @app.post(
-        "/api/storage_volumes/{id}/attach",
-        status_code=202,
-        openapi_extra=form("instance_id", optional=("device",)),
-    )
-    async def attach(request: Request, id: str) -> Response:
-        params = await h.params(request)
-        if not params.get("instance_id"):
-            raise ApiError(400, "instance_id is required to attach a volume")
-        current = await read(request, "volume", id)
-        if current.attributes.get("instance"):
-            raise ApiError(405, f"volume {id} is attached; detach it first")
-        return await change(
-            request,
-            "volume",
-            id,
-            {"instance": params["instance_id"], "device": params.get("device")},
-            "storage_volumes",
-            views.volume,
-        )
-
-    @app.post("/api/storage_volumes/{id}/detach", status_code=202)
-    async def detach(request: Request, id: str) -> Response:
-        if not (await read(request, "volume", id)).attributes.get("instance"):
-            raise ApiError(405, f"volume {id} is not attached")
-        return await change(
-            request,
-            "volume",
-            id,
-            {"instance": None, "device": None},
-            "storage_volumes",
-            views.volume,
-        )
-
-    @app.post("/api/addresses/{id}/associate", status_code=202, openapi_extra=form("instance_id"))
-    async def associate(request: Request, id: str) -> Response:
-        params = await h.params(request)
-        if not params.get("instance_id"):
-            raise ApiError(400, "instance_id is required to associate an address")
-        if (await read(request, "address", id)).attributes.get("instance"):
-            raise ApiError(405, f"address {id} is associated; disassociate it first")
-        return await change(
-            request, "address", id, {"instance": params["instance_id"]}, "addresses", views.address
-        )
-
-    @app.post("/api/addresses/{id}/disassociate", status_code=202)
-    async def disassociate(request: Request, id: str) -> Response:
-        if not (await read(request, "address", id)).attributes.get("instance"):
-            raise ApiError(405, f"address {id} is not associated")
-        return await change(request, "address", id, {"instance": None}, "addresses", views.address)
-
-    @app.post(
-        "/api/firewalls/{id}/rules",
+    @router.post(
+        f"/api/{collection_name}",
+        name=f"{collection_name}_create",
         status_code=201,
-        openapi_extra=form(optional=("protocol", "port_from", "port_to", "ip_address")),
+        openapi_extra=form(*CREATE_FIELDS[type_][0], optional=CREATE_FIELDS[type_][1]),
     )
-    async def add_rule(request: Request, id: str) -> Response:
-        params = await h.params(request)
-        current = await read(request, "firewall", id)
-        low, high = params.get("port_from"), params.get("port_to")
-        ports = "" if not low else (str(low) if low == high or not high else f"{low}-{high}")
-        rule = {
-            "protocol": params.get("protocol", "tcp"),
-            "ports": ports,
-            "sources": [s for s in str(params.get("ip_address", "0.0.0.0/0")).split(",") if s],
-        }
-        rules = [*(current.attributes.get("rules") or []), rule]
-        updated = await h.driver(request).update(
-            "firewall", id, current.attributes, {"rules": rules}
-        )
-        return h.single(request, "firewalls", views.firewall(h.base(request), updated), 201)
+    async def create(
+        request: Request, base: Base, fmt: Format, driver: ProviderDriver, params: Params
+    ) -> Response:
+        supports(request, type_)
+        desired = {k: v for k, v in _create_params(type_, params).items() if v is not None}
+        name = str(params.get("name") or f"api-{uuid.uuid4().hex[:8]}")
+        await check_create(driver, type_, desired)
+        made = await driver.create(type_, desired, api_owner(name))
+        item = view(base, made)
+        return single(fmt, collection_name, item, 201, {"Location": item["href"]})
 
-    @app.delete("/api/firewalls/{id}/{rule_id}", status_code=204)
-    async def delete_rule(request: Request, id: str, rule_id: str) -> Response:
-        current = await read(request, "firewall", id)
-        rules = list(current.attributes.get("rules") or [])
-        prefix, _, index = rule_id.rpartition("~")
-        if prefix != id or not re.fullmatch(r"[0-9]{1,6}", index) or int(index) >= len(rules):
-            raise ApiError(404, f"firewall {id} has no rule {rule_id}")
-        rules.pop(int(index))
-        await h.driver(request).update("firewall", id, current.attributes, {"rules": rules})
+    @router.delete(
+        f"/api/{collection_name}/{{id}}", name=f"{collection_name}_destroy", status_code=204
+    )
+    async def destroy(request: Request, id: str, driver: ProviderDriver) -> Response:
+        await _read(request, type_, id)
+        await driver.delete(type_, id)
         return Response(status_code=204)
+
+
+async def _change(
+    request: Request, type: str, id: str, wanted: dict[str, Any], name: str, view: View
+) -> Response:
+    current = await _read(request, type, id)
+    updated = await provider_driver(request).update(type, id, current.attributes, wanted)
+    return single(request_format(request), name, view(api_base(request), updated), 202)
+
+
+@router.post(
+    "/api/storage_volumes/{id}/attach",
+    status_code=202,
+    openapi_extra=form("instance_id", optional=("device",)),
+)
+async def attach(request: Request, id: str) -> Response:
+    params = await request_params(request)
+    if not params.get("instance_id"):
+        raise ApiError(400, "instance_id is required to attach a volume")
+    current = await _read(request, "volume", id)
+    if current.attributes.get("instance"):
+        raise ApiError(405, f"volume {id} is attached; detach it first")
+    return await _change(
+        request,
+        "volume",
+        id,
+        {"instance": params["instance_id"], "device": params.get("device")},
+        "storage_volumes",
+        views.volume,
+    )
+
+
+@router.post("/api/storage_volumes/{id}/detach", status_code=202)
+async def detach(request: Request, id: str) -> Response:
+    if not (await _read(request, "volume", id)).attributes.get("instance"):
+        raise ApiError(405, f"volume {id} is not attached")
+    return await _change(
+        request,
+        "volume",
+        id,
+        {"instance": None, "device": None},
+        "storage_volumes",
+        views.volume,
+    )
+
+
+@router.post("/api/addresses/{id}/associate", status_code=202, openapi_extra=form("instance_id"))
+async def associate(request: Request, id: str) -> Response:
+    params = await request_params(request)
+    if not params.get("instance_id"):
+        raise ApiError(400, "instance_id is required to associate an address")
+    if (await _read(request, "address", id)).attributes.get("instance"):
+        raise ApiError(405, f"address {id} is associated; disassociate it first")
+    return await _change(
+        request, "address", id, {"instance": params["instance_id"]}, "addresses", views.address
+    )
+
+
+@router.post("/api/addresses/{id}/disassociate", status_code=202)
+async def disassociate(request: Request, id: str) -> Response:
+    if not (await _read(request, "address", id)).attributes.get("instance"):
+        raise ApiError(405, f"address {id} is not associated")
+    return await _change(request, "address", id, {"instance": None}, "addresses", views.address)
+
+
+@router.post(
+    "/api/firewalls/{id}/rules",
+    status_code=201,
+    openapi_extra=form(optional=("protocol", "port_from", "port_to", "ip_address")),
+)
+async def add_rule(request: Request, id: str) -> Response:
+    params = await request_params(request)
+    current = await _read(request, "firewall", id)
+    low, high = params.get("port_from"), params.get("port_to")
+    ports = "" if not low else (str(low) if low == high or not high else f"{low}-{high}")
+    rule = {
+        "protocol": params.get("protocol", "tcp"),
+        "ports": ports,
+        "sources": [s for s in str(params.get("ip_address", "0.0.0.0/0")).split(",") if s],
+    }
+    rules = [*(current.attributes.get("rules") or []), rule]
+    updated = await provider_driver(request).update(
+        "firewall", id, current.attributes, {"rules": rules}
+    )
+    return single(
+        request_format(request), "firewalls", views.firewall(api_base(request), updated), 201
+    )
+
+
+@router.delete("/api/firewalls/{id}/{rule_id}", status_code=204)
+async def delete_rule(request: Request, id: str, rule_id: str) -> Response:
+    current = await _read(request, "firewall", id)
+    rules = list(current.attributes.get("rules") or [])
+    prefix, _, index = rule_id.rpartition("~")
+    if prefix != id or not re.fullmatch(r"[0-9]{1,6}", index) or int(index) >= len(rules):
+        raise ApiError(404, f"firewall {id} has no rule {rule_id}")
+    rules.pop(int(index))
+    await provider_driver(request).update("firewall", id, current.attributes, {"rules": rules})
+    return Response(status_code=204)
+
+
+for _name, (_type, _view) in KINDS.items():
+    _collection_routes(_name, _type, _view)

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from nubes.providers.kit.states import StateMap
-from nubes.providers.protocol import CloudObject, Image
+from nubes.providers.protocol import CloudObject, HardwareProfile, Image
 
 INSTANCE_STATES = StateMap(
     {
@@ -214,4 +214,20 @@ def image_info(item: Mapping[str, Any]) -> Image:
         IMAGE_STATES(item.get("State")),
         item.get("OwnerId", ""),
         str(item.get("CreationDate") or ""),
+    )
+
+
+def hardware_profile(item: Mapping[str, Any]) -> HardwareProfile:
+    """An instance type as a fixed hardware profile."""
+    storage = (item.get("InstanceStorageInfo") or {}).get("TotalSizeInGB", 0)
+    archs = (item.get("ProcessorInfo") or {}).get("SupportedArchitectures") or ["x86_64"]
+    if "x86_64" in archs:  # i386-and-x86_64 types (t2) run 64-bit images too
+        archs = ["x86_64"]
+    return HardwareProfile(
+        item["InstanceType"],
+        item["InstanceType"],
+        item["VCpuInfo"]["DefaultVCpus"],
+        item["MemoryInfo"]["SizeInMiB"] / 1024,
+        storage,
+        archs[0],
     )

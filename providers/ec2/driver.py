@@ -181,29 +181,29 @@ class Ec2Driver:
         return self.ec2.realms()
 
     def hardware_profiles(self) -> builtins.list[HardwareProfile]:
-        out = []
-        for it in self.t.pages(self.t.ec2, "describe_instance_types", "InstanceTypes"):
-            storage = (it.get("InstanceStorageInfo") or {}).get("TotalSizeInGB", 0)
-            archs = (it.get("ProcessorInfo") or {}).get("SupportedArchitectures") or ["x86_64"]
-            if "x86_64" in archs:  # i386-and-x86_64 types (t2) run 64-bit images too
-                archs = ["x86_64"]
-            out.append(
-                HardwareProfile(
-                    it["InstanceType"],
-                    it["InstanceType"],
-                    it["VCpuInfo"]["DefaultVCpus"],
-                    it["MemoryInfo"]["SizeInMiB"] / 1024,
-                    storage,
-                    archs[0],
-                )
-            )
-        return sorted(out, key=lambda p: p.id)
+        types = self.t.pages(self.t.ec2, "describe_instance_types", "InstanceTypes")
+        return sorted((conv.hardware_profile(it) for it in types), key=lambda p: p.id)
+
+    def hardware_profile(self, id: str) -> HardwareProfile | None:
+        try:
+            found = self.t.call(self.t.ec2, "describe_instance_types", InstanceTypes=[id])
+        except (NotFoundError, InvalidRequestError):
+            return None  # InvalidInstanceType: no such type in this region
+        types = found.get("InstanceTypes") or []
+        return conv.hardware_profile(types[0]) if types else None
 
     def images(self) -> builtins.list[Image]:
         return [
             conv.image_info(i)
             for i in self.t.pages(self.t.ec2, "describe_images", "Images", Owners=["self"])
         ]
+
+    def image(self, id: str) -> Image | None:
+        try:
+            found = self.t.call(self.t.ec2, "describe_images", ImageIds=[id]).get("Images") or []
+        except (NotFoundError, InvalidRequestError):
+            return None  # InvalidAMIID.NotFound or .Malformed
+        return conv.image_info(found[0]) if found else None
 
     # ---- planning --------------------------------------------------------------------------
 

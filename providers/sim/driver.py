@@ -229,6 +229,12 @@ class SimDriver:
     def images(self) -> builtins.list[Image]:
         return self._call(self.cloud.images)
 
+    def image(self, id: str) -> Image | None:
+        return next((i for i in self.images() if i.id == id), None)
+
+    def hardware_profile(self, id: str) -> HardwareProfile | None:
+        return next((p for p in catalog.HARDWARE_PROFILES if p.id == id), None)
+
     # ---- planning --------------------------------------------------------------------------
 
     def plan_change(

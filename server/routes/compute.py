@@ -1,0 +1,83 @@
+"""Deltacloud's realms, hardware profiles and images. A show asks the driver for the one object
+(images and profiles by id), never for the whole collection; realms are a region's few zones."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from nubes.server import views
+from nubes.server.deps import Base, Format, Params, ProviderDriver
+from nubes.server.http import ApiError, form
+from nubes.server.respond import api_owner, collection, one, single
+
+router = APIRouter()
+
+
+@router.get("/api/realms")
+async def realms_index(base: Base, fmt: Format, driver: ProviderDriver) -> Response:
+    return collection(fmt, "realms", [views.realm(base, r) for r in await driver.realms()])
+
+
+@router.get("/api/realms/{id}")
+async def realms_show(id: str, base: Base, fmt: Format, driver: ProviderDriver) -> Response:
+    items = [views.realm(base, r) for r in await driver.realms()]
+    return single(fmt, "realms", one(items, id, "realm"))
+
+
+@router.get("/api/hardware_profiles")
+async def hwp_index(base: Base, fmt: Format, driver: ProviderDriver) -> Response:
+    items = [views.hardware_profile(base, p) for p in await driver.hardware_profiles()]
+    return collection(fmt, "hardware_profiles", items)
+
+
+@router.get("/api/hardware_profiles/{id}")
+async def hwp_show(id: str, base: Base, fmt: Format, driver: ProviderDriver) -> Response:
+    found = await driver.hardware_profile(id)
+    if found is None:
+        raise ApiError(404, f"hardware profile {id} not found")
+    return single(fmt, "hardware_profiles", views.hardware_profile(base, found))
+
+
+@router.get("/api/images")
+async def images_index(
+    request: Request, base: Base, fmt: Format, driver: ProviderDriver
+) -> Response:
+    owner = request.query_params.get("owner_id")
+    items = [views.image(base, i) for i in await driver.images() if owner in (None, i.owner)]
+    return collection(fmt, "images", items)
+
+
+@router.get("/api/images/{id}")
+async def images_show(id: str, base: Base, fmt: Format, driver: ProviderDriver) -> Response:
+    found = await driver.image(id)
+    if found is None:
+        raise ApiError(404, f"image {id} not found")
+    return single(fmt, "images", views.image(base, found))
+
+
+@router.post("/api/images", status_code=201, openapi_extra=form("instance_id", optional=("name",)))
+async def images_create(
+    base: Base, fmt: Format, driver: ProviderDriver, params: Params
+) -> Response:
+    if not params.get("instance_id"):
+        raise ApiError(400, "instance_id is required to create an image")
+    name = params.get("name") or f"image-{uuid.uuid4().hex[:8]}"
+    made = await driver.create(
+        "image", {"name": name, "instance": params["instance_id"]}, api_owner(name)
+    )
+    found = await driver.image(made.id)
+    item = (
+        views.image(base, found)
+        if found is not None
+        else {"id": made.id, "href": f"{base}/images/{made.id}", "name": name}
+    )
+    return single(fmt, "images", item, 201, {"Location": item["href"]})
+
+
+@router.delete("/api/images/{id}", status_code=204)
+async def images_destroy(id: str, driver: ProviderDriver) -> Response:
+    await driver.delete("image", id)
+    return Response(status_code=204)

@@ -1,0 +1,132 @@
+"""Deltacloud's instances: list with filters, show, create (image, profile and its overrides,
+realm, key, user data, firewalls), the state actions, destroy."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from nubes.server import views
+from nubes.server.calls import AsyncDriver
+from nubes.server.deps import Base, Format, Params, ProviderDriver
+from nubes.server.http import ApiError, form
+from nubes.server.respond import (
+    OWNER_ID,
+    api_owner,
+    check_create,
+    collection,
+    single,
+    smallest_profile_id,
+)
+
+router = APIRouter()
+CREATE_PARAMS = (
+    "hwp_id",
+    "realm_id",
+    "keyname",
+    "user_data",
+    "name",
+    "firewalls",
+    "hwp_cpu",
+    "hwp_memory",
+    "hwp_storage",
+)
+
+
+async def _view(base: str, driver: AsyncDriver, id: str) -> dict[str, Any]:
+    obj = await driver.read("instance", id)
+    if obj is None:
+        raise ApiError(404, f"instance {id} not found")
+    return views.instance(base, obj, OWNER_ID)
+
+
+@router.get("/api/instances")
+async def instances_index(
+    request: Request, base: Base, fmt: Format, driver: ProviderDriver
+) -> Response:
+    state = request.query_params.get("state")
+    realm = request.query_params.get("realm_id")
+    items = [views.instance(base, o, OWNER_ID) for o in await driver.list("instance", {})]
+    items = [
+        i
+        for i in items
+        if state in (None, i["state"], i["state"].lower())
+        and (realm is None or (i["realm"] or {}).get("id") == realm)
+    ]
+    return collection(fmt, "instances", items)
+
+
+@router.get("/api/instances/{id}")
+async def instances_show(id: str, base: Base, fmt: Format, driver: ProviderDriver) -> Response:
+    return single(fmt, "instances", await _view(base, driver, id))
+
+
+@router.post(
+    "/api/instances", status_code=201, openapi_extra=form("image_id", optional=CREATE_PARAMS)
+)
+async def instances_create(
+    base: Base, fmt: Format, driver: ProviderDriver, params: Params
+) -> Response:
+    image = params.get("image_id")
+    if not image:
+        raise ApiError(400, "image_id is required to create an instance")
+    size: Any = params.get("hwp_id") or await smallest_profile_id(driver)
+    overrides = {k: params[k] for k in ("hwp_cpu", "hwp_memory", "hwp_storage") if params.get(k)}
+    if overrides:
+        try:
+            size = {
+                "profile": str(size),  # Deltacloud's hwp_id, sized by the overrides
+                "cpus": float(overrides.get("hwp_cpu", 1)),
+                "memory_gb": float(overrides.get("hwp_memory", 512)) / 1024,
+            }
+        except ValueError:
+            raise ApiError(400, "hwp_cpu and hwp_memory must be numbers") from None
+    desired: dict[str, Any] = {"image": image, "size": size}
+    for param, attr in (
+        ("realm_id", "realm"),
+        ("keyname", "key"),
+        ("name", "name"),
+        ("user_data", "user_data"),
+    ):
+        if params.get(param):
+            desired[attr] = params[param]
+    if params.get("firewalls"):
+        desired["firewalls"] = [f for f in str(params["firewalls"]).split(",") if f]
+    name = str(params.get("name") or f"api-{uuid.uuid4().hex[:8]}")
+    await check_create(driver, "instance", desired)
+    made = await driver.create("instance", desired, api_owner(name))
+    item = views.instance(base, made, OWNER_ID)
+    return single(fmt, "instances", item, 201, {"Location": item["href"]})
+
+
+@router.post("/api/instances/{id}/{action}", status_code=202)
+async def instances_act(
+    id: str, action: str, base: Base, fmt: Format, driver: ProviderDriver
+) -> Response:
+    if action not in ("start", "stop", "reboot", "destroy"):
+        raise ApiError(404, f"instances have no action {action!r}")
+    current = await _view(base, driver, id)
+    allowed = [a["rel"] for a in current["actions"]]
+    if action not in allowed:
+        raise ApiError(
+            405,
+            f"instance {id} is {current['state']}; it allows "
+            f"{', '.join(allowed) or 'no action'} now, not {action}",
+        )
+    if action == "destroy":
+        await driver.delete("instance", id)
+        return Response(status_code=204)
+    obj = await driver.act("instance", id, action)
+    return single(fmt, "instances", views.instance(base, obj, OWNER_ID), 202)
+
+
+@router.delete("/api/instances/{id}", status_code=204)
+async def instances_destroy(id: str, base: Base, driver: ProviderDriver) -> Response:
+    current = await _view(base, driver, id)
+    if "destroy" not in [a["rel"] for a in current["actions"]]:
+        raise ApiError(405, f"instance {id} is {current['state']}; stop it first")
+    await driver.delete("instance", id)
+    return Response(status_code=204)

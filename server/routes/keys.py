@@ -1,0 +1,43 @@
+"""Deltacloud's keys. A generated private key (`pem`) appears in the answer to its create and
+nowhere else."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from nubes.server import views
+from nubes.server.deps import Base, Format, Params, ProviderDriver
+from nubes.server.http import ApiError, form
+from nubes.server.respond import api_owner, collection, needs, single
+
+router = APIRouter(dependencies=[Depends(needs("key"))])
+
+
+@router.get("/api/keys")
+async def keys_index(base: Base, fmt: Format, driver: ProviderDriver) -> Response:
+    return collection(fmt, "keys", [views.key(base, o) for o in await driver.list("key", {})])
+
+
+@router.get("/api/keys/{id}")
+async def keys_show(id: str, base: Base, fmt: Format, driver: ProviderDriver) -> Response:
+    obj = await driver.read("key", id)
+    if obj is None:
+        raise ApiError(404, f"key {id} not found")
+    return single(fmt, "keys", views.key(base, obj))
+
+
+@router.post("/api/keys", status_code=201, openapi_extra=form("name", optional=("public_key",)))
+async def keys_create(base: Base, fmt: Format, driver: ProviderDriver, params: Params) -> Response:
+    if not params.get("name"):
+        raise ApiError(400, "name is required to create a key")
+    desired = {"name": params["name"], "public_key": params.get("public_key")}
+    made = await driver.create("key", desired, api_owner(str(params["name"])))
+    item = views.key(base, made, with_private_key=True)  # shown this once
+    return single(fmt, "keys", item, 201, {"Location": item["href"]})
+
+
+@router.delete("/api/keys/{id}", status_code=204)
+async def keys_destroy(id: str, driver: ProviderDriver) -> Response:
+    await driver.delete("key", id)
+    return Response(status_code=204)
