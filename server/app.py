@@ -29,11 +29,12 @@ from nubes.server.http import (
     make_middleware,
     provider_status,
 )
+from nubes.server.models import ErrorAnswer
 from nubes.server.routes import compute, entry, instances, keys
 from nubes.server.stacks import StackFiles
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"description": text}
+    code: {"description": text, **({"model": ErrorAnswer} if code != 304 else {})}
     for code, text in [
         (304, "not modified since the ETag given in If-None-Match"),
         (400, "a missing or invalid parameter"),

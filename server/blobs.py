@@ -20,6 +20,7 @@ from nubes.providers.protocol import Blob, BlobStore
 from nubes.server import views
 from nubes.server.calls import AsyncDriver
 from nubes.server.http import ApiError, bad_text, form
+from nubes.server.models import shown
 from nubes.server.respond import (
     api_base,
     provider_driver,
@@ -72,7 +73,7 @@ def _store(request: Request) -> AsyncDriver:
     return driver
 
 
-@router.get("/api/buckets/{bucket}")
+@router.get("/api/buckets/{bucket}", responses=shown("buckets"))
 async def bucket_show(request: Request, bucket: str) -> Response:
     supports(request, "bucket")
     obj = await provider_driver(request).read("bucket", bucket)
@@ -93,6 +94,7 @@ async def bucket_show(request: Request, bucket: str) -> Response:
     "/api/buckets/{bucket}",
     status_code=201,
     openapi_extra=form("blob_id", optional=("blob_data", "content_type")),
+    responses=shown("blobs", 201),
 )
 async def blob_create(request: Request, bucket: str) -> Response:
     params = await request_params(request)
@@ -108,7 +110,7 @@ async def blob_create(request: Request, bucket: str) -> Response:
     return single(request_format(request), "blobs", view, 201, {"Location": view["href"]})
 
 
-@router.put("/api/buckets/{bucket}/{blob}", status_code=201)
+@router.put("/api/buckets/{bucket}/{blob}", status_code=201, responses=shown("blobs", 201))
 async def blob_put(request: Request, bucket: str, blob: str) -> Response:
     name = _checked_name("blob", blob)
     kind = request.headers.get("content-type") or "application/octet-stream"
@@ -122,7 +124,7 @@ async def blob_put(request: Request, bucket: str, blob: str) -> Response:
     return single(request_format(request), "blobs", view, 201, {"Location": view["href"]})
 
 
-@router.get("/api/buckets/{bucket}/{blob}")
+@router.get("/api/buckets/{bucket}/{blob}", responses=shown("blobs"))
 async def blob_show(request: Request, bucket: str, blob: str) -> Response:
     found = await _store(request).blob_info(bucket, blob)
     if found is None:

@@ -171,7 +171,40 @@ def openapi_problems(stored: dict[str, Any], current: dict[str, Any]) -> list[st
             for code in op.get("responses", {}):
                 if code not in now[method].get("responses", {}):
                     problems.append(f"{method.upper()} {path}: response {code} removed")
+    gone = json_fields(stored) - json_fields(current)
+    problems.extend(f"{field} was removed" for field in sorted(gone))
     return problems
+
+
+def json_fields(doc: dict[str, Any]) -> set[str]:
+    """Every field of every JSON answer the document describes, as
+    `GET /api/instances 200: instances[].image.href`."""
+    schemas = doc.get("components", {}).get("schemas", {})
+    found: set[str] = set()
+
+    def walk(schema: dict[str, Any], where: str, prefix: str, depth: int) -> None:
+        if depth > 20:
+            return
+        ref = schema.get("$ref")
+        if isinstance(ref, str):
+            walk(schemas.get(ref.rsplit("/", 1)[-1], {}), where, prefix, depth + 1)
+            return
+        for option in schema.get("anyOf", []) + schema.get("allOf", []):
+            walk(option, where, prefix, depth + 1)
+        if "items" in schema:
+            walk(schema["items"], where, f"{prefix}[]", depth + 1)
+        for name, sub in schema.get("properties", {}).items():
+            field = f"{prefix}.{name}" if prefix else name
+            found.add(f"{where}: {field}")
+            walk(sub, where, field, depth + 1)
+
+    for path, methods in doc.get("paths", {}).items():
+        for method, op in methods.items():
+            for code, answer in op.get("responses", {}).items():
+                schema = answer.get("content", {}).get("application/json", {}).get("schema")
+                if isinstance(schema, dict):
+                    walk(schema, f"{method.upper()} {path} {code}", "", 0)
+    return found
 
 
 def main() -> None:

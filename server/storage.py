@@ -15,6 +15,7 @@ from nubes.providers.protocol import CloudObject
 from nubes.server import views
 from nubes.server.deps import Base, Format, Params, ProviderDriver
 from nubes.server.http import ApiError, form
+from nubes.server.models import listed, shown
 from nubes.server.respond import (
     api_base,
     api_owner,
@@ -85,13 +86,21 @@ async def _read(request: Request, type: str, id: str) -> CloudObject:
 
 
 def _collection_routes(collection_name: str, type_: str, view: View) -> None:
-    @router.get(f"/api/{collection_name}", name=f"{collection_name}_index")
+    @router.get(
+        f"/api/{collection_name}",
+        name=f"{collection_name}_index",
+        responses=listed(collection_name),
+    )
     async def index(request: Request, base: Base, fmt: Format, driver: ProviderDriver) -> Response:
         supports(request, type_)
         items = [view(base, o) for o in await driver.list(type_, {})]
         return collection(fmt, collection_name, items)
 
-    @router.get(f"/api/{collection_name}/{{id}}", name=f"{collection_name}_show")
+    @router.get(
+        f"/api/{collection_name}/{{id}}",
+        name=f"{collection_name}_show",
+        responses=shown(collection_name),
+    )
     async def show(request: Request, id: str, base: Base, fmt: Format) -> Response:
         return single(fmt, collection_name, view(base, await _read(request, type_, id)))
 
@@ -100,6 +109,7 @@ def _collection_routes(collection_name: str, type_: str, view: View) -> None:
         name=f"{collection_name}_create",
         status_code=201,
         openapi_extra=form(*CREATE_FIELDS[type_][0], optional=CREATE_FIELDS[type_][1]),
+        responses=shown(collection_name, 201),
     )
     async def create(
         request: Request, base: Base, fmt: Format, driver: ProviderDriver, params: Params
@@ -133,6 +143,7 @@ async def _change(
     "/api/storage_volumes/{id}/attach",
     status_code=202,
     openapi_extra=form("instance_id", optional=("device",)),
+    responses=shown("storage_volumes", 202),
 )
 async def attach(request: Request, id: str) -> Response:
     params = await request_params(request)
@@ -151,7 +162,11 @@ async def attach(request: Request, id: str) -> Response:
     )
 
 
-@router.post("/api/storage_volumes/{id}/detach", status_code=202)
+@router.post(
+    "/api/storage_volumes/{id}/detach",
+    status_code=202,
+    responses=shown("storage_volumes", 202),
+)
 async def detach(request: Request, id: str) -> Response:
     if not (await _read(request, "volume", id)).attributes.get("instance"):
         raise ApiError(405, f"volume {id} is not attached")
@@ -165,7 +180,12 @@ async def detach(request: Request, id: str) -> Response:
     )
 
 
-@router.post("/api/addresses/{id}/associate", status_code=202, openapi_extra=form("instance_id"))
+@router.post(
+    "/api/addresses/{id}/associate",
+    status_code=202,
+    openapi_extra=form("instance_id"),
+    responses=shown("addresses", 202),
+)
 async def associate(request: Request, id: str) -> Response:
     params = await request_params(request)
     if not params.get("instance_id"):
@@ -177,7 +197,7 @@ async def associate(request: Request, id: str) -> Response:
     )
 
 
-@router.post("/api/addresses/{id}/disassociate", status_code=202)
+@router.post("/api/addresses/{id}/disassociate", status_code=202, responses=shown("addresses", 202))
 async def disassociate(request: Request, id: str) -> Response:
     if not (await _read(request, "address", id)).attributes.get("instance"):
         raise ApiError(405, f"address {id} is not associated")
@@ -188,6 +208,7 @@ async def disassociate(request: Request, id: str) -> Response:
     "/api/firewalls/{id}/rules",
     status_code=201,
     openapi_extra=form(optional=("protocol", "port_from", "port_to", "ip_address")),
+    responses=shown("firewalls", 201),
 )
 async def add_rule(request: Request, id: str) -> Response:
     params = await request_params(request)

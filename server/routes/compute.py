@@ -11,29 +11,30 @@ from fastapi.responses import Response
 from nubes.server import views
 from nubes.server.deps import Base, Format, Params, ProviderDriver
 from nubes.server.http import ApiError, form
+from nubes.server.models import listed, shown
 from nubes.server.respond import api_owner, collection, one, single
 
 router = APIRouter()
 
 
-@router.get("/api/realms")
+@router.get("/api/realms", responses=listed("realms"))
 async def realms_index(base: Base, fmt: Format, driver: ProviderDriver) -> Response:
     return collection(fmt, "realms", [views.realm(base, r) for r in await driver.realms()])
 
 
-@router.get("/api/realms/{id}")
+@router.get("/api/realms/{id}", responses=shown("realms"))
 async def realms_show(id: str, base: Base, fmt: Format, driver: ProviderDriver) -> Response:
     items = [views.realm(base, r) for r in await driver.realms()]
     return single(fmt, "realms", one(items, id, "realm"))
 
 
-@router.get("/api/hardware_profiles")
+@router.get("/api/hardware_profiles", responses=listed("hardware_profiles"))
 async def hwp_index(base: Base, fmt: Format, driver: ProviderDriver) -> Response:
     items = [views.hardware_profile(base, p) for p in await driver.hardware_profiles()]
     return collection(fmt, "hardware_profiles", items)
 
 
-@router.get("/api/hardware_profiles/{id}")
+@router.get("/api/hardware_profiles/{id}", responses=shown("hardware_profiles"))
 async def hwp_show(id: str, base: Base, fmt: Format, driver: ProviderDriver) -> Response:
     found = await driver.hardware_profile(id)
     if found is None:
@@ -41,7 +42,7 @@ async def hwp_show(id: str, base: Base, fmt: Format, driver: ProviderDriver) -> 
     return single(fmt, "hardware_profiles", views.hardware_profile(base, found))
 
 
-@router.get("/api/images")
+@router.get("/api/images", responses=listed("images"))
 async def images_index(
     request: Request, base: Base, fmt: Format, driver: ProviderDriver
 ) -> Response:
@@ -50,7 +51,7 @@ async def images_index(
     return collection(fmt, "images", items)
 
 
-@router.get("/api/images/{id}")
+@router.get("/api/images/{id}", responses=shown("images"))
 async def images_show(id: str, base: Base, fmt: Format, driver: ProviderDriver) -> Response:
     found = await driver.image(id)
     if found is None:
@@ -58,7 +59,12 @@ async def images_show(id: str, base: Base, fmt: Format, driver: ProviderDriver) 
     return single(fmt, "images", views.image(base, found))
 
 
-@router.post("/api/images", status_code=201, openapi_extra=form("instance_id", optional=("name",)))
+@router.post(
+    "/api/images",
+    status_code=201,
+    openapi_extra=form("instance_id", optional=("name",)),
+    responses=shown("images", 201),
+)
 async def images_create(
     base: Base, fmt: Format, driver: ProviderDriver, params: Params
 ) -> Response:

@@ -13,6 +13,7 @@ from nubes.providers.registry import driver_names
 from nubes.server import views
 from nubes.server.deps import Base, Config, Format, ProviderDriver, ProviderName
 from nubes.server.http import render
+from nubes.server.models import EntryAnswer, StatesAnswer, answers, listed, shown
 from nubes.server.respond import collection as list_answer
 from nubes.server.respond import one
 from nubes.server.respond import single as one_answer
@@ -43,7 +44,7 @@ TYPES = {
 }
 
 
-@router.get("/api")
+@router.get("/api", responses=answers(EntryAnswer))
 async def entry(
     base: Base, fmt: Format, driver: ProviderDriver, provider: ProviderName
 ) -> Response:
@@ -89,18 +90,18 @@ def _drivers(base: str, config: Config) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/api/drivers")
+@router.get("/api/drivers", responses=listed("drivers"))
 async def drivers_index(base: Base, fmt: Format, config: Config) -> Response:
     return list_answer(fmt, "drivers", _drivers(base, config))
 
 
-@router.get("/api/drivers/{id}")
+@router.get("/api/drivers/{id}", responses=shown("drivers"))
 async def drivers_show(id: str, base: Base, fmt: Format, config: Config) -> Response:
     wanted = {"mock": "sim"}.get(id, id)
     return one_answer(fmt, "drivers", one(_drivers(base, config), wanted, "driver"))
 
 
-@router.get("/api/instance_states")
+@router.get("/api/instance_states", responses=answers(StatesAnswer))
 async def instance_states(fmt: Format) -> Response:
     states: dict[str, list[dict[str, str]]] = {}
     for state, action, to in views.TRANSITIONS:

@@ -13,6 +13,7 @@ from nubes.server import views
 from nubes.server.calls import AsyncDriver
 from nubes.server.deps import Base, Format, Params, ProviderDriver
 from nubes.server.http import ApiError, form
+from nubes.server.models import listed, shown
 from nubes.server.respond import (
     OWNER_ID,
     api_owner,
@@ -43,7 +44,7 @@ async def _view(base: str, driver: AsyncDriver, id: str) -> dict[str, Any]:
     return views.instance(base, obj, OWNER_ID)
 
 
-@router.get("/api/instances")
+@router.get("/api/instances", responses=listed("instances"))
 async def instances_index(
     request: Request, base: Base, fmt: Format, driver: ProviderDriver
 ) -> Response:
@@ -59,13 +60,16 @@ async def instances_index(
     return collection(fmt, "instances", items)
 
 
-@router.get("/api/instances/{id}")
+@router.get("/api/instances/{id}", responses=shown("instances"))
 async def instances_show(id: str, base: Base, fmt: Format, driver: ProviderDriver) -> Response:
     return single(fmt, "instances", await _view(base, driver, id))
 
 
 @router.post(
-    "/api/instances", status_code=201, openapi_extra=form("image_id", optional=CREATE_PARAMS)
+    "/api/instances",
+    status_code=201,
+    openapi_extra=form("image_id", optional=CREATE_PARAMS),
+    responses=shown("instances", 201),
 )
 async def instances_create(
     base: Base, fmt: Format, driver: ProviderDriver, params: Params
@@ -102,7 +106,7 @@ async def instances_create(
     return single(fmt, "instances", item, 201, {"Location": item["href"]})
 
 
-@router.post("/api/instances/{id}/{action}", status_code=202)
+@router.post("/api/instances/{id}/{action}", status_code=202, responses=shown("instances", 202))
 async def instances_act(
     id: str, action: str, base: Base, fmt: Format, driver: ProviderDriver
 ) -> Response:

@@ -9,17 +9,18 @@ from fastapi.responses import Response
 from nubes.server import views
 from nubes.server.deps import Base, Format, Params, ProviderDriver
 from nubes.server.http import ApiError, form
+from nubes.server.models import listed, shown
 from nubes.server.respond import api_owner, collection, needs, single
 
 router = APIRouter(dependencies=[Depends(needs("key"))])
 
 
-@router.get("/api/keys")
+@router.get("/api/keys", responses=listed("keys"))
 async def keys_index(base: Base, fmt: Format, driver: ProviderDriver) -> Response:
     return collection(fmt, "keys", [views.key(base, o) for o in await driver.list("key", {})])
 
 
-@router.get("/api/keys/{id}")
+@router.get("/api/keys/{id}", responses=shown("keys"))
 async def keys_show(id: str, base: Base, fmt: Format, driver: ProviderDriver) -> Response:
     obj = await driver.read("key", id)
     if obj is None:
@@ -27,7 +28,12 @@ async def keys_show(id: str, base: Base, fmt: Format, driver: ProviderDriver) ->
     return single(fmt, "keys", views.key(base, obj))
 
 
-@router.post("/api/keys", status_code=201, openapi_extra=form("name", optional=("public_key",)))
+@router.post(
+    "/api/keys",
+    status_code=201,
+    openapi_extra=form("name", optional=("public_key",)),
+    responses=shown("keys", 201),
+)
 async def keys_create(base: Base, fmt: Format, driver: ProviderDriver, params: Params) -> Response:
     if not params.get("name"):
         raise ApiError(400, "name is required to create a key")
