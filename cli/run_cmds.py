@@ -230,13 +230,22 @@ def _run_apply(session: Session, result: Plan, parallelism: int, as_json: bool) 
     else:
         progress = PlainProgress(console)
 
+    drivers = session.drivers
+
     def interrupted(signum: int, frame: Any) -> None:
+        if drivers.cancel.is_set():
+            os._exit(130)  # a third time: at once, whatever is in flight
         if stop.is_set():
-            os._exit(130)
+            drivers.cancel.set()  # the clouds' waits end; the journal keeps what they made
+            err_console().print(
+                "\n[yellow]Stopping now:[/] no more waiting for the clouds. What they were "
+                "still making is found by the next run. Ctrl-C again quits at once."
+            )
+            return
         stop.set()
         err_console().print(
             "\n[yellow]Interrupt received.[/] Finishing the operations in flight "
-            "and saving state; press Ctrl-C again to quit at once."
+            "and saving state; press Ctrl-C again to stop waiting for them."
         )
 
     previous = signal.signal(signal.SIGINT, interrupted)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ class Drivers:
 
     by_provider: dict[str, Driver]
     state_dir: Path | None = None  # which a stack's file() and template() may never read
+    # set to cancel every driver's long waits (the run is stopping; DriverContext.cancel)
+    cancel: threading.Event = field(default_factory=threading.Event)
 
     def __getitem__(self, provider: str) -> Driver:
         return self.by_provider[provider]
@@ -68,6 +71,7 @@ def configure_providers(
         diags.error(str(exc))
         return Drivers({}), diags
     out: dict[str, Driver] = {}
+    cancel = threading.Event()
     for name, provider in providers.items():
         path = ("providers", name)
         carried = [k for k in provider.config if looks_like_credential(k)]
@@ -80,7 +84,7 @@ def configure_providers(
             )
         if carried:
             continue
-        context = DriverContext(state_dir, environ, secrets.get(name, {}))
+        context = DriverContext(state_dir, environ, secrets.get(name, {}), cancel)
         driver = load_driver(provider.driver)
         if driver is None:
             diags.error(
@@ -102,4 +106,4 @@ def configure_providers(
         for key, problem in driver.configure(result.value, context):
             diags.error(f"provider {name!r}: {problem}", where=positions.key_at((*path, key)))
         out[name] = driver
-    return Drivers(out, state_dir), diags
+    return Drivers(out, state_dir, cancel), diags

@@ -29,6 +29,7 @@ from nubes.engine.plan.model import Action, Change, Plan
 from nubes.engine.state.backend import Backend
 from nubes.engine.state.model import OutputState, ResourceState, State, StateError
 from nubes.providers.errors import (
+    CancelledError,
     CreateIncompleteError,
     NotFoundError,
     ProviderError,
@@ -204,7 +205,7 @@ class Executor:
             self._record(change, exc.object, token, desired, tainted=True)
             self.journal.settled(key)
             raise
-        except TransientError:
+        except (TransientError, CancelledError):
             raise  # it may exist: the journal keeps the intent, the next run looks for it
         except ProviderError:
             self.journal.settled(key)  # refused: nothing was created

@@ -19,6 +19,7 @@ from typing import Any, BinaryIO, TypeVar
 from nubes.providers import features
 from nubes.providers.constraints import S3_BUCKET_NAME
 from nubes.providers.errors import (
+    CancelledError,
     CreateIncompleteError,
     NotFoundError,
     ProviderError,
@@ -93,6 +94,7 @@ class SimDriver:
         self._rng_lock = threading.Lock()
         self.calls = 0  # API calls made, for benchmarks and tests
         self.faults = 0  # faults injected by fail_rate
+        self._cancel = threading.Event()
 
     # ---- setup -----------------------------------------------------------------------------
 
@@ -117,6 +119,7 @@ class SimDriver:
                 return [("api_key_sha256", "AuthFailure: the sim cloud refused the API key")]
         self.config = parsed
         # opened on first use, not here: validate configures drivers and must touch nothing
+        self._cancel = context.cancel  # set when the run stops: boots are no longer waited for
         folder = Path(parsed.data_dir) if parsed.data_dir else context.state_dir / "sim"
         self._path = folder / "cloud.sqlite"
         self._cloud = None
@@ -411,7 +414,8 @@ class SimDriver:
             if now >= deadline:
                 raise TimeoutError_(f"instance {obj.id} did not reach running in time")
             remaining = float(ready.attrs.get("ready_at", 0)) - time.time()
-            time.sleep(max(0.0, min(remaining, deadline - now, 1.0)))
+            if self._cancel.wait(max(0.0, min(remaining, deadline - now, 1.0))):
+                raise CancelledError(f"stopped waiting for instance {obj.id} to boot")
             found = self.read("instance", obj.id)
             if found is None:
                 raise ProviderError(f"instance {obj.id} disappeared while starting")

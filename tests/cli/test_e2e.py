@@ -145,6 +145,14 @@ def test_a_second_ctrl_c_quits_at_once(tmp_path: Path) -> None:
     assert time.monotonic() - started < 5  # not the 20 s the boots in flight would take
     state = json.loads((tmp_path / "state" / "slow.json").read_text())
     assert state["serial"] >= 1  # the state file is whole: writes are atomic
+    # the creates whose boots were no longer waited for are found, not made again
+    made = _cloud_ids(tmp_path / "state")
+    again = nubes("plan", "s.yaml", "--json", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    doc = json.loads(again.stdout)
+    creates = [c for c in doc["resource_changes"] if c["action"] == "create"]
+    assert len(made) + len(creates) == 6
+    assert {r["id"] for r in doc["recovered"] if r["outcome"] == "adopted"} <= made
 
 
 def test_ctrl_c_while_planning_changes_nothing(tmp_path: Path) -> None:
