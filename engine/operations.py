@@ -13,10 +13,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nubes.engine.apply import ApplyOptions, ApplyResult, Hooks
-from nubes.engine.apply import apply as execute
 from nubes.engine.diag import Diagnostics, error
 from nubes.engine.drivers import Drivers, configure_drivers
 from nubes.engine.graph import Graph
@@ -24,6 +22,9 @@ from nubes.engine.plan import Plan, PlanOptions, plan_from_backend
 from nubes.engine.plan.validate import validate_stack
 from nubes.engine.stack import Stack, digest_text, load_stack, resolve_variables
 from nubes.engine.state.backend import Backend
+
+if TYPE_CHECKING:  # the executor is imported by apply, not by validate (CLI start-up)
+    from nubes.engine.apply import ApplyOptions, ApplyResult, Hooks
 
 
 @dataclass
@@ -148,6 +149,8 @@ def apply(
 ) -> ApplyResult:
     """Carry out a plan (the caller holds the exclusive lock) and record it in the history;
     an apply that changed nothing leaves no trace."""
+    from nubes.engine.apply import apply as execute
+
     outcome = execute(planned, drivers, backend, options, hooks)
     if outcome.wrote:
         backend.record_apply(
