@@ -244,6 +244,7 @@ class SimDriver:
         self, type: str, prior: Mapping[str, Any] | None, config: Mapping[str, Any]
     ) -> PlannedChange:
         change = plan_from_schema(PORTABLE[type], prior, config)
+        _ = self.cloud  # a plan reaches the cloud, as any would: an unusable store fails here
         planner = {
             "instance": self._plan_instance,
             "volume": self._plan_volume,
