@@ -259,11 +259,11 @@ class Ec2Driver:
 
     def claim(self, type: str, id: str, owner: Ownership) -> None:
         """Tag an object imported into a stack with its ownership, as a create would have."""
-        self.handlers[type]  # a type this driver serves
+        _ = self.handlers[type]  # a type this driver serves
         self._tags(type).add(id, owner.tags())
 
     def unclaim(self, type: str, id: str) -> None:
-        self.handlers[type]
+        _ = self.handlers[type]
         self._tags(type).remove(id, (STACK_TAG, ADDRESS_TAG, TOKEN_TAG))
 
     # ---- blobs (S3 objects) ----------------------------------------------------------------
