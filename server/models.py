@@ -213,6 +213,55 @@ class ApiError(BaseModel):
     provider: str
 
 
+class StackItem(BaseModel):
+    name: str
+    href: str
+    file: str
+    digest: str
+    resources: int
+    serial: int | None
+
+
+class Job(BaseModel):
+    id: str
+    href: str
+    stack: str
+    state: str
+    summary: str
+    diagnostics: list[dict[str, Any]]
+    events: str
+
+
+class HistoryItem(BaseModel):
+    serial: int
+    applied_at: str
+    digest: str
+    file: str
+    who: str
+    summary: str
+
+
+class PlanDoc(BaseModel):
+    """`nubes plan --json`'s document (its changes are described in docs/stacks.md)."""
+
+    format_version: int
+    stack: str
+    destroy: bool
+    resource_changes: list[dict[str, Any]]
+    output_changes: dict[str, Any]
+    drift: list[dict[str, Any]]
+    recovered: list[dict[str, Any]]
+    summary: dict[str, Any]
+
+
+class StateDoc(BaseModel):
+    """A stack's state with its secrets hidden, as `nubes show --json` prints it."""
+
+    stack: str
+    resources: list[dict[str, Any]]
+    outputs: dict[str, Any]
+
+
 def _wrapper(name: str, field: str, kind: Any) -> type[BaseModel]:
     """A model `{field: kind}`, as Deltacloud's JSON wraps every answer."""
     from pydantic import create_model
@@ -253,6 +302,15 @@ ONES = {
 EntryAnswer = _wrapper("EntryAnswer", "api", Entry)
 StatesAnswer = _wrapper("StatesAnswer", "states", list[State])
 ErrorAnswer = _wrapper("ErrorAnswer", "error", ApiError)
+StacksAnswer = _wrapper("StacksAnswer", "stacks", list[StackItem])
+StackAnswer = _wrapper("StackAnswer", "stack", StackItem)
+JobAnswer = _wrapper("JobAnswer", "job", Job)
+HistoryAnswer = _wrapper("HistoryAnswer", "history", list[HistoryItem])
+
+
+def json_only(model: type[BaseModel], status: int = 200) -> dict[int | str, dict[str, Any]]:
+    """A route that answers JSON only (the stack routes)."""
+    return {status: {"model": model}}
 
 
 def answers(model: type[BaseModel], status: int = 200) -> dict[int | str, dict[str, Any]]:

@@ -32,6 +32,15 @@ from nubes.engine.state.lock import whoami
 from nubes.server import views
 from nubes.server.calls import Calls
 from nubes.server.http import ApiError, public_base
+from nubes.server.models import (
+    HistoryAnswer,
+    JobAnswer,
+    PlanDoc,
+    StackAnswer,
+    StacksAnswer,
+    StateDoc,
+    json_only,
+)
 
 
 @dataclass
@@ -185,7 +194,7 @@ def item(request: Request, name: str, stack: Stack) -> dict[str, Any]:
     }
 
 
-@router.get("/api/stacks")
+@router.get("/api/stacks", responses=json_only(StacksAnswer))
 async def stacks_index(request: Request) -> Response:
     files = _files(request)
 
@@ -195,13 +204,13 @@ async def stacks_index(request: Request) -> Response:
     return JSONResponse({"stacks": await offload(request, listed)})
 
 
-@router.get("/api/stacks/{name}")
+@router.get("/api/stacks/{name}", responses=json_only(StackAnswer))
 async def stacks_show(request: Request, name: str) -> Response:
     stack = await stack_named(request, name)
     return JSONResponse({"stack": await offload(request, item, request, name, stack)})
 
 
-@router.post("/api/stacks/{name}/plan")
+@router.post("/api/stacks/{name}/plan", responses=json_only(PlanDoc))
 async def stacks_plan(request: Request, name: str) -> Response:
     files = _files(request)
     stack = await stack_named(request, name)
@@ -222,7 +231,7 @@ async def stacks_plan(request: Request, name: str) -> Response:
     return JSONResponse(plan_to_json(result))
 
 
-@router.post("/api/stacks/{name}/apply", status_code=202)
+@router.post("/api/stacks/{name}/apply", status_code=202, responses=json_only(JobAnswer, 202))
 async def stacks_apply(request: Request, name: str) -> Response:
     files = _files(request)
     stack = await stack_named(request, name)
@@ -277,7 +286,7 @@ def job_named(request: Request, id: str) -> Job:
     return jobs[id]
 
 
-@router.get("/api/jobs/{id}")
+@router.get("/api/jobs/{id}", responses=json_only(JobAnswer))
 async def jobs_show(request: Request, id: str) -> Response:
     return JSONResponse({"job": job_named(request, id).view(base(request))})
 
@@ -302,7 +311,7 @@ async def jobs_events(request: Request, id: str) -> Response:
     return StreamingResponse(stream(), media_type="text/event-stream")
 
 
-@router.get("/api/stacks/{name}/state")
+@router.get("/api/stacks/{name}/state", responses=json_only(StateDoc))
 async def stacks_state(request: Request, name: str) -> Response:
     files = _files(request)
     stack = await stack_named(request, name)
@@ -313,7 +322,7 @@ async def stacks_state(request: Request, name: str) -> Response:
     return JSONResponse(public_state(state, hidden))
 
 
-@router.get("/api/stacks/{name}/history")
+@router.get("/api/stacks/{name}/history", responses=json_only(HistoryAnswer))
 async def stacks_history(request: Request, name: str) -> Response:
     files = _files(request)
     stack = await stack_named(request, name)
