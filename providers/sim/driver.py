@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from nubes.providers import features
 from nubes.providers.constraints import S3_BUCKET_NAME
@@ -45,10 +45,12 @@ from nubes.providers.protocol import (
     tightened,
 )
 from nubes.providers.sim import catalog
-from nubes.providers.sim.cloud import SimCloud
 from nubes.providers.sim.config import SimConfig, parse_config
-from nubes.providers.sim.store import BUSY_SECONDS, Store
 from nubes.providers.values import Unknown
+
+if TYPE_CHECKING:  # the cloud and its SQLite store load on first use, not for `nubes validate`
+    from nubes.providers.sim.cloud import SimCloud
+    from nubes.providers.sim.store import Store
 
 T = TypeVar("T")
 SCHEMA = tightened(PORTABLE, "bucket", "name", S3_BUCKET_NAME)
@@ -56,12 +58,14 @@ _STORES: dict[Path, Store] = {}
 _STORES_LOCK = threading.Lock()
 
 
-def _store(path: Path, busy_seconds: float = BUSY_SECONDS) -> Store:
+def _store(path: Path, busy_seconds: float | None = None) -> Store:
     """One store per database file and process, shared by every driver using it."""
+    from nubes.providers.sim.store import BUSY_SECONDS, Store
+
     key = path.parent.resolve() / path.name  # the file itself is never followed if a symlink
     with _STORES_LOCK:
         if key not in _STORES:
-            _STORES[key] = Store(key, busy_seconds)
+            _STORES[key] = Store(key, BUSY_SECONDS if busy_seconds is None else busy_seconds)
         return _STORES[key]
 
 
@@ -145,6 +149,8 @@ class SimDriver:
         if self._cloud is None:
             if self._path is None:
                 raise ProviderError("the sim driver is not configured")
+            from nubes.providers.sim.cloud import SimCloud
+
             self._cloud = SimCloud(_store(self._path, self.config.busy_seconds), self.config)
         return self._cloud
 
