@@ -12,6 +12,13 @@ _DRIVERS: dict[str, str] = {
 }
 # names other tools use for the same driver (Deltacloud's clients select "mock")
 ALIASES = {"mock": "sim"}
+# what the API calls a driver, where Deltacloud's clients know it by another name
+API_NAMES = {"sim": "mock"}
+
+
+def api_name(driver: str) -> str:
+    """The driver's name as Deltacloud reports it (`mock` for the sim)."""
+    return API_NAMES.get(driver, driver)
 
 
 def driver_names() -> list[str]:

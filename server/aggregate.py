@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from nubes.engine.drivers import Drivers
 from nubes.providers.errors import ProviderError
 from nubes.providers.protocol import Driver
+from nubes.providers.registry import api_name
 from nubes.server import views
 from nubes.server.calls import Calls, ProviderTimeout
 from nubes.server.deps import Config, Format
@@ -73,7 +74,9 @@ async def clouds(request: Request, collection: str, config: Config, fmt: Format)
             raise found
         for item in found:
             if wanted_state is None or str(item.get("state", "")).upper() == wanted_state:
-                items.append({**item, "provider": name, "driver": config.providers[name].driver})
+                items.append(
+                    {**item, "provider": name, "driver": api_name(config.providers[name].driver)}
+                )
     root = ET.Element(collection)
     for item in items:
         root.append(views.element(views.SINGULAR[collection], item))

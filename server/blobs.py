@@ -110,7 +110,15 @@ async def blob_create(request: Request, bucket: str) -> Response:
     return single(request_format(request), "blobs", view, 201, {"Location": view["href"]})
 
 
-@router.put("/api/buckets/{bucket}/{blob}", status_code=201, responses=shown("blobs", 201))
+@router.put(
+    "/api/buckets/{bucket}/{blob}",
+    status_code=200,  # as Deltacloud: a PUT answers 200 with the blob
+    responses={
+        **shown("blobs"),
+        # nubes 0.1 answered 201; Deltacloud and nubes now 200 (kept so no document shrinks)
+        201: {**shown("blobs", 201)[201], "description": "not sent any more"},
+    },
+)
 async def blob_put(request: Request, bucket: str, blob: str) -> Response:
     name = _checked_name("blob", blob)
     kind = request.headers.get("content-type") or "application/octet-stream"
@@ -121,7 +129,7 @@ async def blob_put(request: Request, bucket: str, blob: str) -> Response:
         spool.seek(0)
         made = await driver.put_blob(bucket, name, spool, kind)
     view = blob_view(api_base(request), made)
-    return single(request_format(request), "blobs", view, 201, {"Location": view["href"]})
+    return single(request_format(request), "blobs", view, 200, {"Location": view["href"]})
 
 
 @router.get("/api/buckets/{bucket}/{blob}", responses=shown("blobs"))

@@ -27,7 +27,7 @@ from nubes.providers.errors import (
     TimeoutError_,
     TransientError,
 )
-from nubes.providers.registry import ALIASES
+from nubes.providers.registry import ALIASES, api_name
 from nubes.server.auth import Authenticator
 from nubes.server.config import ServerConfig
 from nubes.server.views import API_VERSION, to_xml
@@ -163,7 +163,11 @@ def error_response(
     fmt = state.get("format", "xml")
     config: ServerConfig | None = state.get("config")
     provider = state.get("provider") or (config.default_provider if config else "")
-    driver = config.providers[provider].driver if config and provider in config.providers else ""
+    driver = (
+        api_name(config.providers[provider].driver)
+        if config and provider in config.providers
+        else ""
+    )
     doc = {"code": status, "message": message, "driver": driver, "provider": provider}
     url = public_base(request) + request.scope.get("path", "")
     root = ET.Element("error", {"status": str(status), "url": url})
@@ -235,7 +239,7 @@ def bad_text(value: str, multiline: bool = False) -> str | None:
 def make_middleware(
     config: ServerConfig, auth: Authenticator
 ) -> Callable[..., Awaitable[Response]]:
-    default_driver = config.providers[config.default_provider].driver
+    default_driver = api_name(config.providers[config.default_provider].driver)
 
     async def middleware(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -253,8 +257,15 @@ def make_middleware(
             except ApiError as exc:
                 unacceptable = exc  # answered after authentication: 401 comes first
             client = request.client.host if request.client else "?"
-            user = await auth.user(request.headers.get("authorization", ""), client)
-            if user is None:
+            open_path = (
+                _OPEN.fullmatch(path) is not None and "force_auth" not in request.query_params
+            )
+            user = (
+                None
+                if open_path
+                else await auth.user(request.headers.get("authorization", ""), client)
+            )
+            if user is None and not open_path:
                 raise ApiError(
                     401,
                     "authentication required",
@@ -303,7 +314,9 @@ def make_middleware(
         provider = state.get("provider", config.default_provider)
         response.headers["Server"] = f"Apache-Deltacloud/{API_VERSION}"
         response.headers["X-Nubes-Version"] = __version__
-        response.headers.setdefault("X-Deltacloud-Driver", config.providers[provider].driver)
+        response.headers.setdefault(
+            "X-Deltacloud-Driver", api_name(config.providers[provider].driver)
+        )
         response.headers["X-Deltacloud-Provider"] = provider
         etag = response.headers.get("etag")
         if etag and request.method not in ("GET", "HEAD"):
@@ -320,6 +333,9 @@ def make_middleware(
     return middleware
 
 
+# what Deltacloud serves without credentials (unless asked to check them with ?force_auth): the
+# entry point and the drivers, which name the API's collections and no cloud's objects
+_OPEN = re.compile(r"/api/?|/api/drivers(/[^/]+)?/?")
 _BLOB_UPLOAD = re.compile(r"/api(;[^/]*)?/buckets/[^/]+/[^/]+/?")
 
 

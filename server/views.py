@@ -191,6 +191,8 @@ def driver(base: str, name: str, providers: list[str]) -> dict[str, Any]:
 # ---- XML -------------------------------------------------------------------------------------
 
 LINK_KEYS = {"image", "realm", "hardware_profile"}
+# lists whose items the XML puts straight under the parent, without a wrapper
+UNWRAPPED = {"blobs": "blob"}
 
 
 def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
@@ -219,6 +221,9 @@ def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
         child = ET.SubElement(parent, key)
         for k, v in value.items():
             _xml_value(child, k, v)
+    elif isinstance(value, list) and key in UNWRAPPED:
+        for item in value:  # children of the parent itself, as Deltacloud lists a bucket's blobs
+            parent.append(element(UNWRAPPED[key], item))
     elif isinstance(value, list):
         holder = ET.SubElement(parent, key)
         tag = SINGULAR.get(key, key.rstrip("s"))

@@ -55,8 +55,7 @@ NAMED_BY_TAG = ("instance", "volume", "snapshot")  # their name is EC2's Name ta
 
 # Deltacloud's features of the collections this driver serves
 FEATURES = {
-    "instances": (
-        features.USER_NAME,  # user_name: the Name tag
+    "instances": (  # as Deltacloud's EC2 driver: no user_name
         features.USER_DATA,
         features.AUTHENTICATION_KEY,
         features.FIREWALLS,

@@ -44,6 +44,7 @@ from nubes.providers.protocol import (
     TypeSchema,
     tightened,
 )
+from nubes.providers.registry import api_name
 from nubes.providers.sim import catalog
 from nubes.providers.sim.config import SimConfig, parse_config
 from nubes.providers.values import Unknown
@@ -137,7 +138,7 @@ class SimDriver:
     def info(self) -> DriverInfo:
         return DriverInfo(
             name=self.name,
-            api_name="mock",  # what Deltacloud's clients select the simulated cloud by
+            api_name=api_name(self.name),  # Deltacloud's clients know the sim as "mock"
             location=self.config.region,
             types=frozenset(self.schema()),
             features=FEATURES,

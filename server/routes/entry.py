@@ -9,7 +9,7 @@ from xml.etree import ElementTree as ET
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from nubes.providers.registry import driver_names
+from nubes.providers.registry import ALIASES, api_name, driver_names
 from nubes.server import views
 from nubes.server.deps import Base, Config, Format, ProviderDriver, ProviderName
 from nubes.server.http import render
@@ -64,7 +64,7 @@ async def entry(
             }
         )
     root = ET.Element(
-        "api", {"version": views.API_VERSION, "driver": info.name, "provider": provider}
+        "api", {"version": views.API_VERSION, "driver": info.api_name, "provider": provider}
     )
     for entry_link in links:
         node = ET.SubElement(root, "link", {"href": entry_link["href"], "rel": entry_link["rel"]})
@@ -75,7 +75,7 @@ async def entry(
     doc = {
         "api": {
             "version": views.API_VERSION,
-            "driver": info.name,
+            "driver": info.api_name,
             "provider": provider,
             "links": links,
         }
@@ -84,8 +84,11 @@ async def entry(
 
 
 def _drivers(base: str, config: Config) -> list[dict[str, Any]]:
+    """Every driver by the name Deltacloud's clients use (`mock` for the sim)."""
     return [
-        views.driver(base, name, [p for p, b in config.providers.items() if b.driver == name])
+        views.driver(
+            base, api_name(name), [p for p, b in config.providers.items() if b.driver == name]
+        )
         for name in driver_names()
     ]
 
@@ -97,7 +100,7 @@ async def drivers_index(base: Base, fmt: Format, config: Config) -> Response:
 
 @router.get("/api/drivers/{id}", responses=shown("drivers"))
 async def drivers_show(id: str, base: Base, fmt: Format, config: Config) -> Response:
-    wanted = {"mock": "sim"}.get(id, id)
+    wanted = api_name(ALIASES.get(id, id))  # "sim" finds the mock driver too
     return one_answer(fmt, "drivers", one(_drivers(base, config), wanted, "driver"))
 
 

@@ -16,16 +16,28 @@ def xml(response: httpx.Response) -> ET.Element:
 
 
 def test_every_request_is_authenticated(api: str) -> None:
-    bare = httpx.get(f"{api}/api")
+    bare = httpx.get(f"{api}/api/realms")
     assert bare.status_code == 401
     assert bare.headers["WWW-Authenticate"].startswith("Basic")
-    assert bare.headers["X-Deltacloud-Driver"] == "sim"
+    assert bare.headers["X-Deltacloud-Driver"] == "mock"
     assert xml(bare).tag == "error" and xml(bare).findtext("code") == "401"
-    wrong = httpx.get(f"{api}/api", auth=("admin", "nope"))
+    wrong = httpx.get(f"{api}/api/realms", auth=("admin", "nope"))
     assert wrong.status_code == 401
-    token = httpx.get(f"{api}/api", headers={"Authorization": f"Bearer {TOKEN}"})
+    token = httpx.get(f"{api}/api/realms", headers={"Authorization": f"Bearer {TOKEN}"})
     assert token.status_code == 200
+
+
+def test_the_entry_point_and_drivers_are_open_unless_forced(api: str) -> None:
+    # as Deltacloud serves them: a client finds the API before it has credentials
+    for path in ("/api", "/api/drivers", "/api/drivers/mock"):
+        assert httpx.get(f"{api}{path}").status_code == 200, path
+    assert xml(httpx.get(f"{api}/api")).get("driver") == "mock"
+    forced = httpx.get(f"{api}/api?force_auth=1")
+    assert forced.status_code == 401 and forced.headers["WWW-Authenticate"].startswith("Basic")
     assert httpx.get(f"{api}/api?force_auth=1", auth=("admin", "nope")).status_code == 401
+    token = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.get(f"{api}/api?force_auth=1", headers=token).status_code == 200
+    assert httpx.get(f"{api}/api/instances").status_code == 401  # the collections are not
 
 
 def test_entry_point(client: httpx.Client) -> None:
@@ -33,9 +45,12 @@ def test_entry_point(client: httpx.Client) -> None:
     assert r.status_code == 200
     assert r.headers["Server"].startswith("Apache-Deltacloud/")
     assert r.headers["X-Nubes-Version"] and r.headers["ETag"]
-    assert (r.headers["X-Deltacloud-Driver"], r.headers["X-Deltacloud-Provider"]) == ("sim", "home")
+    assert (r.headers["X-Deltacloud-Driver"], r.headers["X-Deltacloud-Provider"]) == (
+        "mock",
+        "home",
+    )
     root = xml(r)
-    assert root.tag == "api" and root.get("driver") == "sim" and root.get("version")
+    assert root.tag == "api" and root.get("driver") == "mock" and root.get("version")
     rels = {link.get("rel"): link for link in root.findall("link")}
     assert {
         "realms",
@@ -56,7 +71,7 @@ def test_entry_point(client: httpx.Client) -> None:
         params = tuple(p.get("name") for p in feature.findall("param"))
         assert params == declared[str(feature.get("name"))]
     doc = client.get("/api", headers={"Accept": "application/json"}).json()
-    assert doc["api"]["driver"] == "sim" and doc["api"]["links"]
+    assert doc["api"]["driver"] == "mock" and doc["api"]["links"]
 
 
 def test_formats_and_etags(client: httpx.Client) -> None:
@@ -107,8 +122,9 @@ def test_read_only_collections(client: httpx.Client) -> None:
     states = xml(client.get("/api/instance_states"))
     assert states.tag == "states" and states.find("state").get("name") == "start"
     drivers = xml(client.get("/api/drivers"))
-    assert "sim" in [d.get("id") for d in drivers]
-    assert client.get("/api/drivers/mock?format=json").json()["driver"]["id"] == "sim"
+    assert "mock" in [d.get("id") for d in drivers] and "sim" not in [d.get("id") for d in drivers]
+    assert client.get("/api/drivers/mock?format=json").json()["driver"]["id"] == "mock"
+    assert client.get("/api/drivers/sim?format=json").json()["driver"]["id"] == "mock"
 
 
 def test_instance_lifecycle(client: httpx.Client) -> None:
@@ -252,13 +268,16 @@ def test_blobs_in_buckets(client: httpx.Client) -> None:
         content=b"hello world",
         headers={"Content-Type": "text/plain", "Accept": "application/json"},
     )
-    assert put.status_code == 201 and put.json()["blob"]["content_length"] == 11
+    assert put.status_code == 200 and put.json()["blob"]["content_length"] == 11  # as Deltacloud
     form = client.post(
         "/api/buckets/blob-box?format=json", data={"blob_id": "note", "blob_data": "second"}
     )
     assert form.status_code == 201
     shown = xml(client.get("/api/buckets/blob-box"))
-    assert sorted(b.get("id") for b in shown.findall("blobs/blob")) == ["hello.txt", "note"]
+    # as Deltacloud's buckets/show: each blob a child of the bucket, no wrapper
+    assert sorted(b.get("id") for b in shown.findall("blob")) == ["hello.txt", "note"]
+    assert shown.find("blobs") is None and shown.findtext("size") == "2"
+    assert shown.find("blob").get("href").endswith("/api/buckets/blob-box/hello.txt")
     meta = client.get("/api/buckets/blob-box/hello.txt?format=json").json()["blob"]
     assert meta["content_type"] == "text/plain"
     content = client.get("/api/buckets/blob-box/hello.txt/content")
