@@ -23,6 +23,21 @@ class Action(BaseModel):
     method: str
 
 
+class Login(BaseModel):
+    keyname: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+
+class Authentication(BaseModel):
+    type: str  # key or password
+    login: Login
+
+
+class ProfileLink(Link):
+    rel: str | None = None
+
+
 class Instance(BaseModel):
     id: str
     href: str
@@ -39,6 +54,7 @@ class Instance(BaseModel):
     private_addresses: list[str]
     storage_volumes: list[Link]
     actions: list[Action]
+    authentication: Authentication | None = None
 
 
 class Realm(BaseModel):
@@ -77,7 +93,7 @@ class Image(BaseModel):
     owner_id: str | None = None
     architecture: str | None = None
     state: str | None = None
-    hardware_profiles: list[Link] = []
+    hardware_profiles: list[ProfileLink] = []  # those of the image's architecture
     actions: list[Action] = []
 
 

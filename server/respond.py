@@ -136,11 +136,13 @@ def api_owner(name: str) -> Ownership:
     return Ownership("api", name, uuid.uuid4().hex)
 
 
-async def smallest_profile_id(driver: AsyncDriver) -> str:
-    """The profile a create without `hwp_id` gets: the smallest that fits (kit.choose, the rule
-    plans use), of fixed size."""
+async def smallest_profile_id(driver: AsyncDriver, architecture: str = "x86_64") -> str:
+    """The profile a create without `hwp_id` gets: the smallest fixed one that fits (kit.choose,
+    the rule plans use) of the image's architecture."""
     fixed = [p for p in await driver.hardware_profiles() if not isinstance(p.cpus, tuple)]
-    best, _ = smallest_profile(fixed, {})
+    best, _ = smallest_profile(fixed, {"arch": architecture})
     if best is None:
-        raise ApiError(400, "hwp_id is required: this provider has no fixed hardware profile")
+        raise ApiError(
+            400, f"hwp_id is required: this provider has no fixed {architecture} hardware profile"
+        )
     return best.id

@@ -73,7 +73,9 @@ def link(base: str, collection: str, id: str | None) -> dict[str, str] | None:
     return None if id is None else {"id": id, "href": href_of(base, collection, id)}
 
 
-def instance(base: str, obj: CloudObject, owner: str) -> dict[str, Any]:
+def instance(base: str, obj: CloudObject, owner: str, can_image: bool = False) -> dict[str, Any]:
+    """An instance; `can_image`: its driver makes images of instances (Deltacloud's
+    create_image action)."""
     a = obj.attributes
     state = str(a.get("state") or "unknown")
     href = href_of(base, "instances", obj.id)
@@ -99,7 +101,20 @@ def instance(base: str, obj: CloudObject, owner: str) -> dict[str, Any]:
                 "method": "delete" if act == "destroy" else "post",
             }
             for act in ACTIONS.get(state, [])
-        ],
+        ]
+        + (
+            [
+                {
+                    "rel": "create_image",
+                    "href": f"{base}/images;instance_id={quote(obj.id, safe='')}",
+                    "method": "post",
+                }
+            ]
+            if can_image and state in ("running", "stopped")
+            else []
+        ),
+        # Deltacloud's authentication block (the key a login takes)
+        "authentication": {"type": "key", "login": {"keyname": a.get("key")}},
     }
 
 
@@ -142,7 +157,9 @@ def hardware_profile(base: str, p: HardwareProfile) -> dict[str, Any]:
     }
 
 
-def image(base: str, i: Image) -> dict[str, Any]:
+def image(base: str, i: Image, profiles: list[HardwareProfile] | None = None) -> dict[str, Any]:
+    """An image with the hardware profiles that can run it (those of its architecture)."""
+    fits = [p for p in profiles or [] if p.architecture == i.architecture]
     return {
         "id": i.id,
         "href": href_of(base, "images", i.id),
@@ -151,7 +168,14 @@ def image(base: str, i: Image) -> dict[str, Any]:
         "owner_id": i.owner,
         "architecture": i.architecture,
         "state": i.state.upper(),
-        "hardware_profiles": [],
+        "hardware_profiles": [
+            {
+                "id": p.id,
+                "href": href_of(base, "hardware_profiles", p.id),
+                "rel": "hardware_profile",
+            }
+            for p in fits
+        ],
         "actions": [
             {
                 "rel": "create_instance",
@@ -215,6 +239,12 @@ def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
             )
             if "range" in p:
                 ET.SubElement(prop, "range", p["range"])
+    elif key == "authentication" and isinstance(value, dict):
+        block = ET.SubElement(parent, "authentication", {"type": str(value.get("type", "key"))})
+        login = ET.SubElement(block, "login")
+        for name, text in (value.get("login") or {}).items():
+            if text is not None:
+                ET.SubElement(login, name).text = str(text)
     elif isinstance(value, dict) and "href" in value:
         ET.SubElement(parent, key, {"id": value["id"], "href": value["href"]})
     elif isinstance(value, dict):
@@ -238,11 +268,17 @@ def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
         )
 
 
+# fields the JSON keeps for nubes 0.1's clients that Deltacloud's XML has elsewhere only
+JSON_ONLY = {"instance": {"keyname"}}  # the XML has it in <authentication><login>
+
+
 def element(tag: str, doc: dict[str, Any]) -> ET.Element:
-    attrs: dict[str, str] = {k: str(doc[k]) for k in ("id", "href") if k in doc}
+    named = ("id", "href", "rel") if "href" in doc else ("id", "href")  # a link names its rel
+    attrs: dict[str, str] = {k: str(doc[k]) for k in named if k in doc}
     node = ET.Element(tag, attrs)
+    skipped = JSON_ONLY.get(tag, set())
     for key_, value in doc.items():
-        if key_ not in ("id", "href"):
+        if key_ not in named and key_ not in skipped:
             _xml_value(node, key_, value)
     return node
 

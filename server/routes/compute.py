@@ -42,12 +42,21 @@ async def hwp_show(id: str, base: Base, fmt: Format, driver: ProviderDriver) -> 
     return single(fmt, "hardware_profiles", views.hardware_profile(base, found))
 
 
+# Deltacloud's filters on a collection (filter_all): each narrows by one field
+IMAGE_FILTERS = ("id", "architecture", "owner_id", "state")
+
+
 @router.get("/api/images", responses=listed("images"))
 async def images_index(
     request: Request, base: Base, fmt: Format, driver: ProviderDriver
 ) -> Response:
-    owner = request.query_params.get("owner_id")
-    items = [views.image(base, i) for i in await driver.images() if owner in (None, i.owner)]
+    wanted = {k: request.query_params[k] for k in IMAGE_FILTERS if request.query_params.get(k)}
+    profiles = await driver.hardware_profiles()
+    items = [
+        view
+        for view in (views.image(base, i, profiles) for i in await driver.images())
+        if all(str(view.get(k, "")).lower() == v.lower() for k, v in wanted.items())
+    ]
     return collection(fmt, "images", items)
 
 
@@ -56,7 +65,7 @@ async def images_show(id: str, base: Base, fmt: Format, driver: ProviderDriver) 
     found = await driver.image(id)
     if found is None:
         raise ApiError(404, f"image {id} not found")
-    return single(fmt, "images", views.image(base, found))
+    return single(fmt, "images", views.image(base, found, await driver.hardware_profiles()))
 
 
 @router.post(
@@ -76,7 +85,7 @@ async def images_create(
     )
     found = await driver.image(made.id)
     item = (
-        views.image(base, found)
+        views.image(base, found, await driver.hardware_profiles())
         if found is not None
         else {"id": made.id, "href": f"{base}/images/{made.id}", "name": name}
     )

@@ -3,12 +3,14 @@ realm, key, user data, firewalls), the state actions, destroy."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from nubes.providers.protocol import CloudObject
 from nubes.server import views
 from nubes.server.calls import AsyncDriver
 from nubes.server.deps import Base, Format, Params, ProviderDriver
@@ -37,11 +39,34 @@ CREATE_PARAMS = (
 )
 
 
+def _view_of(base: str, driver: AsyncDriver, obj: CloudObject) -> dict[str, Any]:
+    return views.instance(base, obj, OWNER_ID, can_image="image" in driver.raw.info().types)
+
+
 async def _view(base: str, driver: AsyncDriver, id: str) -> dict[str, Any]:
     obj = await driver.read("instance", id)
     if obj is None:
         raise ApiError(404, f"instance {id} not found")
-    return views.instance(base, obj, OWNER_ID)
+    return _view_of(base, driver, obj)
+
+
+def firewalls_of(params: dict[str, str]) -> list[str]:
+    """Deltacloud's array form (`firewalls1=a&firewalls2=b`, in order) and the comma form."""
+    numbered = sorted(
+        (int(m.group(1)), v) for k, v in params.items() if (m := _NUMBERED.fullmatch(k)) and v
+    )
+    listed = [f for f in str(params.get("firewalls") or "").split(",") if f]
+    return [v for _, v in numbered] + listed
+
+
+_NUMBERED = re.compile(r"firewalls([0-9]{1,4})")
+
+
+async def _default_profile(driver: AsyncDriver, image: str) -> str:
+    """The smallest fixed profile of the image's architecture (a create without hwp_id)."""
+    found = await driver.image(image)
+    arch = found.architecture if found is not None else "x86_64"
+    return await smallest_profile_id(driver, arch)
 
 
 @router.get("/api/instances", responses=listed("instances"))
@@ -50,7 +75,7 @@ async def instances_index(
 ) -> Response:
     state = request.query_params.get("state")
     realm = request.query_params.get("realm_id")
-    items = [views.instance(base, o, OWNER_ID) for o in await driver.list("instance", {})]
+    items = [_view_of(base, driver, o) for o in await driver.list("instance", {})]
     items = [
         i
         for i in items
@@ -77,7 +102,7 @@ async def instances_create(
     image = params.get("image_id")
     if not image:
         raise ApiError(400, "image_id is required to create an instance")
-    size: Any = params.get("hwp_id") or await smallest_profile_id(driver)
+    size: Any = params.get("hwp_id") or await _default_profile(driver, image)
     overrides = {k: params[k] for k in ("hwp_cpu", "hwp_memory", "hwp_storage") if params.get(k)}
     if overrides:
         try:
@@ -97,12 +122,13 @@ async def instances_create(
     ):
         if params.get(param):
             desired[attr] = params[param]
-    if params.get("firewalls"):
-        desired["firewalls"] = [f for f in str(params["firewalls"]).split(",") if f]
+    firewalls = firewalls_of(params)
+    if firewalls:
+        desired["firewalls"] = firewalls
     name = str(params.get("name") or f"api-{uuid.uuid4().hex[:8]}")
     await check_create(driver, "instance", desired)
     made = await driver.create("instance", desired, api_owner(name))
-    item = views.instance(base, made, OWNER_ID)
+    item = _view_of(base, driver, made)
     return single(fmt, "instances", item, 201, {"Location": item["href"]})
 
 
@@ -124,7 +150,7 @@ async def instances_act(
         await driver.delete("instance", id)
         return Response(status_code=204)
     obj = await driver.act("instance", id, action)
-    return single(fmt, "instances", views.instance(base, obj, OWNER_ID), 202)
+    return single(fmt, "instances", _view_of(base, driver, obj), 202)
 
 
 @router.delete("/api/instances/{id}", status_code=204)

@@ -145,8 +145,9 @@ def test_instance_lifecycle(client: httpx.Client) -> None:
     assert root.find("realm").get("id") == "sim-1b"
     assert root.find("hardware_profile").get("id") == "small"
     assert root.find("public_addresses/address").text
-    actions = {a.get("rel") for a in root.findall("actions/link")}
-    assert actions == {"reboot", "stop", "destroy"}
+    actions = {a.get("rel"): a for a in root.findall("actions/link")}
+    assert set(actions) == {"reboot", "stop", "destroy", "create_image"}  # the sim makes images
+    assert actions["create_image"].get("href").endswith(f"/api/images;instance_id={id_}")
     start = client.post(f"/api/instances/{id_}/start")
     assert start.status_code == 405 and "RUNNING" in xml(start).findtext("message")
     stopped = client.post(f"/api/instances/{id_}/stop", headers={"Accept": "application/json"})
@@ -290,3 +291,42 @@ def test_blobs_in_buckets(client: httpx.Client) -> None:
         assert client.delete(f"/api/buckets/blob-box/{blob}").status_code == 204
     assert client.get("/api/buckets/blob-box/note").status_code == 404
     assert client.delete("/api/buckets/blob-box").status_code == 204
+
+
+def test_deltacloud_shapes_of_instances_and_images(client: httpx.Client) -> None:
+    key = client.post("/api/keys", data={"name": "shape-key"})
+    assert key.status_code == 201
+    fw = [
+        xml(client.post("/api/firewalls", data={"name": f"shape-fw{i}"})).get("id") for i in (1, 2)
+    ]
+    # Deltacloud's array form of firewalls, and no hwp_id: the smallest profile of the image's
+    # architecture (arm64 here, where the smallest x86_64 profile would be refused)
+    made = client.post(
+        "/api/instances",
+        data={
+            "image_id": "img-ubuntu-2404-arm",
+            "keyname": "shape-key",
+            "firewalls1": fw[0],
+            "firewalls2": fw[1],
+        },
+    )
+    assert made.status_code == 201, made.text
+    root = xml(made)
+    assert root.find("hardware_profile").get("id") == "arm-small"
+    assert root.find("keyname") is None  # Deltacloud's place for it is the authentication block
+    auth = root.find("authentication")
+    assert auth is not None and auth.get("type") == "key"
+    assert auth.findtext("login/keyname") == "shape-key"
+    assert [f.get("id") for f in root.findall("firewalls/firewall")] == fw
+    doc = client.get(f"/api/instances/{root.get('id')}?format=json").json()["instance"]
+    assert doc["authentication"] == {"type": "key", "login": {"keyname": "shape-key"}}
+    # images list the profiles that can run them, and filter by architecture
+    arm = xml(client.get("/api/images?architecture=arm64"))
+    assert {i.get("id") for i in arm} == {"img-ubuntu-2404-arm"}
+    profiles = arm.find("image").findall("hardware_profiles/hardware_profile")
+    assert [p.get("id") for p in profiles] == ["arm-small"]
+    assert profiles[0].get("rel") == "hardware_profile"
+    x86 = client.get("/api/images/img-debian-12?format=json").json()["image"]
+    assert "small" in [p["id"] for p in x86["hardware_profiles"]]
+    assert "arm-small" not in [p["id"] for p in x86["hardware_profiles"]]
+    assert client.delete(f"/api/instances/{root.get('id')}").status_code == 204
