@@ -355,6 +355,7 @@ class Blob:
     size: int
     content_type: str
     modified: str
+    metadata: Mapping[str, str] = field(default_factory=dict)  # the user's (name -> value)
 
 
 @runtime_checkable
@@ -378,8 +379,19 @@ class BlobStore(Protocol):
         """Every blob of a bucket with its size, without reading any content."""
         ...
 
-    def put_blob(self, bucket: str, key: str, data: BinaryIO, content_type: str) -> Blob:
-        """Store what `data` holds from where it stands to its end."""
+    def put_blob(
+        self,
+        bucket: str,
+        key: str,
+        data: BinaryIO,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Blob:
+        """Store what `data` holds from where it stands to its end, with the user's metadata."""
+        ...
+
+    def set_blob_metadata(self, bucket: str, key: str, metadata: Mapping[str, str]) -> Blob | None:
+        """Replace a blob's user metadata; None when there is no such blob."""
         ...
 
     def blob_info(self, bucket: str, key: str) -> Blob | None: ...

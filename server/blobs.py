@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from nubes.providers.protocol import Blob, BlobStore
 from nubes.server import views
@@ -23,6 +24,7 @@ from nubes.server.http import ApiError, bad_text, form
 from nubes.server.models import shown
 from nubes.server.respond import (
     api_base,
+    check_param,
     provider_driver,
     request_format,
     request_params,
@@ -42,8 +44,41 @@ def blob_view(base: str, b: Blob) -> dict[str, Any]:
         "content_length": b.size,
         "content_type": b.content_type,
         "last_modified": b.modified,
+        "user_metadata": dict(b.metadata),
         "content": {"id": b.key, "href": f"{href}/content"},
     }
+
+
+META_HEADER = "x-deltacloud-blobmeta-"
+MAX_META = 100  # entries of a blob's user metadata
+
+
+def header_metadata(request: Request) -> dict[str, str]:
+    """The user metadata a request sends as X-Deltacloud-Blobmeta-NAME: VALUE headers."""
+    found = {
+        k[len(META_HEADER) :]: v
+        for k, v in request.headers.items()
+        if k.lower().startswith(META_HEADER) and len(k) > len(META_HEADER)
+    }
+    return _checked_metadata(found)
+
+
+def _checked_metadata(found: dict[str, str]) -> dict[str, str]:
+    if len(found) > MAX_META:
+        raise ApiError(400, f"a blob takes at most {MAX_META} metadata entries")
+    for name, value in found.items():
+        problem = bad_text(name) or bad_text(value)
+        if problem or not name or len(name) > 128 or len(value) > 2048:
+            raise ApiError(
+                400,
+                f"blob metadata {name[:40]!r}: a name is 1-128 characters, a value up to "
+                "2,048, neither with control characters",
+            )
+    return found
+
+
+def metadata_headers(blob: Blob) -> dict[str, str]:
+    return {f"X-Deltacloud-Blobmeta-{k}": v for k, v in blob.metadata.items()}
 
 
 def attachment(name: str) -> str:
@@ -97,17 +132,58 @@ async def bucket_show(request: Request, bucket: str) -> Response:
     responses=shown("blobs", 201),
 )
 async def blob_create(request: Request, bucket: str) -> Response:
-    params = await request_params(request)
+    """A blob from a form (Deltacloud's blob_id and blob_data, the data a text field or, as its
+    clients and browsers send it, a multipart file part; metadata as meta_params with
+    meta_nameN/meta_valueN, or X-Deltacloud-Blobmeta-* headers)."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        async with request.form(max_files=1, max_fields=2 * MAX_META + 8) as fields:
+            params = {k: check_param(k, v) for k, v in fields.items() if isinstance(v, str)}
+            part = fields.get("blob_data")
+            if isinstance(part, StarletteUpload):
+                kind = params.get("content_type") or part.content_type or DEFAULT_TYPE
+                return await _created(request, bucket, params, part.file, kind)
+            return await _created(request, bucket, params, None, None)
+    return await _created(request, bucket, await request_params(request), None, None)
+
+
+DEFAULT_TYPE = "application/octet-stream"
+
+
+async def _created(
+    request: Request,
+    bucket: str,
+    params: dict[str, str],
+    data: BinaryIO | None,
+    kind: str | None,
+) -> Response:
     if not params.get("blob_id"):
         raise ApiError(400, "blob_id is required to create a blob")
     name = _checked_name("blob", str(params["blob_id"]))
-    kind = str(params.get("content_type") or "application/octet-stream")
-    with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
-        spool.write(str(params.get("blob_data", "")).encode())
-        spool.seek(0)
-        made = await _store(request).put_blob(bucket, name, spool, kind)
+    metadata = {**header_metadata(request), **_form_metadata(params)}
+    driver = _store(request)
+    if data is not None:
+        made = await driver.put_blob(bucket, name, data, kind or DEFAULT_TYPE, metadata)
+    else:
+        with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
+            spool.write(str(params.get("blob_data", "")).encode())
+            spool.seek(0)
+            kind = str(params.get("content_type") or DEFAULT_TYPE)
+            made = await driver.put_blob(bucket, name, spool, kind, metadata)
     view = blob_view(api_base(request), made)
     return single(request_format(request), "blobs", view, 201, {"Location": view["href"]})
+
+
+def _form_metadata(params: dict[str, str]) -> dict[str, str]:
+    """Deltacloud's form metadata: meta_params=N, then meta_name1..N and meta_value1..N."""
+    count = params.get("meta_params") or "0"
+    if not count.isdigit() or int(count) > MAX_META:
+        raise ApiError(400, f"meta_params must be a whole number up to {MAX_META}")
+    found = {}
+    for i in range(1, int(count) + 1):
+        name = params.get(f"meta_name{i}")
+        if name:
+            found[name] = params.get(f"meta_value{i}", "")
+    return _checked_metadata(found)
 
 
 @router.put(
@@ -123,13 +199,36 @@ async def blob_put(request: Request, bucket: str, blob: str) -> Response:
     name = _checked_name("blob", blob)
     kind = request.headers.get("content-type") or "application/octet-stream"
     driver = _store(request)
+    metadata = header_metadata(request)
     with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
         async for chunk in request.stream():  # counted against the limit as it arrives
             spool.write(chunk)
         spool.seek(0)
-        made = await driver.put_blob(bucket, name, spool, kind)
+        made = await driver.put_blob(bucket, name, spool, kind, metadata)
     view = blob_view(api_base(request), made)
     return single(request_format(request), "blobs", view, 200, {"Location": view["href"]})
+
+
+@router.head(
+    "/api/buckets/{bucket}/{blob}",
+    status_code=204,
+    responses={404: {"description": "no such blob"}},
+)
+async def blob_metadata(request: Request, bucket: str, blob: str) -> Response:
+    """Deltacloud's metadata action: 204, the user metadata as X-Deltacloud-Blobmeta-*."""
+    found = await _store(request).blob_info(bucket, blob)
+    if found is None:
+        raise ApiError(404, f"bucket {bucket} has no blob {blob}")
+    return Response(status_code=204, headers=metadata_headers(found))
+
+
+@router.post("/api/buckets/{bucket}/{blob}", status_code=204)
+async def blob_update_metadata(request: Request, bucket: str, blob: str) -> Response:
+    """Deltacloud's update action: the headers' metadata replaces the blob's; 204 with it."""
+    updated = await _store(request).set_blob_metadata(bucket, blob, header_metadata(request))
+    if updated is None:
+        raise ApiError(404, f"bucket {bucket} has no blob {blob}")
+    return Response(status_code=204, headers=metadata_headers(updated))
 
 
 @router.get("/api/buckets/{bucket}/{blob}", responses=shown("blobs"))

@@ -301,7 +301,8 @@ def make_middleware(
             state["provider"] = choose_provider(request, config, matrix)
             if request.method == "OPTIONS":
                 response = _options(request, path)
-            elif request.method == "HEAD":  # every GET route answers HEAD: headers, no body
+            elif request.method == "HEAD" and _BLOB.fullmatch(path) is None:
+                # every GET route answers HEAD (headers, no body); a blob's HEAD is its own route
                 request.scope["method"] = "GET"
                 full = await call_next(request)
                 response = Response(status_code=full.status_code, headers=dict(full.headers))
@@ -336,6 +337,7 @@ def make_middleware(
 # what Deltacloud serves without credentials (unless asked to check them with ?force_auth): the
 # entry point and the drivers, which name the API's collections and no cloud's objects
 _OPEN = re.compile(r"/api/?|/api/drivers(/[^/]+)?/?")
+_BLOB = re.compile(r"/api/buckets/[^/]+/[^/]+")
 _BLOB_UPLOAD = re.compile(r"/api(;[^/]*)?/buckets/[^/]+/[^/]+/?")
 
 

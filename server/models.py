@@ -189,6 +189,7 @@ class Blob(BaseModel):
     content_length: int
     content_type: str
     last_modified: str
+    user_metadata: dict[str, str] = {}  # X-Deltacloud-Blobmeta-* as given
     content: Link
 
 

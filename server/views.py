@@ -239,6 +239,10 @@ def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
             )
             if "range" in p:
                 ET.SubElement(prop, "range", p["range"])
+    elif key == "user_metadata" and isinstance(value, dict):
+        holder = ET.SubElement(parent, "user_metadata")  # as Deltacloud's blobs/show
+        for name, text in value.items():
+            ET.SubElement(holder, "entry", {"key": str(name)}).text = str(text)
     elif key == "authentication" and isinstance(value, dict):
         block = ET.SubElement(parent, "authentication", {"type": str(value.get("type", "key"))})
         login = ET.SubElement(block, "login")

@@ -276,8 +276,18 @@ class Ec2Driver:
     def list_blobs(self, bucket: str) -> builtins.list[Blob]:
         return self.blobs.list_blobs(bucket)
 
-    def put_blob(self, bucket: str, key: str, data: BinaryIO, content_type: str) -> Blob:
-        return self.blobs.put_blob(bucket, key, data, content_type)
+    def put_blob(
+        self,
+        bucket: str,
+        key: str,
+        data: BinaryIO,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Blob:
+        return self.blobs.put_blob(bucket, key, data, content_type, metadata)
+
+    def set_blob_metadata(self, bucket: str, key: str, metadata: Mapping[str, str]) -> Blob | None:
+        return self.blobs.set_blob_metadata(bucket, key, metadata)
 
     def blob_info(self, bucket: str, key: str) -> Blob | None:
         return self.blobs.blob_info(bucket, key)

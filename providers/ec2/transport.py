@@ -60,11 +60,21 @@ class Transport:
             raise translate(exc) from None
         return result
 
-    def upload(self, bucket: str, key: str, data: Any, content_type: str) -> None:
+    def upload(
+        self,
+        bucket: str,
+        key: str,
+        data: Any,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
         """S3's managed upload from a file object: multipart past 8 MB, so memory stays flat."""
         self._count()
+        extra: dict[str, Any] = {"ContentType": content_type}
+        if metadata:
+            extra["Metadata"] = dict(metadata)
         try:
-            self.s3.upload_fileobj(data, bucket, key, ExtraArgs={"ContentType": content_type})
+            self.s3.upload_fileobj(data, bucket, key, ExtraArgs=extra)
         except Exception as exc:  # boto3's transfer wraps the client's errors
             cause = getattr(exc, "last_exception", None) or exc.__cause__ or exc
             raise translate(cause if isinstance(cause, Exception) else exc) from None

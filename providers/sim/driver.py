@@ -362,9 +362,17 @@ class SimDriver:
 
     # ---- blobs ---------------------------------------------------------------------------
 
-    def _blob(self, bucket: str, key: str, size: int, kind: str, modified: float) -> Blob:
+    def _blob(
+        self,
+        bucket: str,
+        key: str,
+        size: int,
+        kind: str,
+        modified: float,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Blob:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(modified))
-        return Blob(bucket, key, size, kind, stamp)
+        return Blob(bucket, key, size, kind, stamp, dict(metadata or {}))
 
     def _bucket(self, bucket: str) -> None:
         if self.read("bucket", bucket) is None:
@@ -375,17 +383,30 @@ class SimDriver:
         rows = self._call(lambda: self.cloud.store.blob_list(bucket))
         return [self._blob(bucket, k, size, c, m) for k, c, size, m in rows]
 
-    def put_blob(self, bucket: str, key: str, data: BinaryIO, content_type: str) -> Blob:
+    def put_blob(
+        self,
+        bucket: str,
+        key: str,
+        data: BinaryIO,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Blob:
         self._bucket(bucket)
         start = data.tell() if data.seekable() else None
 
         def put() -> tuple[int, float]:
             if start is not None:
                 data.seek(start)  # a retried call sends the whole content again
-            return self.cloud.store.put_blob(bucket, key, data, content_type)
+            return self.cloud.store.put_blob(bucket, key, data, content_type, metadata)
 
         size, modified = self._call(put)
-        return self._blob(bucket, key, size, content_type, modified)
+        return self._blob(bucket, key, size, content_type, modified, metadata)
+
+    def set_blob_metadata(self, bucket: str, key: str, metadata: Mapping[str, str]) -> Blob | None:
+        self._bucket(bucket)
+        if not self._call(lambda: self.cloud.store.set_blob_metadata(bucket, key, metadata)):
+            return None
+        return self.blob_info(bucket, key)
 
     def blob_info(self, bucket: str, key: str) -> Blob | None:
         self._bucket(bucket)
@@ -393,7 +414,8 @@ class SimDriver:
         if not rows:
             return None
         k, c, size, m = rows[0]
-        return self._blob(bucket, k, size, c, m)
+        metadata = self._call(lambda: self.cloud.store.blob_metadata(bucket, key))
+        return self._blob(bucket, k, size, c, m, metadata)
 
     def open_blob(self, bucket: str, key: str) -> tuple[Blob, Iterator[bytes]] | None:
         info = self.blob_info(bucket, key)

@@ -54,6 +54,16 @@ CREATE TABLE IF NOT EXISTS blob_chunks (
     PRIMARY KEY (bucket, key, seq)
 );
 """
+# added after the first release: created on open where an older database lacks it
+_USER_META = """
+CREATE TABLE IF NOT EXISTS blob_user_meta (
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (bucket, key, name)
+);
+"""
 CHUNK = 1024 * 1024  # a blob is stored, and read back, in rows of this size
 
 
@@ -140,6 +150,8 @@ class Store:
                 self._db.executescript(_SCHEMA)
             if "blobs" in tables:
                 self._move_whole_blobs()
+            if "blob_user_meta" not in tables:
+                self._db.executescript(_USER_META)
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
@@ -237,14 +249,48 @@ class Store:
         return size
 
     def put_blob(
-        self, bucket: str, key: str, data: BinaryIO, content_type: str
+        self,
+        bucket: str,
+        key: str,
+        data: BinaryIO,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
     ) -> tuple[int, float]:
-        """Store a blob read from `data` a chunk at a time; (size, modified)."""
+        """Store a blob read from `data` a chunk at a time, and its user metadata; (size,
+        modified)."""
         now = time.time()
         chunks = iter(lambda: data.read(CHUNK), b"")
         with self.transaction(), self._guard():
             size = self._write_chunks(bucket, key, chunks, content_type, now)
+            self._write_metadata(bucket, key, metadata or {})
         return size, now
+
+    def _write_metadata(self, bucket: str, key: str, metadata: Mapping[str, str]) -> None:
+        self._db.execute("DELETE FROM blob_user_meta WHERE bucket = ? AND key = ?", (bucket, key))
+        for name, value in metadata.items():
+            self._db.execute(
+                "INSERT INTO blob_user_meta (bucket, key, name, value) VALUES (?, ?, ?, ?)",
+                (bucket, key, name, value),
+            )
+
+    def blob_metadata(self, bucket: str, key: str) -> dict[str, str]:
+        with self._lock, self._guard():
+            rows = self._db.execute(
+                "SELECT name, value FROM blob_user_meta WHERE bucket = ? AND key = ? ORDER BY name",
+                (bucket, key),
+            )
+            return {str(n): str(v) for n, v in rows}
+
+    def set_blob_metadata(self, bucket: str, key: str, metadata: Mapping[str, str]) -> bool:
+        """Replace a blob's user metadata; False when there is no such blob."""
+        with self.transaction(), self._guard():
+            found = self._db.execute(
+                "SELECT 1 FROM blob_meta WHERE bucket = ? AND key = ?", (bucket, key)
+            ).fetchone()
+            if found is None:
+                return False
+            self._write_metadata(bucket, key, metadata)
+        return True
 
     def blob_list(self, bucket: str, key: str | None = None) -> list[tuple[str, str, int, float]]:
         """(key, content type, size, modified) of a bucket's blobs: no content is read."""
@@ -274,6 +320,9 @@ class Store:
         with self.transaction(), self._guard():
             self._db.execute("DELETE FROM blob_chunks WHERE bucket = ? AND key = ?", (bucket, key))
             self._db.execute("DELETE FROM blob_meta WHERE bucket = ? AND key = ?", (bucket, key))
+            self._db.execute(
+                "DELETE FROM blob_user_meta WHERE bucket = ? AND key = ?", (bucket, key)
+            )
 
     def count(self, type: str, region: str) -> int:
         with self._lock, self._guard():

@@ -330,3 +330,45 @@ def test_deltacloud_shapes_of_instances_and_images(client: httpx.Client) -> None
     assert "small" in [p["id"] for p in x86["hardware_profiles"]]
     assert "arm-small" not in [p["id"] for p in x86["hardware_profiles"]]
     assert client.delete(f"/api/instances/{root.get('id')}").status_code == 204
+
+
+def test_blobs_as_deltacloud_serves_them(client: httpx.Client) -> None:
+    assert client.post("/api/buckets", data={"name": "dc-box"}).status_code == 201
+    put = client.put(
+        "/api/buckets/dc-box/report.csv",
+        content=b"a,b\n1,2\n",
+        headers={"Content-Type": "text/csv", "X-Deltacloud-Blobmeta-Owner": "ops"},
+    )
+    assert put.status_code == 200
+    shown = xml(put)
+    assert shown.findtext("content_type") == "text/csv"
+    entries = {e.get("key"): e.text for e in shown.findall("user_metadata/entry")}
+    assert entries == {"owner": "ops"}  # header names arrive in lower case
+    head = client.head("/api/buckets/dc-box/report.csv")
+    assert head.status_code == 204 and head.headers["X-Deltacloud-Blobmeta-owner"] == "ops"
+    assert client.head("/api/buckets/dc-box/nothing").status_code == 404
+    update = client.post(
+        "/api/buckets/dc-box/report.csv",
+        headers={"X-Deltacloud-Blobmeta-Owner": "dev", "X-Deltacloud-Blobmeta-Tier": "gold"},
+    )
+    assert update.status_code == 204 and update.headers["X-Deltacloud-Blobmeta-tier"] == "gold"
+    again = client.get("/api/buckets/dc-box/report.csv?format=json").json()["blob"]
+    assert again["user_metadata"] == {"owner": "dev", "tier": "gold"}
+    assert client.get("/api/buckets/dc-box/report.csv/content").content == b"a,b\n1,2\n"
+    # a browser's (and Deltacloud clients') form: a file part, and metadata as form fields
+    form = client.post(
+        "/api/buckets/dc-box",
+        data={"blob_id": "upload.bin", "meta_params": "1", "meta_name1": "k", "meta_value1": "v"},
+        files={"blob_data": ("local.bin", b"\x00\x01binary", "application/x-thing")},
+    )
+    assert form.status_code == 201, form.text
+    made = xml(form)
+    assert made.get("id") == "upload.bin" and made.findtext("content_type") == "application/x-thing"
+    assert {e.get("key"): e.text for e in made.findall("user_metadata/entry")} == {"k": "v"}
+    assert client.get("/api/buckets/dc-box/upload.bin/content").content == b"\x00\x01binary"
+    bad = client.put(
+        "/api/buckets/dc-box/x", content=b"x", headers={"X-Deltacloud-Blobmeta-A": "b\x01"}
+    )
+    assert bad.status_code == 400
+    for blob in ("report.csv", "upload.bin"):
+        assert client.delete(f"/api/buckets/dc-box/{blob}").status_code == 204

@@ -228,9 +228,9 @@ def test_blobs_stream_and_listing_reads_no_content(
     seen: list[Any] = []
     real_put = Store.put_blob
 
-    def put(self: Store, bucket: str, key: str, data: Any, content_type: str) -> Any:
+    def put(self: Store, bucket: str, key: str, data: Any, content_type: str, meta: Any) -> Any:
         seen.append(data)
-        return real_put(self, bucket, key, data, content_type)
+        return real_put(self, bucket, key, data, content_type, meta)
 
     def no_reading(self: Store, bucket: str, key: str) -> Any:
         raise AssertionError("a listing read a blob's content")

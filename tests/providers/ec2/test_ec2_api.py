@@ -65,11 +65,21 @@ def test_ec2_through_the_api(tmp_path: Path, aws: str, ami: str, ec2: Any) -> No
             stored = c.put(
                 "/api;driver=ec2/buckets/api-s3/a.txt",
                 content=b"on s3",
-                headers={"Content-Type": "text/plain"},
+                headers={"Content-Type": "text/plain", "X-Deltacloud-Blobmeta-Team": "web"},
             )
             assert stored.status_code == 200, stored.text
             got = c.get("/api;driver=ec2/buckets/api-s3/a.txt/content")
             assert got.content == b"on s3"
+            # user metadata is the S3 object's own (x-amz-meta-*), read back by HEAD
+            head = c.head("/api;driver=ec2/buckets/api-s3/a.txt")
+            assert head.status_code == 204 and head.headers["X-Deltacloud-Blobmeta-team"] == "web"
+            changed = c.post(
+                "/api;driver=ec2/buckets/api-s3/a.txt", headers={"X-Deltacloud-Blobmeta-Team": "db"}
+            )
+            assert changed.status_code == 204
+            meta = c.get("/api;driver=ec2/buckets/api-s3/a.txt").json()["blob"]
+            assert meta["user_metadata"] == {"team": "db"} and meta["content_type"] == "text/plain"
+            assert c.get("/api;driver=ec2/buckets/api-s3/a.txt/content").content == b"on s3"
             listed = c.get("/api;driver=ec2/buckets/api-s3").json()["bucket"]["blobs"]
             assert [b["id"] for b in listed] == ["a.txt"]
             assert c.delete("/api;driver=ec2/buckets/api-s3/a.txt").status_code == 204
