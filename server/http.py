@@ -117,6 +117,10 @@ def choose_format(request: Request) -> str:
     return best[2]
 
 
+def _driver_of(config: ServerConfig, provider: str) -> str:
+    return config.providers[provider].driver
+
+
 def choose_provider(request: Request, config: ServerConfig, matrix: dict[str, str]) -> str:
     driver = matrix.get("driver") or request.headers.get("x-deltacloud-driver")
     provider = matrix.get("provider") or request.headers.get("x-deltacloud-provider")
@@ -129,11 +133,20 @@ def choose_provider(request: Request, config: ServerConfig, matrix: dict[str, st
     if provider:
         drivers = request.app.state.drivers.by_provider
         chosen = [n for n in candidates if provider in (n, drivers[n].info().location)]
-        if not chosen:
-            raise ApiError(
-                400, f"no provider {provider!r}" + (f" for driver {driver!r}" if driver else "")
-            )
-        return chosen[0]
+        if chosen:
+            return chosen[0]
+        # Deltacloud's mock driver ignores the provider it is given: so does the sim, as mock
+        if driver == "sim" or (
+            driver is None and _driver_of(config, config.default_provider) == "sim"
+        ):
+            sims = [n for n in candidates if _driver_of(config, n) == "sim"]
+            if sims:
+                return config.default_provider if config.default_provider in sims else sims[0]
+        # a cloud's driver takes only the regions this server is configured for (Deltacloud
+        # would send the request there and fail at the cloud; nubes says so at once)
+        raise ApiError(
+            400, f"no provider {provider!r}" + (f" for driver {driver!r}" if driver else "")
+        )
     if config.default_provider in candidates:
         return config.default_provider
     return candidates[0]

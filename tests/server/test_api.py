@@ -104,6 +104,9 @@ def test_choosing_the_provider(client: httpx.Client) -> None:
     matrix = client.get("/api;driver=mock;provider=sim-2/realms?format=json")
     assert matrix.status_code == 200 and matrix.json()["realms"][0]["id"] == "sim-2a"
     assert client.get("/api;driver=vsphere/realms").status_code == 400
+    # Deltacloud's mock driver ignores a provider it does not know; so does the sim
+    ignored = client.get("/api;driver=mock;provider=mars-1/realms?format=json")
+    assert ignored.status_code == 200 and ignored.headers["X-Deltacloud-Provider"] == "home"
 
 
 def test_read_only_collections(client: httpx.Client) -> None:

@@ -32,6 +32,12 @@ def test_ec2_through_the_api(tmp_path: Path, aws: str, ami: str, ec2: Any) -> No
             assert "us-east-1a" in [r["id"] for r in realms]
             entry = c.get("/api", headers={"X-Deltacloud-Driver": "ec2"})
             assert entry.headers["X-Deltacloud-Provider"] == "aws"
+            links = entry.json()["api"]["links"]
+            features = {f["name"] for link in links for f in link["features"]}
+            assert "user_data" in features and "user_name" not in features  # as Deltacloud's
+            # a region this server has no provider for is refused at once, not tried
+            elsewhere = c.get("/api;driver=ec2;provider=eu-west-9/realms")
+            assert elsewhere.status_code == 400 and "eu-west-9" in elsewhere.text
             made = c.post(
                 "/api;driver=ec2/instances",
                 data={
