@@ -67,14 +67,19 @@ def _checked_metadata(found: dict[str, str]) -> dict[str, str]:
     if len(found) > MAX_META:
         raise ApiError(400, f"a blob takes at most {MAX_META} metadata entries")
     for name, value in found.items():
-        problem = bad_text(name) or bad_text(value)
-        if problem or not name or len(name) > 128 or len(value) > 2048:
+        # they travel back as X-Deltacloud-Blobmeta-NAME: VALUE headers, and S3 keeps them as
+        # x-amz-meta-*: a name is an HTTP token, a value printable ASCII
+        problem = bad_text(value) or not _TOKEN.fullmatch(name) or not value.isascii()
+        if problem or len(name) > 128 or len(value) > 2048:
             raise ApiError(
                 400,
-                f"blob metadata {name[:40]!r}: a name is 1-128 characters, a value up to "
-                "2,048, neither with control characters",
+                f"blob metadata {name[:40]!r}: a name is 1-128 letters, digits or "
+                "!#$%&'*+-.^_`|~, a value up to 2,048 printable ASCII characters",
             )
     return found
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def metadata_headers(blob: Blob) -> dict[str, str]:
@@ -176,7 +181,7 @@ async def _created(
 def _form_metadata(params: dict[str, str]) -> dict[str, str]:
     """Deltacloud's form metadata: meta_params=N, then meta_name1..N and meta_value1..N."""
     count = params.get("meta_params") or "0"
-    if not count.isdigit() or int(count) > MAX_META:
+    if not (count.isascii() and count.isdecimal() and len(count) <= 3) or int(count) > MAX_META:
         raise ApiError(400, f"meta_params must be a whole number up to {MAX_META}")
     found = {}
     for i in range(1, int(count) + 1):

@@ -351,6 +351,14 @@ def make_middleware(
 # entry point and the drivers, which name the API's collections and no cloud's objects
 _OPEN = re.compile(r"/api/?|/api/drivers(/[^/]+)?/?")
 _BLOB = re.compile(r"/api/buckets/[^/]+/[^/]+")
+_BLOB_FORM = re.compile(r"/api(;[^/]*)?/buckets/[^/]+/?")  # a form POST that creates a blob
+
+
+def _multipart(scope: dict[str, Any]) -> bool:
+    kind = dict(scope.get("headers") or []).get(b"content-type", b"")
+    return kind.startswith(b"multipart/form-data")
+
+
 _BLOB_UPLOAD = re.compile(r"/api(;[^/]*)?/buckets/[^/]+/[^/]+/?")
 
 
@@ -368,7 +376,9 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        blob = scope["method"] == "PUT" and _BLOB_UPLOAD.fullmatch(scope["path"])
+        blob = (scope["method"] == "PUT" and _BLOB_UPLOAD.fullmatch(scope["path"])) or (
+            scope["method"] == "POST" and _BLOB_FORM.fullmatch(scope["path"]) and _multipart(scope)
+        )
         limits = self.config.limits
         limit = limits.blob_bytes if blob else limits.request_bytes
         state = scope.setdefault("state", {})

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
 
 from nubes.providers.ec2.transport import Transport
-from nubes.providers.errors import NotFoundError
+from nubes.providers.errors import InvalidRequestError, NotFoundError
 from nubes.providers.protocol import Blob
 
 
@@ -58,8 +58,10 @@ class S3Blobs:
     def blob_info(self, bucket: str, key: str) -> Blob | None:
         try:
             got = self.t.call(self.t.s3, "head_object", Bucket=bucket, Key=key)
-        except NotFoundError:
-            return None
+        except (NotFoundError, InvalidRequestError) as exc:
+            if isinstance(exc, NotFoundError) or exc.code == "404":  # HEAD's bare 404
+                return None
+            raise
         return _blob(
             bucket,
             key,

@@ -111,7 +111,8 @@ class Instances:
             if desired.get("state") == "stopped":
                 obj = self.act(obj.id, "stop")
         except (TimeoutError_, ProviderError) as exc:
-            raise CreateIncompleteError(str(exc), self.read(obj.id) or obj) from None
+            made = self.ec2.read("instance", obj.id) or obj
+            raise CreateIncompleteError(str(exc), made) from None
         return obj
 
     def update(
@@ -147,7 +148,10 @@ class Instances:
         t = self.ec2.t
         t.call(t.ec2, "terminate_instances", InstanceIds=[id])
         # wait, so that what it used (security groups, volumes) can be deleted next
-        t.wait(f"instance {id} to terminate", lambda: True if self.read(id) is None else None)
+        t.wait(
+            f"instance {id} to terminate",
+            lambda: True if self.ec2.read("instance", id) is None else None,
+        )
 
     def act(self, id: str, action: str) -> CloudObject:
         operation = {"start": "start_instances", "stop": "stop_instances"}.get(
@@ -222,7 +226,7 @@ class Keys:
 
     def delete(self, id: str) -> None:
         # by name: EC2 takes KeyPairId too, but moto ignores it and deletes nothing
-        found = self.read(id)
+        found = self.ec2.read("key", id)
         if found is not None:
             self.ec2.t.call(self.ec2.t.ec2, "delete_key_pair", KeyName=found.attributes["name"])
 

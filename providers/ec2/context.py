@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import builtins
+import time
 from typing import Any
 
 from nubes.providers.ec2 import converters as conv
 from nubes.providers.ec2.transport import Transport
-from nubes.providers.errors import CreateIncompleteError, NotFoundError, ProviderError
+from nubes.providers.errors import (
+    CreateIncompleteError,
+    InvalidRequestError,
+    NotFoundError,
+    ProviderError,
+)
 from nubes.providers.kit.handlers import Handlers
 from nubes.providers.protocol import CloudObject, Ownership, Realm
 
@@ -16,17 +22,28 @@ class Ec2:
     def __init__(self, transport: Transport) -> None:
         self.t = transport
         self.handlers: Handlers | None = None  # set by the driver once its handlers exist
-        self._zones: builtins.list[str] | None = None
-        self._types: set[str] | None = None
-        self._images: dict[str, bool] = {}
+        # asked once per plan, not once per instance: kept CACHE_SECONDS, so a long-lived
+        # server (which keeps its drivers configured) sees a deregistered AMI within a minute
+        self._zones: tuple[float, builtins.list[str]] | None = None
+        self._types: tuple[float, set[str]] | None = None
+        self._images: dict[str, tuple[float, bool]] = {}
 
     @property
     def region(self) -> str:
         return self.t.settings.region
 
     def read(self, type: str, id: str) -> CloudObject | None:
+        """One object, None when EC2 says there is none (NotFound, a malformed id, S3's 404):
+        what every internal read (plans, waits, deletes) and the driver's own read take."""
         assert self.handlers is not None
-        return self.handlers[type].read(id)
+        try:
+            return self.handlers[type].read(id)
+        except (NotFoundError, IndexError):
+            return None
+        except InvalidRequestError as exc:
+            if exc.code.endswith(".Malformed") or exc.code == "404":
+                return None
+            raise
 
     def must_read(self, type: str, id: str) -> CloudObject:
         found = self.read(type, id)
@@ -41,22 +58,22 @@ class Ec2:
         return [Realm(z["ZoneName"], z["ZoneName"], z.get("State", "available")) for z in zones]
 
     def zone_names(self) -> builtins.list[str]:
-        if self._zones is None:
-            self._zones = [r.id for r in self.realms()]
-        return self._zones
+        if self._zones is None or _stale(self._zones[0]):
+            self._zones = (time.monotonic(), [r.id for r in self.realms()])
+        return self._zones[1]
 
     def instance_types(self) -> set[str]:
-        if self._types is None:
-            self._types = {
-                it["InstanceType"]
-                for it in self.t.pages(self.t.ec2, "describe_instance_types", "InstanceTypes")
-            }
-        return self._types
+        if self._types is None or _stale(self._types[0]):
+            pages = self.t.pages(self.t.ec2, "describe_instance_types", "InstanceTypes")
+            self._types = (time.monotonic(), {it["InstanceType"] for it in pages})
+        return self._types[1]
 
     def image_exists(self, image: str) -> bool:
-        if image not in self._images:
-            self._images[image] = self.read("image", image) is not None
-        return self._images[image]
+        seen = self._images.get(image)
+        if seen is None or _stale(seen[0]):
+            seen = (time.monotonic(), self.read("image", image) is not None)
+            self._images[image] = seen
+        return seen[1]
 
     # ---- waits -------------------------------------------------------------------------------
 
@@ -127,6 +144,13 @@ class Ec2:
                 Device=volume.attributes.get("device") or "/dev/sdf",
             )
             self.wait_volume(volume.id, "available")
+
+
+CACHE_SECONDS = 60.0
+
+
+def _stale(since: float) -> bool:
+    return time.monotonic() - since > CACHE_SECONDS
 
 
 def default_name(owner: Ownership) -> str:

@@ -144,15 +144,8 @@ class Ec2Driver:
         return self.handlers[type].list(filters)
 
     def read(self, type: str, id: str) -> CloudObject | None:
-        handler = self.handlers[type]
-        try:
-            return handler.read(id)
-        except (NotFoundError, IndexError):
-            return None
-        except InvalidRequestError as exc:
-            if exc.code.endswith(".Malformed") or exc.code == "404":
-                return None
-            raise
+        _ = self.handlers[type]  # a type this driver serves, or a clear error
+        return self.ec2.read(type, id)
 
     def lookup(self, type: str, criteria: Mapping[str, Any]) -> CloudObject | None:
         if type != "image" or "id" in criteria:

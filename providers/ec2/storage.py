@@ -66,7 +66,7 @@ class Volumes:
                 self.ec2.attach(id, str(desired["instance"]), desired.get("device"), None)
 
     def delete(self, id: str) -> None:
-        found = self.read(id)
+        found = self.ec2.read("volume", id)
         if found is None:
             return
         self.ec2.detach(found)

@@ -125,7 +125,18 @@ class HttpTransport:
             self._sleep(seconds)
 
     def url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
+        """A path under the base URL, or an absolute URL of the same origin (a next-page link).
+        Another origin is refused: the request would carry this cloud's credentials there."""
+        if not path.startswith(("http://", "https://")):
+            return f"{self.base_url}{path}"
+        if httpx.URL(path).netloc != httpx.URL(self.base_url).netloc or (
+            httpx.URL(path).scheme != httpx.URL(self.base_url).scheme
+        ):
+            raise ProviderError(
+                f"the cloud pointed at {httpx.URL(path).host}, not its own endpoint: not followed",
+                "ForeignLink",
+            )
+        return path
 
     def request(
         self,

@@ -152,6 +152,22 @@ def test_pages_follow_the_next_link() -> None:
     assert found == [1, 2, 3] and t.calls == 2
 
 
+def test_a_next_link_to_another_host_is_not_followed_with_our_credentials() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(
+            200, json={"items": [1]}, headers={"Link": '<http://evil.test/steal>; rel="next"'}
+        )
+
+    t, _ = transport(handler)
+    with pytest.raises(ProviderError, match=r"evil\.test") as info:
+        list(t.pages("/items", lambda doc: doc["items"], lambda doc, r: link_header_next(r)))
+    assert info.value.code == "ForeignLink"
+    assert seen == ["http://cloud.test/v2/items"]
+
+
 def test_connection_failures_are_retried_and_cancelling_stops_them() -> None:
     tries = []
 

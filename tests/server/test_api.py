@@ -373,5 +373,18 @@ def test_blobs_as_deltacloud_serves_them(client: httpx.Client) -> None:
         "/api/buckets/dc-box/x", content=b"x", headers={"X-Deltacloud-Blobmeta-A": "b\x01"}
     )
     assert bad.status_code == 400
+    # metadata travels back as headers: a name that is no HTTP token, or a value that is not
+    # ASCII, is refused at the door instead of breaking every later HEAD
+    for fields in (
+        {"meta_params": "1", "meta_name1": "two words", "meta_value1": "v"},
+        {"meta_params": "1", "meta_name1": "k", "meta_value1": "\u65e5\u672c"},
+        {"meta_params": "\u00b2"},
+        {"meta_params": "9" * 5000},
+    ):
+        refused = client.post(
+            "/api/buckets/dc-box", data={"blob_id": "m", "blob_data": "x", **fields}
+        )
+        assert refused.status_code == 400, (fields, refused.text)
+    assert client.head("/api/buckets/dc-box/m").status_code == 404  # nothing was stored
     for blob in ("report.csv", "upload.bin"):
         assert client.delete(f"/api/buckets/dc-box/{blob}").status_code == 204

@@ -77,6 +77,8 @@ def test_ec2_through_the_api(tmp_path: Path, aws: str, ami: str, ec2: Any) -> No
             got = c.get("/api;driver=ec2/buckets/api-s3/a.txt/content")
             assert got.content == b"on s3"
             # user metadata is the S3 object's own (x-amz-meta-*), read back by HEAD
+            assert c.head("/api;driver=ec2/buckets/api-s3/none.txt").status_code == 404
+            assert c.get("/api;driver=ec2/buckets/api-s3/none.txt").status_code == 404
             head = c.head("/api;driver=ec2/buckets/api-s3/a.txt")
             assert head.status_code == 204 and head.headers["X-Deltacloud-Blobmeta-team"] == "web"
             changed = c.post(

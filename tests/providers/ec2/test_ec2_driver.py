@@ -100,3 +100,16 @@ def test_import_tags_and_state_rm_untags_on_ec2(tmp_path: Path, aws: str, ami: s
         d.unclaim(type_, obj.id)
         again = d.read(type_, obj.id)
         assert again is not None and "nubes:stack" not in again.tags, type_
+
+
+def test_what_ec2_says_does_not_exist_is_absent_not_an_error(tmp_path: Path, aws: str) -> None:
+    d = driver(aws, tmp_path)
+    planned = d.plan_change(
+        "instance", None, {"image": "ami-0123456789abcdef0", "size": "t3.micro", "realm": "x-9"}
+    )
+    problems = dict(planned.problems)
+    assert "does not exist" in problems["image"]  # a plan problem on the image, not a crash
+    assert "availability zone 'x-9'" in problems["realm"]  # and the other checks still ran
+    assert d.read("key", "never-made") is None and d.read("volume", "vol-0123456789abcdef0") is None
+    d.delete("key", "never-made")  # already gone: the goal is reached
+    d.delete("volume", "vol-0123456789abcdef0")
