@@ -347,6 +347,8 @@ def test_blobs_as_deltacloud_serves_them(client: httpx.Client) -> None:
     assert shown.findtext("content_type") == "text/csv"
     entries = {e.get("key"): e.text for e in shown.findall("user_metadata/entry")}
     assert entries == {"owner": "ops"}  # header names arrive in lower case
+    allowed = client.options("/api/buckets/dc-box/report.csv").headers["Allow"].split(", ")
+    assert {"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"} <= set(allowed)
     head = client.head("/api/buckets/dc-box/report.csv")
     assert head.status_code == 204 and head.headers["X-Deltacloud-Blobmeta-owner"] == "ops"
     assert client.head("/api/buckets/dc-box/nothing").status_code == 404
