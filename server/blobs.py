@@ -50,7 +50,10 @@ def blob_view(base: str, b: Blob) -> dict[str, Any]:
 
 
 META_HEADER = "x-deltacloud-blobmeta-"
-MAX_META = 100  # entries of a blob's user metadata
+# entries of a blob's user metadata: they come back as headers, and common clients (Python's
+# http.client) take at most 100 headers in an answer
+MAX_META = 64
+MAX_META_VALUE = 1024  # characters, as any other parameter (form fields are held to it too)
 
 
 def header_metadata(request: Request) -> dict[str, str]:
@@ -66,17 +69,31 @@ def header_metadata(request: Request) -> dict[str, str]:
 def _checked_metadata(found: dict[str, str]) -> dict[str, str]:
     if len(found) > MAX_META:
         raise ApiError(400, f"a blob takes at most {MAX_META} metadata entries")
+    checked: dict[str, str] = {}
     for name, value in found.items():
         # they travel back as X-Deltacloud-Blobmeta-NAME: VALUE headers, and S3 keeps them as
-        # x-amz-meta-*: a name is an HTTP token, a value printable ASCII
+        # x-amz-meta-*: a name is an HTTP token (in lower case, as headers arrive), a value
+        # printable ASCII that a header can carry as it is (no space at either end)
         problem = bad_text(value) or not _TOKEN.fullmatch(name) or not value.isascii()
-        if problem or len(name) > 128 or len(value) > 2048:
+        if problem or value != value.strip() or len(name) > 128 or len(value) > MAX_META_VALUE:
             raise ApiError(
                 400,
                 f"blob metadata {name[:40]!r}: a name is 1-128 letters, digits or "
-                "!#$%&'*+-.^_`|~, a value up to 2,048 printable ASCII characters",
+                f"!#$%&'*+-.^_`|~, a value up to {MAX_META_VALUE:,} printable ASCII characters "
+                "with no space at either end",
             )
-    return found
+        checked[name.lower()] = value
+    return checked
+
+
+def checked_content_type(kind: str) -> str:
+    """A media type a Content-Type header can carry back (`type/subtype`, parameters)."""
+    if not _MEDIA.fullmatch(kind) or len(kind) > 256:
+        raise ApiError(400, f"content_type {kind[:60]!r} is not a media type (type/subtype)")
+    return kind
+
+
+_MEDIA = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+/[!#$%&'*+\-.^_`|~0-9A-Za-z]+(;[\x20-\x7e]*)?")
 
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -98,6 +115,8 @@ def _checked_name(what: str, name: str) -> str:
     problem = bad_text(name)
     if problem:
         raise ApiError(400, f"the {what} name {problem}")
+    if "/" in name:  # its URL could never address it again (%2F is a path separator)
+        raise ApiError(400, f"a {what} name may not hold a /")
     if not name or len(name) > 1024:
         raise ApiError(400, f"a {what} name is 1 to 1,024 characters")
     return name
@@ -167,12 +186,13 @@ async def _created(
     metadata = {**header_metadata(request), **_form_metadata(params)}
     driver = _store(request)
     if data is not None:
-        made = await driver.put_blob(bucket, name, data, kind or DEFAULT_TYPE, metadata)
+        kind = checked_content_type(kind or DEFAULT_TYPE)
+        made = await driver.put_blob(bucket, name, data, kind, metadata)
     else:
+        kind = checked_content_type(str(params.get("content_type") or DEFAULT_TYPE))
         with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
             spool.write(str(params.get("blob_data", "")).encode())
             spool.seek(0)
-            kind = str(params.get("content_type") or DEFAULT_TYPE)
             made = await driver.put_blob(bucket, name, spool, kind, metadata)
     view = blob_view(api_base(request), made)
     return single(request_format(request), "blobs", view, 201, {"Location": view["href"]})
@@ -202,7 +222,7 @@ def _form_metadata(params: dict[str, str]) -> dict[str, str]:
 )
 async def blob_put(request: Request, bucket: str, blob: str) -> Response:
     name = _checked_name("blob", blob)
-    kind = request.headers.get("content-type") or "application/octet-stream"
+    kind = checked_content_type(request.headers.get("content-type") or DEFAULT_TYPE)
     driver = _store(request)
     metadata = header_metadata(request)
     with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:

@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree as ET
 
 from fastapi import Request
@@ -182,7 +182,8 @@ def error_response(
         else ""
     )
     doc = {"code": status, "message": message, "driver": driver, "provider": provider}
-    url = public_base(request) + request.scope.get("path", "")
+    # the path alone: an absolute-form request target must not put another host in the url
+    url = public_base(request) + urlsplit(request.scope.get("path", "")).path
     root = ET.Element("error", {"status": str(status), "url": url})
     for key, value in doc.items():
         ET.SubElement(root, key).text = str(value)

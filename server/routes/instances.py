@@ -59,7 +59,7 @@ def firewalls_of(params: dict[str, str]) -> list[str]:
     return [v for _, v in numbered] + listed
 
 
-_NUMBERED = re.compile(r"firewalls([0-9]{1,4})")
+_NUMBERED = re.compile(r"firewalls([1-9][0-9]{0,3})")  # firewalls1..firewalls9999
 
 
 async def _default_profile(driver: AsyncDriver, image: str) -> str:

@@ -388,5 +388,24 @@ def test_blobs_as_deltacloud_serves_them(client: httpx.Client) -> None:
         )
         assert refused.status_code == 400, (fields, refused.text)
     assert client.head("/api/buckets/dc-box/m").status_code == 404  # nothing was stored
+    # what a later answer's headers or URL could not carry is refused when it is given
+    for fields in (
+        {"content_type": "text/\u65e5\u672c"},
+        {"content_type": "not a type"},
+        {"meta_params": "1", "meta_name1": "k", "meta_value1": "v "},
+        {"blob_id": "d/e"},
+    ):
+        refused = client.post(
+            "/api/buckets/dc-box", data={"blob_id": "m", "blob_data": "x", **fields}
+        )
+        assert refused.status_code == 400, (fields, refused.text)
+    cased = client.post(
+        "/api/buckets/dc-box",
+        data={"blob_id": "c", "blob_data": "x", "meta_params": "2"}
+        | {"meta_name1": "K", "meta_value1": "1", "meta_name2": "k", "meta_value2": "2"},
+    )
+    assert cased.status_code == 201
+    assert client.head("/api/buckets/dc-box/c").headers.get_list("X-Deltacloud-Blobmeta-k") == ["2"]
+    assert client.delete("/api/buckets/dc-box/c").status_code == 204
     for blob in ("report.csv", "upload.bin"):
         assert client.delete(f"/api/buckets/dc-box/{blob}").status_code == 204
