@@ -124,18 +124,7 @@ def history(stack_file: str, state_dir: str, as_json: bool) -> None:
     if as_json:
         click.echo(
             json.dumps(
-                [
-                    {
-                        "serial": e.serial,
-                        "applied_at": e.applied_at,
-                        "digest": e.digest,
-                        "file": e.file,
-                        "who": e.who,
-                        "summary": e.summary,
-                        "stack_copy": str(e.stack_file),
-                    }
-                    for e in entries
-                ],
+                [{**e.to_json(), "stack_copy": str(e.stack_file)} for e in entries],
                 indent=2,
             )
         )

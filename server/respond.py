@@ -71,18 +71,23 @@ def check_param(key: str, value: Any) -> str:
     return text
 
 
+def json_body(body: bytes, invalid: str) -> Any:
+    """A request's JSON body; 400 with `invalid` when it is not JSON, or nests too deeply."""
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ApiError(400, "the JSON body nests too deeply") from None
+    except ValueError:
+        raise ApiError(400, invalid) from None
+
+
 async def request_params(request: Request) -> dict[str, str]:
     """Parameters from the query, a form body (as Deltacloud clients send) or a JSON body."""
     params: dict[str, Any] = {k: v for k, v in request.query_params.items() if k != "format"}
     body = await request.body()
     kind = request.headers.get("content-type", "")
     if body and "json" in kind:
-        try:
-            doc = json.loads(body)
-        except RecursionError:
-            raise ApiError(400, "the JSON body nests too deeply") from None
-        except ValueError:
-            raise ApiError(400, "the body is not valid JSON") from None
+        doc = json_body(body, "the body is not valid JSON")
         if not isinstance(doc, dict):
             raise ApiError(400, "the body must be a JSON object")
         params.update({str(k): v for k, v in doc.items()})

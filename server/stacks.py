@@ -31,7 +31,7 @@ from nubes.engine.state import Backend, LocalBackend, StateError
 from nubes.engine.state.lock import whoami
 from nubes.server import views
 from nubes.server.calls import Calls
-from nubes.server.http import ApiError, public_base
+from nubes.server.http import ApiError
 from nubes.server.models import (
     HistoryAnswer,
     JobAnswer,
@@ -41,6 +41,7 @@ from nubes.server.models import (
     StateDoc,
     json_only,
 )
+from nubes.server.respond import api_base, json_body
 
 
 @dataclass
@@ -152,21 +153,12 @@ async def stack_named(request: Request, name: str) -> Stack:
     return stack
 
 
-def base(request: Request) -> str:
-    return public_base(request) + "/api"
-
-
 async def variables(request: Request, stack: Stack) -> dict[str, str]:
     """The variables a request gives, as text (as --var gives them); checked when loaded."""
     body = await request.body()
     if not body:
         return {}
-    try:
-        doc = json.loads(body)
-    except RecursionError:
-        raise ApiError(400, "the JSON body nests too deeply") from None
-    except ValueError:
-        raise ApiError(400, 'the body must be JSON: {"variables": {...}}') from None
+    doc = json_body(body, 'the body must be JSON: {"variables": {...}}')
     raw = doc.get("variables", {}) if isinstance(doc, dict) else None
     if not isinstance(raw, dict):
         raise ApiError(400, "variables must be a JSON object")
@@ -186,7 +178,7 @@ def item(request: Request, name: str, stack: Stack) -> dict[str, Any]:
     state = files.backend(name).read()
     return {
         "name": name,
-        "href": views.href_of(base(request), "stacks", name),
+        "href": views.href_of(api_base(request), "stacks", name),
         "file": str(stack.file),
         "digest": stack.digest,
         "resources": len(stack.resources),
@@ -239,7 +231,7 @@ async def stacks_apply(request: Request, name: str) -> Response:
     job = Job(uuid.uuid4().hex[:12], name)
     files.jobs[job.id] = job
     threading.Thread(target=run_apply, args=(job, found, files), daemon=True).start()
-    view = job.view(base(request))
+    view = job.view(api_base(request))
     return JSONResponse({"job": view}, status_code=202, headers={"Location": view["href"]})
 
 
@@ -288,7 +280,7 @@ def job_named(request: Request, id: str) -> Job:
 
 @router.get("/api/jobs/{id}", responses=json_only(JobAnswer))
 async def jobs_show(request: Request, id: str) -> Response:
-    return JSONResponse({"job": job_named(request, id).view(base(request))})
+    return JSONResponse({"job": job_named(request, id).view(api_base(request))})
 
 
 @router.get("/api/jobs/{id}/events")
@@ -327,18 +319,4 @@ async def stacks_history(request: Request, name: str) -> Response:
     files = _files(request)
     stack = await stack_named(request, name)
     entries = await offload(request, files.backend(stack.name).history)
-    return JSONResponse(
-        {
-            "history": [
-                {
-                    "serial": e.serial,
-                    "applied_at": e.applied_at,
-                    "digest": e.digest,
-                    "file": e.file,
-                    "who": e.who,
-                    "summary": e.summary,
-                }
-                for e in entries
-            ]
-        }
-    )
+    return JSONResponse({"history": [e.to_json() for e in entries]})

@@ -28,6 +28,18 @@ class HistoryEntry:
     summary: str
     stack_file: Path  # the stack file as it was applied, as the backend keeps it
 
+    def to_json(self) -> dict[str, Any]:
+        """The entry as `nubes history --json` and the API show it (without the stored copy,
+        which only the CLI's reader can open)."""
+        return {
+            "serial": self.serial,
+            "applied_at": self.applied_at,
+            "digest": self.digest,
+            "file": self.file,
+            "who": self.who,
+            "summary": self.summary,
+        }
+
 
 class JournalStore(Protocol):
     """Intents written before each create and delete, so a killed apply loses nothing."""

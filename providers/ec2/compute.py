@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nubes.providers.ec2 import converters as conv
-from nubes.providers.ec2.context import Ec2, default_name, tag_filters
+from nubes.providers.ec2.context import Ec2, default_name
 from nubes.providers.errors import (
     ConflictError,
     CreateIncompleteError,
@@ -15,6 +15,7 @@ from nubes.providers.errors import (
     TimeoutError_,
 )
 from nubes.providers.kit import checks, ownership
+from nubes.providers.kit.handlers import NoChecks, ReplacedOnly
 from nubes.providers.protocol import TOKEN_TAG, CloudObject, Ownership, PlannedChange
 from nubes.providers.values import Unknown
 
@@ -26,10 +27,10 @@ class Instances:
         self.ec2 = ec2
 
     def list(self, filters: Mapping[str, str]) -> builtins.list[CloudObject]:
-        f = tag_filters(filters)
-        f.append({"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES})
-        t = self.ec2.t
-        return conv.instances(t.pages(t.ec2, "describe_instances", "Reservations", Filters=f))
+        live = [{"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES}]
+        return conv.instances(
+            self.ec2.described("describe_instances", "Reservations", filters, live)
+        )
 
     def read(self, id: str) -> CloudObject | None:
         t = self.ec2.t
@@ -162,26 +163,16 @@ class Instances:
         return self.ec2.wait_instance(id, wanted)
 
 
-class Keys:
+class Keys(NoChecks, ReplacedOnly):  # everything but tags forces a new key
     def __init__(self, ec2: Ec2) -> None:
         self.ec2 = ec2
 
     def list(self, filters: Mapping[str, str]) -> builtins.list[CloudObject]:
-        t = self.ec2.t
-        return [
-            conv.key(k)
-            for k in t.pages(t.ec2, "describe_key_pairs", "KeyPairs", Filters=tag_filters(filters))
-        ]
+        return [conv.key(k) for k in self.ec2.described("describe_key_pairs", "KeyPairs", filters)]
 
     def read(self, id: str) -> CloudObject | None:
-        t = self.ec2.t
         param = {"KeyPairIds": [id]} if id.startswith("key-") else {"KeyNames": [id]}
-        return conv.key(t.call(t.ec2, "describe_key_pairs", **param)["KeyPairs"][0])
-
-    def plan(
-        self, prior: Mapping[str, Any] | None, config: Mapping[str, Any], change: PlannedChange
-    ) -> None:
-        pass  # the schema's checks are all a key needs
+        return conv.key(self.ec2.describe_one("describe_key_pairs", "KeyPairs", **param))
 
     def create(
         self,
@@ -219,11 +210,6 @@ class Keys:
         obj.attributes["public_key"] = desired.get("public_key")
         return obj
 
-    def update(
-        self, id: str, prior: Mapping[str, Any], desired: Mapping[str, Any], changed: set[str]
-    ) -> None:
-        pass  # everything but tags forces a new key
-
     def delete(self, id: str) -> None:
         # by name: EC2 takes KeyPairId too, but moto ignores it and deletes nothing
         found = self.ec2.read("key", id)
@@ -231,27 +217,17 @@ class Keys:
             self.ec2.t.call(self.ec2.t.ec2, "delete_key_pair", KeyName=found.attributes["name"])
 
 
-class Images:
+class Images(NoChecks, ReplacedOnly):  # everything but tags forces a new image
     def __init__(self, ec2: Ec2) -> None:
         self.ec2 = ec2
 
     def list(self, filters: Mapping[str, str]) -> builtins.list[CloudObject]:
-        t = self.ec2.t
-        return [
-            conv.image(i)
-            for i in t.pages(
-                t.ec2, "describe_images", "Images", Owners=["self"], Filters=tag_filters(filters)
-            )
-        ]
+        images = self.ec2.described("describe_images", "Images", filters, Owners=["self"])
+        return [conv.image(i) for i in images]
 
     def read(self, id: str) -> CloudObject | None:
         images = self.ec2.t.call(self.ec2.t.ec2, "describe_images", ImageIds=[id])["Images"]
         return conv.image(images[0]) if images else None
-
-    def plan(
-        self, prior: Mapping[str, Any] | None, config: Mapping[str, Any], change: PlannedChange
-    ) -> None:
-        pass
 
     def create(
         self,
@@ -273,11 +249,6 @@ class Images:
         return t.wait(
             f"image {image_id}", lambda: self.ec2.settled("image", image_id, "available"), timeout
         )
-
-    def update(
-        self, id: str, prior: Mapping[str, Any], desired: Mapping[str, Any], changed: set[str]
-    ) -> None:
-        pass  # everything but tags forces a new image
 
     def delete(self, id: str) -> None:
         self.ec2.t.call(self.ec2.t.ec2, "deregister_image", ImageId=id)

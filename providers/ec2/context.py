@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import time
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from nubes.providers.ec2 import converters as conv
@@ -15,7 +16,7 @@ from nubes.providers.errors import (
     ProviderError,
 )
 from nubes.providers.kit.handlers import Handlers
-from nubes.providers.protocol import CloudObject, Ownership, Realm
+from nubes.providers.protocol import CloudObject, HardwareProfile, Ownership, Realm
 
 
 class Ec2:
@@ -25,7 +26,8 @@ class Ec2:
         # asked once per plan, not once per instance: kept CACHE_SECONDS, so a long-lived
         # server (which keeps its drivers configured) sees a deregistered AMI within a minute
         self._zones: tuple[float, builtins.list[str]] | None = None
-        self._types: tuple[float, set[str]] | None = None
+        # (when, the instance types as profiles, their names)
+        self._profiles: tuple[float, builtins.list[HardwareProfile], set[str]] | None = None
         self._images: dict[str, tuple[float, bool]] = {}
 
     @property
@@ -45,6 +47,24 @@ class Ec2:
                 return None
             raise
 
+    def described(
+        self,
+        operation: str,
+        key: str,
+        filters: Mapping[str, str],
+        more: builtins.list[dict[str, Any]] | None = None,
+        **params: Any,
+    ) -> Iterator[Any]:
+        """Every item a Describe call lists whose tags match `filters` (and the `more`
+        filters), following every page."""
+        wanted = tag_filters(filters) + (more or [])
+        return self.t.pages(self.t.ec2, operation, key, Filters=wanted, **params)
+
+    def describe_one(self, operation: str, key: str, **params: Any) -> Any:
+        """The first item a Describe call by id answers; IndexError when there is none (which
+        `read` takes as absent)."""
+        return self.t.call(self.t.ec2, operation, **params)[key][0]
+
     def must_read(self, type: str, id: str) -> CloudObject:
         found = self.read(type, id)
         if found is None:
@@ -62,11 +82,18 @@ class Ec2:
             self._zones = (time.monotonic(), [r.id for r in self.realms()])
         return self._zones[1]
 
-    def instance_types(self) -> set[str]:
-        if self._types is None or _stale(self._types[0]):
+    def profiles(self) -> builtins.list[HardwareProfile]:
+        """Every instance type as a profile (hundreds of them, over several pages)."""
+        if self._profiles is None or _stale(self._profiles[0]):
             pages = self.t.pages(self.t.ec2, "describe_instance_types", "InstanceTypes")
-            self._types = (time.monotonic(), {it["InstanceType"] for it in pages})
-        return self._types[1]
+            found = sorted((conv.hardware_profile(it) for it in pages), key=lambda p: p.id)
+            self._profiles = (time.monotonic(), found, {p.id for p in found})
+        return self._profiles[1]
+
+    def instance_types(self) -> set[str]:
+        self.profiles()
+        assert self._profiles is not None
+        return self._profiles[2]
 
     def image_exists(self, image: str) -> bool:
         seen = self._images.get(image)

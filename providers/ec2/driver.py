@@ -173,8 +173,7 @@ class Ec2Driver:
         return self.ec2.realms()
 
     def hardware_profiles(self) -> builtins.list[HardwareProfile]:
-        types = self.t.pages(self.t.ec2, "describe_instance_types", "InstanceTypes")
-        return sorted((conv.hardware_profile(it) for it in types), key=lambda p: p.id)
+        return list(self.ec2.profiles())
 
     def hardware_profile(self, id: str) -> HardwareProfile | None:
         try:

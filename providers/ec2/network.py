@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from nubes.providers.ec2 import converters as conv
-from nubes.providers.ec2.context import Ec2, default_name, tag_filters
+from nubes.providers.ec2.context import Ec2, default_name
 from nubes.providers.errors import ConflictError
 from nubes.providers.kit import checks, ownership
+from nubes.providers.kit.handlers import NoChecks
 from nubes.providers.protocol import TOKEN_TAG, CloudObject, Ownership, PlannedChange
 from nubes.providers.rules import check_rules
 
@@ -19,19 +20,14 @@ class Firewalls:
         self.ec2 = ec2
 
     def list(self, filters: Mapping[str, str]) -> builtins.list[CloudObject]:
-        t = self.ec2.t
-        return [
-            conv.firewall(g)
-            for g in t.pages(
-                t.ec2, "describe_security_groups", "SecurityGroups", Filters=tag_filters(filters)
-            )
-        ]
+        groups = self.ec2.described("describe_security_groups", "SecurityGroups", filters)
+        return [conv.firewall(g) for g in groups]
 
     def read(self, id: str) -> CloudObject | None:
-        t = self.ec2.t
-        return conv.firewall(
-            t.call(t.ec2, "describe_security_groups", GroupIds=[id])["SecurityGroups"][0]
-        )
+        return conv.firewall(self._raw(id))
+
+    def _raw(self, id: str) -> Any:
+        return self.ec2.describe_one("describe_security_groups", "SecurityGroups", GroupIds=[id])
 
     def plan(
         self, prior: Mapping[str, Any] | None, config: Mapping[str, Any], change: PlannedChange
@@ -82,7 +78,7 @@ class Firewalls:
         if "rules" not in changed:
             return
         t = self.ec2.t
-        current = t.call(t.ec2, "describe_security_groups", GroupIds=[id])["SecurityGroups"][0]
+        current = self._raw(id)
         if current.get("IpPermissions"):
             t.call(
                 t.ec2,
@@ -96,31 +92,20 @@ class Firewalls:
         self.ec2.t.call(self.ec2.t.ec2, "delete_security_group", GroupId=id)
 
 
-class Addresses:
+class Addresses(NoChecks):
     def __init__(self, ec2: Ec2) -> None:
         self.ec2 = ec2
 
     def list(self, filters: Mapping[str, str]) -> builtins.list[CloudObject]:
-        t = self.ec2.t
         return [
-            conv.address(a)
-            for a in t.pages(t.ec2, "describe_addresses", "Addresses", Filters=tag_filters(filters))
+            conv.address(a) for a in self.ec2.described("describe_addresses", "Addresses", filters)
         ]
 
-    def _raw(self, id: str) -> dict[str, Any]:
-        t = self.ec2.t
-        found: dict[str, Any] = t.call(t.ec2, "describe_addresses", AllocationIds=[id])[
-            "Addresses"
-        ][0]
-        return found
+    def _raw(self, id: str) -> Any:
+        return self.ec2.describe_one("describe_addresses", "Addresses", AllocationIds=[id])
 
     def read(self, id: str) -> CloudObject | None:
         return conv.address(self._raw(id))
-
-    def plan(
-        self, prior: Mapping[str, Any] | None, config: Mapping[str, Any], change: PlannedChange
-    ) -> None:
-        pass
 
     def _associate(self, id: str, instance: Any) -> None:
         if instance:

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from nubes.providers.ec2 import converters as conv
-from nubes.providers.ec2.context import Ec2, default_name, tag_filters
+from nubes.providers.ec2.context import Ec2, default_name
 from nubes.providers.errors import ConflictError
 from nubes.providers.kit import checks
+from nubes.providers.kit.handlers import NoChecks, ReplacedOnly
 from nubes.providers.protocol import TOKEN_TAG, CloudObject, Ownership, PlannedChange
 
 
@@ -18,15 +19,10 @@ class Volumes:
         self.ec2 = ec2
 
     def list(self, filters: Mapping[str, str]) -> builtins.list[CloudObject]:
-        t = self.ec2.t
-        return [
-            conv.volume(v)
-            for v in t.pages(t.ec2, "describe_volumes", "Volumes", Filters=tag_filters(filters))
-        ]
+        return [conv.volume(v) for v in self.ec2.described("describe_volumes", "Volumes", filters)]
 
     def read(self, id: str) -> CloudObject | None:
-        t = self.ec2.t
-        return conv.volume(t.call(t.ec2, "describe_volumes", VolumeIds=[id])["Volumes"][0])
+        return conv.volume(self.ec2.describe_one("describe_volumes", "Volumes", VolumeIds=[id]))
 
     def plan(
         self, prior: Mapping[str, Any] | None, config: Mapping[str, Any], change: PlannedChange
@@ -73,31 +69,20 @@ class Volumes:
         self.ec2.t.call(self.ec2.t.ec2, "delete_volume", VolumeId=id)
 
 
-class Snapshots:
+class Snapshots(NoChecks, ReplacedOnly):  # everything but tags forces a new snapshot
     def __init__(self, ec2: Ec2) -> None:
         self.ec2 = ec2
 
     def list(self, filters: Mapping[str, str]) -> builtins.list[CloudObject]:
-        t = self.ec2.t
-        return [
-            conv.snapshot(s)
-            for s in t.pages(
-                t.ec2,
-                "describe_snapshots",
-                "Snapshots",
-                OwnerIds=["self"],
-                Filters=tag_filters(filters),
-            )
-        ]
+        snapshots = self.ec2.described(
+            "describe_snapshots", "Snapshots", filters, OwnerIds=["self"]
+        )
+        return [conv.snapshot(s) for s in snapshots]
 
     def read(self, id: str) -> CloudObject | None:
-        t = self.ec2.t
-        return conv.snapshot(t.call(t.ec2, "describe_snapshots", SnapshotIds=[id])["Snapshots"][0])
-
-    def plan(
-        self, prior: Mapping[str, Any] | None, config: Mapping[str, Any], change: PlannedChange
-    ) -> None:
-        pass
+        return conv.snapshot(
+            self.ec2.describe_one("describe_snapshots", "Snapshots", SnapshotIds=[id])
+        )
 
     def create(
         self,
@@ -121,16 +106,11 @@ class Snapshots:
             timeout,
         )
 
-    def update(
-        self, id: str, prior: Mapping[str, Any], desired: Mapping[str, Any], changed: set[str]
-    ) -> None:
-        pass  # everything but tags forces a new snapshot
-
     def delete(self, id: str) -> None:
         self.ec2.t.call(self.ec2.t.ec2, "delete_snapshot", SnapshotId=id)
 
 
-class Buckets:
+class Buckets(NoChecks, ReplacedOnly):  # a bucket's name is its identity
     def __init__(self, ec2: Ec2) -> None:
         self.ec2 = ec2
 
@@ -146,11 +126,6 @@ class Buckets:
     def read(self, id: str) -> CloudObject | None:
         self.ec2.t.call(self.ec2.t.s3, "head_bucket", Bucket=id)
         return conv.bucket(id, self.ec2.bucket_tags(id))
-
-    def plan(
-        self, prior: Mapping[str, Any] | None, config: Mapping[str, Any], change: PlannedChange
-    ) -> None:
-        pass
 
     def create(
         self,
@@ -174,11 +149,6 @@ class Buckets:
         # S3 cannot tag in the creating call; the journal still finds the bucket by its name
         t.call(t.s3, "put_bucket_tagging", Bucket=name, Tagging={"TagSet": conv.tag_list(tags)})
         return conv.bucket(name, tags)
-
-    def update(
-        self, id: str, prior: Mapping[str, Any], desired: Mapping[str, Any], changed: set[str]
-    ) -> None:
-        pass  # a bucket's name is its identity; tags are the driver's
 
     def delete(self, id: str) -> None:
         self.ec2.t.call(self.ec2.t.s3, "delete_bucket", Bucket=id)

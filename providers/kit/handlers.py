@@ -49,6 +49,25 @@ class Handler(Protocol):
     def delete(self, id: str) -> None: ...
 
 
+class NoChecks:
+    """For a type whose schema's checks are all a plan needs (mixed into a handler)."""
+
+    def plan(
+        self, prior: Mapping[str, Any] | None, config: Mapping[str, Any], change: PlannedChange
+    ) -> None:
+        return None
+
+
+class ReplacedOnly:
+    """For a type whose every attribute but its tags forces a new object: nothing changes in
+    place (the driver retags; mixed into a handler)."""
+
+    def update(
+        self, id: str, prior: Mapping[str, Any], desired: Mapping[str, Any], changed: set[str]
+    ) -> None:
+        return None
+
+
 class Handlers:
     """The handler of each type a driver serves."""
 

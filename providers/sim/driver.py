@@ -410,11 +410,15 @@ class SimDriver:
 
     def blob_info(self, bucket: str, key: str) -> Blob | None:
         self._bucket(bucket)
-        rows = self._call(lambda: self.cloud.store.blob_list(bucket, key))
+        store = self.cloud.store
+
+        def look() -> tuple[list[tuple[str, str, int, float]], dict[str, str]]:
+            return store.blob_list(bucket, key), store.blob_metadata(bucket, key)
+
+        rows, metadata = self._call(look)  # one API call, as a cloud's HEAD is
         if not rows:
             return None
         k, c, size, m = rows[0]
-        metadata = self._call(lambda: self.cloud.store.blob_metadata(bucket, key))
         return self._blob(bucket, k, size, c, m, metadata)
 
     def open_blob(self, bucket: str, key: str) -> tuple[Blob, Iterator[bytes]] | None:

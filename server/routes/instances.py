@@ -39,8 +39,12 @@ CREATE_PARAMS = (
 )
 
 
-def _view_of(base: str, driver: AsyncDriver, obj: CloudObject) -> dict[str, Any]:
-    return views.instance(base, obj, OWNER_ID, can_image="image" in driver.raw.info().types)
+def _view_of(
+    base: str, driver: AsyncDriver, obj: CloudObject, can_image: bool | None = None
+) -> dict[str, Any]:
+    if can_image is None:
+        can_image = "image" in driver.raw.info().types
+    return views.instance(base, obj, OWNER_ID, can_image)
 
 
 async def _view(base: str, driver: AsyncDriver, id: str) -> dict[str, Any]:
@@ -75,7 +79,8 @@ async def instances_index(
 ) -> Response:
     state = request.query_params.get("state")
     realm = request.query_params.get("realm_id")
-    items = [_view_of(base, driver, o) for o in await driver.list("instance", {})]
+    can_image = "image" in driver.raw.info().types  # once, not per instance
+    items = [_view_of(base, driver, o, can_image) for o in await driver.list("instance", {})]
     items = [
         i
         for i in items
