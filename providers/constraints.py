@@ -145,6 +145,31 @@ def rules_problem(value: Any) -> str | None:
     return None
 
 
+def cidr_problem(value: Any) -> str | None:
+    import ipaddress
+
+    if not isinstance(value, str):
+        return None
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        return f"{_short(value)} is not a network address block: {exc}"
+    return None
+
+
+def listeners_problem(value: Any) -> str | None:
+    from nubes.providers.errors import InvalidRequestError
+    from nubes.providers.listeners import check_listeners
+
+    if not isinstance(value, list) or any(v is Unknown for v in value):
+        return None
+    try:
+        check_listeners(value)
+    except InvalidRequestError as exc:
+        return exc.message
+    return None
+
+
 S3_BUCKET_NAME = Check(
     pattern=r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
     hint="S3 bucket names are 3 to 63 lowercase letters, digits, dots and hyphens, starting "

@@ -16,7 +16,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
-from nubes.providers.constraints import ID, NAME, Check, rules_problem, size_problem
+from nubes.providers.constraints import (
+    ID,
+    NAME,
+    Check,
+    cidr_problem,
+    listeners_problem,
+    rules_problem,
+    size_problem,
+)
 from nubes.providers.constraints import TAGS as TAG_CHECK
 
 STACK_TAG = "nubes:stack"
@@ -87,6 +95,7 @@ def tightened(
 REQ, OPT, C, OC = Kind.REQUIRED, Kind.OPTIONAL, Kind.COMPUTED, Kind.OPTIONAL_COMPUTED
 TAGS = Attr("map", OPT, description="tags on the object", check=TAG_CHECK)
 MAX_USER_DATA = 64 * 1024  # what cloud-init and most clouds take
+CIDR = Check(max_length=43, custom=cidr_problem)
 
 PORTABLE: dict[str, TypeSchema] = {
     "instance": TypeSchema(
@@ -107,6 +116,13 @@ PORTABLE: dict[str, TypeSchema] = {
                 check=Check(custom=size_problem),
             ),
             realm=Attr("string", OC, force_new=True, description="availability zone", check=NAME),
+            subnet=Attr(
+                "string",
+                OC,
+                force_new=True,
+                description="subnet id to start in (absent: the cloud's default)",
+                check=ID,
+            ),
             key=Attr("string", OPT, force_new=True, description="key name for logins", check=NAME),
             firewalls=Attr(
                 "list",
@@ -228,6 +244,78 @@ PORTABLE: dict[str, TypeSchema] = {
             tags=TAGS,
             id=Attr("string", C),
             state=Attr("string", C),
+        ),
+    ),
+    "network": TypeSchema(
+        "network",
+        _s(
+            name=Attr("string", OC, check=NAME),
+            address_block=Attr(
+                "string",
+                REQ,
+                force_new=True,
+                description="its addresses, as a CIDR (10.1.0.0/16)",
+                check=CIDR,
+            ),
+            tags=TAGS,
+            id=Attr("string", C),
+            state=Attr("string", C),
+        ),
+    ),
+    "subnet": TypeSchema(
+        "subnet",
+        _s(
+            network=Attr("string", REQ, force_new=True, description="network id", check=ID),
+            address_block=Attr(
+                "string",
+                REQ,
+                force_new=True,
+                description="a CIDR inside the network's",
+                check=CIDR,
+            ),
+            realm=Attr("string", OC, force_new=True, description="availability zone", check=NAME),
+            name=Attr("string", OC, check=NAME),
+            tags=TAGS,
+            id=Attr("string", C),
+            state=Attr("string", C),
+        ),
+    ),
+    "load_balancer": TypeSchema(
+        "load_balancer",
+        _s(
+            name=Attr(
+                "string",
+                OC,
+                force_new=True,
+                check=Check(
+                    max_length=32,
+                    pattern=r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?",
+                    hint="up to 32 letters, digits and inner hyphens",
+                ),
+            ),
+            realms=Attr(
+                "list",
+                OC,
+                force_new=True,
+                description="availability zones it serves",
+                check=Check(max_length=20, items=NAME),
+            ),
+            listeners=Attr(
+                "list",
+                REQ,
+                description="{protocol, port, instance_port}",
+                check=Check(max_length=100, custom=listeners_problem),
+            ),
+            instances=Attr(
+                "list",
+                OPT,
+                description="instance ids it balances",
+                check=Check(max_length=1000, items=ID),
+            ),
+            tags=TAGS,
+            id=Attr("string", C),
+            public_address=Attr("string", C, description="its DNS name"),
+            created_at=Attr("string", C),
         ),
     ),
 }
@@ -356,6 +444,49 @@ class Blob:
     content_type: str
     modified: str
     metadata: Mapping[str, str] = field(default_factory=dict)  # the user's (name -> value)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One period of a metric: when it began (ISO 8601) and its lowest, highest, mean value."""
+
+    timestamp: str
+    minimum: float
+    maximum: float
+    average: float
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One measure of an instance, by Deltacloud's name (cpuUtilization) and unit."""
+
+    name: str
+    unit: str
+    samples: tuple[Sample, ...] = ()
+
+
+# Deltacloud's metric names and units, which every driver reports under
+METRIC_UNITS = {
+    "cpuUtilization": "Percent",
+    "diskReadRequestCount": "Count",
+    "diskReadSector": "Count",
+    "diskWriteRequestCount": "Count",
+    "diskWriteSector": "Count",
+    "nicInputByte": "Bytes",
+    "nicInputPacket": "Count",
+    "nicOutputByte": "Bytes",
+    "nicOutputPacket": "Count",
+}
+
+
+@runtime_checkable
+class InstanceMetrics(Protocol):
+    """A driver that reports what its instances do (Deltacloud's metrics collection)."""
+
+    def metrics(self, instance: str) -> builtins.list[Metric]:
+        """The instance's recent samples of each METRIC_UNITS name, oldest first; NotFoundError
+        when there is no such instance."""
+        ...
 
 
 @runtime_checkable

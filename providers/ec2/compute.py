@@ -102,6 +102,8 @@ class Instances:
                 params["SecurityGroups"] = groups
         if desired.get("realm"):
             params["Placement"] = {"AvailabilityZone": desired["realm"]}
+        if desired.get("subnet"):
+            params["SubnetId"] = str(desired["subnet"])
         if desired.get("user_data"):
             params["UserData"] = str(desired["user_data"])
         t = self.ec2.t

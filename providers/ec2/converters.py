@@ -74,16 +74,20 @@ def tag_spec(resource_type: str, tags: Mapping[str, str]) -> list[dict[str, Any]
     return [{"ResourceType": resource_type, "Tags": tag_list(tags)}]
 
 
-def _iso(value: Any) -> str | None:
+def iso(value: Any) -> str | None:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
     return str(value) if value else None
 
 
-def _obj(type_: str, id_: str, attrs: dict[str, Any], tags: dict[str, str]) -> CloudObject:
+def make(type_: str, id_: str, attrs: dict[str, Any], tags: dict[str, str]) -> CloudObject:
+    """An object of the portable model: its attributes, its id, and its user and own tags."""
     attrs["id"] = id_
     attrs["tags"] = user_tags(tags)
     return CloudObject(type_, id_, attrs, tags)
+
+
+_obj = make
 
 
 def instance(item: Mapping[str, Any]) -> CloudObject:
@@ -99,7 +103,8 @@ def instance(item: Mapping[str, Any]) -> CloudObject:
         "public_ip": item.get("PublicIpAddress"),
         "private_ip": item.get("PrivateIpAddress"),
         "hardware_profile": item.get("InstanceType"),
-        "launched_at": _iso(item.get("LaunchTime")),
+        "subnet": item.get("SubnetId"),
+        "launched_at": iso(item.get("LaunchTime")),
     }
     return _obj("instance", item["InstanceId"], attrs, tags)
 

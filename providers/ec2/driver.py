@@ -1,5 +1,6 @@
 """The Amazon EC2 driver (`driver: ec2`): instances, keys, security groups, EBS volumes and
-snapshots, elastic IPs, AMIs, and S3 buckets, through boto3.
+snapshots, elastic IPs, AMIs, VPCs and subnets, classic load balancers, and S3 buckets, through
+boto3.
 
 Layers: `transport` (clients, retries, pagination, waits), `errors` (AWS codes to typed errors,
 a kit error map), `converters` (AWS documents to the portable model, kit state maps), one
@@ -19,7 +20,9 @@ from typing import Any, BinaryIO
 from nubes.providers import features
 from nubes.providers.constraints import S3_BUCKET_NAME
 from nubes.providers.ec2 import converters as conv
+from nubes.providers.ec2 import metrics as ec2_metrics
 from nubes.providers.ec2 import settings as ec2_settings
+from nubes.providers.ec2.balancing import BalancerTags, LoadBalancers
 from nubes.providers.ec2.blobs import S3Blobs
 from nubes.providers.ec2.compute import Images, Instances, Keys
 from nubes.providers.ec2.context import Ec2
@@ -27,6 +30,7 @@ from nubes.providers.ec2.network import Addresses, Firewalls
 from nubes.providers.ec2.storage import Buckets, Snapshots, Volumes
 from nubes.providers.ec2.tags import BucketTags, Ec2Tags, Tagger
 from nubes.providers.ec2.transport import Transport
+from nubes.providers.ec2.vpc import Networks, Subnets
 from nubes.providers.errors import InvalidRequestError, NotFoundError, ProviderError
 from nubes.providers.kit.choose import newest_image
 from nubes.providers.kit.handlers import Handler, Handlers
@@ -43,6 +47,7 @@ from nubes.providers.protocol import (
     DriverInfo,
     HardwareProfile,
     Image,
+    Metric,
     Ownership,
     PlannedChange,
     Realm,
@@ -51,7 +56,13 @@ from nubes.providers.protocol import (
 )
 
 SCHEMA = tightened(PORTABLE, "bucket", "name", S3_BUCKET_NAME)
-NAMED_BY_TAG = ("instance", "volume", "snapshot")  # their name is EC2's Name tag
+NAMED_BY_TAG = (
+    "instance",
+    "volume",
+    "snapshot",
+    "network",
+    "subnet",
+)  # their name is EC2's Name tag
 
 # Deltacloud's features of the collections this driver serves
 FEATURES = {
@@ -61,6 +72,7 @@ FEATURES = {
         features.FIREWALLS,
         features.REALM_FILTER,
         features.HARDWARE_PROFILE_OVERRIDES,
+        features.METRICS,
     ),
     "images": (features.OWNER_ID,),
 }
@@ -130,13 +142,20 @@ class Ec2Driver:
             "address": Addresses(ec2),
             "image": Images(ec2),
             "bucket": Buckets(ec2),
+            "network": Networks(ec2),
+            "subnet": Subnets(ec2),
+            "load_balancer": LoadBalancers(ec2),
         }
         ec2.handlers = Handlers("ec2", table)
         self._ec2, self._handlers, self._blobs = ec2, ec2.handlers, S3Blobs(transport)
         return []
 
     def _tags(self, type: str) -> Tagger:
-        return BucketTags(self.ec2) if type == "bucket" else Ec2Tags(self.ec2, type)
+        if type == "bucket":
+            return BucketTags(self.ec2)
+        if type == "load_balancer":
+            return BalancerTags(self.ec2)
+        return Ec2Tags(self.ec2, type)
 
     # ---- reads -----------------------------------------------------------------------------
 
@@ -256,6 +275,9 @@ class Ec2Driver:
     def unclaim(self, type: str, id: str) -> None:
         _ = self.handlers[type]
         self._tags(type).remove(id, (STACK_TAG, ADDRESS_TAG, TOKEN_TAG))
+
+    def metrics(self, instance: str) -> builtins.list[Metric]:
+        return ec2_metrics.metrics(self.ec2, instance)
 
     # ---- blobs (S3 objects) ----------------------------------------------------------------
 

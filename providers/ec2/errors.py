@@ -38,6 +38,9 @@ NOT_FOUND = {
     "InvalidAddress.NotFound",
     "InvalidGroupId.Malformed",
     "NoSuchKey",
+    "LoadBalancerNotFound",
+    "InvalidVpcID.Malformed",
+    "InvalidSubnetID.Malformed",
 }
 CONFLICT = {
     "DependencyViolation",
@@ -53,6 +56,9 @@ CONFLICT = {
     "InvalidPermission.Duplicate",
     "BucketNotEmpty",
     "IdempotentParameterMismatch",
+    "DuplicateLoadBalancerName",
+    "DuplicateListener",
+    "InvalidSubnet.Conflict",
 }
 QUOTA = {
     "InstanceLimitExceeded",
@@ -64,6 +70,7 @@ QUOTA = {
     "InsufficientInstanceCapacity",
     "VcpuLimitExceeded",
     "MaxSpotInstanceCountExceeded",
+    "TooManyLoadBalancers",
 }
 TRANSIENT = {
     "RequestLimitExceeded",

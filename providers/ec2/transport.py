@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from functools import cached_property
 from typing import Any, TypeVar
 
 import boto3
@@ -45,8 +46,20 @@ class Transport:
         )
         self.ec2 = session.client("ec2", endpoint_url=settings.endpoint, config=config)
         self.s3 = session.client("s3", endpoint_url=settings.endpoint, config=config)
+        self._session, self._config = session, config
         self.calls = 0  # API calls made, pages and polls included, for tests and benchmarks
         self._lock = threading.Lock()
+
+    @cached_property
+    def elb(self) -> Any:
+        """Elastic Load Balancing (classic), made on first use."""
+        return self._session.client("elb", endpoint_url=self.settings.endpoint, config=self._config)
+
+    @cached_property
+    def cloudwatch(self) -> Any:
+        return self._session.client(
+            "cloudwatch", endpoint_url=self.settings.endpoint, config=self._config
+        )
 
     def _count(self) -> None:
         with self._lock:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from nubes.providers.errors import InvalidRequestError
+from nubes.providers.listeners import check_listeners
 from nubes.providers.protocol import PlannedChange
 from nubes.providers.rules import check_rules
 from nubes.providers.values import Unknown, contains_unknown
@@ -25,6 +26,16 @@ def check_rules_planned(config: Mapping[str, Any], change: PlannedChange) -> Non
         change.planned["rules"] = check_rules(config.get("rules") or [])
     except InvalidRequestError as exc:
         change.problems.append(("rules", exc.message))
+
+
+def check_listeners_planned(config: Mapping[str, Any], change: PlannedChange) -> None:
+    """A load balancer's listeners, normalised as the cloud stores them, or the problem."""
+    if contains_unknown(config.get("listeners")):
+        return
+    try:
+        change.planned["listeners"] = check_listeners(config.get("listeners") or [])
+    except InvalidRequestError as exc:
+        change.problems.append(("listeners", exc.message))
 
 
 def check_realm(

@@ -9,6 +9,7 @@ after a retry, adopts the object that carries its own token instead of making a 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable
 from urllib.parse import quote, unquote
@@ -54,3 +55,13 @@ def adopt(
         else f"a {type} like this already exists and is not this stack's",
         code,
     )
+
+
+def balancer_name(owner: Ownership) -> str:
+    """A name for a load balancer the stack left unnamed, by ELB's rule (at most 32 letters,
+    digits and inner hyphens): `<stack>-<address>`, shortened with a digest when too long."""
+    name = re.sub("[^A-Za-z0-9-]+", "-", f"{owner.stack}-{owner.address}").strip("-")
+    if len(name) > 32:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+        name = name[:23].rstrip("-") + "-" + digest
+    return name or "lb"

@@ -17,7 +17,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from nubes.providers.errors import ConflictError, InvalidRequestError, NotFoundError, QuotaError
+from nubes.providers.kit import ownership
 from nubes.providers.kit.choose import smallest_profile
+from nubes.providers.listeners import check_listeners
 from nubes.providers.protocol import (
     PORTABLE,
     TOKEN_TAG,
@@ -40,6 +42,9 @@ _PREFIX = {
     "address": "eip",
     "bucket": "bkt",
     "image": "img",
+    "network": "net",
+    "subnet": "subnet",
+    "load_balancer": "lb",
 }
 
 
@@ -166,6 +171,9 @@ class SimCloud:
                 "InvalidParameterCombination",
             )
         realm = self.check_realm(desired.get("realm"))
+        subnet = self._subnet_for(desired, realm)
+        if subnet is not None:
+            realm = subnet.attrs["realm"]
         if desired.get("key"):
             self._by_name("key", str(desired["key"]))
         firewalls = [str(f) for f in desired.get("firewalls") or []]
@@ -194,9 +202,22 @@ class SimCloud:
             "state": "pending" if wanted == "running" else "stopped",
             "ready_at": now + self.config.boot_seconds,
             "public_ip": str(ipaddress.ip_address("198.51.100.0") + (n % 250) + 1),
-            "private_ip": str(ipaddress.ip_address("10.0.0.0") + (n % 65000) + 10),
+            "private_ip": _private_ip(subnet, n),
+            "subnet": subnet.id if subnet is not None else None,
             "launched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
         }
+
+    def _subnet_for(self, desired: Mapping[str, Any], realm: str) -> Row | None:
+        """The subnet an instance starts in, which must be in the realm it asked for."""
+        if not desired.get("subnet"):
+            return None
+        subnet = self._by_name("subnet", str(desired["subnet"]))
+        if desired.get("realm") and subnet.attrs["realm"] != realm:
+            raise InvalidRequestError(
+                f"subnet {subnet.id} is in {subnet.attrs['realm']}, not in realm {realm}",
+                "InvalidParameterCombination",
+            )
+        return subnet
 
     def _new_key(self, desired: Mapping[str, Any], owner: Ownership) -> dict[str, Any]:
         name = self._default_name(desired, owner)
@@ -279,6 +300,62 @@ class SimCloud:
             raise ConflictError(f"bucket {name!r} already exists", "BucketAlreadyExists")
         return {"name": name}
 
+    def _new_network(self, desired: Mapping[str, Any], owner: Ownership) -> dict[str, Any]:
+        block = _block(desired.get("address_block"), 16, 28)
+        return {
+            "name": self._default_name(desired, owner),
+            "address_block": str(block),
+            "state": "available",
+        }
+
+    def _new_subnet(self, desired: Mapping[str, Any], owner: Ownership) -> dict[str, Any]:
+        network = self.get("network", str(desired.get("network")))
+        block = _block(desired.get("address_block"), 16, 28)
+        outer = _block(network.attrs["address_block"], 0, 32)
+        if not block.subnet_of(outer):
+            raise InvalidRequestError(
+                f"address block {block} is not inside network {network.id}'s {outer}",
+                "InvalidSubnet.Range",
+            )
+        for other in self.store.select("subnet", self.region):
+            if other.attrs.get("network") == network.id and block.overlaps(
+                ipaddress.ip_network(other.attrs["address_block"])
+            ):
+                raise ConflictError(
+                    f"address block {block} overlaps subnet {other.id}'s "
+                    f"{other.attrs['address_block']}",
+                    "InvalidSubnet.Conflict",
+                )
+        return {
+            "name": self._default_name(desired, owner),
+            "network": network.id,
+            "address_block": str(block),
+            "realm": self.check_realm(desired.get("realm")),
+            "state": "available",
+        }
+
+    def _new_load_balancer(self, desired: Mapping[str, Any], owner: Ownership) -> dict[str, Any]:
+        name = str(desired.get("name") or ownership.balancer_name(owner))
+        self._unique_name("load_balancer", name, "DuplicateLoadBalancerName")
+        instances = self._balanced(desired.get("instances"))
+        realms = [self.check_realm(str(r)) for r in desired.get("realms") or []]
+        if not realms:  # those of its instances, or the region's first
+            realms = sorted({i.attrs["realm"] for i in instances}) or [self.check_realm(None)]
+        return {
+            "name": name,
+            "realms": realms,
+            "listeners": check_listeners(desired.get("listeners")),
+            "instances": [i.id for i in instances],
+            "public_address": f"{name.lower()}.{self.region}.elb.sim.nubes.invalid",
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+
+    def _balanced(self, ids: Any) -> list[Row]:
+        rows = [self._live_instance(str(i)) for i in ids or []]
+        if len({r.id for r in rows}) != len(rows):
+            raise InvalidRequestError("an instance is listed twice", "InvalidParameterValue")
+        return rows
+
     def _new_image(self, desired: Mapping[str, Any], owner: Ownership) -> dict[str, Any]:
         source = self._live_instance(str(desired.get("instance")))
         return {
@@ -321,6 +398,18 @@ class SimCloud:
     def _update_address(self, row: Row, desired: Mapping[str, Any]) -> None:
         wanted = desired.get("instance") or None
         row.attrs["instance"] = self._live_instance(str(wanted)).id if wanted else None
+
+    def _update_load_balancer(self, row: Row, desired: Mapping[str, Any]) -> None:
+        if "listeners" in desired:
+            row.attrs["listeners"] = check_listeners(desired["listeners"])
+        if "instances" in desired:
+            row.attrs["instances"] = [i.id for i in self._balanced(desired["instances"])]
+
+    def _update_network(self, row: Row, desired: Mapping[str, Any]) -> None:
+        if desired.get("name"):
+            row.attrs["name"] = desired["name"]
+
+    _update_subnet = _update_network
 
     def _update_instance(self, row: Row, desired: Mapping[str, Any]) -> None:
         attrs = row.attrs
@@ -399,6 +488,23 @@ class SimCloud:
             if addr.attrs.get("instance") == row.id:
                 addr.attrs["instance"] = None
                 self.store.save(addr)
+        for balancer in self.store.select("load_balancer", self.region):
+            if row.id in balancer.attrs.get("instances", []):
+                balancer.attrs["instances"].remove(row.id)  # as ELB deregisters a terminated one
+                self.store.save(balancer)
+
+    def _delete_network(self, row: Row) -> None:
+        self._refuse_if_used(row, "subnet", "network")
+
+    def _delete_subnet(self, row: Row) -> None:
+        self._refuse_if_used(row, "instance", "subnet")
+
+    def _refuse_if_used(self, row: Row, type: str, attr: str) -> None:
+        users = [u.id for u in self.store.select(type, self.region) if u.attrs.get(attr) == row.id]
+        if users:
+            raise ConflictError(
+                f"{row.type} {row.id} is in use by {', '.join(users)}", "DependencyViolation"
+            )
 
     def _delete_volume(self, row: Row) -> None:
         if row.attrs.get("instance"):
@@ -455,6 +561,32 @@ class SimCloud:
 
     def _detach(self, attrs: dict[str, Any]) -> None:
         attrs.update(instance=None, device=None, state="available")
+
+
+def _block(value: Any, widest: int, narrowest: int) -> ipaddress.IPv4Network:
+    """An IPv4 address block of a size clouds take (AWS's /16 to /28)."""
+    try:
+        block = ipaddress.ip_network(str(value), strict=True)
+    except ValueError as exc:
+        raise InvalidRequestError(
+            f"{str(value)[:60]!r} is not an address block: {exc}", "InvalidParameterValue"
+        ) from None
+    if not isinstance(block, ipaddress.IPv4Network):
+        raise InvalidRequestError("address blocks are IPv4 CIDRs", "InvalidParameterValue")
+    if not widest <= block.prefixlen <= narrowest:
+        raise InvalidRequestError(
+            f"address block {block} must be between /{widest} and /{narrowest}",
+            "InvalidParameterValue",
+        )
+    return block
+
+
+def _private_ip(subnet: Row | None, n: int) -> str:
+    if subnet is None:
+        return str(ipaddress.ip_address("10.0.0.0") + (n % 65000) + 10)
+    block = ipaddress.ip_network(subnet.attrs["address_block"])
+    usable = block.num_addresses - 5  # as AWS, which keeps the first four and the last
+    return str(block.network_address + 4 + (n % usable))
 
 
 def _fixed_values(p: HardwareProfile) -> dict[str, float]:

@@ -38,6 +38,7 @@ from nubes.providers.protocol import (
     DriverInfo,
     HardwareProfile,
     Image,
+    Metric,
     Ownership,
     PlannedChange,
     Realm,
@@ -83,6 +84,7 @@ FEATURES = {
         features.FIREWALLS,
         features.REALM_FILTER,
         features.HARDWARE_PROFILE_OVERRIDES,
+        features.METRICS,
     ),
     "images": (features.OWNER_ID,),
 }
@@ -256,6 +258,8 @@ class SimDriver:
             "instance": self._plan_instance,
             "volume": self._plan_volume,
             "firewall": self._plan_firewall,
+            "subnet": self._plan_volume,  # a realm of the region, as a volume's
+            "load_balancer": self._plan_load_balancer,
         }.get(type)
         if planner is not None:
             planner(prior, config, change)
@@ -283,6 +287,23 @@ class SimDriver:
         self, prior: Mapping[str, Any] | None, config: Mapping[str, Any], change: PlannedChange
     ) -> None:
         checks.check_realm(config, self._realm_names, f"region {self.config.region}", change)
+
+    def _plan_load_balancer(
+        self, prior: Mapping[str, Any] | None, config: Mapping[str, Any], change: PlannedChange
+    ) -> None:
+        checks.check_listeners_planned(config, change)
+        realms = config.get("realms")
+        if isinstance(realms, builtins.list):
+            known = self._realm_names()
+            for realm in realms:
+                if realm is not Unknown and realm not in known:
+                    change.problems.append(
+                        (
+                            "realms",
+                            f"realm {realm!r} is not in region {self.config.region} "
+                            f"(realms: {', '.join(known)})",
+                        )
+                    )
 
     def _plan_firewall(
         self, prior: Mapping[str, Any] | None, config: Mapping[str, Any], change: PlannedChange
@@ -430,6 +451,22 @@ class SimDriver:
     def delete_blob(self, bucket: str, key: str) -> None:
         self._bucket(bucket)
         self._call(lambda: self.cloud.store.delete_blob(bucket, key))
+
+    # ---- metrics -------------------------------------------------------------------------
+
+    def metrics(self, instance: str) -> builtins.list[Metric]:
+        from nubes.providers.sim import metrics
+
+        cloud = self.cloud
+        row = self._call(lambda: cloud.get("instance", instance))
+        state = cloud.to_object(row).attributes.get("state")
+        return metrics.metrics(
+            row.id,
+            row.attrs.get("launched_at"),
+            state == "running",
+            float(row.attrs.get("cpus") or 1),
+            float(row.attrs.get("memory_gb") or 1),
+        )
 
     def act(self, type: str, id: str, action: str) -> CloudObject:
         cloud = self.cloud

@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from nubes.providers.errors import ConflictError, InvalidRequestError, QuotaError, TransientError
+from nubes.providers.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    QuotaError,
+    TransientError,
+)
 from nubes.providers.protocol import STACK_TAG, DriverContext, Ownership
 from nubes.providers.sim import SimDriver
 
@@ -167,3 +173,31 @@ def test_driver_info_names_its_region_types_and_features(tmp_path: Path) -> None
     names = {f.name for f in info.features["instances"]}
     assert {"user_data", "authentication_key", "firewalls", "hardware_profile_overrides"} <= names
     assert info.actions["instances"] >= {"start", "stop", "reboot", "destroy"}
+
+
+def test_metrics_are_plausible_and_the_same_on_every_read(tmp_path: Path) -> None:
+    from nubes.providers.protocol import METRIC_UNITS
+    from nubes.providers.sim import metrics
+
+    launched = "2026-01-01T00:00:00Z"
+    now = 1767225600.0 + 3600  # an hour after launch
+    small = metrics.metrics("i-1", launched, True, 1, 2, now)
+    assert [m.name for m in small] == list(METRIC_UNITS)
+    assert all(len(m.samples) == 6 for m in small)
+    assert small == metrics.metrics("i-1", launched, True, 1, 2, now)  # deterministic
+    cpu = small[0]
+    assert cpu.unit == "Percent"
+    assert all(0 <= s.minimum <= s.average <= s.maximum <= 100 for s in cpu.samples)
+    stamps = [s.timestamp for s in cpu.samples]
+    assert stamps == sorted(stamps) and stamps[-1] == "2026-01-01T00:59:00Z"
+    big = metrics.metrics("i-1", launched, True, 16, 2, now)[0]
+    assert sum(s.average for s in big.samples) < sum(s.average for s in cpu.samples)
+    young = metrics.metrics("i-1", "2026-01-01T00:58:30Z", True, 1, 2, now)
+    assert len(young[0].samples) == 2  # up for a minute and a half
+    assert all(m.samples == () for m in metrics.metrics("i-1", launched, False, 1, 2, now))
+
+    driver = sim(tmp_path, boot_seconds=0)
+    vm = driver.create("instance", {"image": "ubuntu-24.04", "size": "small"}, owner("vm"))
+    assert [m.name for m in driver.metrics(vm.id)] == list(METRIC_UNITS)
+    with pytest.raises(NotFoundError):
+        driver.metrics("i-none")

@@ -1,0 +1,112 @@
+"""EC2 VPCs (networks) and their subnets, one handler each."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from typing import Any
+
+from nubes.providers.ec2 import converters as conv
+from nubes.providers.ec2.context import Ec2
+from nubes.providers.kit import checks
+from nubes.providers.kit.handlers import NoChecks, ReplacedOnly
+from nubes.providers.protocol import TOKEN_TAG, CloudObject, Ownership, PlannedChange
+from nubes.providers.values import Unknown
+
+
+def network(item: Mapping[str, Any]) -> CloudObject:
+    tags = conv.tags_of(item)
+    attrs = {
+        "name": tags.get(conv.NAME_TAG),
+        "address_block": item.get("CidrBlock"),
+        "state": item.get("State") or "available",
+    }
+    return conv.make("network", item["VpcId"], attrs, tags)
+
+
+def subnet(item: Mapping[str, Any]) -> CloudObject:
+    tags = conv.tags_of(item)
+    attrs = {
+        "name": tags.get(conv.NAME_TAG),
+        "network": item.get("VpcId"),
+        "address_block": item.get("CidrBlock"),
+        "realm": item.get("AvailabilityZone"),
+        "state": item.get("State") or "available",
+    }
+    return conv.make("subnet", item["SubnetId"], attrs, tags)
+
+
+class Networks(NoChecks, ReplacedOnly):
+    def __init__(self, ec2: Ec2) -> None:
+        self.ec2 = ec2
+
+    def list(self, filters: Mapping[str, str]) -> builtins.list[CloudObject]:
+        return [network(v) for v in self.ec2.described("describe_vpcs", "Vpcs", filters)]
+
+    def read(self, id: str) -> CloudObject | None:
+        return network(self.ec2.describe_one("describe_vpcs", "Vpcs", VpcIds=[id]))
+
+    def create(
+        self,
+        desired: Mapping[str, Any],
+        owner: Ownership,
+        tags: dict[str, str],
+        timeout: float | None,
+    ) -> CloudObject:
+        # CreateVpc takes no client token: a retry first adopts what an earlier attempt made
+        mine = self.list({TOKEN_TAG: owner.token})
+        if mine:
+            return mine[0]
+        t = self.ec2.t
+        made = t.call(
+            t.ec2,
+            "create_vpc",
+            CidrBlock=str(desired["address_block"]),
+            TagSpecifications=conv.tag_spec("vpc", tags),
+        )["Vpc"]
+        return network(made)
+
+    def delete(self, id: str) -> None:
+        self.ec2.t.call(self.ec2.t.ec2, "delete_vpc", VpcId=id)
+
+
+class Subnets(ReplacedOnly):
+    def __init__(self, ec2: Ec2) -> None:
+        self.ec2 = ec2
+
+    def list(self, filters: Mapping[str, str]) -> builtins.list[CloudObject]:
+        return [subnet(s) for s in self.ec2.described("describe_subnets", "Subnets", filters)]
+
+    def read(self, id: str) -> CloudObject | None:
+        return subnet(self.ec2.describe_one("describe_subnets", "Subnets", SubnetIds=[id]))
+
+    def plan(
+        self, prior: Mapping[str, Any] | None, config: Mapping[str, Any], change: PlannedChange
+    ) -> None:
+        checks.check_realm(config, self.ec2.zone_names, f"region {self.ec2.region}", change)
+
+    def create(
+        self,
+        desired: Mapping[str, Any],
+        owner: Ownership,
+        tags: dict[str, str],
+        timeout: float | None,
+    ) -> CloudObject:
+        mine = self.list({TOKEN_TAG: owner.token})
+        if mine:
+            return mine[0]
+        params: dict[str, Any] = {
+            "VpcId": str(desired["network"]),
+            "CidrBlock": str(desired["address_block"]),
+            "TagSpecifications": conv.tag_spec("subnet", tags),
+        }
+        if desired.get("realm") not in (None, Unknown):
+            params["AvailabilityZone"] = str(desired["realm"])
+        t = self.ec2.t
+        return subnet(t.call(t.ec2, "create_subnet", **params)["Subnet"])
+
+    def delete(self, id: str) -> None:
+        self.ec2.t.call(self.ec2.t.ec2, "delete_subnet", SubnetId=id)
+
+
+__all__ = ["Networks", "Subnets", "network", "subnet"]
