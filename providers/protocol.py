@@ -280,6 +280,17 @@ PORTABLE: dict[str, TypeSchema] = {
             state=Attr("string", C),
         ),
     ),
+    "network_interface": TypeSchema(
+        "network_interface",
+        _s(
+            instance=Attr("string", REQ, force_new=True, description="instance id", check=ID),
+            subnet=Attr("string", REQ, force_new=True, description="subnet id", check=ID),
+            name=Attr("string", OC, check=NAME),
+            tags=TAGS,
+            id=Attr("string", C),
+            ip_address=Attr("string", C),
+        ),
+    ),
     "load_balancer": TypeSchema(
         "load_balancer",
         _s(

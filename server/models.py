@@ -193,6 +193,81 @@ class Blob(BaseModel):
     content: Link
 
 
+class Network(BaseModel):
+    id: str
+    href: str
+    name: str
+    state: str
+    address_blocks: list[str]
+    subnets: list[Link]
+    actions: list[Action]
+
+
+class Subnet(BaseModel):
+    id: str
+    href: str
+    name: str
+    type: str
+    state: str
+    address_block: str | None
+    network: Link | None
+    actions: list[Action]
+
+
+class NetworkInterface(BaseModel):
+    id: str
+    href: str
+    name: str
+    ip_address: str | None
+    network: Link | None
+    instance: Link | None
+    actions: list[Action]
+
+
+class Listener(BaseModel):
+    protocol: str
+    load_balancer_port: int
+    instance_port: int
+
+
+class Member(Link):
+    link: Action  # its unregister action
+
+
+class LoadBalancer(BaseModel):
+    id: str
+    href: str
+    name: str
+    realm: Link | None
+    realms: list[Link]
+    created_at: str | None
+    public_addresses: list[str]
+    listeners: list[Listener]
+    instances: list[Member]
+    actions: list[Action]
+
+
+class MetricValue(BaseModel):
+    minimum: float
+    maximum: float
+    average: float
+    timestamp: int
+    unit: str
+
+
+class MetricProperty(BaseModel):
+    name: str
+    unit: str
+    values: list[MetricValue] | None
+
+
+class Metric(BaseModel):
+    id: str
+    href: str
+    entity: str
+    properties: list[MetricProperty]
+
+
 class Feature(BaseModel):
     name: str
     rel: str
@@ -301,6 +376,11 @@ ITEMS: dict[str, tuple[str, type[BaseModel]]] = {
     "firewalls": ("firewall", Firewall),
     "buckets": ("bucket", Bucket),
     "blobs": ("blob", Blob),
+    "networks": ("network", Network),
+    "subnets": ("subnet", Subnet),
+    "network_interfaces": ("network_interface", NetworkInterface),
+    "load_balancers": ("load_balancer", LoadBalancer),
+    "metrics": ("metric", Metric),
 }
 
 

@@ -30,7 +30,7 @@ from nubes.providers.ec2.network import Addresses, Firewalls
 from nubes.providers.ec2.storage import Buckets, Snapshots, Volumes
 from nubes.providers.ec2.tags import BucketTags, Ec2Tags, Tagger
 from nubes.providers.ec2.transport import Transport
-from nubes.providers.ec2.vpc import Networks, Subnets
+from nubes.providers.ec2.vpc import Interfaces, Networks, Subnets
 from nubes.providers.errors import InvalidRequestError, NotFoundError, ProviderError
 from nubes.providers.kit.choose import newest_image
 from nubes.providers.kit.handlers import Handler, Handlers
@@ -62,6 +62,7 @@ NAMED_BY_TAG = (
     "snapshot",
     "network",
     "subnet",
+    "network_interface",
 )  # their name is EC2's Name tag
 
 # Deltacloud's features of the collections this driver serves
@@ -144,6 +145,7 @@ class Ec2Driver:
             "bucket": Buckets(ec2),
             "network": Networks(ec2),
             "subnet": Subnets(ec2),
+            "network_interface": Interfaces(ec2),
             "load_balancer": LoadBalancers(ec2),
         }
         ec2.handlers = Handlers("ec2", table)

@@ -109,4 +109,81 @@ class Subnets(ReplacedOnly):
         self.ec2.t.call(self.ec2.t.ec2, "delete_subnet", SubnetId=id)
 
 
-__all__ = ["Networks", "Subnets", "network", "subnet"]
+def interface(item: Mapping[str, Any]) -> CloudObject:
+    tags = conv.tags_of({"Tags": item.get("TagSet") or item.get("Tags") or []})
+    attachment = item.get("Attachment") or {}
+    attrs = {
+        "name": tags.get(conv.NAME_TAG),
+        "instance": attachment.get("InstanceId"),
+        "subnet": item.get("SubnetId"),
+        "ip_address": item.get("PrivateIpAddress"),
+    }
+    return conv.make("network_interface", item["NetworkInterfaceId"], attrs, tags)
+
+
+class Interfaces(NoChecks, ReplacedOnly):
+    """Elastic network interfaces, each attached to its instance at the next free device
+    index (an instance's own first interface is not one of these)."""
+
+    def __init__(self, ec2: Ec2) -> None:
+        self.ec2 = ec2
+
+    def list(self, filters: Mapping[str, str]) -> builtins.list[CloudObject]:
+        found = self.ec2.described("describe_network_interfaces", "NetworkInterfaces", filters)
+        return [interface(n) for n in found]
+
+    def read(self, id: str) -> CloudObject | None:
+        return interface(
+            self.ec2.describe_one(
+                "describe_network_interfaces", "NetworkInterfaces", NetworkInterfaceIds=[id]
+            )
+        )
+
+    def create(
+        self,
+        desired: Mapping[str, Any],
+        owner: Ownership,
+        tags: dict[str, str],
+        timeout: float | None,
+    ) -> CloudObject:
+        t = self.ec2.t
+        mine = self.list({TOKEN_TAG: owner.token})
+        if mine:
+            made = mine[0]
+            if made.attributes.get("instance"):
+                return made
+        else:
+            made = interface(
+                t.call(
+                    t.ec2,
+                    "create_network_interface",
+                    SubnetId=str(desired["subnet"]),
+                    TagSpecifications=conv.tag_spec("network-interface", tags),
+                )["NetworkInterface"]
+            )
+        instance = str(desired["instance"])
+        found = t.call(t.ec2, "describe_instances", InstanceIds=[instance])
+        used = {
+            n.get("Attachment", {}).get("DeviceIndex", 0)
+            for r in found.get("Reservations") or []
+            for i in r.get("Instances") or []
+            for n in i.get("NetworkInterfaces") or []
+        }
+        t.call(
+            t.ec2,
+            "attach_network_interface",
+            NetworkInterfaceId=made.id,
+            InstanceId=instance,
+            DeviceIndex=next(i for i in range(1, 64) if i not in used),
+        )
+        return self.ec2.must_read("network_interface", made.id)
+
+    def delete(self, id: str) -> None:
+        t = self.ec2.t
+        current = self.ec2.describe_one(
+            "describe_network_interfaces", "NetworkInterfaces", NetworkInterfaceIds=[id]
+        )
+        attachment = (current.get("Attachment") or {}).get("AttachmentId")
+        if attachment:
+            t.call(t.ec2, "detach_network_interface", AttachmentId=attachment, Force=True)
+        t.call(t.ec2, "delete_network_interface", NetworkInterfaceId=id)

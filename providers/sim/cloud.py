@@ -45,6 +45,7 @@ _PREFIX = {
     "network": "net",
     "subnet": "subnet",
     "load_balancer": "lb",
+    "network_interface": "eni",
 }
 
 
@@ -334,6 +335,24 @@ class SimCloud:
             "state": "available",
         }
 
+    def _new_network_interface(
+        self, desired: Mapping[str, Any], owner: Ownership
+    ) -> dict[str, Any]:
+        instance = self._live_instance(str(desired.get("instance")))
+        subnet = self._by_name("subnet", str(desired.get("subnet")))
+        if subnet.attrs["realm"] != instance.attrs["realm"]:
+            raise InvalidRequestError(
+                f"subnet {subnet.id} is in {subnet.attrs['realm']} but instance {instance.id} "
+                f"is in {instance.attrs['realm']}",
+                "InvalidParameterCombination",
+            )
+        return {
+            "name": self._default_name(desired, owner),
+            "instance": instance.id,
+            "subnet": subnet.id,
+            "ip_address": _private_ip(subnet, self.store.next_number("network_interface"), True),
+        }
+
     def _new_load_balancer(self, desired: Mapping[str, Any], owner: Ownership) -> dict[str, Any]:
         name = str(desired.get("name") or ownership.balancer_name(owner))
         self._unique_name("load_balancer", name, "DuplicateLoadBalancerName")
@@ -410,6 +429,7 @@ class SimCloud:
             row.attrs["name"] = desired["name"]
 
     _update_subnet = _update_network
+    _update_network_interface = _update_network
 
     def _update_instance(self, row: Row, desired: Mapping[str, Any]) -> None:
         attrs = row.attrs
@@ -493,11 +513,16 @@ class SimCloud:
                 balancer.attrs["instances"].remove(row.id)  # as ELB deregisters a terminated one
                 self.store.save(balancer)
 
+        for nic in self.store.select("network_interface", self.region):
+            if nic.attrs.get("instance") == row.id:
+                self.store.delete(nic.id)  # as Deltacloud's mock: an instance's go with it
+
     def _delete_network(self, row: Row) -> None:
         self._refuse_if_used(row, "subnet", "network")
 
     def _delete_subnet(self, row: Row) -> None:
         self._refuse_if_used(row, "instance", "subnet")
+        self._refuse_if_used(row, "network_interface", "subnet")
 
     def _refuse_if_used(self, row: Row, type: str, attr: str) -> None:
         users = [u.id for u in self.store.select(type, self.region) if u.attrs.get(attr) == row.id]
@@ -581,11 +606,15 @@ def _block(value: Any, widest: int, narrowest: int) -> ipaddress.IPv4Network:
     return block
 
 
-def _private_ip(subnet: Row | None, n: int) -> str:
+def _private_ip(subnet: Row | None, n: int, from_top: bool = False) -> str:
+    """The n-th address of a subnet: instances count up from its start, extra interfaces down
+    from its end, so the two never meet in a subnet that is not full."""
     if subnet is None:
         return str(ipaddress.ip_address("10.0.0.0") + (n % 65000) + 10)
     block = ipaddress.ip_network(subnet.attrs["address_block"])
     usable = block.num_addresses - 5  # as AWS, which keeps the first four and the last
+    if from_top:
+        return str(block.broadcast_address - 1 - (n % usable))
     return str(block.network_address + 4 + (n % usable))
 
 

@@ -80,6 +80,11 @@ def test_address_blocks_are_checked_as_a_cloud_does(tmp_path: Path) -> None:
     )
     with pytest.raises(ConflictError, match="in use by " + vm.id):
         driver.delete("subnet", first.id)
+    nic = driver.create(
+        "network_interface", {"instance": vm.id, "subnet": first.id, "name": "side"}, owner("n")
+    )
+    assert ipaddress.ip_address(nic.attributes["ip_address"]) in ipaddress.ip_network("10.1.0.0/24")
+    assert nic.attributes["ip_address"] != vm.attributes["private_ip"]
     realms = [r.id for r in driver.realms()]
     other = next(r for r in realms if r != first.attributes["realm"])
     with pytest.raises(InvalidRequestError, match="not in realm"):
@@ -89,6 +94,7 @@ def test_address_blocks_are_checked_as_a_cloud_does(tmp_path: Path) -> None:
             owner("vm2"),
         )
     driver.delete("instance", vm.id)
+    assert driver.list("network_interface", {}) == []  # an instance's interfaces go with it
     driver.delete("subnet", first.id)
     driver.delete("network", net.id)
     assert driver.list("network", {}) == []

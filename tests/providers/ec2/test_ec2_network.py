@@ -48,6 +48,11 @@ resources:
     image: ${var.image}
     size: t3.micro
     subnet: ${app_subnet.id}
+  app_nic:
+    type: network_interface
+    name: app-web-side
+    instance: ${app.id}
+    subnet: ${web_subnet.id}
   front:
     type: load_balancer
     name: tiers-front
@@ -97,6 +102,13 @@ def test_three_tiers_on_ec2(tmp_path: Path, aws: str, ami: str, ec2: Any) -> Non
     tags = elb.describe_tags(LoadBalancerNames=["tiers-front"])["TagDescriptions"][0]["Tags"]
     assert {t["Key"]: t["Value"] for t in tags}["nubes:address"] == "front"
     assert got["front"]["attributes"]["public_address"] == lb["DNSName"]
+    nic = ec2.describe_network_interfaces(NetworkInterfaceIds=[got["app_nic"]["id"]])[
+        "NetworkInterfaces"
+    ][0]
+    assert nic["SubnetId"] == subnet["SubnetId"]
+    assert nic["Attachment"]["InstanceId"] == got["app"]["id"]
+    assert nic["Attachment"]["DeviceIndex"] == 1
+    assert got["app_nic"]["attributes"]["ip_address"] == nic["PrivateIpAddress"]
 
     code, out = run(tmp_path, aws, ami, "plan", stack, "--detailed-exitcode")
     assert code == 0, out  # what was sent is what EC2 reports back
