@@ -30,7 +30,7 @@ from nubes.server.http import (
     provider_status,
 )
 from nubes.server.models import ErrorAnswer
-from nubes.server.routes import compute, entry, instances, keys
+from nubes.server.routes import balancers, compute, entry, instances, keys, networks
 from nubes.server.stacks import StackFiles
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -62,6 +62,8 @@ ROUTERS = [
     stacks.router,
     aggregate.router,
     keys.router,
+    networks.router,
+    balancers.router,
 ]
 
 

@@ -27,6 +27,39 @@ def current_openapi() -> dict[str, Any]:
         return create_app(default_config(), Path(state), {}).openapi()
 
 
+def _network_samples(base: str) -> list[tuple[str, dict[str, Any]]]:
+    from nubes.providers.protocol import Metric, Sample
+    from nubes.server import netviews
+
+    net = CloudObject("network", "n-1", {"name": "n", "address_block": "10.0.0.0/16"})
+    subnet = CloudObject("subnet", "s-1", {"network": "n-1", "address_block": "10.0.1.0/24"})
+    nic = CloudObject(
+        "network_interface", "e-1", {"instance": "i-1", "subnet": "s-1", "ip_address": "10.0.1.9"}
+    )
+    balancer = CloudObject(
+        "load_balancer",
+        "lb",
+        {
+            "realms": ["r-1"],
+            "listeners": [{"protocol": "http", "port": 80, "instance_port": 80}],
+            "instances": ["i-1"],
+            "public_address": "lb.example",
+            "created_at": "2026-01-01T00:00:00Z",
+        },
+    )
+    sample = Sample("2026-01-01T00:00:00Z", 1.0, 2.0, 1.5)
+    return [
+        ("network", netviews.network(base, net, ["s-1"])),
+        ("subnet", netviews.subnet(base, subnet)),
+        ("network_interface", netviews.network_interface(base, nic)),
+        ("load_balancer", netviews.load_balancer(base, balancer)),
+        (
+            "metric",
+            netviews.metric(base, "i-1", [Metric("cpuUtilization", "Percent", (sample,))]),
+        ),
+    ]
+
+
 def xml_names() -> list[str]:
     """Every element and attribute name the XML views produce, as tag and tag@attribute."""
     base = "http://x/api"
@@ -110,6 +143,7 @@ def xml_names() -> list[str]:
         ),
         ("bucket", views.bucket(base, CloudObject("bucket", "b", {"name": "b"}))),
         ("driver", views.driver(base, "sim", ["home"])),
+        *_network_samples(base),
     ]
     names: set[str] = set()
     for tag, doc in samples:

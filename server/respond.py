@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from nubes.providers.kit.choose import smallest_profile
-from nubes.providers.protocol import Ownership
+from nubes.providers.protocol import CloudObject, Ownership
 from nubes.server import views
 from nubes.server.calls import AsyncDriver, Calls
 from nubes.server.http import ApiError, bad_text, public_base, render
@@ -43,6 +43,15 @@ def provider_driver(request: Request) -> AsyncDriver:
 def supports(request: Request, type: str) -> None:
     if type not in provider_driver(request).raw.info().types:
         raise ApiError(501, f"the {request.scope['state']['provider']} provider has no {type}s")
+
+
+async def read_one(request: Request, type: str, id: str) -> CloudObject:
+    """The request's provider's object, or 404 (501 where it has no such type)."""
+    supports(request, type)
+    obj = await provider_driver(request).read(type, id)
+    if obj is None:
+        raise ApiError(404, f"{type} {id} not found")
+    return obj
 
 
 def needs(type: str) -> Callable[[Request], None]:

@@ -22,6 +22,7 @@ from nubes.server.respond import (
     check_create,
     collection,
     provider_driver,
+    read_one,
     request_format,
     request_params,
     single,
@@ -77,12 +78,7 @@ def _create_params(type: str, params: dict[str, Any]) -> dict[str, Any]:
 router = APIRouter()
 
 
-async def _read(request: Request, type: str, id: str) -> CloudObject:
-    supports(request, type)
-    obj = await provider_driver(request).read(type, id)
-    if obj is None:
-        raise ApiError(404, f"{type} {id} not found")
-    return obj
+_read = read_one
 
 
 def _collection_routes(collection_name: str, type_: str, view: View) -> None:

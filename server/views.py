@@ -60,6 +60,13 @@ SINGULAR = {
     "buckets": "bucket",
     "blobs": "blob",
     "providers": "provider",
+    "networks": "network",
+    "subnets": "subnet",
+    "network_interfaces": "network_interface",
+    "load_balancers": "load_balancer",
+    "metrics": "metric",
+    "listeners": "listener",
+    "address_blocks": "address_block",
 }
 
 
@@ -230,8 +237,9 @@ def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
             )
     elif key in ("public_addresses", "private_addresses"):
         holder = ET.SubElement(parent, key)
+        kind = {} if parent.tag == "load_balancer" else {"type": "ipv4"}  # a DNS name there
         for ip in value:
-            ET.SubElement(holder, "address", {"type": "ipv4"}).text = ip
+            ET.SubElement(holder, "address", kind).text = ip
     elif key == "properties":
         for p in value:
             prop = ET.SubElement(
@@ -250,7 +258,11 @@ def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
             if text is not None:
                 ET.SubElement(login, name).text = str(text)
     elif isinstance(value, dict) and "href" in value:
-        ET.SubElement(parent, key, {"id": value["id"], "href": value["href"]})
+        attrs = {k: str(v) for k, v in value.items() if isinstance(v, str | int | float)}
+        made = ET.SubElement(parent, key, attrs)
+        for k, v in value.items():
+            if isinstance(v, dict):
+                _xml_value(made, k, v)  # a member's own link (a load balancer's unregister)
     elif isinstance(value, dict):
         child = ET.SubElement(parent, key)
         for k, v in value.items():
@@ -272,12 +284,22 @@ def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
         )
 
 
-# fields the JSON keeps for nubes 0.1's clients that Deltacloud's XML has elsewhere only
-JSON_ONLY = {"instance": {"keyname"}}  # the XML has it in <authentication><login>
+# fields the JSON keeps that Deltacloud's XML has elsewhere only, or not at all
+JSON_ONLY = {
+    "instance": {"keyname"},  # the XML has it in <authentication><login>
+    "load_balancer": {"name", "realms"},  # the XML names its first realm only
+}
+# what each document's XML puts in attributes, beyond id, href and a link's rel
+XML_ATTRS = {"listener": ("protocol",)}
 
 
 def element(tag: str, doc: dict[str, Any]) -> ET.Element:
+    if tag == "metric":
+        from nubes.server.netviews import metric_xml
+
+        return metric_xml(doc)
     named = ("id", "href", "rel") if "href" in doc else ("id", "href")  # a link names its rel
+    named += XML_ATTRS.get(tag, ())
     attrs: dict[str, str] = {k: str(doc[k]) for k in named if k in doc}
     node = ET.Element(tag, attrs)
     skipped = JSON_ONLY.get(tag, set())

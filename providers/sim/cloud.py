@@ -153,7 +153,7 @@ class SimCloud:
             if fails_boot:
                 attrs["fails_boot"] = True
             row = Row(new_id(type), type, self.region, attrs, tags, time.time())
-            if type == "bucket":
+            if type in ("bucket", "load_balancer"):  # named by their name, as S3 and ELB do
                 row.id = attrs["name"]
             self.store.insert(row)
         return row
@@ -356,6 +356,11 @@ class SimCloud:
     def _new_load_balancer(self, desired: Mapping[str, Any], owner: Ownership) -> dict[str, Any]:
         name = str(desired.get("name") or ownership.balancer_name(owner))
         self._unique_name("load_balancer", name, "DuplicateLoadBalancerName")
+        if self.store.get(name) is not None:  # ids are the cloud's, names the region's
+            raise ConflictError(
+                f"load balancer name {name!r} is taken in another region",
+                "DuplicateLoadBalancerName",
+            )
         instances = self._balanced(desired.get("instances"))
         realms = [self.check_realm(str(r)) for r in desired.get("realms") or []]
         if not realms:  # those of its instances, or the region's first

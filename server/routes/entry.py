@@ -9,6 +9,7 @@ from xml.etree import ElementTree as ET
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from nubes.providers.protocol import InstanceMetrics
 from nubes.providers.registry import ALIASES, api_name, driver_names
 from nubes.server import views
 from nubes.server.deps import Base, Config, Format, ProviderDriver, ProviderName
@@ -34,6 +35,11 @@ COLLECTIONS = [
     "addresses",
     "firewalls",
     "buckets",
+    "load_balancers",
+    "metrics",
+    "networks",
+    "subnets",
+    "network_interfaces",
 ]
 # the portable type behind each collection a driver may or may not support
 TYPES = {
@@ -41,6 +47,10 @@ TYPES = {
     "instances": "instance",
     "keys": "key",
     **{name: type_ for name, (type_, _) in KINDS.items()},
+    "load_balancers": "load_balancer",
+    "networks": "network",
+    "subnets": "subnet",
+    "network_interfaces": "network_interface",
 }
 
 
@@ -53,6 +63,8 @@ async def entry(
     for name in COLLECTIONS:
         if name in TYPES and TYPES[name] not in info.types:
             continue  # a collection appears only where the driver supports it
+        if name == "metrics" and not isinstance(driver.raw, InstanceMetrics):
+            continue
         links.append(
             {
                 "rel": name,
