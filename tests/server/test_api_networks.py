@@ -102,7 +102,7 @@ def test_load_balancer_lifecycle(client: httpx.Client) -> None:
     assert listener is not None and listener.get("protocol") == "HTTP"
     assert listener.findtext("load_balancer_port") == "80"
     assert listener.findtext("instance_port") == "8080"
-    assert [a.text for a in lb.iter("address")][0].startswith("front-api.")  # type: ignore[union-attr]
+    assert str(lb.findtext("public_addresses/address")).startswith("front-api.")
     rels = {a.get("rel") for a in lb.find("actions") or []}
     assert rels == {"destroy", "register"}
 
