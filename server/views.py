@@ -298,8 +298,8 @@ def element(tag: str, doc: dict[str, Any]) -> ET.Element:
         from nubes.server.netviews import metric_xml
 
         return metric_xml(doc)
-    named = ("id", "href", "rel") if "href" in doc else ("id", "href")  # a link names its rel
-    named += XML_ATTRS.get(tag, ())
+    named: tuple[str, ...] = ("id", "href", "rel") if "href" in doc else ("id", "href")
+    named += XML_ATTRS.get(tag, ())  # a link names its rel; a listener its protocol
     attrs: dict[str, str] = {k: str(doc[k]) for k in named if k in doc}
     node = ET.Element(tag, attrs)
     skipped = JSON_ONLY.get(tag, set())
