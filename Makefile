@@ -7,7 +7,7 @@ DEMO   := .demo
 NUBES  := $(BIN)/nubes
 DEMO_ARGS := --state-dir $(DEMO)
 
-.PHONY: demo test test-fast bench check clean
+.PHONY: demo test test-fast bench check clean ruby-client
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "nubes needs Python 3.11+")'
@@ -34,7 +34,15 @@ demo: $(STAMP)
 	@printf "\n=== %s\n" "nubes destroy: everything, dependents first"
 	$(NUBES) destroy stacks/demo.yaml $(DEMO_ARGS) --var replicas=3 --var size=medium --auto-approve
 
-test: $(STAMP)
+# Ruby and rest-client, the Deltacloud-style client tests/clients runs (Debian's packages; the test
+# skips, saying why, where they cannot be installed)
+ruby-client:
+	@ruby -e 'require "rest-client"' 2>/dev/null || { \
+	  command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ruby ruby-rest-client >/dev/null; \
+	} || echo "ruby-rest-client could not be installed: tests/clients will be skipped"
+
+test: $(STAMP) ruby-client
 	$(BIN)/python -m pytest -q
 
 # the tests that need no server and few processes: a minute or so, for while you work

@@ -6,11 +6,15 @@ import ipaddress
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from nubes.cli.session import Fail, handles_failures, out_console, state_dir_option
 from nubes.engine.diag import error
+
+if TYPE_CHECKING:
+    from nubes.server.config import ServerConfig
 
 
 def _loopback(host: str) -> bool:
@@ -42,10 +46,20 @@ def register_serve_command(cli: click.Group) -> None:
         is_flag=True,
         help="Print the hash of a password for the users: section, and exit.",
     )
+    @click.option(
+        "--seed",
+        type=click.Choice(["mock"]),
+        help="Give the sim providers Deltacloud mock's catalog and starting objects.",
+    )
     @state_dir_option
     @handles_failures
     def serve(
-        config_file: str | None, host: str, port: int, hash_password: bool, state_dir: str
+        config_file: str | None,
+        host: str,
+        port: int,
+        hash_password: bool,
+        seed: str | None,
+        state_dir: str,
     ) -> None:
         """Serve Deltacloud's REST API (and stacks) in front of the configured drivers."""
         from nubes.server.config import default_config, load_config, token_hash
@@ -82,10 +96,15 @@ def register_serve_command(cli: click.Group) -> None:
         from nubes.engine.diag import DiagnosticsError
         from nubes.server.app import create_app
 
+        if seed:
+            _mock_catalog(config)
         try:
             app = create_app(config, Path(state_dir), os.environ)
         except DiagnosticsError as exc:
             raise Fail(exc.diags) from None
+        if seed:
+            added = _seed(app)
+            out_console().print(f"Seeded Deltacloud mock's fixtures: {added} objects added")
         out_console().print(f"nubes serves the API at http://{host}:{port}/api")
         # no proxy headers: X-Forwarded-For would let any client choose its own address (and
         # escape the slow-down of failed logins), X-Forwarded-Proto the scheme of links
@@ -97,6 +116,23 @@ def register_serve_command(cli: click.Group) -> None:
             log_level="warning",
             proxy_headers=False,
         )
+
+
+def _mock_catalog(config: ServerConfig) -> None:
+    """Every sim provider takes Deltacloud mock's catalog (realms, profiles, images)."""
+    sims = [p for p in config.providers.values() if p.driver == "sim"]
+    if not sims:
+        raise Fail([error("--seed mock needs a sim provider", "add one with driver: sim")])
+    for provider in sims:
+        provider.config["catalog"] = "mock"
+
+
+def _seed(app: Any) -> int:
+    from nubes.providers.sim import SimDriver
+    from nubes.providers.sim.fixtures import seed_mock
+
+    drivers = app.state.calls.drivers
+    return sum(seed_mock(d.cloud) for d in drivers.values() if isinstance(d, SimDriver))
 
 
 register = register_serve_command  # what nubes.cli.main calls when one of these commands runs

@@ -26,6 +26,7 @@ SLOW = (
     "tests/server/test_serve.py",
     "tests/test_bad_input.py",
     "tests/test_packaging.py",
+    "tests/clients/",
 )
 
 

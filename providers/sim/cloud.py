@@ -65,6 +65,9 @@ class SimCloud:
         self.store = store
         self.config = config
         self.region = config.region
+        self.profiles = catalog.profiles_of(config.catalog)
+        self.public_images = catalog.images_of(config.catalog)
+        self.realms = catalog.realms_of(config.catalog, config.region)
 
     # ---- reads -----------------------------------------------------------------------------
 
@@ -96,20 +99,20 @@ class SimCloud:
             )
             for r in self.store.select("image", self.region)
         ]
-        return [*catalog.PUBLIC_IMAGES, *own]
+        return [*self.public_images, *own]
 
     def find_image(self, ref: str) -> Image:
         for image in self.images():
             if ref in (image.id, image.name):
                 return image
-        names = ", ".join(i.name for i in catalog.PUBLIC_IMAGES)
+        names = ", ".join(i.name for i in self.public_images)
         raise InvalidRequestError(
             f"image {ref!r} does not exist in {self.region} (public images: {names})",
             "InvalidImage.NotFound",
         )
 
     def find_profile(self, size: Any) -> tuple[HardwareProfile, dict[str, float]]:
-        profiles = catalog.HARDWARE_PROFILES
+        profiles = self.profiles
         if isinstance(size, str):
             for p in profiles:
                 if p.id == size:
@@ -120,13 +123,13 @@ class SimCloud:
                 "InvalidParameterValue",
             )
         if isinstance(size, Mapping) and "profile" in size:
-            return _ranged(str(size["profile"]), size)  # Deltacloud's hwp_id with overrides
+            return _ranged(self.profiles, str(size["profile"]), size)  # Deltacloud's hwp_id with overrides
         if isinstance(size, Mapping):
-            return _pick_profile(size)
+            return _pick_profile(self.profiles, size)
         raise InvalidRequestError("size must be a profile name or {cpus, memory_gb}")
 
     def check_realm(self, realm: str | None) -> str:
-        names = [r.id for r in catalog.realms(self.region)]
+        names = [r.id for r in self.realms]
         if realm is None:
             return names[0]
         if realm not in names:
@@ -630,9 +633,11 @@ def _fixed_values(p: HardwareProfile) -> dict[str, float]:
     return {"cpus": low(p.cpus), "memory_gb": low(p.memory_gb)}
 
 
-def _pick_profile(size: Mapping[str, Any]) -> tuple[HardwareProfile, dict[str, float]]:
+def _pick_profile(
+    profiles: list[HardwareProfile], size: Mapping[str, Any]
+) -> tuple[HardwareProfile, dict[str, float]]:
     """The profile a requirement picks, by the rule the engine's plan used (kit.choose)."""
-    best, why = smallest_profile(list(catalog.HARDWARE_PROFILES), size)
+    best, why = smallest_profile(list(profiles), size)
     if best is None:
         raise InvalidRequestError(why or "no hardware profile fits", "InvalidParameterValue")
     if isinstance(best.cpus, tuple):  # ranged: it takes the requested values
@@ -643,9 +648,11 @@ def _pick_profile(size: Mapping[str, Any]) -> tuple[HardwareProfile, dict[str, f
     return best, _fixed_values(best)
 
 
-def _ranged(profile: str, size: Mapping[str, Any]) -> tuple[HardwareProfile, dict[str, float]]:
+def _ranged(
+    profiles: list[HardwareProfile], profile: str, size: Mapping[str, Any]
+) -> tuple[HardwareProfile, dict[str, float]]:
     """A named profile with requested values, which must lie in its ranges."""
-    found = next((p for p in catalog.HARDWARE_PROFILES if p.id == profile), None)
+    found = next((p for p in profiles if p.id == profile), None)
     if found is None:
         raise InvalidRequestError(
             f"hardware profile {profile!r} does not exist", "InvalidParameterValue"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -19,6 +19,8 @@ class SimConfig(BaseModel):
     model_config = STRICT
 
     region: str = Field(default=DEFAULT_REGION, min_length=1, description="a non-empty string")
+    # whose realms, hardware profiles and public images: the sim's, or Deltacloud mock's
+    catalog: Literal["nubes", "mock"] = Field(default="nubes", description="nubes or mock")
     data_dir: str | None = Field(default=None, min_length=1, description="a path")
     latency_ms: float = Field(default=0.0, ge=0, description=AT_LEAST_0)
     boot_seconds: float = Field(default=0.0, ge=0, description=AT_LEAST_0)

@@ -233,10 +233,10 @@ class SimDriver:
         return CloudObject("image", best.id, attrs)
 
     def realms(self) -> builtins.list[Realm]:
-        return catalog.realms(self.config.region)
+        return catalog.realms_of(self.config.catalog, self.config.region)
 
     def hardware_profiles(self) -> builtins.list[HardwareProfile]:
-        return list(catalog.HARDWARE_PROFILES)
+        return list(catalog.profiles_of(self.config.catalog))
 
     def images(self) -> builtins.list[Image]:
         return self._call(self.cloud.images)
@@ -245,7 +245,7 @@ class SimDriver:
         return next((i for i in self.images() if i.id == id), None)
 
     def hardware_profile(self, id: str) -> HardwareProfile | None:
-        return next((p for p in catalog.HARDWARE_PROFILES if p.id == id), None)
+        return next((p for p in catalog.profiles_of(self.config.catalog) if p.id == id), None)
 
     # ---- planning --------------------------------------------------------------------------
 
@@ -266,7 +266,7 @@ class SimDriver:
         return change
 
     def _realm_names(self) -> builtins.list[str]:
-        return [r.id for r in catalog.realms(self.config.region)]
+        return [r.id for r in self.realms()]
 
     def _plan_instance(
         self, prior: Mapping[str, Any] | None, config: Mapping[str, Any], change: PlannedChange

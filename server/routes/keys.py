@@ -6,7 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
+from nubes.providers.protocol import CloudObject
 from nubes.server import views
+from nubes.server.calls import AsyncDriver
 from nubes.server.deps import Base, Format, Params, ProviderDriver
 from nubes.server.http import ApiError, form
 from nubes.server.models import listed, shown
@@ -20,12 +22,19 @@ async def keys_index(base: Base, fmt: Format, driver: ProviderDriver) -> Respons
     return collection(fmt, "keys", [views.key(base, o) for o in await driver.list("key", {})])
 
 
+async def _find(driver: AsyncDriver, ref: str) -> CloudObject:
+    """A key by its id or by its name (Deltacloud's clients name keys by their names)."""
+    obj = await driver.read("key", ref)
+    if obj is None:
+        obj = next((k for k in await driver.list("key", {}) if k.attributes.get("name") == ref), None)
+    if obj is None:
+        raise ApiError(404, f"key {ref} not found")
+    return obj
+
+
 @router.get("/api/keys/{id}", responses=shown("keys"))
 async def keys_show(id: str, base: Base, fmt: Format, driver: ProviderDriver) -> Response:
-    obj = await driver.read("key", id)
-    if obj is None:
-        raise ApiError(404, f"key {id} not found")
-    return single(fmt, "keys", views.key(base, obj))
+    return single(fmt, "keys", views.key(base, await _find(driver, id)))
 
 
 @router.post(
@@ -45,5 +54,5 @@ async def keys_create(base: Base, fmt: Format, driver: ProviderDriver, params: P
 
 @router.delete("/api/keys/{id}", status_code=204)
 async def keys_destroy(id: str, driver: ProviderDriver) -> Response:
-    await driver.delete("key", id)
+    await driver.delete("key", (await _find(driver, id)).id)
     return Response(status_code=204)

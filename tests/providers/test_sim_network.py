@@ -133,3 +133,36 @@ def test_unnamed_load_balancers_get_a_name_elb_takes(tmp_path: Path) -> None:
     made = driver.create("load_balancer", {"listeners": [{"port": 80}]}, long)
     name = made.attributes["name"]
     assert len(name) <= 32 and all(c.isalnum() or c == "-" for c in name)
+
+
+def test_mock_seed_has_deltacloud_mocks_objects_and_is_idempotent(tmp_path: Path) -> None:
+    from nubes.providers.sim.fixtures import seed_mock
+
+    driver = SimDriver()
+    assert driver.configure({"catalog": "mock"}, DriverContext(tmp_path, {})) == []
+    assert seed_mock(driver.cloud) == 30
+    assert seed_mock(driver.cloud) == 0  # a restart keeps what clients changed
+    assert [r.id for r in driver.realms()] == ["us", "eu"]
+    assert [p.id for p in driver.hardware_profiles()] == [
+        "m1-small",
+        "m1-large",
+        "m1-xlarge",
+        "opaque",
+    ]
+    assert {i.id: i.architecture for i in driver.images()} == {
+        "img1": "x86_64",
+        "img2": "i386",
+        "img3": "i386",
+    }
+    inst1 = driver.read("instance", "inst1")
+    assert inst1 is not None and inst1.attributes["image"] == "img3"
+    vol3 = driver.read("volume", "vol3")
+    assert vol3 is not None and vol3.attributes["instance"] == "inst1"
+    assert [b.key for b in driver.list_blobs("bucket1")] == ["blob1", "blob2", "blob3"]
+    info = driver.blob_info("bucket1", "blob2")
+    assert info is not None and info.size == 56 and info.content_type == "text/html"
+    assert dict(info.metadata) == {"version": "1.2"}
+    made = driver.create(
+        "instance", {"image": "img1", "size": "m1-xlarge", "realm": "eu"}, owner("new")
+    )
+    assert made.attributes["realm"] == "eu"
