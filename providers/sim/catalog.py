@@ -44,8 +44,12 @@ MOCK_PROFILES = [
     HardwareProfile("opaque", "opaque", (1, 32), (0.5, 128), (10, 2000)),
 ]
 MOCK_IMAGES = [
-    Image("img1", "img1", "Fedora 10", "x86_64", owner="fedoraproject", created="2012-10-25T12:27:53Z"),
-    Image("img2", "img2", "Fedora 10", "i386", owner="fedoraproject", created="2012-10-25T12:27:53Z"),
+    Image(
+        "img1", "img1", "Fedora 10", "x86_64", owner="fedoraproject", created="2012-10-25T12:27:53Z"
+    ),
+    Image(
+        "img2", "img2", "Fedora 10", "i386", owner="fedoraproject", created="2012-10-25T12:27:53Z"
+    ),
     Image("img3", "img3", "JBoss", "i386", owner="mockuser", created="2012-10-25T12:27:53Z"),
 ]
 

@@ -123,7 +123,9 @@ class SimCloud:
                 "InvalidParameterValue",
             )
         if isinstance(size, Mapping) and "profile" in size:
-            return _ranged(self.profiles, str(size["profile"]), size)  # Deltacloud's hwp_id with overrides
+            return _ranged(
+                self.profiles, str(size["profile"]), size
+            )  # Deltacloud's hwp_id with overrides
         if isinstance(size, Mapping):
             return _pick_profile(self.profiles, size)
         raise InvalidRequestError("size must be a profile name or {cpus, memory_gb}")

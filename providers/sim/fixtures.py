@@ -11,6 +11,7 @@ from typing import Any
 from nubes.providers.sim.cloud import SimCloud
 from nubes.providers.sim.store import Row
 
+FINGERPRINT = "5e:ce:b6:dc:59:3b:5c:93:f8:2e:9d:20:ce:60:ca:f5:0b:8a:66:93"
 CREATED = time.mktime((2009, 7, 30, 14, 35, 11, 0, 0, 0))
 
 
@@ -47,7 +48,7 @@ OBJECTS: list[tuple[str, str, dict[str, Any]]] = [
                                     "img1.inst2", "anotheruser")),
     ("instance", "inst3", _instance("inst3", "img3", "m1-small", "eu", 1, 1.7, "img3.inst3")),
     ("key", "test-key", {"name": "test-key", "public_key": None, "private_key": None,
-                         "fingerprint": "5e:ce:b6:dc:59:3b:5c:93:f8:2e:9d:20:ce:60:ca:f5:0b:8a:66:93"}),
+                         "fingerprint": FINGERPRINT}),
     ("volume", "vol1", {"name": "vol1", "size_gb": 1, "realm": "us", "instance": None,
                         "device": None, "state": "available", "data": ""}),
     ("volume", "vol2", {"name": "vol2", "size_gb": 1, "realm": "us", "instance": None,

@@ -26,7 +26,9 @@ async def _find(driver: AsyncDriver, ref: str) -> CloudObject:
     """A key by its id or by its name (Deltacloud's clients name keys by their names)."""
     obj = await driver.read("key", ref)
     if obj is None:
-        obj = next((k for k in await driver.list("key", {}) if k.attributes.get("name") == ref), None)
+        obj = next(
+            (k for k in await driver.list("key", {}) if k.attributes.get("name") == ref), None
+        )
     if obj is None:
         raise ApiError(404, f"key {ref} not found")
     return obj
