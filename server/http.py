@@ -272,7 +272,9 @@ def make_middleware(
                 unacceptable = exc  # answered after authentication: 401 comes first
             client = request.client.host if request.client else "?"
             open_path = (
-                _OPEN.fullmatch(path) is not None and "force_auth" not in request.query_params
+                _OPEN.fullmatch(path) is not None
+                and "force_auth" not in request.query_params
+                and "force_auth" not in matrix  # /api;force_auth=1 asks it too
             )
             user = (
                 None

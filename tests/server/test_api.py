@@ -37,6 +37,8 @@ def test_the_entry_point_and_drivers_are_open_unless_forced(api: str) -> None:
     assert httpx.get(f"{api}/api?force_auth=1", auth=("admin", "nope")).status_code == 401
     token = {"Authorization": f"Bearer {TOKEN}"}
     assert httpx.get(f"{api}/api?force_auth=1", headers=token).status_code == 200
+    assert httpx.get(f"{api}/api;force_auth=1").status_code == 401  # as a matrix parameter
+    assert httpx.get(f"{api}/api;force_auth=1", headers=token).status_code == 200
     assert httpx.get(f"{api}/api/instances").status_code == 401  # the collections are not
 
 
