@@ -170,6 +170,17 @@ def listeners_problem(value: Any) -> str | None:
     return None
 
 
+def listeners_normal(value: Any) -> Any:
+    from nubes.providers.listeners import check_listeners
+
+    return check_listeners(value)
+
+
+def realms_normal(value: Any) -> Any:
+    """Realms as clouds list them back: sorted, each once."""
+    return sorted({str(r) for r in value}) if isinstance(value, list) else value
+
+
 S3_BUCKET_NAME = Check(
     pattern=r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
     hint="S3 bucket names are 3 to 63 lowercase letters, digits, dots and hyphens, starting "

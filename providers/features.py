@@ -13,7 +13,6 @@ REALM_FILTER = Feature("realm_filter", "index", ("realm_id",))
 HARDWARE_PROFILE_OVERRIDES = Feature(
     "hardware_profile_overrides", "create", ("hwp_cpu", "hwp_memory", "hwp_storage")
 )
-METRICS = Feature("metrics", "create", ("metrics",))  # EC2: turns detailed monitoring on
 OWNER_ID = Feature("owner_id", "index", ("owner_id",))
 
 # the instance actions Deltacloud's instance views offer, by state

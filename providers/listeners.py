@@ -2,11 +2,13 @@
 
 A listener is `{protocol, port, instance_port}`: protocol http (default), https, tcp or ssl; the
 port the balancer listens on and the port of the instances it forwards to (default: the same).
-Drivers plan with the normalized form, so defaults left out never show as a change.
+Drivers plan with the normalized form (defaults filled in, sorted by port, as clouds list them),
+so neither defaults left out nor the order written ever show as a change.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,10 +17,18 @@ from nubes.providers.errors import InvalidRequestError
 PROTOCOLS = ("http", "https", "tcp", "ssl")
 
 
+_PORT = re.compile(
+    "[1-9][0-9]{0,4}"
+)  # ASCII digits, no leading zero: what every parser reads alike
+
+
 def _port(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
-        raise InvalidRequestError(f"{what} must be a port number, not {value!r}")
-    port = int(value)
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if _PORT.fullmatch(text) is None:
+        raise InvalidRequestError(
+            f"{what} must be a port number between 1 and 65535, not {value!r}"
+        )
+    port = int(text)
     if not 1 <= port <= 65535:
         raise InvalidRequestError(f"{what} {port} must be between 1 and 65535")
     return port
@@ -54,4 +64,4 @@ def check_listeners(listeners: Any) -> list[dict[str, Any]]:
         out.append({"protocol": protocol, "port": port, "instance_port": instance_port})
     if not out:
         raise InvalidRequestError("a load balancer needs at least one listener")
-    return out
+    return sorted(out, key=lambda listener: listener["port"])  # as clouds list them back

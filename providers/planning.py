@@ -26,7 +26,7 @@ def plan_from_schema(
             planned[name] = Unknown if prior is None else before
             continue
         if name in config and config[name] is not None:
-            planned[name] = config[name]
+            planned[name] = attr.normalized(config[name])
         elif attr.kind is Kind.OPTIONAL_COMPUTED:
             planned[name] = Unknown if prior is None else before
         else:

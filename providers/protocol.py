@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
@@ -21,11 +21,15 @@ from nubes.providers.constraints import (
     NAME,
     Check,
     cidr_problem,
+    listeners_normal,
     listeners_problem,
+    realms_normal,
     rules_problem,
     size_problem,
 )
 from nubes.providers.constraints import TAGS as TAG_CHECK
+from nubes.providers.errors import InvalidRequestError
+from nubes.providers.values import contains_unknown
 
 STACK_TAG = "nubes:stack"
 ADDRESS_TAG = "nubes:address"
@@ -47,9 +51,20 @@ class Attr:
     sensitive: bool = False
     description: str = ""
     check: Check | None = None  # the values it takes, beyond its type
+    # the form the cloud stores a set value in (sorted, defaults filled in), which a plan
+    # compares with what the cloud reports; a value it refuses is left as written for `check`
+    normal: Callable[[Any], Any] | None = None
 
     def problem(self, value: Any) -> str | None:
         return self.check.problem(value) if self.check is not None else None
+
+    def normalized(self, value: Any) -> Any:
+        if self.normal is None or contains_unknown(value):
+            return value
+        try:
+            return self.normal(value)
+        except (InvalidRequestError, TypeError, ValueError):
+            return value
 
     @property
     def settable(self) -> bool:
@@ -310,12 +325,14 @@ PORTABLE: dict[str, TypeSchema] = {
                 force_new=True,
                 description="availability zones it serves",
                 check=Check(max_length=20, items=NAME),
+                normal=realms_normal,
             ),
             listeners=Attr(
                 "list",
                 REQ,
                 description="{protocol, port, instance_port}",
                 check=Check(max_length=100, custom=listeners_problem),
+                normal=listeners_normal,
             ),
             instances=Attr(
                 "list",

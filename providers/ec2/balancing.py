@@ -15,10 +15,10 @@ from nubes.providers.ec2.context import Ec2
 from nubes.providers.errors import ConflictError
 from nubes.providers.kit import checks, ownership
 from nubes.providers.listeners import check_listeners
-from nubes.providers.protocol import TOKEN_TAG, CloudObject, Ownership, PlannedChange
-from nubes.providers.values import Unknown
+from nubes.providers.protocol import CloudObject, Ownership, PlannedChange
 
 TAGS_PER_CALL = 20  # DescribeTags takes at most 20 names
+_DUPLICATE = "DuplicateLoadBalancerName"
 
 
 def _listener(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,14 +96,18 @@ class LoadBalancers:
         self, prior: Mapping[str, Any] | None, config: Mapping[str, Any], change: PlannedChange
     ) -> None:
         checks.check_listeners_planned(config, change)
-        realms = config.get("realms")
-        if isinstance(realms, builtins.list) and not any(r is Unknown for r in realms):
-            zones = self.ec2.zone_names()
-            for realm in realms:
-                if realm not in zones:
-                    change.problems.append(
-                        ("realms", f"realm {realm!r} is not in region {self.ec2.region}")
+        checks.check_realms(
+            config, self.ec2.zone_names, self.ec2.region, change, ("availability zone", "zones")
+        )
+        for listener in change.planned.get("listeners") or []:
+            if isinstance(listener, Mapping) and listener.get("protocol") in ("https", "ssl"):
+                change.problems.append(
+                    (
+                        "listeners",
+                        f"an {listener['protocol']} listener needs a certificate on ELB, which "
+                        "the portable model does not carry yet: use http or tcp",
                     )
+                )
 
     def _realms(self, desired: Mapping[str, Any]) -> builtins.list[str]:
         wanted = [str(r) for r in desired.get("realms") or []]
@@ -125,24 +129,27 @@ class LoadBalancers:
         timeout: float | None,
     ) -> CloudObject:
         name = str(desired.get("name") or ownership.balancer_name(owner))
-        existing = self.ec2.read("load_balancer", name)
-        if existing is not None:
-            if existing.token == owner.token:
-                return existing  # an earlier attempt made it
-            raise ConflictError(
-                f"a load balancer named {name!r} already exists", "DuplicateLoadBalancerName"
-            )
         t = self.ec2.t
-        t.call(
-            self._elb,
-            "create_load_balancer",
-            LoadBalancerName=name,
-            Listeners=_aws_listeners(check_listeners(desired.get("listeners"))),
-            AvailabilityZones=self._realms(desired),
-            Tags=conv.tag_list(tags),
-        )
-        self._register(name, desired.get("instances"))
-        return self.ec2.must_read("load_balancer", name)
+        try:  # ELB takes no token; a retry of the same create succeeds, a different one conflicts
+            t.call(
+                self._elb,
+                "create_load_balancer",
+                LoadBalancerName=name,
+                Listeners=_aws_listeners(check_listeners(desired.get("listeners"))),
+                AvailabilityZones=self._realms(desired),
+                Tags=conv.tag_list(tags),
+            )
+        except ConflictError:
+            ownership.adopt("load_balancer", owner, lambda: self._named(name), name, _DUPLICATE)
+        self._register(name, desired.get("instances"))  # registering again changes nothing
+        made = self.ec2.must_read("load_balancer", name)
+        if made.token != owner.token:  # an identical one that is someone else's
+            raise ConflictError(f"a load balancer named {name!r} already exists", _DUPLICATE)
+        return made
+
+    def _named(self, name: str) -> builtins.list[CloudObject]:
+        found = self.ec2.read("load_balancer", name)
+        return [] if found is None else [found]
 
     def _register(self, name: str, instances: Any) -> None:
         ids = [{"InstanceId": str(i)} for i in instances or []]
@@ -157,34 +164,37 @@ class LoadBalancers:
     def update(
         self, id: str, prior: Mapping[str, Any], desired: Mapping[str, Any], changed: set[str]
     ) -> None:
-        t = self.ec2.t
         if "listeners" in changed:
-            old = {listener["port"] for listener in prior.get("listeners") or []}
-            if old:
-                t.call(
-                    self._elb,
-                    "delete_load_balancer_listeners",
-                    LoadBalancerName=id,
-                    LoadBalancerPorts=sorted(old),
-                )
-            t.call(
-                self._elb,
-                "create_load_balancer_listeners",
-                LoadBalancerName=id,
-                Listeners=_aws_listeners(check_listeners(desired.get("listeners"))),
-            )
+            self._relisten(id, prior.get("listeners"), desired.get("listeners"))
         if "instances" in changed:
             before = set(prior.get("instances") or [])
             after = [str(i) for i in desired.get("instances") or []]
             gone = [{"InstanceId": i} for i in sorted(before - set(after))]
             if gone:
-                t.call(
+                self.ec2.t.call(
                     self._elb,
                     "deregister_instances_from_load_balancer",
                     LoadBalancerName=id,
                     Instances=gone,
                 )
             self._register(id, [i for i in after if i not in before])
+
+    def _relisten(self, id: str, prior: Any, desired: Any) -> None:
+        """Replace only the listeners that differ: the others keep serving meanwhile."""
+        before = check_listeners(prior) if prior else []
+        after = check_listeners(desired)
+        gone = [old["port"] for old in before if old not in after]
+        if gone:
+            self.ec2.t.call(
+                self._elb, "delete_load_balancer_listeners", LoadBalancerName=id,
+                LoadBalancerPorts=gone,
+            )  # fmt: skip
+        new = [listener for listener in after if listener not in before]
+        if new:
+            self.ec2.t.call(
+                self._elb, "create_load_balancer_listeners", LoadBalancerName=id,
+                Listeners=_aws_listeners(new),
+            )  # fmt: skip
 
     def delete(self, id: str) -> None:
         self.ec2.t.call(self._elb, "delete_load_balancer", LoadBalancerName=id)
@@ -210,4 +220,4 @@ class BalancerTags:
             self.ec2.t.call(self.ec2.t.elb, "remove_tags", LoadBalancerNames=[id], Tags=listed)
 
 
-__all__ = ["TOKEN_TAG", "BalancerTags", "LoadBalancers", "balancer"]
+__all__ = ["BalancerTags", "LoadBalancers", "balancer"]

@@ -73,7 +73,6 @@ FEATURES = {
         features.FIREWALLS,
         features.REALM_FILTER,
         features.HARDWARE_PROFILE_OVERRIDES,
-        features.METRICS,
     ),
     "images": (features.OWNER_ID,),
 }

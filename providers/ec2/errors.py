@@ -39,8 +39,6 @@ NOT_FOUND = {
     "InvalidGroupId.Malformed",
     "NoSuchKey",
     "LoadBalancerNotFound",
-    "InvalidVpcID.Malformed",
-    "InvalidSubnetID.Malformed",
 }
 CONFLICT = {
     "DependencyViolation",

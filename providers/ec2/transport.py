@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from functools import cached_property
 from typing import Any, TypeVar
 
 import boto3
@@ -47,19 +46,28 @@ class Transport:
         self.ec2 = session.client("ec2", endpoint_url=settings.endpoint, config=config)
         self.s3 = session.client("s3", endpoint_url=settings.endpoint, config=config)
         self._session, self._config = session, config
+        self._lazy: dict[str, Any] = {}
         self.calls = 0  # API calls made, pages and polls included, for tests and benchmarks
         self._lock = threading.Lock()
 
-    @cached_property
-    def elb(self) -> Any:
-        """Elastic Load Balancing (classic), made on first use."""
-        return self._session.client("elb", endpoint_url=self.settings.endpoint, config=self._config)
+    def _client(self, service: str) -> Any:
+        """A client made on first use, once: boto3's session is not safe to share between
+        threads, and the server's pool calls from many."""
+        with self._lock:
+            if service not in self._lazy:
+                self._lazy[service] = self._session.client(
+                    service, endpoint_url=self.settings.endpoint, config=self._config
+                )
+            return self._lazy[service]
 
-    @cached_property
+    @property
+    def elb(self) -> Any:
+        """Elastic Load Balancing (classic)."""
+        return self._client("elb")
+
+    @property
     def cloudwatch(self) -> Any:
-        return self._session.client(
-            "cloudwatch", endpoint_url=self.settings.endpoint, config=self._config
-        )
+        return self._client("cloudwatch")
 
     def _count(self) -> None:
         with self._lock:

@@ -8,10 +8,13 @@ from typing import Any
 
 from nubes.providers.ec2 import converters as conv
 from nubes.providers.ec2.context import Ec2
+from nubes.providers.errors import QuotaError
 from nubes.providers.kit import checks
 from nubes.providers.kit.handlers import NoChecks, ReplacedOnly
 from nubes.providers.protocol import TOKEN_TAG, CloudObject, Ownership, PlannedChange
 from nubes.providers.values import Unknown
+
+MAX_INTERFACES = 64  # device indexes; an instance type's own limit is lower, and EC2 says so
 
 
 def network(item: Mapping[str, Any]) -> CloudObject:
@@ -174,7 +177,7 @@ class Interfaces(NoChecks, ReplacedOnly):
             "attach_network_interface",
             NetworkInterfaceId=made.id,
             InstanceId=instance,
-            DeviceIndex=next(i for i in range(1, 64) if i not in used),
+            DeviceIndex=_free_index(used, instance),
         )
         return self.ec2.must_read("network_interface", made.id)
 
@@ -186,4 +189,20 @@ class Interfaces(NoChecks, ReplacedOnly):
         attachment = (current.get("Attachment") or {}).get("AttachmentId")
         if attachment:
             t.call(t.ec2, "detach_network_interface", AttachmentId=attachment, Force=True)
+
+            def detached() -> bool | None:  # a detach takes a while; deleting before is InUse
+                found = self.ec2.read("network_interface", id)
+                return True if found is None or not found.attributes.get("instance") else None
+
+            t.wait(f"network interface {id} to detach", detached)
         t.call(t.ec2, "delete_network_interface", NetworkInterfaceId=id)
+
+
+def _free_index(used: set[int], instance: str) -> int:
+    free = next((i for i in range(1, MAX_INTERFACES) if i not in used), None)
+    if free is None:
+        raise QuotaError(
+            f"instance {instance} has no free network interface slot",
+            "AttachmentLimitExceeded",
+        )
+    return free

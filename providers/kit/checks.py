@@ -50,11 +50,37 @@ def check_realm(
     realm = config.get("realm")
     if not isinstance(realm, str):
         return
-    known = names()
-    if realm not in known:
-        change.problems.append(
-            ("realm", f"{noun[0]} {realm!r} is not in {where} ({noun[1]}: {', '.join(known)})")
-        )
+    _known_realms("realm", [realm], names(), where, change, noun)
+
+
+def check_realms(
+    config: Mapping[str, Any],
+    names: Callable[[], Sequence[str]],
+    where: str,
+    change: PlannedChange,
+    noun: tuple[str, str] = ("realm", "realms"),
+) -> None:
+    """Each realm of a list (a load balancer's) is one of the cloud's (the schema plans them
+    sorted, as clouds list them back)."""
+    realms = config.get("realms")
+    if not isinstance(realms, list) or contains_unknown(realms):
+        return
+    _known_realms("realms", realms, names(), where, change, noun)
+
+
+def _known_realms(
+    attr: str,
+    realms: Sequence[Any],
+    known: Sequence[str],
+    where: str,
+    change: PlannedChange,
+    noun: tuple[str, str],
+) -> None:
+    for realm in realms:
+        if realm not in known:
+            change.problems.append(
+                (attr, f"{noun[0]} {realm!r} is not in {where} ({noun[1]}: {', '.join(known)})")
+            )
 
 
 def check_value(

@@ -360,14 +360,20 @@ class SimCloud:
 
     def _new_load_balancer(self, desired: Mapping[str, Any], owner: Ownership) -> dict[str, Any]:
         name = str(desired.get("name") or ownership.balancer_name(owner))
-        self._unique_name("load_balancer", name, "DuplicateLoadBalancerName")
-        if self.store.get(name) is not None:  # ids are the cloud's, names the region's
+        for other in self.store.select("load_balancer", self.region):  # as ELB: in any case
+            if str(other.attrs["name"]).lower() == name.lower():
+                raise ConflictError(
+                    f"a load_balancer named {other.attrs['name']!r} already exists",
+                    "DuplicateLoadBalancerName",
+                )
+        taken = self.store.get(name)  # its id is its name, and the sim has one space of ids
+        if taken is not None:
             raise ConflictError(
-                f"load balancer name {name!r} is taken in another region",
+                f"the name {name!r} is the id of {taken.type} {taken.id} in {taken.region}",
                 "DuplicateLoadBalancerName",
             )
         instances = self._balanced(desired.get("instances"))
-        realms = [self.check_realm(str(r)) for r in desired.get("realms") or []]
+        realms = sorted({self.check_realm(str(r)) for r in desired.get("realms") or []})
         if not realms:  # those of its instances, or the region's first
             realms = sorted({i.attrs["realm"] for i in instances}) or [self.check_realm(None)]
         return {
@@ -431,8 +437,13 @@ class SimCloud:
     def _update_load_balancer(self, row: Row, desired: Mapping[str, Any]) -> None:
         if "listeners" in desired:
             row.attrs["listeners"] = check_listeners(desired["listeners"])
-        if "instances" in desired:
-            row.attrs["instances"] = [i.id for i in self._balanced(desired["instances"])]
+        if "register" in desired or "deregister" in desired:  # ELB's calls: one change each
+            gone = set(desired.get("deregister") or [])
+            members = [m for m in row.attrs.get("instances") or [] if m not in gone]
+            for added in self._balanced(desired.get("register")):
+                if added.id not in members:
+                    members.append(added.id)
+            row.attrs["instances"] = members
 
     def _update_network(self, row: Row, desired: Mapping[str, Any]) -> None:
         if desired.get("name"):

@@ -84,7 +84,6 @@ FEATURES = {
         features.FIREWALLS,
         features.REALM_FILTER,
         features.HARDWARE_PROFILE_OVERRIDES,
-        features.METRICS,
     ),
     "images": (features.OWNER_ID,),
 }
@@ -256,9 +255,9 @@ class SimDriver:
         _ = self.cloud  # a plan reaches the cloud, as any would: an unusable store fails here
         planner = {
             "instance": self._plan_instance,
-            "volume": self._plan_volume,
+            "volume": self._plan_realm,
             "firewall": self._plan_firewall,
-            "subnet": self._plan_volume,  # a realm of the region, as a volume's
+            "subnet": self._plan_realm,
             "load_balancer": self._plan_load_balancer,
         }.get(type)
         if planner is not None:
@@ -283,7 +282,7 @@ class SimDriver:
         if prior is not None and size is not Unknown and size != prior.get("size"):
             change.planned["hardware_profile"] = Unknown
 
-    def _plan_volume(
+    def _plan_realm(
         self, prior: Mapping[str, Any] | None, config: Mapping[str, Any], change: PlannedChange
     ) -> None:
         checks.check_realm(config, self._realm_names, f"region {self.config.region}", change)
@@ -292,18 +291,7 @@ class SimDriver:
         self, prior: Mapping[str, Any] | None, config: Mapping[str, Any], change: PlannedChange
     ) -> None:
         checks.check_listeners_planned(config, change)
-        realms = config.get("realms")
-        if isinstance(realms, builtins.list):
-            known = self._realm_names()
-            for realm in realms:
-                if realm is not Unknown and realm not in known:
-                    change.problems.append(
-                        (
-                            "realms",
-                            f"realm {realm!r} is not in region {self.config.region} "
-                            f"(realms: {', '.join(known)})",
-                        )
-                    )
+        checks.check_realms(config, self._realm_names, f"region {self.config.region}", change)
 
     def _plan_firewall(
         self, prior: Mapping[str, Any] | None, config: Mapping[str, Any], change: PlannedChange
@@ -336,6 +324,11 @@ class SimDriver:
     ) -> CloudObject:
         cloud = self.cloud
         changed = {k: v for k, v in desired.items() if prior.get(k) != v}
+        if type == "load_balancer" and "instances" in changed:
+            # members change one by one, as ELB registers them: a change made meanwhile stays
+            before, after = prior.get("instances") or [], changed.pop("instances") or []
+            changed["register"] = [i for i in after if i not in before]
+            changed["deregister"] = [i for i in before if i not in after]
         row = self._call(lambda: cloud.update(type, id, changed))
         obj = cloud.to_object(row)
         return self._wait_running(obj) if type == "instance" else obj

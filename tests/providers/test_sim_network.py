@@ -166,3 +166,48 @@ def test_mock_seed_has_deltacloud_mocks_objects_and_is_idempotent(tmp_path: Path
         "instance", {"image": "img1", "size": "m1-xlarge", "realm": "eu"}, owner("new")
     )
     assert made.attributes["realm"] == "eu"
+
+
+def test_balancer_values_plan_in_the_order_clouds_list_them(tmp_path: Path) -> None:
+    driver = sim(tmp_path)
+    config = {
+        "listeners": [{"port": 443, "protocol": "tcp"}, {"port": 80}],
+        "realms": ["sim-1b", "sim-1a", "sim-1b"],
+    }
+    change = driver.plan_change("load_balancer", None, config)
+    assert change.problems == []
+    assert [listener["port"] for listener in change.planned["listeners"]] == [80, 443]
+    assert change.planned["realms"] == ["sim-1a", "sim-1b"]
+    made = driver.create("load_balancer", config, owner("lb"))
+    assert made.attributes["listeners"] == change.planned["listeners"]
+    assert made.attributes["realms"] == change.planned["realms"]
+    for port in ("８０", "080", "٨٠", " 80"):
+        bad = driver.plan_change("load_balancer", None, {"listeners": [{"port": port}]})
+        assert bad.problems and "port number" in bad.problems[0][1], port
+
+
+def test_balancer_names_are_one_per_region_in_any_case(tmp_path: Path) -> None:
+    driver = sim(tmp_path)
+    driver.create("load_balancer", {"name": "Front", "listeners": [{"port": 80}]}, owner("a"))
+    with pytest.raises(ConflictError, match="named 'Front' already exists"):
+        driver.create("load_balancer", {"name": "front", "listeners": [{"port": 80}]}, owner("b"))
+    driver.create("bucket", {"name": "assets"}, owner("bucket"))
+    with pytest.raises(ConflictError, match="is the id of bucket assets"):
+        driver.create("load_balancer", {"name": "assets", "listeners": [{"port": 80}]}, owner("c"))
+
+
+def test_member_changes_made_meanwhile_are_kept(tmp_path: Path) -> None:
+    driver = sim(tmp_path)
+    a, b = (
+        driver.create("instance", {"image": "ubuntu-24.04", "size": "small"}, owner(n)).id
+        for n in ("a", "b")
+    )
+    lb = driver.create("load_balancer", {"listeners": [{"port": 80}]}, owner("lb"))
+    stale = dict(lb.attributes)  # two clients read the same members, then each adds one
+    driver.update("load_balancer", lb.id, stale, {**stale, "instances": [a]})
+    after = driver.update("load_balancer", lb.id, stale, {**stale, "instances": [b]})
+    assert after.attributes["instances"] == [a, b]
+    both = dict(after.attributes)
+    driver.update("load_balancer", lb.id, both, {**both, "instances": [b]})
+    final = driver.update("load_balancer", lb.id, both, {**both, "instances": [a]})
+    assert final.attributes["instances"] == []

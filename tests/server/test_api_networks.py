@@ -146,3 +146,36 @@ def test_metrics_per_instance(client: httpx.Client) -> None:
     assert client.options("/api/metrics").status_code in (200, 204)
     assert client.head(f"/api/metrics/{vm}").status_code == 200
     assert client.delete(f"/api/instances/{vm}").status_code in (202, 204)
+
+
+def test_concurrent_registers_and_unregisters_all_take_effect(
+    client: httpx.Client, api: str
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.server_harness import PASSWORD
+
+    fields = {
+        "name": "busy-lb",
+        "realm_id": "sim-1a",
+        "listener_protocol": "TCP",
+        "listener_balancer_port": "443",
+        "listener_instance_port": "443",
+    }
+    assert client.post("/api/load_balancers", data=fields).status_code == 201
+    vms = [_instance(client, realm_id="sim-1a") for _ in range(4)]
+
+    def member(action: str, vm: str) -> int:
+        with httpx.Client(base_url=api, auth=("admin", PASSWORD), timeout=30) as c:
+            return c.post(
+                f"/api/load_balancers/busy-lb/{action}", data={"instance_id": vm}
+            ).status_code
+
+    for action, wanted in (("register", set(vms)), ("unregister", set())):
+        with ThreadPoolExecutor(4) as pool:
+            assert set(pool.map(member, [action] * len(vms), vms)) == {200}
+        shown = client.get("/api/load_balancers/busy-lb?format=json").json()["load_balancer"]
+        assert {i["id"] for i in shown["instances"]} == wanted, action
+    assert client.delete("/api/load_balancers/busy-lb").status_code == 204
+    for vm in vms:
+        client.delete(f"/api/instances/{vm}")

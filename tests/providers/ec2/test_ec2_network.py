@@ -167,3 +167,42 @@ def test_three_tiers_on_ec2(tmp_path: Path, aws: str, ami: str, ec2: Any) -> Non
     f = [{"Name": "tag:nubes:stack", "Values": ["tiers"]}]
     assert ec2.describe_vpcs(Filters=f)["Vpcs"] == []
     assert ec2.describe_subnets(Filters=f)["Subnets"] == []
+
+
+def test_balancer_plans_retries_and_listener_changes(tmp_path: Path, aws: str, ami: str) -> None:
+    import pytest
+
+    from nubes.providers.ec2 import Ec2Driver
+    from nubes.providers.errors import ConflictError
+    from nubes.providers.protocol import DriverContext, Ownership
+
+    driver = Ec2Driver()
+    assert driver.configure({"endpoint": aws}, DriverContext(tmp_path, {})) == []
+    config = {
+        "name": "retry-lb",
+        "realms": ["us-east-1b", "us-east-1a"],
+        "listeners": [{"protocol": "tcp", "port": 443}, {"port": 80, "instance_port": 8080}],
+    }
+    mine = Ownership("s", "lb", "token-lb")
+    made = driver.create("load_balancer", config, mine)
+    again = driver.create("load_balancer", config, mine)  # a retried create adopts it
+    assert again.id == made.id == "retry-lb"
+    with pytest.raises(ConflictError):
+        driver.create("load_balancer", config, Ownership("other", "lb", "token-other"))
+    change = driver.plan_change("load_balancer", made.attributes, config)
+    assert change.requires_replace == []  # written in another order than EC2 lists them
+    assert change.planned["listeners"] == made.attributes["listeners"]
+    assert change.planned["realms"] == made.attributes["realms"] == ["us-east-1a", "us-east-1b"]
+
+    wanted = {**config, "listeners": [{"protocol": "tcp", "port": 443}, {"port": 80}]}
+    updated = driver.update("load_balancer", made.id, made.attributes, wanted)
+    assert updated.attributes["listeners"] == [
+        {"protocol": "http", "port": 80, "instance_port": 80},
+        {"protocol": "tcp", "port": 443, "instance_port": 443},
+    ]
+    https = driver.plan_change(
+        "load_balancer", None, {"listeners": [{"protocol": "https", "port": 443}]}
+    )
+    assert https.problems and "certificate" in https.problems[0][1]
+    driver.delete("load_balancer", made.id)
+    assert driver.read("load_balancer", made.id) is None
