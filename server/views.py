@@ -8,6 +8,7 @@ are `<property kind name unit value>`.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 from urllib.parse import quote
@@ -226,6 +227,14 @@ LINK_KEYS = {"image", "realm", "hardware_profile"}
 UNWRAPPED = {"blobs": "blob"}
 
 
+def address_type(address: str) -> str:
+    """Deltacloud's type of an address: ipv4, ipv6, or a hostname (its mock's, a DNS name)."""
+    try:
+        return f"ipv{ipaddress.ip_address(address).version}"
+    except ValueError:
+        return "hostname"
+
+
 def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
     if value is None:
         return
@@ -237,9 +246,8 @@ def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
             )
     elif key in ("public_addresses", "private_addresses"):
         holder = ET.SubElement(parent, key)
-        kind = {} if parent.tag == "load_balancer" else {"type": "ipv4"}  # a DNS name there
-        for ip in value:
-            ET.SubElement(holder, "address", kind).text = ip
+        for address in value:
+            ET.SubElement(holder, "address", {"type": address_type(address)}).text = address
     elif key == "properties":
         for p in value:
             prop = ET.SubElement(

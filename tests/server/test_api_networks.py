@@ -179,3 +179,20 @@ def test_concurrent_registers_and_unregisters_all_take_effect(
     assert client.delete("/api/load_balancers/busy-lb").status_code == 204
     for vm in vms:
         client.delete(f"/api/instances/{vm}")
+
+
+def test_addresses_say_whether_they_are_ips_or_names(client: httpx.Client) -> None:
+    vm = _instance(client)
+    node = xml(client.get(f"/api/instances/{vm}"))
+    assert {a.get("type") for a in node.iter("address")} == {"ipv4"}
+    fields = {
+        "name": "typed-lb",
+        "realm_id": "sim-1a",
+        "listener_protocol": "HTTP",
+        "listener_balancer_port": "80",
+        "listener_instance_port": "80",
+    }
+    lb = xml(client.post("/api/load_balancers", data=fields))
+    assert [a.get("type") for a in lb.iter("address")] == ["hostname"]  # its DNS name
+    assert client.delete("/api/load_balancers/typed-lb").status_code == 204
+    assert client.delete(f"/api/instances/{vm}").status_code in (202, 204)
