@@ -1,12 +1,12 @@
 """Deltacloud 1.1's representations of networks, subnets, network interfaces, load balancers and
-metrics, as JSON-ready dicts (the XML comes from `views.element`, with metric's own builder)."""
+metrics, as JSON-ready dicts (their XML comes from `views.element`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
-from xml.etree import ElementTree as ET
 
 from nubes.providers.protocol import METRIC_UNITS, CloudObject, Metric
 from nubes.server.views import href_of, link
@@ -20,7 +20,7 @@ def _state(obj: CloudObject) -> str:
     return "UP" if obj.attributes.get("state") in (None, "available") else "DOWN"
 
 
-def network(base: str, obj: CloudObject, subnets: list[str]) -> dict[str, Any]:
+def network(base: str, obj: CloudObject, subnets: Sequence[str] = ()) -> dict[str, Any]:
     a = obj.attributes
     href = href_of(base, "networks", obj.id)
     return {
@@ -132,18 +132,3 @@ def metric(base: str, instance: str, found: list[Metric] | None) -> dict[str, An
         "entity": instance,
         "properties": properties,
     }
-
-
-def metric_xml(doc: dict[str, Any]) -> ET.Element:
-    """`<metric><entity/><properties><NAME><sample><property name value/>...`, Deltacloud's
-    metric document: one element per property, named after it, a sample per period."""
-    node = ET.Element("metric", {"href": doc["href"], "id": doc["id"]})
-    ET.SubElement(node, "entity").text = doc["entity"]
-    holder = ET.SubElement(node, "properties")
-    for prop in doc["properties"]:
-        child = ET.SubElement(holder, prop["name"])
-        for value in prop["values"] or []:
-            sample = ET.SubElement(child, "sample")
-            for key in ("minimum", "maximum", "average", "timestamp", "unit"):
-                ET.SubElement(sample, "property", {"name": key, "value": f"{value[key]}"})
-    return node

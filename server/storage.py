@@ -78,59 +78,77 @@ def _create_params(type: str, params: dict[str, Any]) -> dict[str, Any]:
 router = APIRouter()
 
 
-_read = read_one
+ROUTES = ("index", "show", "create", "destroy")
 
 
-def _collection_routes(collection_name: str, type_: str, view: View) -> None:
-    @router.get(
-        f"/api/{collection_name}",
-        name=f"{collection_name}_index",
-        responses=listed(collection_name),
-    )
-    async def index(request: Request, base: Base, fmt: Format, driver: ProviderDriver) -> Response:
-        supports(request, type_)
-        items = [view(base, o) for o in await driver.list(type_, {})]
-        return collection(fmt, collection_name, items)
+def collection_routes(
+    router: APIRouter,
+    collection_name: str,
+    type_: str,
+    view: View,
+    only: tuple[str, ...] = ROUTES,
+) -> None:
+    """A collection's generic routes on `router` (those of `only`): index, show, create (its
+    fields from CREATE_FIELDS and `_create_params`) and destroy."""
+    if "index" in only:
 
-    @router.get(
-        f"/api/{collection_name}/{{id}}",
-        name=f"{collection_name}_show",
-        responses=shown(collection_name),
-    )
-    async def show(request: Request, id: str, base: Base, fmt: Format) -> Response:
-        return single(fmt, collection_name, view(base, await _read(request, type_, id)))
+        @router.get(
+            f"/api/{collection_name}",
+            name=f"{collection_name}_index",
+            responses=listed(collection_name),
+        )
+        async def index(
+            request: Request, base: Base, fmt: Format, driver: ProviderDriver
+        ) -> Response:
+            supports(request, type_)
+            items = [view(base, o) for o in await driver.list(type_, {})]
+            return collection(fmt, collection_name, items)
 
-    @router.post(
-        f"/api/{collection_name}",
-        name=f"{collection_name}_create",
-        status_code=201,
-        openapi_extra=form(*CREATE_FIELDS[type_][0], optional=CREATE_FIELDS[type_][1]),
-        responses=shown(collection_name, 201),
-    )
-    async def create(
-        request: Request, base: Base, fmt: Format, driver: ProviderDriver, params: Params
-    ) -> Response:
-        supports(request, type_)
-        desired = {k: v for k, v in _create_params(type_, params).items() if v is not None}
-        name = str(params.get("name") or f"api-{uuid.uuid4().hex[:8]}")
-        await check_create(driver, type_, desired)
-        made = await driver.create(type_, desired, api_owner(name))
-        item = view(base, made)
-        return single(fmt, collection_name, item, 201, {"Location": item["href"]})
+    if "show" in only:
 
-    @router.delete(
-        f"/api/{collection_name}/{{id}}", name=f"{collection_name}_destroy", status_code=204
-    )
-    async def destroy(request: Request, id: str, driver: ProviderDriver) -> Response:
-        await _read(request, type_, id)
-        await driver.delete(type_, id)
-        return Response(status_code=204)
+        @router.get(
+            f"/api/{collection_name}/{{id}}",
+            name=f"{collection_name}_show",
+            responses=shown(collection_name),
+        )
+        async def show(request: Request, id: str, base: Base, fmt: Format) -> Response:
+            return single(fmt, collection_name, view(base, await read_one(request, type_, id)))
+
+    if "create" in only:
+
+        @router.post(
+            f"/api/{collection_name}",
+            name=f"{collection_name}_create",
+            status_code=201,
+            openapi_extra=form(*CREATE_FIELDS[type_][0], optional=CREATE_FIELDS[type_][1]),
+            responses=shown(collection_name, 201),
+        )
+        async def create(
+            request: Request, base: Base, fmt: Format, driver: ProviderDriver, params: Params
+        ) -> Response:
+            supports(request, type_)
+            desired = {k: v for k, v in _create_params(type_, params).items() if v is not None}
+            name = str(params.get("name") or f"api-{uuid.uuid4().hex[:8]}")
+            await check_create(driver, type_, desired)
+            made = await driver.create(type_, desired, api_owner(name))
+            item = view(base, made)
+            return single(fmt, collection_name, item, 201, {"Location": item["href"]})
+
+    if "destroy" in only:
+
+        @router.delete(
+            f"/api/{collection_name}/{{id}}", name=f"{collection_name}_destroy", status_code=204
+        )
+        async def destroy(request: Request, id: str, driver: ProviderDriver) -> Response:
+            await read_one(request, type_, id)
+            await driver.delete(type_, id)
+            return Response(status_code=204)
 
 
 async def _change(
     request: Request, type: str, id: str, wanted: dict[str, Any], name: str, view: View
 ) -> Response:
-    current = await _read(request, type, id)
+    current = await read_one(request, type, id)
     updated = await provider_driver(request).update(type, id, current.attributes, wanted)
     return single(request_format(request), name, view(api_base(request), updated), 202)
 
@@ -145,7 +163,7 @@ async def attach(request: Request, id: str) -> Response:
     params = await request_params(request)
     if not params.get("instance_id"):
         raise ApiError(400, "instance_id is required to attach a volume")
-    current = await _read(request, "volume", id)
+    current = await read_one(request, "volume", id)
     if current.attributes.get("instance"):
         raise ApiError(405, f"volume {id} is attached; detach it first")
     return await _change(
@@ -164,7 +182,7 @@ async def attach(request: Request, id: str) -> Response:
     responses=shown("storage_volumes", 202),
 )
 async def detach(request: Request, id: str) -> Response:
-    if not (await _read(request, "volume", id)).attributes.get("instance"):
+    if not (await read_one(request, "volume", id)).attributes.get("instance"):
         raise ApiError(405, f"volume {id} is not attached")
     return await _change(
         request,
@@ -186,7 +204,7 @@ async def associate(request: Request, id: str) -> Response:
     params = await request_params(request)
     if not params.get("instance_id"):
         raise ApiError(400, "instance_id is required to associate an address")
-    if (await _read(request, "address", id)).attributes.get("instance"):
+    if (await read_one(request, "address", id)).attributes.get("instance"):
         raise ApiError(405, f"address {id} is associated; disassociate it first")
     return await _change(
         request, "address", id, {"instance": params["instance_id"]}, "addresses", views.address
@@ -195,7 +213,7 @@ async def associate(request: Request, id: str) -> Response:
 
 @router.post("/api/addresses/{id}/disassociate", status_code=202, responses=shown("addresses", 202))
 async def disassociate(request: Request, id: str) -> Response:
-    if not (await _read(request, "address", id)).attributes.get("instance"):
+    if not (await read_one(request, "address", id)).attributes.get("instance"):
         raise ApiError(405, f"address {id} is not associated")
     return await _change(request, "address", id, {"instance": None}, "addresses", views.address)
 
@@ -208,7 +226,7 @@ async def disassociate(request: Request, id: str) -> Response:
 )
 async def add_rule(request: Request, id: str) -> Response:
     params = await request_params(request)
-    current = await _read(request, "firewall", id)
+    current = await read_one(request, "firewall", id)
     low, high = params.get("port_from"), params.get("port_to")
     ports = "" if not low else (str(low) if low == high or not high else f"{low}-{high}")
     rule = {
@@ -227,7 +245,7 @@ async def add_rule(request: Request, id: str) -> Response:
 
 @router.delete("/api/firewalls/{id}/{rule_id}", status_code=204)
 async def delete_rule(request: Request, id: str, rule_id: str) -> Response:
-    current = await _read(request, "firewall", id)
+    current = await read_one(request, "firewall", id)
     rules = list(current.attributes.get("rules") or [])
     prefix, _, index = rule_id.rpartition("~")
     if prefix != id or not re.fullmatch(r"[0-9]{1,6}", index) or int(index) >= len(rules):
@@ -238,4 +256,4 @@ async def delete_rule(request: Request, id: str, rule_id: str) -> Response:
 
 
 for _name, (_type, _view) in KINDS.items():
-    _collection_routes(_name, _type, _view)
+    collection_routes(router, _name, _type, _view)

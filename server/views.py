@@ -265,12 +265,8 @@ def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
         for name, text in (value.get("login") or {}).items():
             if text is not None:
                 ET.SubElement(login, name).text = str(text)
-    elif isinstance(value, dict) and "href" in value:
-        attrs = {k: str(v) for k, v in value.items() if isinstance(v, str | int | float)}
-        made = ET.SubElement(parent, key, attrs)
-        for k, v in value.items():
-            if isinstance(v, dict):
-                _xml_value(made, k, v)  # a member's own link (a load balancer's unregister)
+    elif isinstance(value, dict) and "href" in value:  # a link: its fields as attributes
+        ET.SubElement(parent, key, {k: str(v) for k, v in value.items() if v is not None})
     elif isinstance(value, dict):
         child = ET.SubElement(parent, key)
         for k, v in value.items():
@@ -301,11 +297,28 @@ JSON_ONLY = {
 XML_ATTRS = {"listener": ("protocol",)}
 
 
-def element(tag: str, doc: dict[str, Any]) -> ET.Element:
-    if tag == "metric":
-        from nubes.server.netviews import metric_xml
+def metric_xml(doc: dict[str, Any]) -> ET.Element:
+    """`<metric><entity/><properties><NAME><sample><property name value/>...`, Deltacloud's
+    metric document: one element per property, named after it, a sample per period."""
+    node = ET.Element("metric", {"href": doc["href"], "id": doc["id"]})
+    ET.SubElement(node, "entity").text = doc["entity"]
+    holder = ET.SubElement(node, "properties")
+    for prop in doc["properties"]:
+        child = ET.SubElement(holder, prop["name"])
+        for value in prop["values"] or []:
+            sample = ET.SubElement(child, "sample")
+            for key in ("minimum", "maximum", "average", "timestamp", "unit"):
+                ET.SubElement(sample, "property", {"name": key, "value": f"{value[key]}"})
+    return node
 
-        return metric_xml(doc)
+
+# documents whose XML is not their JSON's shape
+BUILDERS = {"metric": metric_xml}
+
+
+def element(tag: str, doc: dict[str, Any]) -> ET.Element:
+    if tag in BUILDERS:
+        return BUILDERS[tag](doc)
     named: tuple[str, ...] = ("id", "href", "rel") if "href" in doc else ("id", "href")
     named += XML_ATTRS.get(tag, ())  # a link names its rel; a listener its protocol
     attrs: dict[str, str] = {k: str(doc[k]) for k in named if k in doc}

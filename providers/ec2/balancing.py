@@ -1,7 +1,8 @@
-"""Elastic Load Balancing (classic) load balancers, and the Tagger ELB's own tag calls need.
+"""Elastic Load Balancing (classic) load balancers (their tags: tags.BalancerTags).
 
-A load balancer's id is its name, as in ELB's API. ELB takes no client token; a retried create
-finds what an earlier attempt made by its token tag and adopts it.
+A load balancer's id is its name, as in ELB's API. ELB takes no client token: the same create
+sent again succeeds, a different one conflicts, and either way the result is this stack's only
+when it carries the create's token tag.
 """
 
 from __future__ import annotations
@@ -200,24 +201,4 @@ class LoadBalancers:
         self.ec2.t.call(self._elb, "delete_load_balancer", LoadBalancerName=id)
 
 
-class BalancerTags:
-    def __init__(self, ec2: Ec2) -> None:
-        self.ec2 = ec2
-
-    def current(self, id: str) -> dict[str, str]:
-        found = self.ec2.read("load_balancer", id)
-        return dict(found.tags) if found is not None else {}
-
-    def add(self, id: str, tags: Mapping[str, str]) -> None:
-        if tags:
-            self.ec2.t.call(
-                self.ec2.t.elb, "add_tags", LoadBalancerNames=[id], Tags=conv.tag_list(tags)
-            )
-
-    def remove(self, id: str, keys: Iterable[str]) -> None:
-        listed = [{"Key": k} for k in keys]
-        if listed:
-            self.ec2.t.call(self.ec2.t.elb, "remove_tags", LoadBalancerNames=[id], Tags=listed)
-
-
-__all__ = ["BalancerTags", "LoadBalancers", "balancer"]
+__all__ = ["LoadBalancers", "balancer"]

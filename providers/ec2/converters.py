@@ -87,9 +87,6 @@ def make(type_: str, id_: str, attrs: dict[str, Any], tags: dict[str, str]) -> C
     return CloudObject(type_, id_, attrs, tags)
 
 
-_obj = make
-
-
 def instance(item: Mapping[str, Any]) -> CloudObject:
     tags = tags_of(item)
     attrs = {
@@ -106,7 +103,7 @@ def instance(item: Mapping[str, Any]) -> CloudObject:
         "subnet": item.get("SubnetId"),
         "launched_at": iso(item.get("LaunchTime")),
     }
-    return _obj("instance", item["InstanceId"], attrs, tags)
+    return make("instance", item["InstanceId"], attrs, tags)
 
 
 def instances(reservations: Iterable[Mapping[str, Any]]) -> list[CloudObject]:
@@ -115,7 +112,7 @@ def instances(reservations: Iterable[Mapping[str, Any]]) -> list[CloudObject]:
 
 def key(item: Mapping[str, Any]) -> CloudObject:
     attrs = {"name": item["KeyName"], "fingerprint": item.get("KeyFingerprint")}
-    return _obj("key", item.get("KeyPairId") or item["KeyName"], attrs, tags_of(item))
+    return make("key", item.get("KeyPairId") or item["KeyName"], attrs, tags_of(item))
 
 
 def rules_to_permissions(rules: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -160,7 +157,7 @@ def firewall(item: Mapping[str, Any]) -> CloudObject:
         "description": item.get("Description") or "",
         "rules": permissions_to_rules(item.get("IpPermissions") or []),
     }
-    return _obj("firewall", item["GroupId"], attrs, tags_of(item))
+    return make("firewall", item["GroupId"], attrs, tags_of(item))
 
 
 def volume(item: Mapping[str, Any]) -> CloudObject:
@@ -176,7 +173,7 @@ def volume(item: Mapping[str, Any]) -> CloudObject:
         "device": attached[0].get("Device") if attached else None,
         "state": VOLUME_STATES(item.get("State")),
     }
-    return _obj("volume", item["VolumeId"], attrs, tags)
+    return make("volume", item["VolumeId"], attrs, tags)
 
 
 def snapshot(item: Mapping[str, Any]) -> CloudObject:
@@ -187,12 +184,12 @@ def snapshot(item: Mapping[str, Any]) -> CloudObject:
         "state": SNAPSHOT_STATES(item.get("State")),
         "size_gb": item.get("VolumeSize"),
     }
-    return _obj("snapshot", item["SnapshotId"], attrs, tags)
+    return make("snapshot", item["SnapshotId"], attrs, tags)
 
 
 def address(item: Mapping[str, Any]) -> CloudObject:
     attrs = {"instance": item.get("InstanceId") or None, "ip": item.get("PublicIp")}
-    return _obj("address", item.get("AllocationId") or item["PublicIp"], attrs, tags_of(item))
+    return make("address", item.get("AllocationId") or item["PublicIp"], attrs, tags_of(item))
 
 
 def image(item: Mapping[str, Any]) -> CloudObject:
@@ -202,11 +199,11 @@ def image(item: Mapping[str, Any]) -> CloudObject:
         "instance": tags.get("nubes:source-instance"),
         "state": IMAGE_STATES(item.get("State")),
     }
-    return _obj("image", item["ImageId"], attrs, tags)
+    return make("image", item["ImageId"], attrs, tags)
 
 
 def bucket(name: str, tags: Mapping[str, str]) -> CloudObject:
-    return _obj("bucket", name, {"name": name}, dict(tags))
+    return make("bucket", name, {"name": name}, dict(tags))
 
 
 def image_info(item: Mapping[str, Any]) -> Image:

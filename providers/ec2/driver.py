@@ -22,13 +22,13 @@ from nubes.providers.constraints import S3_BUCKET_NAME
 from nubes.providers.ec2 import converters as conv
 from nubes.providers.ec2 import metrics as ec2_metrics
 from nubes.providers.ec2 import settings as ec2_settings
-from nubes.providers.ec2.balancing import BalancerTags, LoadBalancers
+from nubes.providers.ec2.balancing import LoadBalancers
 from nubes.providers.ec2.blobs import S3Blobs
 from nubes.providers.ec2.compute import Images, Instances, Keys
 from nubes.providers.ec2.context import Ec2
 from nubes.providers.ec2.network import Addresses, Firewalls
 from nubes.providers.ec2.storage import Buckets, Snapshots, Volumes
-from nubes.providers.ec2.tags import BucketTags, Ec2Tags, Tagger
+from nubes.providers.ec2.tags import BalancerTags, BucketTags, Ec2Tags, Tagger
 from nubes.providers.ec2.transport import Transport
 from nubes.providers.ec2.vpc import Interfaces, Networks, Subnets
 from nubes.providers.errors import InvalidRequestError, NotFoundError, ProviderError

@@ -42,6 +42,24 @@ class Ec2Tags:
             self.ec2.t.call(self.ec2.t.ec2, "delete_tags", Resources=[target], Tags=listed)
 
 
+class BalancerTags(Ec2Tags):
+    """ELB tags a load balancer by its name, with its own calls."""
+
+    def __init__(self, ec2: Ec2) -> None:
+        super().__init__(ec2, "load_balancer")
+
+    def add(self, id: str, tags: Mapping[str, str]) -> None:
+        if tags:
+            self.ec2.t.call(
+                self.ec2.t.elb, "add_tags", LoadBalancerNames=[id], Tags=conv.tag_list(tags)
+            )
+
+    def remove(self, id: str, keys: Iterable[str]) -> None:
+        listed = [{"Key": k} for k in keys]
+        if listed:
+            self.ec2.t.call(self.ec2.t.elb, "remove_tags", LoadBalancerNames=[id], Tags=listed)
+
+
 class BucketTags:
     """S3 keeps one tag set per bucket: every change writes the whole set."""
 

@@ -9,9 +9,9 @@ from typing import Any
 from nubes.providers.ec2 import converters as conv
 from nubes.providers.ec2.context import Ec2
 from nubes.providers.errors import QuotaError
-from nubes.providers.kit import checks
+from nubes.providers.kit import checks, ownership
 from nubes.providers.kit.handlers import NoChecks, ReplacedOnly
-from nubes.providers.protocol import TOKEN_TAG, CloudObject, Ownership, PlannedChange
+from nubes.providers.protocol import CloudObject, Ownership, PlannedChange
 from nubes.providers.values import Unknown
 
 MAX_INTERFACES = 64  # device indexes; an instance type's own limit is lower, and EC2 says so
@@ -57,9 +57,9 @@ class Networks(NoChecks, ReplacedOnly):
         timeout: float | None,
     ) -> CloudObject:
         # CreateVpc takes no client token: a retry first adopts what an earlier attempt made
-        mine = self.list({TOKEN_TAG: owner.token})
-        if mine:
-            return mine[0]
+        mine = ownership.earlier(self.list, owner)
+        if mine is not None:
+            return mine
         t = self.ec2.t
         made = t.call(
             t.ec2,
@@ -95,9 +95,9 @@ class Subnets(ReplacedOnly):
         tags: dict[str, str],
         timeout: float | None,
     ) -> CloudObject:
-        mine = self.list({TOKEN_TAG: owner.token})
-        if mine:
-            return mine[0]
+        mine = ownership.earlier(self.list, owner)
+        if mine is not None:
+            return mine
         params: dict[str, Any] = {
             "VpcId": str(desired["network"]),
             "CidrBlock": str(desired["address_block"]),
@@ -150,12 +150,10 @@ class Interfaces(NoChecks, ReplacedOnly):
         timeout: float | None,
     ) -> CloudObject:
         t = self.ec2.t
-        mine = self.list({TOKEN_TAG: owner.token})
-        if mine:
-            made = mine[0]
-            if made.attributes.get("instance"):
-                return made
-        else:
+        made = ownership.earlier(self.list, owner)
+        if made is not None and made.attributes.get("instance"):
+            return made  # made and attached by an earlier attempt
+        if made is None:
             made = interface(
                 t.call(
                     t.ec2,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import quote, unquote
 
 from nubes.providers.errors import ConflictError
@@ -35,6 +35,14 @@ def decode(text: str | None) -> dict[str, str]:
         ADDRESS_TAG: unquote(found.group(2)),
         TOKEN_TAG: found.group(3),
     }
+
+
+def earlier(
+    find: Callable[[Mapping[str, str]], Iterable[CloudObject]], owner: Ownership
+) -> CloudObject | None:
+    """What an earlier attempt of this create made, for a cloud whose create takes no token:
+    `find` lists objects by tags (a handler's `list`)."""
+    return next(iter(find({TOKEN_TAG: owner.token})), None)
 
 
 def adopt(

@@ -5,7 +5,6 @@ object, as Deltacloud's do (its network routes set no 201)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,6 +17,7 @@ from nubes.server.deps import Base, Format, Params, ProviderDriver
 from nubes.server.http import ApiError, form
 from nubes.server.models import listed, shown
 from nubes.server.respond import api_owner, check_create, collection, read_one, single, supports
+from nubes.server.storage import collection_routes
 
 router = APIRouter()
 
@@ -81,22 +81,7 @@ async def networks_create(
         "name": params.get("name"),
     }
     made = await _create(request, driver, "network", desired, params.get("name"))
-    return single(fmt, "networks", await _network_view(base, driver, made))
-
-
-@router.get("/api/subnets", responses=listed("subnets"))
-async def subnets_index(
-    request: Request, base: Base, fmt: Format, driver: ProviderDriver
-) -> Response:
-    supports(request, "subnet")
-    return collection(
-        fmt, "subnets", [netviews.subnet(base, s) for s in await driver.list("subnet", {})]
-    )
-
-
-@router.get("/api/subnets/{id}", responses=shown("subnets"))
-async def subnets_show(request: Request, id: str, base: Base, fmt: Format) -> Response:
-    return single(fmt, "subnets", netviews.subnet(base, await read_one(request, "subnet", id)))
+    return single(fmt, "networks", netviews.network(base, made))  # new: no subnets yet
 
 
 @router.post(
@@ -119,23 +104,6 @@ async def subnets_create(
     return single(fmt, "subnets", netviews.subnet(base, made))
 
 
-@router.get("/api/network_interfaces", responses=listed("network_interfaces"))
-async def interfaces_index(
-    request: Request, base: Base, fmt: Format, driver: ProviderDriver
-) -> Response:
-    supports(request, "network_interface")
-    items = [
-        netviews.network_interface(base, n) for n in await driver.list("network_interface", {})
-    ]
-    return collection(fmt, "network_interfaces", items)
-
-
-@router.get("/api/network_interfaces/{id}", responses=shown("network_interfaces"))
-async def interfaces_show(request: Request, id: str, base: Base, fmt: Format) -> Response:
-    obj = await read_one(request, "network_interface", id)
-    return single(fmt, "network_interfaces", netviews.network_interface(base, obj))
-
-
 @router.post(
     "/api/network_interfaces",
     openapi_extra=form("instance", "network", optional=("name",)),
@@ -156,21 +124,9 @@ async def interfaces_create(
     return single(fmt, "network_interfaces", netviews.network_interface(base, made))
 
 
-def _destroy_route(collection_name: str, type: str) -> Callable[..., Any]:
-    @router.delete(
-        f"/api/{collection_name}/{{id}}", name=f"{collection_name}_destroy", status_code=204
-    )
-    async def destroy(request: Request, id: str, driver: ProviderDriver) -> Response:
-        await read_one(request, type, id)
-        await driver.delete(type, id)
-        return Response(status_code=204)
-
-    return destroy
-
-
-for _collection, _type in (
-    ("networks", "network"),
-    ("subnets", "subnet"),
-    ("network_interfaces", "network_interface"),
+collection_routes(router, "networks", "network", netviews.network, only=("destroy",))
+for _name, _type, _view in (
+    ("subnets", "subnet", netviews.subnet),
+    ("network_interfaces", "network_interface", netviews.network_interface),
 ):
-    _destroy_route(_collection, _type)
+    collection_routes(router, _name, _type, _view, only=("index", "show", "destroy"))
