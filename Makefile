@@ -7,7 +7,7 @@ DEMO   := .demo
 NUBES  := $(BIN)/nubes
 DEMO_ARGS := --state-dir $(DEMO)
 
-.PHONY: demo test test-fast bench check clean ruby-client
+.PHONY: demo test test-fast bench check clean ruby-client browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "nubes needs Python 3.11+")'
@@ -15,7 +15,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# the console's front-end libraries (htmx, uPlot), pinned in package.json and its lock file; the
+# server serves them from here, so the console works offline
+ASSETS := node_modules/.installed
+$(ASSETS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(ASSETS)
+
+# Debian's Chromium for the console's Playwright tests (they skip, saying why, without it)
+browser:
+	@command -v chromium >/dev/null || { \
+	  command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	} || echo "chromium could not be installed: the console's browser tests will be skipped"
+
+demo: $(STAMP) $(ASSETS)
 	@rm -rf $(DEMO)
 	@printf "\n=== %s\n" "nubes validate: check the stack without touching any cloud"
 	$(NUBES) validate stacks/demo.yaml $(DEMO_ARGS)
@@ -42,7 +56,7 @@ ruby-client:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ruby ruby-rest-client >/dev/null; \
 	} || echo "ruby-rest-client could not be installed: tests/clients will be skipped"
 
-test: $(STAMP) ruby-client
+test: $(STAMP) $(ASSETS) ruby-client browser
 	$(BIN)/python -m pytest -q
 
 # the tests that need no server and few processes: a minute or so, for while you work
@@ -64,4 +78,4 @@ check: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf node_modules $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

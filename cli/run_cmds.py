@@ -32,6 +32,7 @@ from nubes.cli.session import (
     var_options,
 )
 from nubes.engine import operations
+from nubes.engine.activity import ActivityLog
 from nubes.engine.apply import ApplyOptions, ApplyResult
 from nubes.engine.drivers import configure_drivers
 from nubes.engine.gcpause import gc_paused
@@ -257,6 +258,7 @@ def _run_apply(session: Session, result: Plan, parallelism: int, as_json: bool) 
             whoami(),
             ApplyOptions(parallelism=parallelism, stop=stop),
             progress,
+            ActivityLog(session.directory),
         )
     finally:
         progress.close()

@@ -15,6 +15,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nubes.engine.activity import ActivityLog, Via
 from nubes.engine.diag import Diagnostics, error
 from nubes.engine.drivers import Drivers, configure_drivers
 from nubes.engine.graph import Graph
@@ -146,12 +147,23 @@ def apply(
     who: str,
     options: ApplyOptions | None = None,
     hooks: Hooks | None = None,
+    activity: ActivityLog | None = None,
+    via: Via = Via.CLI,
 ) -> ApplyResult:
-    """Carry out a plan (the caller holds the exclusive lock) and record it in the history;
-    an apply that changed nothing leaves no trace."""
+    """Carry out a plan (the caller holds the exclusive lock) and record it in the history and
+    the activity log; an apply that changed nothing leaves no trace."""
     from nubes.engine.apply import apply as execute
 
     outcome = execute(planned, drivers, backend, options, hooks)
+    if activity is not None and (outcome.wrote or outcome.failed):
+        activity.record(
+            who,
+            via,
+            "destroy" if planned.destroy else "apply",
+            f"stack {planned.stack.name}",
+            "failed" if outcome.failed else "ok",
+            outcome.summary(),
+        )
     if outcome.wrote:
         backend.record_apply(
             outcome.state,
@@ -174,6 +186,8 @@ def plan_and_apply(
     hooks: Hooks | None = None,
     lock_timeout: float = 0.0,
     operation: str = "apply",
+    activity: ActivityLog | None = None,
+    via: Via = Via.CLI,
 ) -> tuple[Plan | None, ApplyResult | None, Diagnostics]:
     """Plan and apply under one exclusive lock (`nubes apply STACK`, the API's apply job).
     `review` sees the plan first; the apply runs only if it returns True and there is
@@ -184,4 +198,5 @@ def plan_and_apply(
             return planned, None, diags
         if not planned.has_changes and not planned.drift:
             return planned, None, diags
-        return planned, apply(planned, loaded.drivers, backend, who, options, hooks), diags
+        outcome = apply(planned, loaded.drivers, backend, who, options, hooks, activity, via)
+        return planned, outcome, diags

@@ -518,6 +518,14 @@ class InstanceMetrics(Protocol):
 
 
 @runtime_checkable
+class Quotas(Protocol):
+    """A driver that reports its account's limits (the console's quota bars): a portable name
+    (`instances`, `addresses`, `volumes`) -> the most allowed, None where there is no limit."""
+
+    def quotas(self) -> dict[str, int | None]: ...
+
+
+@runtime_checkable
 class Claims(Protocol):
     """A driver that can tag an existing object with a stack's ownership (for `import`), so
     that every stack, and `nubes inventory`, sees whose it is."""

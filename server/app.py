@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from nubes import __version__
+from nubes.engine.activity import ActivityLog
 from nubes.engine.diag import DiagnosticsError
 from nubes.engine.drivers import configure_providers
 from nubes.engine.state import LockHeld, StateError
@@ -22,6 +23,13 @@ from nubes.server import aggregate, blobs, stacks, storage
 from nubes.server.auth import Authenticator
 from nubes.server.calls import Calls
 from nubes.server.config import ServerConfig
+from nubes.server.console import Console, pages
+from nubes.server.console.bus import Bus
+from nubes.server.console.inventory import Inventory
+from nubes.server.console.record import after_change
+from nubes.server.console.sessions import Sessions
+from nubes.server.console.table import Sorted
+from nubes.server.console.web import console_error
 from nubes.server.http import (
     ApiError,
     BodyLimit,
@@ -30,7 +38,7 @@ from nubes.server.http import (
     provider_status,
 )
 from nubes.server.models import ErrorAnswer
-from nubes.server.routes import balancers, compute, entry, instances, keys, networks
+from nubes.server.routes import activity, balancers, compute, entry, instances, keys, networks
 from nubes.server.stacks import StackFiles
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -64,7 +72,16 @@ ROUTERS = [
     keys.router,
     networks.router,
     balancers.router,
+    activity.router,
 ]
+
+
+CONSOLE_ROUTERS = [pages.router]
+
+
+def _console(request: Request) -> bool:
+    path = request.scope.get("path", "")
+    return bool(path == "/console" or path.startswith("/console/"))
 
 
 def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]) -> FastAPI:
@@ -83,22 +100,50 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
     )
     app.state.config = config
     app.state.drivers = drivers
-    app.state.stack_files = StackFiles(list(config.stacks), state_dir, environ)
+    files = app.state.stack_files = StackFiles(list(config.stacks), state_dir, environ)
     limits = config.limits
-    app.state.calls = Calls(drivers.by_provider, limits.provider_threads, limits.provider_seconds)
-    app.middleware("http")(make_middleware(config, Authenticator(config)))
+    calls = app.state.calls = Calls(
+        drivers.by_provider, limits.provider_threads, limits.provider_seconds
+    )
+    bus = Bus()
+    app.state.console = console = Console(
+        Sessions(),
+        bus,
+        Inventory(
+            calls,
+            {name: p.driver for name, p in config.providers.items()},
+            bus,
+            state_dir / "console",
+            files.stacks,
+            files.managed,
+            limits.refresh_seconds,
+        ),
+        ActivityLog(state_dir),
+        Sorted(),
+        state_dir,
+    )
+    auth = app.state.auth = Authenticator(config)
+    app.middleware("http")(
+        make_middleware(config, auth, console.sessions, after_change, console.started)
+    )
     app.add_middleware(BodyLimit, config=config)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
+        if _console(request):
+            return console_error(request, exc.status, exc.message, exc.headers)
         return error_response(request, exc.status, exc.message, exc.headers)
 
     @app.exception_handler(ProviderError)
     async def provider_error(request: Request, exc: ProviderError) -> Response:
+        if _console(request):
+            return console_error(request, provider_status(exc), f"{exc.code}: {exc}")
         return error_response(request, provider_status(exc), f"{exc.code}: {exc}")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _console(request):
+            return console_error(request, exc.status_code, str(exc.detail))
         return error_response(request, exc.status_code, str(exc.detail))
 
     @app.exception_handler(ClientDisconnect)
@@ -123,9 +168,13 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
     @app.exception_handler(Exception)
     async def bug(request: Request, exc: Exception) -> Response:
         # every answer keeps the documented shape; the message names the bug, not its trace
+        if _console(request):
+            return console_error(request, 500, f"a bug in nubes: {type(exc).__name__}")
         return error_response(request, 500, f"a bug in nubes: {type(exc).__name__}")
 
     for router in ROUTERS:
+        app.include_router(router)
+    for router in CONSOLE_ROUTERS:
         app.include_router(router)
     app.state.route_table = [route for router in ROUTERS for route in router.routes]
     return app

@@ -84,6 +84,20 @@ class Authenticator:
         self._failed(client)
         return None
 
+    async def login(self, user: str, secret: str, client: str) -> str | None:
+        """The console's login form: a user and password, or a token alone (no user). Each
+        failure counts against the address, as a failed Basic login does."""
+        if user:
+            raw = base64.b64encode(f"{user}:{secret}".encode()).decode()
+            return await self.user(f"Basic {raw}", client)
+        lock = self._in_flight.setdefault(client, asyncio.Lock())
+        async with lock:
+            await asyncio.sleep(self._delay(client))
+            found = await self.user(f"Bearer {secret}", client) if secret else None
+        if found is None:
+            self._failed(client)
+        return found
+
     def _delay(self, client: str) -> float:
         failures = self._failures.get(client)
         if failures is None or time.monotonic() - failures.since > FAILURE_WINDOW:

@@ -16,6 +16,7 @@ limits:                    # all optional; these are the defaults
   provider_seconds: 10     # one provider's answer to an aggregated list
   provider_threads: 8      # calls in flight to one provider (others are not held up by it)
   body_seconds: 60         # the longest wait for the next piece of a request body (else 408)
+  refresh_seconds: 15      # how often the console's inventory refreshes each cloud
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class LimitsSpec(BaseModel):
     provider_seconds: float = Field(default=10.0, gt=0, le=3600)
     provider_threads: int = Field(default=8, ge=1, le=256)
     body_seconds: float = Field(default=60.0, gt=0, le=3600)
+    refresh_seconds: float = Field(default=15.0, ge=0.05, le=3600)
 
 
 class ServerSpec(BaseModel):
@@ -65,6 +67,7 @@ class Limits:
     provider_seconds: float = 10.0
     provider_threads: int = 8
     body_seconds: float = 60.0  # a request body must keep arriving within this, piece by piece
+    refresh_seconds: float = 15.0  # the console's background refresh of each cloud
 
 
 @dataclass

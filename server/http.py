@@ -30,6 +30,7 @@ from nubes.providers.errors import (
 from nubes.providers.registry import ALIASES, api_name
 from nubes.server.auth import Authenticator
 from nubes.server.config import ServerConfig
+from nubes.server.console.sessions import COOKIE, Sessions, csrf_ok
 from nubes.server.views import API_VERSION, to_xml
 
 FORMATS = {"xml": "application/xml", "json": "application/json"}
@@ -251,16 +252,30 @@ def bad_text(value: str, multiline: bool = False) -> str | None:
 
 
 def make_middleware(
-    config: ServerConfig, auth: Authenticator
+    config: ServerConfig,
+    auth: Authenticator,
+    sessions: Sessions | None = None,
+    after_change: Callable[[Request, Response], Awaitable[None]] | None = None,
+    on_first: Callable[[], None] | None = None,
 ) -> Callable[..., Awaitable[Response]]:
+    """`after_change` sees every API change once it is answered (the activity log, an early
+    refresh of the cloud it changed); `on_first` runs at the first request, on the loop."""
     default_driver = api_name(config.providers[config.default_provider].driver)
+    started = False
 
     async def middleware(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        nonlocal started
+        if not started:
+            started = True
+            if on_first is not None:
+                on_first()
         state = request.scope.setdefault("state", {})
         state["config"] = config
         state["format"] = "xml"
+        if request.scope["path"] == "/console" or request.scope["path"].startswith("/console/"):
+            return await call_next(request)  # HTML pages: their own sign-in and errors
         try:
             raw = request.scope.get("raw_path") or request.scope["path"].encode()
             path, matrix = split_matrix(raw.decode("latin-1"))
@@ -276,11 +291,20 @@ def make_middleware(
                 and "force_auth" not in request.query_params
                 and "force_auth" not in matrix  # /api;force_auth=1 asks it too
             )
-            user = (
-                None
-                if open_path
-                else await auth.user(request.headers.get("authorization", ""), client)
-            )
+            authorization = request.headers.get("authorization", "")
+            user = None if open_path else await auth.user(authorization, client)
+            session = None
+            if user is None and not open_path and not authorization and sessions is not None:
+                # a console page's call: the session's cookie, and for a change its CSRF token
+                session = sessions.get(request.cookies.get(COOKIE))
+                if session is not None:
+                    if request.method in _CHANGES and not csrf_ok(
+                        session, request.headers.get("x-csrf-token")
+                    ):
+                        raise ApiError(403, "a change from a console session needs its CSRF token")
+                    user = session.user
+            state["user"] = user or ""
+            state["via"] = "console" if session is not None else "api"
             if user is None and not open_path:
                 raise ApiError(
                     401,
@@ -324,6 +348,8 @@ def make_middleware(
                 response = Response(status_code=full.status_code, headers=dict(full.headers))
             else:
                 response = await call_next(request)
+                if request.method in _CHANGES and after_change is not None:
+                    await after_change(request, response)
         except ApiError as exc:
             response = error_response(request, exc.status, exc.message, exc.headers)
         except Exception as exc:  # a bug: the documented shape and headers, the connection kept

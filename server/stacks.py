@@ -126,6 +126,19 @@ class StackFiles:
     def backend(self, name: str) -> Backend:
         return LocalBackend(self.state_dir, name)
 
+    def managed(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """(provider, native id) -> (stack, address) of every instance the stacks manage."""
+        found: dict[tuple[str, str], tuple[str, str]] = {}
+        for name in self.stacks():
+            try:
+                state = self.backend(name).read()
+            except StateError:
+                continue
+            for rs in state.resources.values() if state else ():
+                if rs.type == "instance":
+                    found[(rs.provider, rs.id)] = (name, str(rs.address))
+        return found
+
 
 MAX_LOADED = 32  # stack versions with their drivers kept configured
 

@@ -280,6 +280,9 @@ class Ec2Driver:
     def metrics(self, instance: str) -> builtins.list[Metric]:
         return ec2_metrics.metrics(self.ec2, instance)
 
+    def quotas(self) -> dict[str, int | None]:
+        return ec2_metrics.quotas(self.ec2)
+
     # ---- blobs (S3 objects) ----------------------------------------------------------------
 
     @property

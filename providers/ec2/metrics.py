@@ -1,4 +1,4 @@
-"""An instance's CloudWatch metrics (namespace AWS/EC2) under Deltacloud's names, read in one
+"""The account's limits (DescribeAccountAttributes), and an instance's CloudWatch metrics (namespace AWS/EC2) under Deltacloud's names, read in one
 GetMetricData call: the minimum, maximum and average of each measure per 5-minute period over
 the last hour, as Deltacloud's EC2 driver asked for the last hour."""
 
@@ -93,3 +93,19 @@ def metrics(ec2: Ec2, instance: str, now: float | None = None) -> list[Metric]:
         )
         out.append(Metric(name, METRIC_UNITS[name], samples))
     return out
+
+
+# DescribeAccountAttributes' names -> the portable quota names
+ACCOUNT_LIMITS = {"max-instances": "instances", "max-elastic-ips": "addresses"}
+
+
+def quotas(ec2: Ec2) -> dict[str, int | None]:
+    found: dict[str, int | None] = {}
+    page = ec2.t.call(ec2.t.ec2, "describe_account_attributes", AttributeNames=list(ACCOUNT_LIMITS))
+    for attribute in page.get("AccountAttributes") or []:
+        name = ACCOUNT_LIMITS.get(attribute.get("AttributeName", ""))
+        values = attribute.get("AttributeValues") or []
+        if name and values:
+            text = str(values[0].get("AttributeValue", ""))
+            found[name] = int(text) if text.isdigit() else None
+    return found

@@ -445,7 +445,10 @@ class SimDriver:
         self._bucket(bucket)
         self._call(lambda: self.cloud.store.delete_blob(bucket, key))
 
-    # ---- metrics -------------------------------------------------------------------------
+    # ---- quotas and metrics --------------------------------------------------------------
+
+    def quotas(self) -> dict[str, int | None]:
+        return {"instances": self.config.max_instances}
 
     def metrics(self, instance: str) -> builtins.list[Metric]:
         from nubes.providers.sim import metrics

@@ -1,0 +1,142 @@
+"""The activity log: every change made through the CLI, the API or the console, with who made it,
+when, what it was and how it ended. One JSON line per change in `activity.jsonl` of the state
+folder, shared by every front end that uses that folder.
+
+A line is written with one `write` on a file opened for appending, so concurrent writers (a CLI
+apply beside a running server) never interleave. The log keeps the newest `KEEP` entries: when
+the file grows past twice that, it is rewritten with the newest half (atomically, under a lock).
+Nothing secret goes in: an entry names objects and outcomes, never parameters' values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+FILE = "activity.jsonl"
+KEEP = 50_000
+MAX_LINE = 4096  # bytes of one entry: longer text is cut, so one write stays one line
+
+
+class Via(StrEnum):
+    CLI = "cli"
+    API = "api"
+    CONSOLE = "console"
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: float  # seconds since the epoch
+    who: str
+    via: str  # a Via
+    action: str  # "apply", "stop", "destroy", "migrate", ...
+    target: str  # "stack web", "instance sim/i-1"
+    result: str  # "ok", "failed", "refused"
+    detail: str = ""
+    seq: int = field(default=0, compare=False)  # its place in the log, when read back
+
+    def to_json(self) -> dict[str, object]:
+        doc = asdict(self)
+        doc["at_text"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.at))
+        return doc
+
+
+class ActivityLog:
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / FILE
+        self._lock = threading.Lock()
+
+    def record(
+        self, who: str, via: Via, action: str, target: str, result: str, detail: str = ""
+    ) -> None:
+        entry = {
+            "at": round(time.time(), 3),
+            "who": who[:200],
+            "via": str(via),
+            "action": action[:100],
+            "target": target[:500],
+            "result": result[:40],
+            "detail": detail[:2000],
+        }
+        line = json.dumps(entry, ensure_ascii=True).encode()[:MAX_LINE]
+        if not line.endswith(b"}"):  # cut: keep it a valid document
+            entry["detail"] = ""
+            line = json.dumps(entry, ensure_ascii=True).encode()
+        with contextlib.suppress(OSError):  # a full disk must not fail the change itself
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            try:
+                os.write(fd, line + b"\n")
+                size = os.fstat(fd).st_size
+            finally:
+                os.close(fd)
+            if size > 2 * KEEP * 300:  # about twice KEEP lines of a usual size
+                self._trim()
+
+    def _trim(self) -> None:
+        with self._lock, open(self.path, "rb+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            lines = f.read().splitlines()
+            if len(lines) <= KEEP:
+                return
+            kept = b"\n".join(lines[-KEEP:]) + b"\n"
+            tmp = self.path.with_suffix(".tmp")
+            with open(tmp, "wb") as out:
+                out.write(kept)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+
+    def entries(self) -> list[Entry]:
+        """Every entry, oldest first (lines a crash cut short are skipped)."""
+        try:
+            with open(self.path, "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            return []
+        found = []
+        for seq, line in enumerate(raw.splitlines(), start=1):
+            try:
+                doc = json.loads(line)
+                found.append(
+                    Entry(
+                        float(doc["at"]),
+                        str(doc["who"]),
+                        str(doc["via"]),
+                        str(doc["action"]),
+                        str(doc["target"]),
+                        str(doc["result"]),
+                        str(doc.get("detail", "")),
+                        seq,
+                    )
+                )
+            except (ValueError, KeyError, TypeError):
+                continue
+        return found
+
+
+def matching(
+    entries: Iterable[Entry],
+    who: str = "",
+    via: str = "",
+    result: str = "",
+    text: str = "",
+) -> list[Entry]:
+    """The entries that pass every filter given (text: in the action, target or detail)."""
+    text = text.lower()
+    return [
+        e
+        for e in entries
+        if (not who or e.who == who)
+        and (not via or e.via == via)
+        and (not result or e.result == result)
+        and (not text or text in f"{e.action} {e.target} {e.detail}".lower())
+    ]

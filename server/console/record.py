@@ -1,0 +1,60 @@
+"""Every change made through the API (the console's included) goes in the activity log, with
+its result, and asks the cloud it changed for an early refresh, so open pages see it soon."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from nubes.engine.activity import Via
+from nubes.server.console import console_of
+from nubes.server.views import SINGULAR
+
+
+def describe(method: str, path: str, provider: str) -> tuple[str, str]:
+    """(action, target) of an API change: `POST /api/instances/i-1/stop` -> ("stop",
+    "instance sim/i-1")."""
+    parts = [p for p in path.split("/")[2:] if p]
+    if not parts:
+        return method.lower(), "api"
+    collection = parts[0]
+    kind = SINGULAR.get(collection, collection.rstrip("s")).replace("_", " ")
+    if collection in ("stacks", "migrations", "jobs"):
+        name = parts[1] if len(parts) > 1 else ""
+        verb = parts[-1] if len(parts) > 2 else ("discard" if method == "DELETE" else "create")
+        return verb, f"{kind} {name}".strip()
+    if len(parts) == 1:
+        return "create", f"{kind} on {provider}"
+    target = f"{kind} {provider}/{'/'.join(parts[1:2])}"
+    if len(parts) >= 3 and method == "POST":
+        return parts[2], target
+    if method == "DELETE":
+        return "destroy" if len(parts) == 2 else f"delete {'/'.join(parts[2:])}", target
+    return method.lower(), target
+
+
+def result_of(status: int) -> str:
+    if status < 400:
+        return "ok"
+    return "refused" if status < 500 and status != 409 else "failed"
+
+
+async def after_change(request: Request, response: Response) -> None:
+    console = console_of(request.app)
+    state = request.scope["state"]
+    provider = str(state.get("provider") or "")
+    action, target = describe(request.method, request.scope["path"], provider)
+    via = Via.CONSOLE if state.get("via") == "console" else Via.API
+    detail = "" if response.status_code < 400 else f"HTTP {response.status_code}"
+    await request.app.state.calls.run(
+        "files",
+        console.activity.record,
+        str(state.get("user") or "?"),
+        via,
+        action,
+        target,
+        result_of(response.status_code),
+        detail,
+    )
+    if response.status_code < 400:
+        console.inventory.poke(provider)
