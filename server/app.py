@@ -19,11 +19,11 @@ from nubes.engine.diag import DiagnosticsError
 from nubes.engine.drivers import configure_providers
 from nubes.engine.state import LockHeld, StateError
 from nubes.providers.errors import ProviderError
-from nubes.server import aggregate, blobs, stacks, storage
+from nubes.server import aggregate, blobs, plans, stacks, storage
 from nubes.server.auth import Authenticator
 from nubes.server.calls import Calls
 from nubes.server.config import ServerConfig
-from nubes.server.console import Console, pages
+from nubes.server.console import Console, pages, stackpages
 from nubes.server.console.bus import Bus
 from nubes.server.console.inventory import Inventory
 from nubes.server.console.record import after_change
@@ -68,6 +68,7 @@ ROUTERS = [
     blobs.router,
     storage.router,
     stacks.router,
+    plans.router,
     aggregate.router,
     keys.router,
     networks.router,
@@ -76,7 +77,7 @@ ROUTERS = [
 ]
 
 
-CONSOLE_ROUTERS = [pages.router]
+CONSOLE_ROUTERS = [pages.router, stackpages.router]
 
 
 def _console(request: Request) -> bool:
@@ -122,6 +123,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         Sorted(),
         state_dir,
     )
+    app.state.plans = plans.Plans()
     auth = app.state.auth = Authenticator(config)
     app.middleware("http")(
         make_middleware(config, auth, console.sessions, after_change, console.started)

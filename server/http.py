@@ -106,7 +106,12 @@ def choose_format(request: Request) -> str:
                     weight = float(value)
                 except ValueError:
                     weight = 0.0
-        fmt = {"application/json": "json", "application/xml": "xml", "text/xml": "xml"}.get(kind)
+        fmt = {
+            "application/json": "json",
+            "application/xml": "xml",
+            "text/xml": "xml",
+            "text/event-stream": "json",  # /api/events (its errors come as JSON)
+        }.get(kind)
         if fmt is None and kind in ("*/*", "application/*"):
             fmt = "xml"
         if fmt is not None and weight > 0 and (best is None or (weight, -order) > best[:2]):

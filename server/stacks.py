@@ -11,7 +11,7 @@ import json
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from nubes.engine import operations
+from nubes.engine.activity import ActivityLog, Via
 from nubes.engine.apply import ApplyOptions, Event, EventHooks, event
 from nubes.engine.diag import Diagnostics
 from nubes.engine.operations import Loaded
@@ -53,9 +54,18 @@ class Job:
     diagnostics: list[dict[str, Any]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)  # engine.apply.events' schema
     done: threading.Event = field(default_factory=threading.Event)
+    kind: str = "apply"  # apply, migrate
+    who: str = ""
+    via: Via = Via.API
+    publish: Callable[[dict[str, Any]], None] | None = None  # to the live channel
+
+    def add(self, e: Event) -> None:
+        self.events.append(e)
+        if self.publish is not None:
+            self.publish({"job": self.id, "stack": self.stack, "state": self.state, "event": e})
 
     def emit(self, kind: str, **fields: Any) -> None:
-        self.events.append(event(kind, **fields))
+        self.add(event(kind, **fields))
 
     def view(self, base: str) -> dict[str, Any]:
         return {
@@ -66,6 +76,7 @@ class Job:
             "summary": self.summary,
             "diagnostics": self.diagnostics,
             "events": f"{base}/jobs/{self.id}/events",
+            "kind": self.kind,
         }
 
 
@@ -85,6 +96,8 @@ class StackFiles:
         self._parsed: dict[Path, tuple[tuple[int, int, int], Stack | None]] = {}
         self._loaded: OrderedDict[tuple[str, str], Loaded] = OrderedDict()
         self.jobs: dict[str, Job] = {}
+        self.activity = ActivityLog(state_dir)
+        self.drift: dict[str, dict[str, float]] = {}  # stack -> the last reviewed plan's drift
 
     def stacks(self) -> dict[str, Stack]:
         found: dict[str, Stack] = {}
@@ -241,11 +254,26 @@ async def stacks_apply(request: Request, name: str) -> Response:
     files = _files(request)
     stack = await stack_named(request, name)
     found = await loaded(request, stack, await variables(request, stack))
-    job = Job(uuid.uuid4().hex[:12], name)
-    files.jobs[job.id] = job
+    job = new_job(request, name)
     threading.Thread(target=run_apply, args=(job, found, files), daemon=True).start()
     view = job.view(api_base(request))
     return JSONResponse({"job": view}, status_code=202, headers={"Location": view["href"]})
+
+
+def new_job(request: Request, stack: str, kind: str = "apply") -> Job:
+    """A job of this request's user, its progress published on the live channel."""
+    state = request.scope["state"]
+    bus = request.app.state.console.bus
+    job = Job(
+        uuid.uuid4().hex[:12],
+        stack,
+        kind=kind,
+        who=str(state.get("user") or whoami()),
+        via=Via.CONSOLE if state.get("via") == "console" else Via.API,
+        publish=lambda data: bus.publish("job", data),
+    )
+    _files(request).jobs[job.id] = job
+    return job
 
 
 def run_apply(job: Job, found: Loaded, files: StackFiles) -> None:
@@ -260,11 +288,13 @@ def run_apply(job: Job, found: Loaded, files: StackFiles) -> None:
         planned, outcome, diags = operations.plan_and_apply(
             found,
             files.backend(found.stack.name),
-            f"{whoami()} (api)",
+            f"{job.who} ({job.via})",
             review,
             options=ApplyOptions(),
-            hooks=EventHooks(job.events.append),
-            operation="apply (api)",
+            hooks=EventHooks(job.add),
+            operation=f"apply ({job.via})",
+            activity=files.activity,
+            via=job.via,
         )
         if planned is None:
             job.diagnostics = _diags_json(diags)
@@ -278,7 +308,7 @@ def run_apply(job: Job, found: Loaded, files: StackFiles) -> None:
     except StateError as exc:
         job.state, job.summary = "failed", str(exc)
     except Exception as exc:  # a bug: the job says so instead of vanishing
-        job.state, job.summary = "failed", f"internal error: {type(exc).__name__}: {exc}"
+        job.state, job.summary = "failed", f"a bug in nubes: {type(exc).__name__}: {exc}"
     finally:
         job.emit("job_end", state=job.state, summary=job.summary)
         job.done.set()

@@ -102,6 +102,10 @@ class Backend(Protocol):
 
     def force_unlock(self, lock_id: str) -> LockInfo: ...
 
+    def lock_holder(self) -> LockInfo | None:
+        """Who holds the lock to write now (None: nobody)."""
+        ...
+
     def record_apply(
         self, state: State, text: str, digest: str, file: str, who: str, summary: str
     ) -> None: ...

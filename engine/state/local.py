@@ -25,7 +25,7 @@ from nubes.engine.state.files import (
     refuse_linked_folders,
 )
 from nubes.engine.state.journal import Journal
-from nubes.engine.state.lock import LockInfo, StateLock, force_unlock
+from nubes.engine.state.lock import LockInfo, StateLock, force_unlock, holder
 from nubes.engine.state.model import STATE_FORMAT, State, StateError
 from nubes.engine.state.upgrade import upgrade
 
@@ -218,6 +218,9 @@ class LocalBackend:
 
     def force_unlock(self, lock_id: str) -> LockInfo:
         return force_unlock(self.lock_path, lock_id)
+
+    def lock_holder(self) -> LockInfo | None:
+        return holder(self.lock_path)
 
     def sibling(self, stack: str) -> LocalBackend:
         return LocalBackend(self.state_dir, stack)

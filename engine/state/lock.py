@@ -46,6 +46,7 @@ class LockInfo:
 class LockHeld(StateError):
     def __init__(self, info: LockInfo | None, path: Path, readers: bool = False) -> None:
         self.info = info
+        self.readers_only = readers
         if readers:
             message = (
                 "the state is being read by a plan in progress.\n"
@@ -185,6 +186,24 @@ def _held(path: Path) -> LockHeld:
         return LockHeld(None, path, readers=True)
     finally:
         os.close(fd)
+
+
+def holder(path: Path) -> LockInfo | None:
+    """Who holds the lock to write (an apply), or None when nobody does (plans may read)."""
+    found = _held(path)
+    if getattr(found, "readers_only", False):
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return found.info or LockInfo("?", "unknown", 0, "unknown", "")
+    finally:
+        os.close(fd)
+    return None
 
 
 def read_lock_info(path: Path) -> LockInfo | None:

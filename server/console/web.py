@@ -104,7 +104,9 @@ Viewer = Annotated[Session, Depends(signed_in)]
 def page(
     request: Request, session: Session, name: str, status: int = 200, **context: Any
 ) -> Response:
+    seq = console_of(request.app).bus.last  # the page shows everything up to this event
     html = templates.get_template(f"{name}.html").render(
+        seq=seq,
         user=session.user,
         csrf=session.csrf,
         nav=NAV,

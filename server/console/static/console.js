@@ -13,14 +13,14 @@
 
   // ---- the live channel: one EventSource per page, resumed across pages --------------------
   function connect() {
-    const last = sessionStorage.getItem("nubes-last-event");
-    const url = "/api/events" + (last ? "?after=" + encodeURIComponent(last) : "");
-    const source = new EventSource(url);
+    // the page shows everything up to the event it was rendered at: listen from there (a
+    // reconnect resumes by itself, the browser sending Last-Event-ID)
+    const seq = document.querySelector('meta[name="event-seq"]')?.content || "";
+    const source = new EventSource("/api/events" + (seq ? "?after=" + encodeURIComponent(seq) : ""));
     const live = $("#live");
     source.onopen = () => live && live.classList.add("on");
     source.onerror = () => live && live.classList.remove("on");
     const deliver = (kind) => (e) => {
-      if (e.lastEventId) sessionStorage.setItem("nubes-last-event", e.lastEventId);
       let data = {};
       try { data = JSON.parse(e.data); } catch (_) { return; }
       (handlers[kind] || []).forEach((fn) => fn(data));
@@ -157,6 +157,56 @@
     if (e.target.classList.contains("pick") || e.target.id === "select-all") countPicked();
   });
   document.addEventListener("htmx:afterSwap", countPicked);
+
+
+  // ---- stacks: plan, apply exactly the reviewed plan, discard; a job's live progress ------
+  const stackApi = (stack) => "/api/stacks/" + encodeURIComponent(stack);
+  document.addEventListener("click", async (e) => {
+    const planButton = e.target.closest("button[data-plan]");
+    const applyButton = e.target.closest("button[data-apply-plan]");
+    const discardButton = e.target.closest("button[data-discard-plan]");
+    const button = planButton || applyButton || discardButton;
+    if (!button) return;
+    const stack = button.closest("[data-stack]").dataset.stack;
+    button.disabled = true;
+    try {
+      if (planButton) {
+        const doc = await api("POST", stackApi(stack) + "/plans");
+        location.href = "/console/stacks/" + encodeURIComponent(stack) + "?plan=" + encodeURIComponent(doc.plan.id);
+      } else if (applyButton) {
+        const id = applyButton.dataset.applyPlan;
+        const doc = await api("POST", stackApi(stack) + "/plans/" + encodeURIComponent(id) + "/apply");
+        location.href = "/console/stacks/" + encodeURIComponent(stack) + "?job=" + encodeURIComponent(doc.job.id);
+      } else {
+        await api("DELETE", stackApi(stack) + "/plans/" + encodeURIComponent(discardButton.dataset.discardPlan));
+        location.href = "/console/stacks/" + encodeURIComponent(stack);
+      }
+    } catch (err) {
+      note(err.message, true);
+      button.disabled = false;
+    }
+  });
+  const stepKinds = { apply_start: "start", apply_complete: "done", apply_errored: "failed", apply_skipped: "skipped" };
+  on("job", (data) => {
+    const section = $("#job");
+    if (!section || section.dataset.job !== data.job) return;
+    const e = data.event;
+    const log = $("#log");
+    if (log) log.append(`${e.time} ${e.type} ${e.address || e.summary || ""} ${e.message || ""}\n`);
+    if (stepKinds[e.type]) {
+      const li = document.createElement("li");
+      li.className = e.type === "apply_complete" ? "done" : e.type === "apply_errored" ? "failed" : "";
+      li.textContent = `${stepKinds[e.type]}: ${e.action} ${e.address}` + (e.message ? ": " + e.message : "");
+      $("#steps").append(li);
+    }
+    if (e.type === "job_end") {
+      $("#job-state").textContent = e.state;
+      $("#job-summary").textContent = e.summary;
+      section.dataset.state = e.state;
+    } else {
+      $("#job-state").textContent = "running";
+    }
+  });
 
   // ---- charts ----------------------------------------------------------------------------
   const palette = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563"];

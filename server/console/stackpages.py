@@ -1,0 +1,148 @@
+"""The console's stack pages: the list (last apply, serial, lock, drift), and a stack's page
+with a reviewed plan's structured diff, an apply's live progress and log, the history with the
+diff of the stack file between applied versions, and the lock's holder. Planning, applying and
+discarding are the API's calls (server/plans.py), made by the page's script."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from nubes.engine.plan.planfile import plan_to_json
+from nubes.engine.state import StateError
+from nubes.server.console.web import Viewer, page
+from nubes.server.http import ApiError
+from nubes.server.stacks import StackFiles, stack_named
+
+router = APIRouter(include_in_schema=False)
+
+
+def _summary(files: StackFiles, name: str, stack: Any) -> dict[str, Any]:
+    backend = files.backend(name)
+    try:
+        state = backend.read()
+        problem = None
+    except StateError as exc:
+        state, problem = None, str(exc)
+    history = backend.history()
+    drift = files.drift.get(name)
+    return {
+        "name": name,
+        "file": str(stack.file),
+        "resources": len(stack.resources),
+        "managed": len(state.resources) if state else 0,
+        "serial": state.serial if state else None,
+        "last": history[-1] if history else None,
+        "lock": backend.lock_holder(),
+        "drift": drift,
+        "problem": problem,
+    }
+
+
+@router.get("/console/stacks")
+async def stacks(request: Request, session: Viewer) -> Response:
+    files: StackFiles = request.app.state.stack_files
+    calls = request.app.state.calls
+
+    def listed() -> list[dict[str, Any]]:
+        return [_summary(files, n, s) for n, s in sorted(files.stacks().items())]
+
+    return page(request, session, "stacks", stacks=await calls.run("files", listed))
+
+
+def changed_attributes(change: dict[str, Any]) -> list[tuple[str, Any, Any, bool]]:
+    """(name, before, after, forces replacement) of what a change changes: every attribute of
+    a create, the differing ones of an update or a replacement, none of a delete."""
+    before = change.get("before") or {}
+    after = change.get("after") or {}
+    unknown = change.get("after_unknown") or {}
+    replace = set(change.get("requires_replace") or [])
+    if change["action"] == "delete" or after is None:
+        return []
+    out = []
+    for key in sorted(set(before) | set(after) | set(unknown if isinstance(unknown, dict) else {})):
+        later = (
+            "(known after apply)"
+            if isinstance(unknown, dict) and unknown.get(key)
+            else after.get(key)
+        )
+        if change["action"] != "create" and before.get(key) == later:
+            continue
+        if later is None and key not in before:
+            continue
+        out.append((key, before.get(key), later, key in replace))
+    return out
+
+
+def _stack_file(entry: Any) -> str:
+    try:
+        return str(entry.stack_file.read_text(encoding="utf-8"))
+    except OSError:
+        return ""
+
+
+@router.get("/console/stacks/{name}")
+async def stack(request: Request, session: Viewer, name: str) -> Response:
+    files: StackFiles = request.app.state.stack_files
+    calls = request.app.state.calls
+    found = await stack_named(request, name)
+    summary = await calls.run("files", _summary, files, name, found)
+    history = await calls.run("files", files.backend(name).history)
+    params = request.query_params
+    reviewed = None
+    if params.get("plan"):
+        try:
+            reviewed = request.app.state.plans.get(name, params["plan"])
+        except ApiError:
+            reviewed = None
+    plan_doc = plan_to_json(reviewed.plan) if reviewed else None
+    if reviewed is not None:
+        files.drift[name] = {"count": len(reviewed.plan.drift), "at": reviewed.made_at}
+    job = files.jobs.get(params.get("job", ""))
+    diff = None
+    wanted = params.get("diff", "")
+    if wanted.isdigit():
+        serials = [e.serial for e in history]
+        if int(wanted) in serials:
+            i = serials.index(int(wanted))
+            new = await calls.run("files", _stack_file, history[i])
+            old = await calls.run("files", _stack_file, history[i - 1]) if i > 0 else ""
+            before = f"serial {history[i - 1].serial}" if i > 0 else "nothing"
+            diff = {
+                "serial": int(wanted),
+                "lines": list(
+                    difflib.unified_diff(
+                        old.splitlines(),
+                        new.splitlines(),
+                        before,
+                        f"serial {wanted}",
+                        lineterm="",
+                    )
+                ),
+            }
+    return page(
+        request,
+        session,
+        "stack",
+        s=summary,
+        history=list(reversed(history)),
+        reviewed=reviewed,
+        plan=plan_doc,
+        changed=changed_attributes,
+        job=job,
+        diff=diff,
+        show=params.get("show", ""),
+        shows=SHOWS,
+    )
+
+
+# a plan's counts -> the actions each counts (a replacement both adds and destroys)
+SHOWS = {
+    "add": ["create", "delete-create", "create-delete"],
+    "change": ["update"],
+    "destroy": ["delete", "delete-create", "create-delete"],
+    "migrate": ["migrate"],
+}

@@ -1,0 +1,197 @@
+"""Reviewed plans (additive to Deltacloud's API): plan a stack, look at the plan, then apply
+exactly it or discard it, as `nubes plan --out FILE` and `nubes apply FILE` do.
+
+* `POST /api/stacks/{name}/plans` (body: optional `{"variables": {...}}`) -> 201, the plan.
+* `GET /api/stacks/{name}/plans/{id}` -> the plan; `DELETE` -> 204 (discarded).
+* `POST /api/stacks/{name}/plans/{id}/apply` -> 202, a job that applies that plan and nothing
+  else: under the stack's lock it is checked as a saved plan file is (the state, the stack file
+  and the journal must not have moved since); a stale plan fails the job and changes nothing.
+
+A plan is kept for `KEEP_SECONDS` or until applied or discarded; the server keeps at most
+`MAX_PLANS`, dropping the oldest.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from nubes.engine import operations
+from nubes.engine.apply import ApplyOptions, EventHooks
+from nubes.engine.drivers import Drivers
+from nubes.engine.plan import Plan
+from nubes.engine.plan.planfile import plan_to_json
+from nubes.engine.state import StateError
+from nubes.server.http import ApiError
+from nubes.server.respond import api_base
+from nubes.server.stacks import (
+    Job,
+    StackFiles,
+    _diags_json,
+    loaded,
+    new_job,
+    offload,
+    stack_named,
+    variables,
+)
+
+KEEP_SECONDS = 3600.0
+MAX_PLANS = 200
+
+
+@dataclass
+class Reviewed:
+    id: str
+    stack: str
+    plan: Plan
+    drivers: Drivers
+    who: str
+    made_at: float = field(default_factory=time.time)
+    job: str | None = None  # the job that applied it
+
+    def view(self, base: str) -> dict[str, Any]:
+        href = f"{base}/stacks/{self.stack}/plans/{self.id}"
+        return {
+            "id": self.id,
+            "href": href,
+            "stack": self.stack,
+            "made_at": self.made_at,
+            "made_by": self.who,
+            "lineage": self.plan.lineage,
+            "serial": self.plan.serial,
+            "applied_by_job": self.job,
+            "apply": f"{href}/apply",
+            "plan": plan_to_json(self.plan),
+        }
+
+
+class Plans:
+    def __init__(self) -> None:
+        self._by_id: OrderedDict[str, Reviewed] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, reviewed: Reviewed) -> None:
+        with self._lock:
+            self._sweep()
+            self._by_id[reviewed.id] = reviewed
+            while len(self._by_id) > MAX_PLANS:
+                self._by_id.popitem(last=False)
+
+    def get(self, stack: str, id: str) -> Reviewed:
+        with self._lock:
+            self._sweep()
+            found = self._by_id.get(id)
+        if found is None or found.stack != stack:
+            raise ApiError(404, f"stack {stack} has no plan {id} (plans are kept for an hour)")
+        return found
+
+    def take(self, stack: str, id: str) -> Reviewed:
+        """The plan, removed: a plan is applied once."""
+        found = self.get(stack, id)
+        with self._lock:
+            if self._by_id.pop(id, None) is None:
+                raise ApiError(404, f"plan {id} is being applied or was discarded")
+        return found
+
+    def _sweep(self) -> None:
+        now = time.time()
+        for key, r in list(self._by_id.items()):
+            if now - r.made_at > KEEP_SECONDS:
+                del self._by_id[key]
+
+
+router = APIRouter()
+
+
+def _plans(request: Request) -> Plans:
+    plans: Plans = request.app.state.plans
+    return plans
+
+
+@router.post("/api/stacks/{name}/plans", status_code=201)
+async def plans_create(request: Request, name: str) -> Response:
+    files: StackFiles = request.app.state.stack_files
+    stack = await stack_named(request, name)
+    found = await loaded(request, stack, await variables(request, stack))
+    result, diags = await offload(
+        request,
+        operations.plan,
+        found,
+        files.backend(stack.name),
+        None,
+        operations.Locking.SHARED,
+        0.0,
+        "plan (api)",
+        pool=f"stack:{stack.name}",
+    )
+    if result is None:
+        return JSONResponse({"diagnostics": _diags_json(diags)}, status_code=400)
+    user = str(request.scope["state"].get("user") or "")
+    reviewed = Reviewed(uuid.uuid4().hex[:12], name, result, found.drivers, user)
+    _plans(request).add(reviewed)
+    view = reviewed.view(api_base(request))
+    return JSONResponse({"plan": view}, status_code=201, headers={"Location": view["href"]})
+
+
+@router.get("/api/stacks/{name}/plans/{id}")
+async def plans_show(request: Request, name: str, id: str) -> Response:
+    return JSONResponse({"plan": _plans(request).get(name, id).view(api_base(request))})
+
+
+@router.delete("/api/stacks/{name}/plans/{id}", status_code=204)
+async def plans_discard(request: Request, name: str, id: str) -> Response:
+    _plans(request).take(name, id)
+    return Response(status_code=204)
+
+
+@router.post("/api/stacks/{name}/plans/{id}/apply", status_code=202)
+async def plans_apply(request: Request, name: str, id: str) -> Response:
+    files: StackFiles = request.app.state.stack_files
+    reviewed = _plans(request).take(name, id)
+    job = new_job(request, name)
+    reviewed.job = job.id
+    threading.Thread(target=apply_reviewed, args=(job, reviewed, files), daemon=True).start()
+    view = job.view(api_base(request))
+    return JSONResponse({"job": view}, status_code=202, headers={"Location": view["href"]})
+
+
+def apply_reviewed(job: Job, reviewed: Reviewed, files: StackFiles) -> None:
+    """Apply one reviewed plan, checked under the lock as a saved plan file is."""
+    job.state = "running"
+    job.emit("job_start", stack=reviewed.stack, plan=reviewed.id)
+    backend = files.backend(reviewed.stack)
+    try:
+        with backend.lock(f"apply ({job.via})"):
+            problems = operations.stale(reviewed.plan, backend)
+            if problems.has_errors:
+                job.diagnostics = _diags_json(problems)
+                job.state, job.summary = "failed", next(iter(problems)).summary
+                return
+            job.emit("planned", summary=reviewed.plan.counts())
+            outcome = operations.apply(
+                reviewed.plan,
+                reviewed.drivers,
+                backend,
+                f"{job.who} ({job.via})",
+                ApplyOptions(),
+                EventHooks(job.add),
+                files.activity,
+                job.via,
+            )
+        job.summary = outcome.summary()
+        job.diagnostics = _diags_json(outcome.diags)
+        job.state = "failed" if outcome.failed else "succeeded"
+    except StateError as exc:
+        job.state, job.summary = "failed", str(exc)
+    except Exception as exc:  # a bug: the job says so instead of vanishing
+        job.state, job.summary = "failed", f"a bug in nubes: {type(exc).__name__}: {exc}"
+    finally:
+        job.emit("job_end", state=job.state, summary=job.summary)
+        job.done.set()
