@@ -258,7 +258,7 @@ def _run_apply(session: Session, result: Plan, parallelism: int, as_json: bool) 
             whoami(),
             ApplyOptions(parallelism=parallelism, stop=stop),
             progress,
-            ActivityLog(session.directory),
+            ActivityLog(session.state_dir),
         )
     finally:
         progress.close()

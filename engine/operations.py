@@ -157,7 +157,7 @@ def apply(
     outcome = execute(planned, drivers, backend, options, hooks)
     if activity is not None and (outcome.wrote or outcome.failed):
         activity.record(
-            who,
+            who.removesuffix(f" ({via})"),
             via,
             "destroy" if planned.destroy else "apply",
             f"stack {planned.stack.name}",

@@ -19,7 +19,7 @@ from nubes.engine.diag import DiagnosticsError
 from nubes.engine.drivers import configure_providers
 from nubes.engine.state import LockHeld, StateError
 from nubes.providers.errors import ProviderError
-from nubes.server import aggregate, blobs, plans, stacks, storage
+from nubes.server import aggregate, blobs, migrations, plans, stacks, storage
 from nubes.server.auth import Authenticator
 from nubes.server.calls import Calls
 from nubes.server.config import ServerConfig
@@ -69,6 +69,7 @@ ROUTERS = [
     storage.router,
     stacks.router,
     plans.router,
+    migrations.router,
     aggregate.router,
     keys.router,
     networks.router,
@@ -124,6 +125,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         state_dir,
     )
     app.state.plans = plans.Plans()
+    app.state.migrations = migrations.Migrations()
     auth = app.state.auth = Authenticator(config)
     app.middleware("http")(
         make_middleware(config, auth, console.sessions, after_change, console.started)

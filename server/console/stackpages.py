@@ -146,3 +146,36 @@ SHOWS = {
     "destroy": ["delete", "delete-create", "create-delete"],
     "migrate": ["migrate"],
 }
+
+
+@router.get("/console/migrate")
+async def migrate(request: Request, session: Viewer) -> Response:
+    """Choose a target for the picked instances (`i=PROVIDER/ID`, repeated); review a planned
+    migration (`m=ID`); follow its apply (`job=ID`)."""
+    files: StackFiles = request.app.state.stack_files
+    console_inv = request.app.state.console.inventory
+    picked = request.query_params.getlist("i")[:500]
+    rows = []
+    for item in picked:
+        provider, _, id_ = item.partition("/")
+        rows.append((item, console_inv.row(provider, id_)))
+    sources = {item.partition("/")[0] for item in picked}
+    targets = [p for p in console_inv.clouds if p not in sources or len(sources) > 1]
+    migration = None
+    if request.query_params.get("m"):
+        try:
+            migration = request.app.state.migrations.get(request.query_params["m"])
+        except ApiError:
+            migration = None
+    job = files.jobs.get(request.query_params.get("job", ""))
+    return page(
+        request,
+        session,
+        "migrate",
+        picked=rows,
+        targets=targets,
+        migration=migration,
+        view=migration.view("/api") if migration else None,
+        changed=changed_attributes,
+        job=job,
+    )

@@ -208,6 +208,37 @@
     }
   });
 
+
+  // ---- migration: plan for review, apply exactly the reviewed one, or discard --------------
+  document.addEventListener("click", async (e) => {
+    const plan = e.target.closest("button[data-plan-migration]");
+    const apply = e.target.closest("button[data-apply-migration]");
+    const discard = e.target.closest("button[data-discard-migration]");
+    const button = plan || apply || discard;
+    if (!button) return;
+    button.disabled = true;
+    try {
+      if (plan) {
+        const form = $("#migrate-form");
+        const doc = await api("POST", "/api/migrations", {
+          instances: $$("[data-pick]", form).map((li) => li.dataset.pick),
+          target: form.elements.target.value,
+          allow_data_loss: form.elements.allow_data_loss.checked,
+        });
+        location.href = "/console/migrate?m=" + encodeURIComponent(doc.migration.id);
+      } else if (apply) {
+        const doc = await api("POST", "/api/migrations/" + encodeURIComponent(apply.dataset.applyMigration) + "/apply");
+        location.href = "/console/migrate?job=" + encodeURIComponent(doc.job.id);
+      } else {
+        await api("DELETE", "/api/migrations/" + encodeURIComponent(discard.dataset.discardMigration));
+        location.href = "/console/instances";
+      }
+    } catch (err) {
+      note(err.message, true);
+      button.disabled = false;
+    }
+  });
+
   // ---- charts ----------------------------------------------------------------------------
   const palette = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563"];
   function chart(el, times, columns, height) {

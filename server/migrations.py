@@ -1,0 +1,369 @@
+"""Migration as a reviewed plan (additive to Deltacloud's API): move instances to another cloud
+the way a stack's user does, by changing the resource's `provider:`, planned for review first.
+
+* `POST /api/migrations` (JSON `{"instances": ["PROVIDER/ID", ...], "target": "PROVIDER",
+  "allow_data_loss": false}`) -> 201: for each stack that manages a chosen instance, the stack
+  file with the resource's `provider:` changed, planned (created on the target first, what
+  depends on it moved, the source destroyed last), with the plan's diagnostics, and the
+  instances that cannot be moved with the reason.
+* `GET /api/migrations/{id}`; `DELETE` -> 204 (discarded).
+* `POST /api/migrations/{id}/apply` -> 202, a job applying exactly the reviewed plans, stack by
+  stack, each checked under its lock (the state and the stack file unchanged since the review).
+  A stack whose apply succeeds has its file rewritten with the new provider (so the next plan
+  agrees); one whose target failed keeps its file, and its source instance stays in service.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from nubes.engine import operations
+from nubes.engine.apply import ApplyOptions, EventHooks
+from nubes.engine.operations import Loaded
+from nubes.engine.plan import Plan, PlanOptions
+from nubes.engine.plan.planfile import plan_to_json
+from nubes.engine.stack import Stack, digest_text, parse_stack
+from nubes.engine.state import StateError
+from nubes.server.http import ApiError
+from nubes.server.respond import api_base, json_body
+from nubes.server.stacks import Job, StackFiles, _diags_json, new_job, offload
+
+MAX_INSTANCES = 500
+MAX_KEPT = 100
+KEEP_SECONDS = 3600.0
+_SCALAR = re.compile(r"\"[^\"\n]*\"|'[^'\n]*'|[^\s#,{}\[\]]+")
+
+
+@dataclass
+class StackMove:
+    stack: str
+    file: Path
+    original_digest: str  # of the file as it was reviewed
+    text: str  # the file with the new provider
+    resources: list[str]
+    plan: Plan | None
+    loaded: Loaded | None
+    diagnostics: list[dict[str, Any]]
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "file": str(self.file),
+            "resources": self.resources,
+            "plan": plan_to_json(self.plan) if self.plan else None,
+            "diagnostics": self.diagnostics,
+            "ready": self.plan is not None,
+        }
+
+
+@dataclass
+class Migration:
+    id: str
+    target: str
+    who: str
+    moves: list[StackMove]
+    refused: list[dict[str, str]]
+    allow_data_loss: bool
+    made_at: float = field(default_factory=time.time)
+    job: str | None = None
+
+    def view(self, base: str) -> dict[str, Any]:
+        href = f"{base}/migrations/{self.id}"
+        return {
+            "id": self.id,
+            "href": href,
+            "target": self.target,
+            "made_by": self.who,
+            "made_at": self.made_at,
+            "allow_data_loss": self.allow_data_loss,
+            "stacks": [m.view() for m in self.moves],
+            "refused": self.refused,
+            "applied_by_job": self.job,
+            "apply": f"{href}/apply",
+        }
+
+
+def with_provider(stack: Stack, resource: str, target: str) -> tuple[str | None, str | None]:
+    """The stack file's text with `resource`'s `provider:` set to `target`, or why not."""
+    res = stack.resources.get(resource)
+    if res is None:
+        return None, f"the stack has no resource {resource}"
+    path = (*res.path, "provider")
+    if path not in stack.positions.values:
+        return None, f"{resource} takes the default provider: give it a provider: line first"
+    where = stack.at(path)
+    lines = stack.text.split("\n")
+    line = lines[where.line - 1]
+    start = where.column - 1
+    found = _SCALAR.match(line, start)
+    if found is None or "${" in found.group(0):
+        return None, f"{resource}'s provider is an expression: edit the stack to move it"
+    lines[where.line - 1] = line[:start] + json.dumps(target) + line[found.end() :]
+    return "\n".join(lines), None
+
+
+def _write_stack(path: Path, text: str) -> None:
+    """The stack file replaced atomically, keeping its mode."""
+    mode = path.stat().st_mode & 0o777
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def plan_migration(
+    files: StackFiles,
+    providers: list[str],
+    picked: list[str],
+    target: str,
+    allow_data_loss: bool,
+) -> tuple[list[StackMove], list[dict[str, str]]]:
+    """Group the chosen instances by the stack resource that manages them, and plan each stack
+    with those resources moved (runs in a thread: it refreshes the clouds)."""
+    managed = files.managed()
+    stacks = files.stacks()
+    wanted: dict[str, set[str]] = {}
+    refused = []
+    for item in picked:
+        provider, _, id_ = item.partition("/")
+        if provider not in providers or not id_:
+            refused.append({"instance": item, "reason": "name an instance as PROVIDER/ID"})
+            continue
+        if provider == target:
+            refused.append({"instance": item, "reason": f"it is on {target} already"})
+            continue
+        owner = managed.get((provider, id_))
+        if owner is None:
+            refused.append(
+                {
+                    "instance": item,
+                    "reason": "no stack of this server manages it: import it into a stack "
+                    "(nubes import) and list that stack in the server's configuration",
+                }
+            )
+            continue
+        stack, address = owner
+        wanted.setdefault(stack, set()).add(address.split("[", 1)[0])
+    moves = []
+    for name, resources in sorted(wanted.items()):
+        stack = stacks[name]
+        text: str | None = stack.text
+        problems = []
+        for resource in sorted(resources):
+            assert text is not None
+            edited, why = with_provider(_reparsed(stack, text), resource, target)
+            if edited is None:
+                problems.append({"severity": "error", "summary": f"{resource}: {why}"})
+            else:
+                text = edited
+        move = StackMove(
+            name, stack.file, stack.digest, text or "", sorted(resources), None, None, problems
+        )
+        moves.append(move)
+        if problems:
+            continue
+        new_stack, diags = parse_stack(move.text, stack.file)
+        if new_stack is None:
+            move.diagnostics = _diags_json(diags)
+            continue
+        found, diags = operations.configure(new_stack, {}, [], files.environ, files.state_dir)
+        if found is None:
+            move.diagnostics = _diags_json(diags)
+            continue
+        plan, diags = operations.plan(
+            found,
+            files.backend(name),
+            PlanOptions(allow_data_loss=allow_data_loss),
+            operations.Locking.SHARED,
+            0.0,
+            "plan (migration)",
+        )
+        move.plan, move.loaded, move.diagnostics = plan, found, _diags_json(diags)
+    return moves, refused
+
+
+def _reparsed(stack: Stack, text: str) -> Stack:
+    if text == stack.text:
+        return stack
+    again, _ = parse_stack(text, stack.file)
+    return again or stack
+
+
+class Migrations:
+    def __init__(self) -> None:
+        self._by_id: OrderedDict[str, Migration] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, migration: Migration) -> None:
+        with self._lock:
+            now = time.time()
+            for key, m in list(self._by_id.items()):
+                if now - m.made_at > KEEP_SECONDS:
+                    del self._by_id[key]
+            self._by_id[migration.id] = migration
+            while len(self._by_id) > MAX_KEPT:
+                self._by_id.popitem(last=False)
+
+    def get(self, id: str) -> Migration:
+        with self._lock:
+            found = self._by_id.get(id)
+        if found is None:
+            raise ApiError(404, f"no migration {id} (reviewed migrations are kept for an hour)")
+        return found
+
+    def take(self, id: str) -> Migration:
+        with self._lock:
+            found = self._by_id.pop(id, None)
+        if found is None:
+            raise ApiError(404, f"no migration {id}, or it is being applied or was discarded")
+        return found
+
+
+router = APIRouter()
+
+
+def _migrations(request: Request) -> Migrations:
+    found: Migrations = request.app.state.migrations
+    return found
+
+
+@router.post("/api/migrations", status_code=201)
+async def migrations_create(request: Request) -> Response:
+    doc = json_body(
+        await request.body(), 'the body must be JSON: {"instances": [...], "target": "..."}'
+    )
+    if not isinstance(doc, dict):
+        raise ApiError(400, 'the body must be a JSON object: {"instances": [...], "target": "..."}')
+    picked, target = doc.get("instances"), doc.get("target")
+    allow = doc.get("allow_data_loss", False)
+    providers = list(request.app.state.config.providers)
+    if not isinstance(picked, list) or not picked or not all(isinstance(i, str) for i in picked):
+        raise ApiError(400, "instances must be a list of PROVIDER/ID strings")
+    if len(picked) > MAX_INSTANCES:
+        raise ApiError(400, f"at most {MAX_INSTANCES} instances in one migration")
+    if not isinstance(target, str) or target not in providers:
+        raise ApiError(
+            400, f"target must be one of this server's providers: {', '.join(providers)}"
+        )
+    if not isinstance(allow, bool):
+        raise ApiError(400, "allow_data_loss must be true or false")
+    files: StackFiles = request.app.state.stack_files
+    moves, refused = await offload(
+        request,
+        plan_migration,
+        files,
+        providers,
+        [i[:2048] for i in picked],
+        target,
+        allow,
+        pool="stack:migrations",
+    )
+    user = str(request.scope["state"].get("user") or "")
+    migration = Migration(uuid.uuid4().hex[:12], target, user, moves, refused, allow)
+    _migrations(request).add(migration)
+    view = migration.view(api_base(request))
+    return JSONResponse({"migration": view}, status_code=201, headers={"Location": view["href"]})
+
+
+@router.get("/api/migrations/{id}")
+async def migrations_show(request: Request, id: str) -> Response:
+    return JSONResponse({"migration": _migrations(request).get(id).view(api_base(request))})
+
+
+@router.delete("/api/migrations/{id}", status_code=204)
+async def migrations_discard(request: Request, id: str) -> Response:
+    _migrations(request).take(id)
+    return Response(status_code=204)
+
+
+@router.post("/api/migrations/{id}/apply", status_code=202)
+async def migrations_apply(request: Request, id: str) -> Response:
+    found = _migrations(request).get(id)
+    if not any(m.plan is not None for m in found.moves):
+        raise ApiError(400, "nothing in this migration can be applied: see its diagnostics")
+    migration = _migrations(request).take(id)
+    job = new_job(request, ",".join(m.stack for m in migration.moves), kind="migrate")
+    migration.job = job.id
+    files: StackFiles = request.app.state.stack_files
+    threading.Thread(target=run_migration, args=(job, migration, files), daemon=True).start()
+    view = job.view(api_base(request))
+    return JSONResponse({"job": view}, status_code=202, headers={"Location": view["href"]})
+
+
+def run_migration(job: Job, migration: Migration, files: StackFiles) -> None:
+    job.state = "running"
+    job.emit("job_start", stack=job.stack, migration=migration.id, target=migration.target)
+    results = []
+    try:
+        for move in migration.moves:
+            if move.plan is None or move.loaded is None:
+                results.append(f"{move.stack}: not planned")
+                continue
+            results.append(_apply_move(job, move, files))
+        failed = any(not r.endswith("moved") for r in results)
+        job.state = "failed" if failed else "succeeded"
+        job.summary = "; ".join(results)
+    except Exception as exc:  # a bug: the job says so instead of vanishing
+        job.state, job.summary = "failed", f"a bug in nubes: {type(exc).__name__}: {exc}"
+    finally:
+        job.emit("job_end", state=job.state, summary=job.summary)
+        job.done.set()
+
+
+def _apply_move(job: Job, move: StackMove, files: StackFiles) -> str:
+    assert move.plan is not None and move.loaded is not None
+    backend = files.backend(move.stack)
+    try:
+        with backend.lock(f"migrate ({job.via})"):
+            state = backend.read()
+            now = (state.lineage, state.serial) if state else (None, None)
+            on_disk = digest_text(move.file.read_text(encoding="utf-8"))
+            if now != (move.plan.lineage, move.plan.serial) or on_disk != move.original_digest:
+                job.emit("stale", stack=move.stack)
+                return (
+                    f"{move.stack}: the state or the stack file changed since the review; "
+                    "nothing was changed"
+                )
+            if backend.journal.intents():
+                return f"{move.stack}: an interrupted apply must be resolved first (plan it)"
+            outcome = operations.apply(
+                move.plan,
+                move.loaded.drivers,
+                backend,
+                f"{job.who} ({job.via})",
+                ApplyOptions(),
+                EventHooks(job.add),
+                files.activity,
+                job.via,
+            )
+            job.diagnostics.extend(_diags_json(outcome.diags))
+            if outcome.failed:
+                return (
+                    f"{move.stack}: {outcome.summary()}; the target failed, the source instances "
+                    "stay in service and the stack file is unchanged"
+                )
+            _write_stack(move.file, move.text)
+            return f"{move.stack}: {outcome.summary()}; moved"
+    except (StateError, OSError) as exc:
+        return f"{move.stack}: {exc}"
