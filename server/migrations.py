@@ -163,8 +163,8 @@ def plan_migration(
                 }
             )
             continue
-        stack, address = owner
-        wanted.setdefault(stack, set()).add(address.split("[", 1)[0])
+        owner_stack, address = owner
+        wanted.setdefault(owner_stack, set()).add(address.split("[", 1)[0])
     moves = []
     for name, resources in sorted(wanted.items()):
         stack = stacks[name]

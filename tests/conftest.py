@@ -27,6 +27,7 @@ SLOW = (
     "tests/test_bad_input.py",
     "tests/test_packaging.py",
     "tests/clients/",
+    "tests/console/test_console_browser.py",
 )
 
 

@@ -22,8 +22,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(config: ServerConfig, state_dir: Path) -> tuple[uvicorn.Server, str]:
-    app = create_app(config, state_dir, {})
+def serve(
+    config: ServerConfig, state_dir: Path, environ: dict[str, str] | None = None
+) -> tuple[uvicorn.Server, str]:
+    app = create_app(config, state_dir, environ or {})
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(

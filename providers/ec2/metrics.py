@@ -1,4 +1,5 @@
-"""The account's limits (DescribeAccountAttributes), and an instance's CloudWatch metrics (namespace AWS/EC2) under Deltacloud's names, read in one
+"""The account's limits (DescribeAccountAttributes), and an instance's CloudWatch metrics
+(namespace AWS/EC2) under Deltacloud's names, read in one
 GetMetricData call: the minimum, maximum and average of each measure per 5-minute period over
 the last hour, as Deltacloud's EC2 driver asked for the last hour."""
 

@@ -132,12 +132,11 @@ async def instance(request: Request, session: Viewer, provider: str, id: str) ->
         raise ApiError(404, f"no cloud {provider!r}")
     calls = request.app.state.calls
     driver = calls.drivers[provider]
+    problem: str | None = None
     try:
         obj = await calls.run_for(provider, driver.read, "instance", id)
     except ProviderError as exc:
         obj, problem = None, f"{exc.code}: {exc}"
-    else:
-        problem = None
     row = console.inventory.row(provider, id)
     if obj is None and row is None:
         raise ApiError(404, f"no instance {id!r} on {provider!r}")

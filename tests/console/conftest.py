@@ -88,6 +88,9 @@ def browser_like(site: Site) -> Iterator[httpx.Client]:
 @pytest.fixture
 def api(site: Site) -> Iterator[httpx.Client]:
     with httpx.Client(
-        base_url=site.url, auth=("admin", PASSWORD), timeout=30, headers={"Accept": "application/json"}
+        base_url=site.url,
+        auth=("admin", PASSWORD),
+        timeout=30,
+        headers={"Accept": "application/json"},
     ) as c:
         yield c

@@ -160,8 +160,10 @@ def test_instances_filter_sort_and_page_on_the_server(
     page3 = browser_like.get("/console/instances?q=fleet-&size=5&sort=-name&page=3").text
     assert _rows(page3) == ["fleet-01", "fleet-00"]
     stopped = _wait(
-        lambda: _rows(browser_like.get("/console/instances?q=fleet-&state=stopped").text)
-        == ["fleet-00"]
+        lambda: (
+            _rows(browser_like.get("/console/instances?q=fleet-&state=stopped").text)
+            == ["fleet-00"]
+        )
     )
     assert stopped
     assert _rows(browser_like.get("/console/instances?q=fleet-&provider=lab").text) == []
@@ -281,8 +283,7 @@ def test_the_live_channel_carries_a_change_and_resumes_from_last_event_id(
 
     def has_probe(found: list[dict[str, Any]]) -> bool:
         return any(
-            e.get("event") == "instances"
-            and any(r["id"] == id_ for r in e["data"]["changed"])
+            e.get("event") == "instances" and any(r["id"] == id_ for r in e["data"]["changed"])
             for e in found
         )
 
@@ -360,7 +361,9 @@ def test_migrating_a_managed_instance_moves_it_and_rewrites_its_stack(
         plan = browser_like.post("/api/stacks/web/plans").json()["plan"]
         job = browser_like.post(f"/api/stacks/web/plans/{plan['id']}/apply").json()["job"]
         _wait(lambda: api.get(f"/api/jobs/{job['id']}").json()["job"]["state"] == "succeeded")
-    app = next(r for r in api.get("/api/stacks/web/state").json()["resources"] if r["address"] == "app")
+    app = next(
+        r for r in api.get("/api/stacks/web/state").json()["resources"] if r["address"] == "app"
+    )
     assert app["provider"] == "home"
     unmanaged = _create(api, "home", "loner")
     assert _wait(lambda: browser_like.get("/console/instances?stack=web").text.count("row-") == 1)
@@ -379,7 +382,9 @@ def test_migrating_a_managed_instance_moves_it_and_rewrites_its_stack(
     _wait(lambda: api.get(f"/api/jobs/{job['id']}").json()["job"]["state"] != "running")
     shown = api.get(f"/api/jobs/{job['id']}").json()["job"]
     assert shown["state"] == "succeeded", shown
-    moved = next(r for r in api.get("/api/stacks/web/state").json()["resources"] if r["address"] == "app")
+    moved = next(
+        r for r in api.get("/api/stacks/web/state").json()["resources"] if r["address"] == "app"
+    )
     assert moved["provider"] == "lab"
     assert api.get(f"/api;provider=lab/instances/{moved['id']}").status_code == 200
     old = api.get(f"/api;provider=home/instances/{app['id']}")
