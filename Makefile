@@ -71,6 +71,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/api_load.py
 	$(BIN)/python bench/cli_startup.py
+	$(BIN)/python bench/console_scale.py
 
 check: $(STAMP)
 	$(BIN)/ruff check .

@@ -47,11 +47,16 @@ class Cloud:
     took: float = 0.0
     error: str | None = None
     busy: bool = False  # a refresh is in flight (or hung in its thread)
+    by_state: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATES, 0))
 
-    def card(self, now: float | None = None) -> dict[str, Any]:
+    def count_states(self) -> None:
         by_state = dict.fromkeys(STATES, 0)
         for row in self.rows.values():
             by_state[row["state"]] = by_state.get(row["state"], 0) + 1
+        self.by_state = by_state
+
+    def card(self, now: float | None = None) -> dict[str, Any]:
+        by_state = dict(self.by_state)
         age = None if self.fetched_at is None else max(0.0, (now or time.time()) - self.fetched_at)
         return {
             "provider": self.provider,
@@ -156,6 +161,7 @@ class Inventory:
         self._first: dict[str, asyncio.Event] = {}
         self._last_count: dict[str, tuple[float, int]] = {}
         self.version = 0  # bumped on every change of any cloud's rows (for caches of views)
+        self._rows: tuple[int, list[dict[str, Any]], list[str]] = (-1, [], [])
 
     def start(self) -> None:
         if self._tasks:
@@ -234,6 +240,7 @@ class Inventory:
         was_ok = cloud.error is None and cloud.fetched_at is not None
         card_before = (cloud.counts, cloud.quotas)
         cloud.rows, cloud.counts, cloud.quotas = new, found["counts"], found["quotas"]
+        cloud.count_states()
         cloud.fetched_at, cloud.took, cloud.error = time.time(), took, None
         if changed or gone:
             self.version += 1
@@ -302,7 +309,16 @@ class Inventory:
     # ---- reads for the pages ---------------------------------------------------------------
 
     def rows(self) -> list[dict[str, Any]]:
-        return [row for cloud in self.clouds.values() for row in cloud.rows.values()]
+        """Every cloud's rows (one list per inventory version: a page does not rebuild it)."""
+        if self._rows[0] != self.version:
+            rows = [row for cloud in self.clouds.values() for row in cloud.rows.values()]
+            stacks = sorted({r["stack"] for r in rows if r["stack"]})
+            self._rows = (self.version, rows, stacks)
+        return self._rows[1]
+
+    def stack_names(self) -> list[str]:
+        self.rows()
+        return self._rows[2]
 
     def row(self, provider: str, id: str) -> dict[str, Any] | None:
         cloud = self.clouds.get(provider)

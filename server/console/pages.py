@@ -108,7 +108,7 @@ async def instances(request: Request, session: Viewer) -> Response:
     query, problems = Query.parse(dict(request.query_params))
     inv = console.inventory
     found = console.sorted.page(inv.rows(), inv.version, query)
-    stacks = sorted({r["stack"] for r in inv.rows() if r["stack"]})
+    stacks = inv.stack_names()
     context: dict[str, Any] = {
         "found": found,
         "q": query,
