@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from dataclasses import asdict
 
 import click
 
 from nubes.cli import render
 from nubes.cli.session import (
+    Fail,
     Session,
     check,
     err_console,
@@ -27,11 +27,12 @@ from nubes.cli.session import (
 )
 from nubes.engine.addrs import InstanceAddr, parse_instance_addr
 from nubes.engine.drivers import configure_drivers
+from nubes.engine.importing import destination_problem, import_object
 from nubes.engine.inventory import inventory
 from nubes.engine.stack import Stack, resolve_variables
-from nubes.engine.state import Backend, ResourceState, State, StateError
+from nubes.engine.state import ResourceState, State
 from nubes.providers.errors import ProviderError
-from nubes.providers.protocol import STACK_TAG, Claims, CloudObject, Ownership
+from nubes.providers.protocol import Claims
 
 
 def _addr(text: str) -> InstanceAddr:
@@ -48,54 +49,9 @@ def _state(session_state: State | None, stack: str) -> State:
 
 
 def _check_destination(stack: Stack, addr: InstanceAddr, type: str, verb: str, what: str) -> None:
-    """An address may only receive an object that the stack declares there, of its type."""
-    res = stack.resources.get(addr.name)
-    if res is None:
-        raise fail(
-            f"cannot {verb} {what} to {addr}: the stack has no resource {addr.name!r}",
-            "write the resource into the stack first; nothing was changed",
-        )
-    if res.lookup is not None:
-        raise fail(
-            f"cannot {verb} {what} to {addr}: {addr.name} looks an object up, and nubes does not "
-            "manage what it looks up; nothing was changed"
-        )
-    if res.type != type:
-        raise fail(
-            f"cannot {verb} {what} to {addr}: {addr.name} is a {res.type}, not a {type}",
-            "an address only holds objects of its resource's type; nothing was changed",
-        )
-    expanded = "count" if res.count is not None else "for_each" if res.for_each is not None else ""
-    fits = {
-        "count": isinstance(addr.key, int),
-        "for_each": isinstance(addr.key, str),
-        "": addr.key is None,
-    }[expanded]
-    if not fits:
-        raise fail(
-            f"{addr} does not match how {addr.name} is declared",
-            'use an index (web[0]) with count, a key (web["k"]) with for_each, '
-            "and none otherwise; nothing was changed",
-        )
-
-
-def _check_unmanaged(state: State, stack: str, provider: str, obj: CloudObject) -> None:
-    """An object is managed at one address of one stack, never two."""
-    for rs in [*state.resources.values(), *state.deposed]:
-        if rs.provider == provider and rs.type == obj.type and rs.id == obj.id:
-            raise fail(
-                f"{obj.type} {obj.id} is already managed as {rs.address}",
-                "two addresses managing one object would change it twice and destroy it twice; "
-                f"to give it a new address, use nubes state mv {rs.address} <new address>. "
-                "Nothing was changed.",
-            )
-    owner = obj.tags.get(STACK_TAG)
-    if owner is not None and owner not in (stack, "api"):
-        raise fail(
-            f"{obj.type} {obj.id} belongs to stack {owner!r} (as {obj.address or '?'})",
-            f"forget it there first (nubes state rm, in stack {owner}), then import it here. "
-            "Nothing was changed.",
-        )
+    problem = destination_problem(stack, addr, type, verb, what)
+    if problem:
+        raise fail(*problem)
 
 
 def _release_tags(session: Session, removed: list[ResourceState]) -> None:
@@ -114,27 +70,6 @@ def _release_tags(session: Session, removed: list[ResourceState]) -> None:
             driver.unclaim(rs.type, rs.id)
         except ProviderError as exc:
             err_console().print(f"{rs.address}: its ownership tags stay ({exc.code}: {exc}).")
-
-
-def _check_other_stacks(backend: Backend, provider: str, obj: CloudObject) -> None:
-    """An object another stack in this state store manages (one that a cloud without tags, or
-    an older nubes, left untagged) is refused too."""
-    for name in backend.stack_names():
-        if name == backend.stack:
-            continue
-        try:
-            other = backend.sibling(name).read()
-        except StateError:
-            continue  # not a state of ours, or damaged: its own commands will say so
-        if other is None:
-            continue
-        for rs in [*other.resources.values(), *other.deposed]:
-            if rs.type == obj.type and rs.id == obj.id:
-                raise fail(
-                    f"{obj.type} {obj.id} is managed by stack {name!r} (as {rs.address})",
-                    f"forget it there first (nubes state rm, in stack {name}), then import it "
-                    "here. Nothing was changed.",
-                )
 
 
 def register_state_commands(cli: click.Group) -> None:
@@ -298,47 +233,13 @@ def register_state_commands(cli: click.Group) -> None:
         session = open_session(stack_file, state_dir, var_pairs, var_files)
         assert session.drivers is not None
         addr = _addr(address)
-        res = session.stack.resources.get(addr.name)
-        if res is None:
-            raise fail(
-                f"the stack has no resource {addr.name!r}",
-                "write the resource into the stack first, then import into it",
-            )
-        _check_destination(session.stack, addr, res.type, "import", f"{res.type} {native_id}")
-        with session.backend.lock("import", lock_timeout):
-            state = session.backend.read() or State(session.stack.name)
-            if addr in state.resources:
-                raise fail(f"{address} is already in state (id {state.resources[addr].id})")
-            try:
-                obj = session.drivers[res.provider].read(res.type, native_id)
-            except ProviderError as exc:
-                raise fail(f"reading {res.type} {native_id} failed: {exc}") from None
-            if obj is None:
-                raise fail(f"provider {res.provider!r} has no {res.type} with id {native_id!r}")
-            _check_unmanaged(state, session.stack.name, res.provider, obj)
-            _check_other_stacks(session.backend, res.provider, obj)
-            driver = session.drivers[res.provider]
-            token = uuid.uuid4().hex
-            if isinstance(driver, Claims):  # tagged as this stack's, as a create would have
-                try:
-                    driver.claim(res.type, obj.id, Ownership(session.stack.name, address, token))
-                except ProviderError as exc:
-                    raise fail(
-                        f"tagging {res.type} {native_id} as this stack's failed: {exc}"
-                    ) from None
-            schema = driver.schema()[res.type]
-            state.resources[addr] = ResourceState(
-                addr,
-                res.type,
-                res.provider,
-                obj.id,
-                obj.attributes,
-                sensitive=sorted(
-                    schema.sensitive | sensitivity(session).resources.get(res.name, frozenset())
-                ),
-                token=token if isinstance(driver, Claims) else None,
-            )
-            session.backend.write(state)
+        hidden = sensitivity(session).resources.get(addr.name, frozenset())
+        imported, diags = import_object(
+            session.stack, session.drivers, session.backend, addr, native_id, hidden, lock_timeout
+        )
+        if imported is None:
+            raise Fail(diags)
+        res = session.stack.resources[addr.name]
         out_console().print(
             f"Imported {res.type} {native_id} as {address}. "
             "Run nubes plan to see how it differs from the stack."
