@@ -102,7 +102,9 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
     )
     app.state.config = config
     app.state.drivers = drivers
-    files = app.state.stack_files = StackFiles(list(config.stacks), state_dir, environ)
+    files = app.state.stack_files = StackFiles(
+        list(config.stacks), state_dir, environ, config.providers, drivers.by_provider
+    )
     limits = config.limits
     calls = app.state.calls = Calls(
         drivers.by_provider, limits.provider_threads, limits.provider_seconds

@@ -5,7 +5,10 @@ the way a stack's user does, by changing the resource's `provider:`, planned for
   "allow_data_loss": false}`) -> 201: for each stack that manages a chosen instance, the stack
   file with the resource's `provider:` changed, planned (created on the target first, what
   depends on it moved, the source destroyed last), with the plan's diagnostics, and the
-  instances that cannot be moved with the reason.
+  instances that cannot be moved with the reason. An instance no stack manages is first
+  imported into a stack of its own (`console-stacks/moved-PROVIDER-ID.yaml` in the state
+  folder, its image by portable name and its size by CPUs and memory), which the server lists
+  from then on.
 * `GET /api/migrations/{id}`; `DELETE` -> 204 (discarded).
 * `POST /api/migrations/{id}/apply` -> 202, a job applying exactly the reviewed plans, stack by
   stack, each checked under its lock (the state and the stack file unchanged since the review).
@@ -37,6 +40,8 @@ from nubes.engine.plan import Plan, PlanOptions
 from nubes.engine.plan.planfile import plan_to_json
 from nubes.engine.stack import Stack, digest_text, parse_stack
 from nubes.engine.state import StateError
+from nubes.providers.errors import ProviderError
+from nubes.server.console.inventory import portable_images as portable_names
 from nubes.server.http import ApiError
 from nubes.server.respond import api_base, json_body
 from nubes.server.stacks import Job, StackFiles, _diags_json, new_job, offload
@@ -155,14 +160,13 @@ def plan_migration(
             continue
         owner = managed.get((provider, id_))
         if owner is None:
-            refused.append(
-                {
-                    "instance": item,
-                    "reason": "no stack of this server manages it: import it into a stack "
-                    "(nubes import) and list that stack in the server's configuration",
-                }
-            )
-            continue
+            # an instance no stack manages gets a stack of its own, and is imported into it
+            adopted, why = adopt(files, provider, id_)
+            if adopted is None:
+                refused.append({"instance": item, "reason": why})
+                continue
+            owner = adopted
+            stacks = files.stacks()
         owner_stack, address = owner
         wanted.setdefault(owner_stack, set()).add(address.split("[", 1)[0])
     moves = []
@@ -172,9 +176,9 @@ def plan_migration(
         problems = []
         for resource in sorted(resources):
             assert text is not None
-            edited, why = with_provider(_reparsed(stack, text), resource, target)
+            edited, cannot = with_provider(_reparsed(stack, text), resource, target)
             if edited is None:
-                problems.append({"severity": "error", "summary": f"{resource}: {why}"})
+                problems.append({"severity": "error", "summary": f"{resource}: {cannot}"})
             else:
                 text = edited
         move = StackMove(
@@ -201,6 +205,89 @@ def plan_migration(
         )
         move.plan, move.loaded, move.diagnostics = plan, found, _diags_json(diags)
     return moves, refused
+
+
+ADOPTED = "console-stacks"  # the state folder's subfolder of stacks the console made
+
+
+def adopt(files: StackFiles, provider: str, id_: str) -> tuple[tuple[str, str] | None, str]:
+    """A stack of its own for an instance no stack manages (in the state folder's
+    `console-stacks/`, listed by the server from then on), with the instance imported into it:
+    ((stack, address), "") or (None, why not)."""
+    from nubes.engine.addrs import InstanceAddr
+    from nubes.engine.importing import import_object
+    from nubes.providers.catalog import DEFAULT_IMAGES
+
+    calls_driver = files.provider_drivers.get(provider)
+    config = files.provider_configs.get(provider)
+    if calls_driver is None or config is None:
+        return None, f"no provider {provider!r}"
+    try:
+        obj = calls_driver.read("instance", id_)
+        profiles = {p.id: p for p in calls_driver.hardware_profiles()}
+        names = portable_names(provider, calls_driver)
+    except ProviderError as exc:
+        return None, f"reading it failed: {exc.code}: {exc}"
+    if obj is None:
+        return None, f"{provider} has no instance {id_}"
+    a = obj.attributes
+    image = str(a.get("image") or "")
+    portable = image if image in DEFAULT_IMAGES else names.get(str(a.get("image_id") or image))
+    if portable is None:
+        return None, (
+            f"its image {image or '?'} has no portable name in the catalog, so no other cloud "
+            "can start it: add the image to a catalog and import it into a stack yourself"
+        )
+    profile = profiles.get(str(a.get("hardware_profile") or ""))
+    if profile is None or isinstance(profile.cpus, tuple) or isinstance(profile.memory_gb, tuple):
+        size: Any = {"cpus": a.get("cpus") or 1, "memory_gb": a.get("memory_gb") or 1}
+    else:
+        size = {"cpus": profile.cpus, "memory_gb": profile.memory_gb}
+    name = "moved-" + re.sub(r"[^A-Za-z0-9_-]", "-", f"{provider}-{id_}")[:80]
+    folder = files.state_dir / ADOPTED
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = folder / f"{name}.yaml"
+    doc = {
+        "nubes": 1,
+        "name": name,
+        "providers": {
+            n: {"driver": c.driver, **c.config} for n, c in files.provider_configs.items()
+        },
+        "resources": {
+            "server": {
+                "type": "instance",
+                "provider": provider,
+                "name": str(a.get("name") or id_),
+                "image": portable,
+                "size": size,
+            }
+        },
+    }
+    import yaml
+
+    text = f"# made by the nubes console to move {provider}/{id_}\n" + yaml.safe_dump(
+        doc, sort_keys=False, default_flow_style=False
+    )
+    stack, diags = parse_stack(text, path)
+    if stack is None:
+        return None, "; ".join(d.summary for d in diags)
+    found, diags = operations.configure(stack, {}, [], files.environ, files.state_dir)
+    if found is None:
+        return None, "; ".join(d.summary for d in diags)
+    imported, diags = import_object(
+        stack, found.drivers, files.backend(name), InstanceAddr("server"), id_
+    )
+    if imported is None:
+        return None, "; ".join(d.summary for d in diags)
+    _write_new(path, text)
+    files.add(path)
+    return (name, "server"), ""
+
+
+def _write_new(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
 
 
 def _reparsed(stack: Stack, text: str) -> Stack:

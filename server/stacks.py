@@ -28,8 +28,10 @@ from nubes.engine.plan import Plan
 from nubes.engine.plan.planfile import plan_to_json
 from nubes.engine.sensitive import declared_schemas, public_state, stack_sensitivity
 from nubes.engine.stack import Stack, load_stack
+from nubes.engine.stack.model import Provider
 from nubes.engine.state import Backend, LocalBackend, StateError
 from nubes.engine.state.lock import whoami
+from nubes.providers.protocol import Driver
 from nubes.server import views
 from nubes.server.calls import Calls
 from nubes.server.http import ApiError
@@ -88,8 +90,20 @@ class StackFiles:
     """The server's stacks, parsed once per version of each file, and their configured drivers
     once per stack version and variables (a request re-reads nothing that did not change)."""
 
-    def __init__(self, paths: list[Path], state_dir: Path, environ: Mapping[str, str]) -> None:
-        self.paths = paths
+    def __init__(
+        self,
+        paths: list[Path],
+        state_dir: Path,
+        environ: Mapping[str, str],
+        providers: Mapping[str, Provider] | None = None,
+        drivers: Mapping[str, Driver] | None = None,
+    ) -> None:
+        # the configured stacks, and those the console made (migrating instances no stack
+        # managed) in the state folder's console-stacks/
+        made = sorted((state_dir / "console-stacks").glob("*.yaml"))
+        self.paths = [*paths, *(p for p in made if p not in paths)]
+        self.provider_configs = dict(providers or {})
+        self.provider_drivers = dict(drivers or {})
         self.state_dir = state_dir
         self.environ = environ
         self._lock = threading.Lock()
@@ -98,6 +112,11 @@ class StackFiles:
         self.jobs: dict[str, Job] = {}
         self.activity = ActivityLog(state_dir)
         self.drift: dict[str, dict[str, float]] = {}  # stack -> the last reviewed plan's drift
+
+    def add(self, path: Path) -> None:
+        with self._lock:
+            if path not in self.paths:
+                self.paths.append(path)
 
     def stacks(self) -> dict[str, Stack]:
         found: dict[str, Stack] = {}

@@ -361,33 +361,39 @@ def test_migrating_a_managed_instance_moves_it_and_rewrites_its_stack(
         plan = browser_like.post("/api/stacks/web/plans").json()["plan"]
         job = browser_like.post(f"/api/stacks/web/plans/{plan['id']}/apply").json()["job"]
         _wait(lambda: api.get(f"/api/jobs/{job['id']}").json()["job"]["state"] == "succeeded")
-    app = next(
-        r for r in api.get("/api/stacks/web/state").json()["resources"] if r["address"] == "app"
-    )
+    resources = api.get("/api/stacks/web/state").json()["resources"]
+    app = next(r for r in resources if r["address"] == "app")
     assert app["provider"] == "home"
-    unmanaged = _create(api, "home", "loner")
-    assert _wait(lambda: browser_like.get("/console/instances?stack=web").text.count("row-") == 1)
+    loner = _create(api, "home", "loner")
+    # an instance of an image no catalog names cannot start anywhere else: refused, with why
+    made = api.post("/api;provider=home/images", data={"instance_id": loner, "name": "custom"})
+    assert made.status_code == 201, made.text
+    odd = _create(api, "home", "odd", image_id=made.json()["image"]["id"])
     answer = browser_like.post(
         "/api/migrations",
-        json={"instances": [f"home/{app['id']}", f"home/{unmanaged}"], "target": "lab"},
+        json={"instances": [f"home/{app['id']}", f"home/{loner}", f"home/{odd}"], "target": "lab"},
     )
     assert answer.status_code == 201, answer.text
     migration = answer.json()["migration"]
-    assert [r["instance"] for r in migration["refused"]] == [f"home/{unmanaged}"]
-    (move,) = migration["stacks"]
-    assert move["ready"] and move["plan"]["summary"]["migrate"] == 1
+    (refusal,) = migration["refused"]
+    assert refusal["instance"] == f"home/{odd}" and "no portable name" in refusal["reason"]
+    moves = {m["stack"]: m for m in migration["stacks"]}
+    adopted = f"moved-home-{loner}"
+    assert set(moves) == {"web", adopted}
+    assert all(m["ready"] and m["plan"]["summary"]["migrate"] == 1 for m in moves.values())
     review = browser_like.get(f"/console/migrate?m={migration['id']}").text
     assert "created on lab first" in review and "Apply exactly this migration" in review
     job = browser_like.post(f"/api/migrations/{migration['id']}/apply").json()["job"]
     _wait(lambda: api.get(f"/api/jobs/{job['id']}").json()["job"]["state"] != "running")
     shown = api.get(f"/api/jobs/{job['id']}").json()["job"]
     assert shown["state"] == "succeeded", shown
-    moved = next(
-        r for r in api.get("/api/stacks/web/state").json()["resources"] if r["address"] == "app"
-    )
-    assert moved["provider"] == "lab"
-    assert api.get(f"/api;provider=lab/instances/{moved['id']}").status_code == 200
-    old = api.get(f"/api;provider=home/instances/{app['id']}")
-    assert old.status_code == 404 or old.json()["instance"]["state"] == "FINISHED"
+    for stack, address, old_id in (("web", "app", app["id"]), (adopted, "server", loner)):
+        doc = api.get(f"/api/stacks/{stack}/state").json()["resources"]
+        moved = next(r for r in doc if r["address"] == address)
+        assert moved["provider"] == "lab"
+        assert api.get(f"/api;provider=lab/instances/{moved['id']}").status_code == 200
+        old = api.get(f"/api;provider=home/instances/{old_id}")
+        assert old.status_code == 404 or old.json()["instance"]["state"] == "FINISHED"
     assert 'provider: "lab"' in site.stack_file.read_text()
+    assert adopted in browser_like.get("/console/stacks").text
     assert browser_like.post(f"/api/migrations/{migration['id']}/apply").status_code == 404
