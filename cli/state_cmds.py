@@ -25,12 +25,14 @@ from nubes.cli.session import (
     state_dir_option,
     var_options,
 )
+from nubes.engine.activity import ActivityLog, Via
 from nubes.engine.addrs import InstanceAddr, parse_instance_addr
 from nubes.engine.drivers import configure_drivers
 from nubes.engine.importing import destination_problem, import_object
 from nubes.engine.inventory import inventory
 from nubes.engine.stack import Stack, resolve_variables
 from nubes.engine.state import ResourceState, State
+from nubes.engine.state.lock import whoami
 from nubes.providers.errors import ProviderError
 from nubes.providers.protocol import Claims
 
@@ -70,6 +72,13 @@ def _release_tags(session: Session, removed: list[ResourceState]) -> None:
             driver.unclaim(rs.type, rs.id)
         except ProviderError as exc:
             err_console().print(f"{rs.address}: its ownership tags stay ({exc.code}: {exc}).")
+
+
+def _record(session: Session, action: str, detail: str) -> None:
+    """The change in the activity log the console shows."""
+    ActivityLog(session.state_dir).record(
+        whoami(), Via.CLI, action, f"stack {session.stack.name}", "ok", detail
+    )
 
 
 def register_state_commands(cli: click.Group) -> None:
@@ -142,6 +151,7 @@ def register_state_commands(cli: click.Group) -> None:
                 removed.append(rs)
                 out_console().print(f"Removed {addr} ({rs.type} {rs.id}) from state.")
             session.backend.write(state)
+            _record(session, "state rm", ", ".join(map(str, wanted)))
             _release_tags(session, removed)
 
     @state_group.command("mv")
@@ -171,6 +181,7 @@ def register_state_commands(cli: click.Group) -> None:
             for other in state.resources.values():
                 other.dependencies = [destination if d == source else d for d in other.dependencies]
             session.backend.write(state)
+            _record(session, "state mv", f"{source} -> {destination}")
             out_console().print(f"Moved {source} to {destination}.")
 
     @cli.command("inventory")
@@ -240,6 +251,7 @@ def register_state_commands(cli: click.Group) -> None:
         if imported is None:
             raise Fail(diags)
         res = session.stack.resources[addr.name]
+        _record(session, "import", f"{address} = {res.type} {native_id}")
         out_console().print(
             f"Imported {res.type} {native_id} as {address}. "
             "Run nubes plan to see how it differs from the stack."
