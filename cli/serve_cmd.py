@@ -105,7 +105,10 @@ def register_serve_command(cli: click.Group) -> None:
         if seed:
             added = _seed(app)
             out_console().print(f"Seeded Deltacloud mock's fixtures: {added} objects added")
-        out_console().print(f"nubes serves the API at http://{host}:{port}/api")
+        out_console().print(
+            f"nubes serves the API at http://{host}:{port}/api and the console at "
+            f"http://{host}:{port}/console"
+        )
         # no proxy headers: X-Forwarded-For would let any client choose its own address (and
         # escape the slow-down of failed logins), X-Forwarded-Proto the scheme of links
         uvicorn.run(
