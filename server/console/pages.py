@@ -32,6 +32,7 @@ from nubes.server.console.web import (
     templates,
 )
 from nubes.server.http import ApiError
+from nubes.server.views import ACTIONS
 
 router = APIRouter(include_in_schema=False)
 LOGIN_FIELD = 200  # characters of a user name or password the login form takes
@@ -154,6 +155,7 @@ async def instance(request: Request, session: Viewer, provider: str, id: str) ->
         problem=problem,
         metrics=isinstance(driver, InstanceMetrics),
         targets=targets,
+        allowed=ACTIONS.get(str(attributes.get("state") or (row or {}).get("state")), []),
     )
 
 

@@ -184,6 +184,12 @@ def test_sim_and_ec2_instances_on_one_page_and_a_stop_seen_live(
     page.wait_for_selector(f"{row}[data-state=stopped]")  # changed by the live channel
     assert page.evaluate("window.notReloaded") is True
     page.screenshot(path=str(SHOTS / "instances.png"), full_page=True)
+    # its page: the metrics chart drew from the metrics collection, start is offered, stop not
+    page.click(f"{row} a")
+    page.wait_for_selector("#metrics .uplot")
+    assert page.is_enabled("button[data-act=start]")
+    assert not page.is_enabled("button[data-act=stop]")
+    page.screenshot(path=str(SHOTS / "instance.png"), full_page=True)
 
 
 def test_a_bulk_action_confirms_every_instance_it_names(

@@ -396,4 +396,19 @@ def test_migrating_a_managed_instance_moves_it_and_rewrites_its_stack(
         assert old.status_code == 404 or old.json()["instance"]["state"] == "FINISHED"
     assert 'provider: "lab"' in site.stack_file.read_text()
     assert adopted in browser_like.get("/console/stacks").text
+    # the history shows the stack file's change between the two applies
+    serial = api.get("/api/stacks/web/history").json()["history"][-1]["serial"]
+    diff = browser_like.get(f"/console/stacks/web?diff={serial}").text
+    assert '<span class="del">-    provider: home</span>' in diff
+    assert '<span class="add">+    provider: &#34;lab&#34;</span>' in diff
     assert browser_like.post(f"/api/migrations/{migration['id']}/apply").status_code == 404
+
+
+def test_the_stacks_page_names_who_holds_the_lock(site: Site, browser_like: httpx.Client) -> None:
+    from nubes.engine.state import LocalBackend
+
+    with LocalBackend(site.state_dir, "web").lock("apply (a test)"):
+        page = browser_like.get("/console/stacks").text
+        assert "held by" in page and "apply (a test)" in page
+        assert "held by" in browser_like.get("/console/stacks/web").text
+    assert "held by" not in browser_like.get("/console/stacks").text

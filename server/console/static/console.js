@@ -37,8 +37,12 @@
     span.textContent = state;
     return span;
   }
+  // what each state allows (Deltacloud's instance states' actions, as the API answers them)
+  const allowed = { running: ["reboot", "stop", "destroy"], stopped: ["start", "destroy"],
+    error: ["destroy"], unknown: ["destroy"] };
   function showRow(el, row) {
     el.dataset.state = row.state;
+    $$("button[data-act]", el).forEach((b) => (b.disabled = !(allowed[row.state] || []).includes(b.dataset.act)));
     const cell = $('[data-field="state"]', el);
     if (cell) cell.replaceChildren(badge(row.state));
     const addr = $('[data-field="addresses"]', el);
