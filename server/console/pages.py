@@ -3,6 +3,7 @@ stacks' and migration's pages are in stackpages.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import time
@@ -134,10 +135,15 @@ async def instance(request: Request, session: Viewer, provider: str, id: str) ->
     calls = request.app.state.calls
     driver = calls.drivers[provider]
     problem: str | None = None
-    try:
-        obj = await calls.run_for(provider, driver.read, "instance", id)
+    obj = None
+    try:  # the cloud's own answer, within the time allowed; else the inventory's
+        obj = await asyncio.wait_for(
+            calls.run_for(provider, driver.read, "instance", id), calls.seconds
+        )
     except ProviderError as exc:
-        obj, problem = None, f"{exc.code}: {exc}"
+        problem = f"{exc.code}: {exc}"
+    except TimeoutError:
+        problem = f"{provider} did not answer within {calls.seconds:g} s: the inventory's copy"
     row = console.inventory.row(provider, id)
     if obj is None and row is None:
         raise ApiError(404, f"no instance {id!r} on {provider!r}")

@@ -192,6 +192,8 @@ def test_the_instance_page_shows_its_attributes_and_who_manages_it(
     assert "secret-bootstrap" not in html  # user data is never shown
     assert 'href="/console/migrate?i=home%2F' in html
     assert browser_like.get("/console/instances/home/i-nothing").status_code == 404
+    hung = browser_like.get("/console/instances/slow/i-any")  # the hung cloud: no wait past 0.5 s
+    assert hung.status_code == 404 and "did not answer" not in hung.text
     assert browser_like.get("/console/instances/nowhere/x").status_code == 404
 
 
