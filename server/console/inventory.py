@@ -32,7 +32,8 @@ from nubes.server.console.bus import Bus
 
 COUNTS_FILE = "counts.jsonl"
 COUNTS_KEEP_SECONDS = 14 * 24 * 3600
-COUNT_EVERY = 60.0  # seconds between two samples of an unchanged count
+COUNT_EVERY = 60.0
+MAX_EVENT_ROWS = 200  # more changed rows than this in one refresh: the event says reload  # seconds between two samples of an unchanged count
 STATES = ("running", "pending", "stopping", "stopped", "terminated", "error")
 
 
@@ -244,13 +245,14 @@ class Inventory:
         cloud.fetched_at, cloud.took, cloud.error = time.time(), took, None
         if changed or gone:
             self.version += 1
+            many = len(changed) + len(gone) > MAX_EVENT_ROWS  # the bus keeps events small
             self.bus.publish(
                 "instances",
                 {
                     "provider": cloud.provider,
-                    "changed": [_public(r) for r in changed[:500]],
-                    "gone": gone[:500],
-                    "reload": len(changed) > 500 or len(gone) > 500,
+                    "changed": [] if many else [_public(r) for r in changed],
+                    "gone": [] if many else gone,
+                    "reload": many,
                 },
             )
         if changed or gone or not was_ok or card_before != (cloud.counts, cloud.quotas):

@@ -53,6 +53,7 @@
       (el) => el.dataset.provider === provider && el.dataset.id === id);
   }
   on("instances", (data) => {
+    if (data.reload && $("#instances")) note(`Many instances changed on ${data.provider}: reload the page to see them.`);
     (data.changed || []).forEach((row) => find(row.provider, row.id).forEach((el) => showRow(el, row)));
     (data.gone || []).forEach((id) => find(data.provider, id).forEach((el) => {
       el.dataset.state = "gone";
