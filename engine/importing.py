@@ -103,9 +103,12 @@ def import_object(
     native_id: str,
     sensitive: frozenset[str] = frozenset(),
     lock_timeout: float = 0.0,
+    claim: bool = True,
 ) -> tuple[ResourceState | None, Diagnostics]:
     """Bring `native_id` under `stack`'s management at `addr`; the diagnostics say why not (and
-    then nothing was changed). LockHeld and StateError are raised, as they are about the state."""
+    then nothing was changed). LockHeld and StateError are raised, as they are about the state.
+    `claim=False` leaves the cloud's ownership tags to the caller (a review that may be
+    discarded tags nothing; the state keeps the token to tag with)."""
     diags = Diagnostics()
 
     def refuse(problem: Problem) -> tuple[None, Diagnostics]:
@@ -142,7 +145,7 @@ def import_object(
         if problem:
             return refuse(problem)
         token = uuid.uuid4().hex
-        if isinstance(driver, Claims):  # tagged as this stack's, as a create would have
+        if claim and isinstance(driver, Claims):  # tagged as this stack's, as a create would be
             try:
                 driver.claim(res.type, obj.id, Ownership(stack.name, str(addr), token))
             except ProviderError as exc:

@@ -93,6 +93,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
     if diags.has_errors:
         raise DiagnosticsError(diags)
     app = FastAPI(
+        redirect_slashes=False,  # a redirect would be built from the request's Host header
         title="nubes",
         version=__version__,
         openapi_url="/api/openapi.json",

@@ -280,6 +280,8 @@ def make_middleware(
         state["config"] = config
         state["format"] = "xml"
         if request.scope["path"] == "/console" or request.scope["path"].startswith("/console/"):
+            if len(request.scope["path"]) > len("/console") and request.scope["path"].endswith("/"):
+                request.scope["path"] = request.scope["path"].rstrip("/")  # never a redirect
             return await call_next(request)  # HTML pages: their own sign-in and errors
         try:
             raw = request.scope.get("raw_path") or request.scope["path"].encode()

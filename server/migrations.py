@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -39,10 +40,11 @@ from nubes.engine.operations import Loaded
 from nubes.engine.plan import Plan, PlanOptions
 from nubes.engine.plan.planfile import plan_to_json
 from nubes.engine.stack import Stack, digest_text, parse_stack
-from nubes.engine.state import StateError
+from nubes.engine.state import LocalBackend, StateError
 from nubes.providers.errors import ProviderError
+from nubes.providers.protocol import Claims, Ownership
 from nubes.server.console.inventory import portable_images as portable_names
-from nubes.server.http import ApiError
+from nubes.server.http import ApiError, bad_text
 from nubes.server.respond import api_base, json_body
 from nubes.server.stacks import Job, StackFiles, _diags_json, new_job, offload
 
@@ -62,6 +64,7 @@ class StackMove:
     plan: Plan | None
     loaded: Loaded | None
     diagnostics: list[dict[str, Any]]
+    adopted: Adopted | None = None  # a stack of its own, made when the migration is applied
 
     def view(self) -> dict[str, Any]:
         return {
@@ -71,6 +74,7 @@ class StackMove:
             "plan": plan_to_json(self.plan) if self.plan else None,
             "diagnostics": self.diagnostics,
             "ready": self.plan is not None,
+            "new_stack": self.adopted is not None,
         }
 
 
@@ -143,16 +147,20 @@ def plan_migration(
     picked: list[str],
     target: str,
     allow_data_loss: bool,
+    review_dir: Path,
 ) -> tuple[list[StackMove], list[dict[str, str]]]:
     """Group the chosen instances by the stack resource that manages them, and plan each stack
-    with those resources moved (runs in a thread: it refreshes the clouds)."""
+    with those resources moved (runs in a thread: it refreshes the clouds). An instance no stack
+    manages is planned in a stack of its own, imported into a state in `review_dir`: the review
+    changes no state, no stack file and no cloud."""
     managed = files.managed()
     stacks = files.stacks()
+    adopted: dict[str, Adopted] = {}
     wanted: dict[str, set[str]] = {}
     refused = []
-    for item in picked:
+    for item in dict.fromkeys(picked):  # each once
         provider, _, id_ = item.partition("/")
-        if provider not in providers or not id_:
+        if provider not in providers or not id_ or bad_text(id_):
             refused.append({"instance": item, "reason": "name an instance as PROVIDER/ID"})
             continue
         if provider == target:
@@ -160,13 +168,13 @@ def plan_migration(
             continue
         owner = managed.get((provider, id_))
         if owner is None:
-            # an instance no stack manages gets a stack of its own, and is imported into it
-            adopted, why = adopt(files, provider, id_)
-            if adopted is None:
+            found, why = adopt(files, provider, id_, review_dir)
+            if found is None:
                 refused.append({"instance": item, "reason": why})
                 continue
-            owner = adopted
-            stacks = files.stacks()
+            adopted[found.stack.name] = found
+            stacks[found.stack.name] = found.stack
+            owner = (found.stack.name, "server")
         owner_stack, address = owner
         wanted.setdefault(owner_stack, set()).add(address.split("[", 1)[0])
     moves = []
@@ -184,6 +192,7 @@ def plan_migration(
         move = StackMove(
             name, stack.file, stack.digest, text or "", sorted(resources), None, None, problems
         )
+        move.adopted = adopted.get(name)
         moves.append(move)
         if problems:
             continue
@@ -191,41 +200,56 @@ def plan_migration(
         if new_stack is None:
             move.diagnostics = _diags_json(diags)
             continue
-        found, diags = operations.configure(new_stack, {}, [], files.environ, files.state_dir)
-        if found is None:
+        found_loaded, diags = operations.configure(
+            new_stack, {}, [], files.environ, files.state_dir
+        )
+        if found_loaded is None:
             move.diagnostics = _diags_json(diags)
             continue
         plan, diags = operations.plan(
-            found,
-            files.backend(name),
+            found_loaded,
+            move.adopted.backend if move.adopted else files.backend(name),
             PlanOptions(allow_data_loss=allow_data_loss),
             operations.Locking.SHARED,
             0.0,
             "plan (migration)",
         )
-        move.plan, move.loaded, move.diagnostics = plan, found, _diags_json(diags)
+        move.plan, move.loaded, move.diagnostics = plan, found_loaded, _diags_json(diags)
     return moves, refused
 
 
 ADOPTED = "console-stacks"  # the state folder's subfolder of stacks the console made
 
 
-def adopt(files: StackFiles, provider: str, id_: str) -> tuple[tuple[str, str] | None, str]:
-    """A stack of its own for an instance no stack manages (in the state folder's
-    `console-stacks/`, listed by the server from then on), with the instance imported into it:
-    ((stack, address), "") or (None, why not)."""
+@dataclass
+class Adopted:
+    """A stack of its own for an instance no stack managed, as reviewed: written (file, state,
+    the cloud's ownership tags) only when the migration is applied."""
+
+    stack: Stack
+    text: str  # the stack file, the instance where it is now
+    backend: LocalBackend  # the review's state, with the instance imported
+    provider: str
+    id: str
+    token: str | None
+
+
+def adopt(
+    files: StackFiles, provider: str, id_: str, review_dir: Path
+) -> tuple[Adopted | None, str]:
+    """A stack of its own for an instance no stack manages, with the instance imported into a
+    state of the review's own: (adopted, "") or (None, why not)."""
     from nubes.engine.addrs import InstanceAddr
     from nubes.engine.importing import import_object
     from nubes.providers.catalog import DEFAULT_IMAGES
 
-    calls_driver = files.provider_drivers.get(provider)
-    config = files.provider_configs.get(provider)
-    if calls_driver is None or config is None:
+    driver = files.provider_drivers.get(provider)
+    if driver is None or provider not in files.provider_configs:
         return None, f"no provider {provider!r}"
     try:
-        obj = calls_driver.read("instance", id_)
-        profiles = {p.id: p for p in calls_driver.hardware_profiles()}
-        names = portable_names(provider, calls_driver)
+        obj = driver.read("instance", id_)
+        profiles = {p.id: p for p in driver.hardware_profiles()}
+        names = portable_names(provider, driver)
     except ProviderError as exc:
         return None, f"reading it failed: {exc.code}: {exc}"
     if obj is None:
@@ -238,50 +262,81 @@ def adopt(files: StackFiles, provider: str, id_: str) -> tuple[tuple[str, str] |
             f"its image {image or '?'} has no portable name in the catalog, so no other cloud "
             "can start it: add the image to a catalog and import it into a stack yourself"
         )
+    for field_, what in (("key", "key pair"), ("firewalls", "firewalls")):
+        if a.get(field_):
+            return None, (
+                f"it uses the {what} {a[field_]}, which exist only on {provider}: write a stack "
+                f"with the {what} and the instance, import both (nubes import), and migrate that"
+            )
     profile = profiles.get(str(a.get("hardware_profile") or ""))
     if profile is None or isinstance(profile.cpus, tuple) or isinstance(profile.memory_gb, tuple):
         size: Any = {"cpus": a.get("cpus") or 1, "memory_gb": a.get("memory_gb") or 1}
     else:
         size = {"cpus": profile.cpus, "memory_gb": profile.memory_gb}
     name = "moved-" + re.sub(r"[^A-Za-z0-9_-]", "-", f"{provider}-{id_}")[:80]
-    folder = files.state_dir / ADOPTED
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = folder / f"{name}.yaml"
+    server: dict[str, Any] = {
+        "type": "instance",
+        "provider": provider,
+        "name": str(a.get("name") or id_),
+        "image": portable,
+        "size": size,
+    }
+    if a.get("user_data"):
+        server["user_data"] = str(a["user_data"])  # the new one boots as the old one did
     doc = {
         "nubes": 1,
         "name": name,
         "providers": {
             n: {"driver": c.driver, **c.config} for n, c in files.provider_configs.items()
         },
-        "resources": {
-            "server": {
-                "type": "instance",
-                "provider": provider,
-                "name": str(a.get("name") or id_),
-                "image": portable,
-                "size": size,
-            }
-        },
+        "resources": {"server": server},
     }
     import yaml
 
     text = f"# made by the nubes console to move {provider}/{id_}\n" + yaml.safe_dump(
         doc, sort_keys=False, default_flow_style=False
     )
+    path = files.state_dir / ADOPTED / f"{name}.yaml"
+    if path.exists() or files.backend(name).read() is not None:
+        return None, f"a stack {name} exists already: migrate it from its own page"
     stack, diags = parse_stack(text, path)
     if stack is None:
         return None, "; ".join(d.summary for d in diags)
     found, diags = operations.configure(stack, {}, [], files.environ, files.state_dir)
     if found is None:
         return None, "; ".join(d.summary for d in diags)
+    backend = LocalBackend(review_dir, name)
     imported, diags = import_object(
-        stack, found.drivers, files.backend(name), InstanceAddr("server"), id_
+        stack, found.drivers, backend, InstanceAddr("server"), id_, claim=False
     )
     if imported is None:
         return None, "; ".join(d.summary for d in diags)
-    _write_new(path, text)
-    files.add(path)
-    return (name, "server"), ""
+    return Adopted(stack, text, backend, provider, id_, imported.token), ""
+
+
+def _take_adopted(move: StackMove, files: StackFiles, job: Job) -> str | None:
+    """Make an adopted stack real (call it holding its lock): the stack file, the state as
+    reviewed, the cloud's ownership tags. None, or why it cannot be."""
+    adopted = move.adopted
+    assert adopted is not None
+    backend = files.backend(move.stack)
+    if move.file.exists() or backend.read() is not None:
+        return f"{move.stack}: a stack of that name appeared since the review; nothing was changed"
+    driver = files.provider_drivers[adopted.provider]
+    if isinstance(driver, Claims) and adopted.token:
+        try:
+            driver.claim("instance", adopted.id, Ownership(move.stack, "server", adopted.token))
+        except ProviderError as exc:
+            return f"{move.stack}: tagging {adopted.id} as the stack's failed: {exc}"
+    move.file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _write_new(move.file, adopted.text)
+    backend.commit(adopted.backend.path.read_bytes())  # the state the plan was made against
+    files.add(move.file)
+    files.activity.record(
+        job.who, job.via, "import", f"stack {move.stack}", "ok",
+        f"server = instance {adopted.provider}/{adopted.id}",
+    )  # fmt: skip
+    return None
 
 
 def _write_new(path: Path, text: str) -> None:
@@ -297,6 +352,17 @@ def _reparsed(stack: Stack, text: str) -> Stack:
     return again or stack
 
 
+def review_dir(files: StackFiles, id: str) -> Path:
+    """Where a review keeps the states of the stacks it would make (gone with the review)."""
+    return files.state_dir / "console" / "reviews" / id
+
+
+def _forget(migration: Migration) -> None:
+    for move in migration.moves:
+        if move.adopted is not None:
+            shutil.rmtree(move.adopted.backend.state_dir, ignore_errors=True)
+
+
 class Migrations:
     def __init__(self) -> None:
         self._by_id: OrderedDict[str, Migration] = OrderedDict()
@@ -307,10 +373,10 @@ class Migrations:
             now = time.time()
             for key, m in list(self._by_id.items()):
                 if now - m.made_at > KEEP_SECONDS:
-                    del self._by_id[key]
+                    _forget(self._by_id.pop(key))
             self._by_id[migration.id] = migration
             while len(self._by_id) > MAX_KEPT:
-                self._by_id.popitem(last=False)
+                _forget(self._by_id.popitem(last=False)[1])
 
     def get(self, id: str) -> Migration:
         with self._lock:
@@ -356,6 +422,7 @@ async def migrations_create(request: Request) -> Response:
     if not isinstance(allow, bool):
         raise ApiError(400, "allow_data_loss must be true or false")
     files: StackFiles = request.app.state.stack_files
+    id_ = uuid.uuid4().hex[:12]
     moves, refused = await offload(
         request,
         plan_migration,
@@ -364,10 +431,11 @@ async def migrations_create(request: Request) -> Response:
         [i[:2048] for i in picked],
         target,
         allow,
+        review_dir(files, id_),
         pool="stack:migrations",
     )
     user = str(request.scope["state"].get("user") or "")
-    migration = Migration(uuid.uuid4().hex[:12], target, user, moves, refused, allow)
+    migration = Migration(id_, target, user, moves, refused, allow)
     _migrations(request).add(migration)
     view = migration.view(api_base(request))
     return JSONResponse({"migration": view}, status_code=201, headers={"Location": view["href"]})
@@ -380,7 +448,7 @@ async def migrations_show(request: Request, id: str) -> Response:
 
 @router.delete("/api/migrations/{id}", status_code=204)
 async def migrations_discard(request: Request, id: str) -> Response:
-    _migrations(request).take(id)
+    _forget(_migrations(request).take(id))
     return Response(status_code=204)
 
 
@@ -411,6 +479,7 @@ def run_migration(job: Job, migration: Migration, files: StackFiles) -> None:
         failed = any(not r.endswith("moved") for r in results)
         job.state = "failed" if failed else "succeeded"
         job.summary = "; ".join(results)
+        _forget(migration)
     except Exception as exc:  # a bug: the job says so instead of vanishing
         job.state, job.summary = "failed", f"a bug in nubes: {type(exc).__name__}: {exc}"
     finally:
@@ -423,6 +492,10 @@ def _apply_move(job: Job, move: StackMove, files: StackFiles) -> str:
     backend = files.backend(move.stack)
     try:
         with backend.lock(f"migrate ({job.via})"):
+            if move.adopted is not None:
+                cannot = _take_adopted(move, files, job)
+                if cannot is not None:
+                    return cannot
             state = backend.read()
             now = (state.lineage, state.serial) if state else (None, None)
             on_disk = digest_text(move.file.read_text(encoding="utf-8"))

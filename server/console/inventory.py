@@ -32,8 +32,8 @@ from nubes.server.console.bus import Bus
 
 COUNTS_FILE = "counts.jsonl"
 COUNTS_KEEP_SECONDS = 14 * 24 * 3600
-COUNT_EVERY = 60.0
-MAX_EVENT_ROWS = 200  # more changed rows than this in one refresh: the event says reload  # seconds between two samples of an unchanged count
+COUNT_EVERY = 60.0  # seconds between two samples of an unchanged count
+MAX_EVENT_ROWS = 200  # more changed rows than this in one refresh: the event says reload
 STATES = ("running", "pending", "stopping", "stopped", "terminated", "error")
 
 

@@ -19,6 +19,7 @@ from nubes.providers.protocol import InstanceMetrics
 from nubes.server.console import console_of
 from nubes.server.console.inventory import STATES
 from nubes.server.console.sessions import COOKIE
+from nubes.server.console.stackpages import HIDDEN
 from nubes.server.console.table import PAGE_SIZES, SORTS, Query
 from nubes.server.console.web import (
     HERE,
@@ -59,6 +60,8 @@ async def login(request: Request) -> Response:
     password = str(form.get("password") or "")[:LOGIN_FIELD]
     target = safe_next(str(form.get("next") or ""))
     if not same_origin(request):
+        console.activity.record(user or "(token)", Via.CONSOLE, "login", "console", "refused",
+                                "sent from another site's page")  # fmt: skip
         raise ApiError(403, "a login sent from another site's page is refused")
     client = request.client.host if request.client else "?"
     name = await request.app.state.auth.login(user, password, client)
@@ -165,7 +168,7 @@ async def instance(request: Request, session: Viewer, provider: str, id: str) ->
     )
 
 
-SECRET_ATTRIBUTES = frozenset({"user_data", "private_key", "password"})
+SECRET_ATTRIBUTES = HIDDEN
 
 
 @router.get("/console/images")
@@ -243,7 +246,7 @@ async def activity_csv(request: Request, session: Viewer) -> Response:
     for e in entries:
         row = [e.to_json()["at_text"], e.who, e.via, e.action, e.target, e.result, e.detail]
         # a cell a spreadsheet would run as a formula is written as text
-        writer.writerow(["'" + c if c[:1] in ("=", "+", "-", "@") else c for c in map(str, row)])
+        writer.writerow(["'" + c if c[:1] in FORMULA_STARTS else c for c in map(str, row)])
     return security_headers(
         Response(
             out.getvalue(),
@@ -253,6 +256,7 @@ async def activity_csv(request: Request, session: Viewer) -> Response:
     )
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP's list for CSV injection
 STATIC = {"console.js": "text/javascript", "console.css": "text/css"}
 
 

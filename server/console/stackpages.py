@@ -18,6 +18,7 @@ from nubes.server.http import ApiError
 from nubes.server.stacks import StackFiles, stack_named
 
 router = APIRouter(include_in_schema=False)
+HIDDEN = frozenset({"user_data", "private_key", "password"})  # never shown on a page
 
 
 def _summary(files: StackFiles, name: str, stack: Any) -> dict[str, Any]:
@@ -62,7 +63,7 @@ def changed_attributes(change: dict[str, Any]) -> list[tuple[str, Any, Any, bool
     replace = set(change.get("requires_replace") or [])
     if change["action"] == "delete" or after is None:
         return []
-    out = []
+    out: list[tuple[str, Any, Any, bool]] = []
     for key in sorted(set(before) | set(after) | set(unknown if isinstance(unknown, dict) else {})):
         later = (
             "(known after apply)"
@@ -72,6 +73,9 @@ def changed_attributes(change: dict[str, Any]) -> list[tuple[str, Any, Any, bool
         if change["action"] != "create" and before.get(key) == later:
             continue
         if later is None and key not in before:
+            continue
+        if key in HIDDEN:  # what may hold secrets: that it changes, never what it holds
+            out.append((key, "(hidden)", "(hidden, changed)", key in replace))
             continue
         out.append((key, before.get(key), later, key in replace))
     return out
@@ -104,7 +108,7 @@ async def stack(request: Request, session: Viewer, name: str) -> Response:
     job = files.jobs.get(params.get("job", ""))
     diff = None
     wanted = params.get("diff", "")
-    if wanted.isdigit():
+    if wanted.isascii() and wanted.isdigit() and len(wanted) <= 12:
         serials = [e.serial for e in history]
         if int(wanted) in serials:
             i = serials.index(int(wanted))

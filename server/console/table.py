@@ -75,7 +75,7 @@ DEFAULTS = {("sort", "name"), ("page", "1"), ("size", "50")}
 
 
 def _number(text: str, low: int, high: int, name: str, problems: list[str]) -> int:
-    if not text.isascii() or not text.isdigit() or not low <= int(text[:12]) <= high:
+    if not text.isascii() or not text.isdigit() or len(text) > 12 or not low <= int(text) <= high:
         problems.append(f"{name} must be a whole number from {low} to {high:,}")
         return low if name == "page" else 50
     return int(text)

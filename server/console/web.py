@@ -4,6 +4,8 @@ the static files (our own, and the npm packages' built files, served from `node_
 from __future__ import annotations
 
 import os
+import posixpath
+import re
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -132,10 +134,20 @@ def same_origin(request: Request) -> bool:
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after a login: a path of the console only (never another host)."""
-    if not target or not target.startswith("/console") or "//" in target or "\\" in target:
+    """Where to go after a login: a path of the console only (never another host, and never
+    out of /console by `..`, an encoded slash or a backslash)."""
+    path, _, query = (target or "").partition("?")
+    if (
+        not _CONSOLE_PATH.fullmatch(path)
+        or posixpath.normpath(path) != path
+        or "%" in path
+        or any(ord(c) < 32 for c in target or "")
+    ):
         return "/console"
-    return target
+    return path + (f"?{query}" if query else "")
+
+
+_CONSOLE_PATH = re.compile(r"/console(/[A-Za-z0-9._~!$&'()*+,;=:@/-]*)?")
 
 
 def console_error(

@@ -43,7 +43,12 @@ async def activity(request: Request) -> Response:
     console = console_of(request.app)
     params = request.query_params
     limit_text = params.get("limit", "100")
-    if not limit_text.isascii() or not limit_text.isdigit() or not 1 <= int(limit_text[:6]) <= 1000:
+    if (
+        not limit_text.isascii()
+        or not limit_text.isdigit()
+        or len(limit_text) > 6
+        or not 1 <= int(limit_text) <= 1000
+    ):
         raise ApiError(400, "limit must be a whole number from 1 to 1,000")
 
     def read() -> list[dict[str, object]]:

@@ -77,6 +77,27 @@ def test_a_login_posted_from_another_sites_page_is_refused(site: Site) -> None:
     assert answer.status_code == 403 and "set-cookie" not in answer.headers
 
 
+@pytest.mark.parametrize(
+    "target",
+    ["//evil", "/console/../x", "/consolex", "/console.evil.com", "/console/..%2f..%2fx",
+     "\\\\evil", "/console@evil", "/console/\r\nSet-Cookie: x=1", "https://evil"],
+)  # fmt: skip
+def test_a_login_goes_on_to_a_console_page_only(site: Site, target: str) -> None:
+    answer = httpx.post(
+        site.url + "/console/login",
+        data={"user": "admin", "password": "correct horse battery staple", "next": target},
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/console"
+
+
+def test_a_console_path_with_a_trailing_slash_is_never_a_redirect_to_the_host_header(
+    site: Site, browser_like: httpx.Client
+) -> None:
+    answer = browser_like.get("/console/instances/", headers={"Host": "evil.example"})
+    assert answer.status_code == 200 and "evil.example" not in answer.headers.get("location", "")
+    assert "content-security-policy" in answer.headers
+
+
 def test_the_session_cookie_is_httponly_and_samesite_strict(site: Site) -> None:
     with httpx.Client(base_url=site.url) as client:
         answer = client.post(
@@ -173,8 +194,10 @@ def test_instances_filter_sort_and_page_on_the_server(
 
 
 @pytest.mark.parametrize(
-    "query", ["page=0", "page=x", "size=100000", "sort=__class__", "page=%EF%BC%91"]
-)
+    "query",
+    ["page=0", "page=x", "size=100000", "sort=__class__", "page=%EF%BC%91",
+     "page=000000000001" + "9" * 5000, "size=0000000000019999", "page=%C2%B2"],
+)  # fmt: skip
 def test_a_bad_query_is_named_on_the_page_not_a_failure(
     browser_like: httpx.Client, query: str
 ) -> None:
@@ -239,17 +262,21 @@ def test_a_console_change_is_an_api_call_recorded_with_its_user(
     assert entries[0]["who"] == "admin" and entries[0]["via"] == "console"
     assert entries[0]["action"] == "stop" and entries[0]["result"] == "ok"
     assert entries[0]["target"] == f"instance home/{id_}"
-    assert api.get("/api/activity", params={"limit": "0"}).status_code == 400
+    for limit in ("0", "1001", "000001" + "9" * 5000, "0000011234567", "²"):
+        assert api.get("/api/activity", params={"limit": limit}).status_code == 400
 
 
 def test_the_activity_csv_keeps_formulas_as_text(site: Site, browser_like: httpx.Client) -> None:
     ActivityLog(site.state_dir).record("=cmd()", "api", "stop", "+target", "ok", "@x")
+    ActivityLog(site.state_dir).record("\t=1+1", "api", "stop", "\r=2+2 target", "ok", "-x")
     answer = browser_like.get("/console/activity.csv", params={"q": "target"})
     assert answer.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(answer.text)))
     assert rows[0] == ["at", "who", "via", "action", "target", "result", "detail"]
     mine = [r for r in rows if r[1] == "'=cmd()"]
     assert mine and mine[0][4] == "'+target" and mine[0][6] == "'@x"
+    tabbed = [r for r in rows if r[1] == "'\t=1+1"]
+    assert tabbed and tabbed[0][4] == "'\r=2+2 target" and tabbed[0][6] == "'-x"
 
 
 def _events(site: Site, client: httpx.Client, after: int, wanted: Any, **headers: str) -> list:
@@ -366,25 +393,37 @@ def test_migrating_a_managed_instance_moves_it_and_rewrites_its_stack(
     resources = api.get("/api/stacks/web/state").json()["resources"]
     app = next(r for r in resources if r["address"] == "app")
     assert app["provider"] == "home"
-    loner = _create(api, "home", "loner")
+    loner = _create(api, "home", "loner", user_data="#!/bin/sh\necho SECRET-BOOT\n")
     # an instance of an image no catalog names cannot start anywhere else: refused, with why
     made = api.post("/api;provider=home/images", data={"instance_id": loner, "name": "custom"})
     assert made.status_code == 201, made.text
     odd = _create(api, "home", "odd", image_id=made.json()["image"]["id"])
-    answer = browser_like.post(
-        "/api/migrations",
-        json={"instances": [f"home/{app['id']}", f"home/{loner}", f"home/{odd}"], "target": "lab"},
+    api.post("/api;provider=home/keys", data={"name": "mine"})
+    keyed = _create(api, "home", "keyed", keyname="mine")
+    picked = [f"home/{i}" for i in (app["id"], loner, odd, keyed, loner)]
+    # a review that is discarded leaves nothing behind: no stack, no state, no tag
+    first = browser_like.post("/api/migrations", json={"instances": picked, "target": "lab"})
+    assert first.status_code == 201, first.text
+    assert (
+        browser_like.delete(f"/api/migrations/{first.json()['migration']['id']}").status_code == 204
     )
+    adopted = f"moved-home-{loner}"
+    assert not (site.state_dir / "console-stacks" / f"{adopted}.yaml").exists()
+    assert not (site.state_dir / f"{adopted}.json").exists()
+    assert api.get(f"/api/stacks/{adopted}").status_code == 404
+    answer = browser_like.post("/api/migrations", json={"instances": picked, "target": "lab"})
     assert answer.status_code == 201, answer.text
     migration = answer.json()["migration"]
-    (refusal,) = migration["refused"]
-    assert refusal["instance"] == f"home/{odd}" and "no portable name" in refusal["reason"]
+    reasons = {r["instance"]: r["reason"] for r in migration["refused"]}
+    assert set(reasons) == {f"home/{odd}", f"home/{keyed}"}  # the loner once, not refused
+    assert "no portable name" in reasons[f"home/{odd}"]
+    assert "key pair mine" in reasons[f"home/{keyed}"]
     moves = {m["stack"]: m for m in migration["stacks"]}
-    adopted = f"moved-home-{loner}"
-    assert set(moves) == {"web", adopted}
+    assert set(moves) == {"web", adopted} and moves[adopted]["new_stack"]
     assert all(m["ready"] and m["plan"]["summary"]["migrate"] == 1 for m in moves.values())
     review = browser_like.get(f"/console/migrate?m={migration['id']}").text
     assert "created on lab first" in review and "Apply exactly this migration" in review
+    assert "SECRET-BOOT" not in review
     job = browser_like.post(f"/api/migrations/{migration['id']}/apply").json()["job"]
     _wait(lambda: api.get(f"/api/jobs/{job['id']}").json()["job"]["state"] != "running")
     shown = api.get(f"/api/jobs/{job['id']}").json()["job"]
@@ -398,6 +437,13 @@ def test_migrating_a_managed_instance_moves_it_and_rewrites_its_stack(
         assert old.status_code == 404 or old.json()["instance"]["state"] == "FINISHED"
     assert 'provider: "lab"' in site.stack_file.read_text()
     assert adopted in browser_like.get("/console/stacks").text
+    # the stack made for it says where it runs now, boots it as before, and plans no change
+    made_file = (site.state_dir / "console-stacks" / f"{adopted}.yaml").read_text()
+    assert 'provider: "lab"' in made_file and "SECRET-BOOT" in made_file
+    again = browser_like.post(f"/api/stacks/{adopted}/plans").json()["plan"]["plan"]
+    assert again["summary"] == {"add": 0, "change": 0, "destroy": 0, "migrate": 0}
+    entries = api.get("/api/activity", params={"q": adopted}).json()["activity"]
+    assert {"import", "apply"} <= {e["action"] for e in entries}
     # the history shows the stack file's change between the two applies
     serial = api.get("/api/stacks/web/history").json()["history"][-1]["serial"]
     diff = browser_like.get(f"/console/stacks/web?diff={serial}").text
@@ -414,3 +460,6 @@ def test_the_stacks_page_names_who_holds_the_lock(site: Site, browser_like: http
         assert "held by" in page and "apply (a test)" in page
         assert "held by" in browser_like.get("/console/stacks/web").text
     assert "held by" not in browser_like.get("/console/stacks").text
+    for serial in ("%C2%B2", "9" * 5000, "-1"):  # not a serial: the page without a diff
+        answer = browser_like.get(f"/console/stacks/web?diff={serial}")
+        assert answer.status_code == 200 and 'id="filediff"' not in answer.text
