@@ -182,7 +182,15 @@ def plan_migration(
         stack = stacks[name]
         text: str | None = stack.text
         problems = []
-        for resource in sorted(resources):
+        if target not in stack.providers:
+            problems.append(
+                {
+                    "severity": "error",
+                    "summary": f"stack {name} declares no provider {target!r}: add it to the "
+                    "stack's providers (a stack's providers match the server's by name)",
+                }
+            )
+        for resource in sorted(resources) if not problems else ():
             assert text is not None
             edited, cannot = with_provider(_reparsed(stack, text), resource, target)
             if edited is None:

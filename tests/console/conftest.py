@@ -21,6 +21,7 @@ name: web
 providers:
   home: {driver: sim}
   lab: {driver: sim, region: eu-1}
+  full: {driver: sim, region: full-1, max_instances: 0}
 resources:
   app:
     type: instance
@@ -45,6 +46,8 @@ def site_config(tmp: Path, hang_ms: float = 60_000) -> ServerConfig:
         providers={
             "home": Provider("home", "sim", {}),
             "lab": Provider("lab", "sim", {"region": "eu-1"}),
+            # a cloud whose quota is used up: every create there fails
+            "full": Provider("full", "sim", {"region": "full-1", "max_instances": 0}),
             # answers after a minute: the console must show it as unreachable, never wait
             "slow": Provider("slow", "sim", {"region": "far-1", "latency_ms": hang_ms}),
         },

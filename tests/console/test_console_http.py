@@ -223,7 +223,7 @@ def test_the_instance_page_shows_its_attributes_and_who_manages_it(
 def test_images_show_which_clouds_have_each_portable_name(browser_like: httpx.Client) -> None:
     html = browser_like.get("/console/images").text
     row = re.search(r"<tr><th>debian-12</th>(.*?)</tr>", html)
-    assert row and row.group(1).count('class="has"') == 2  # home and lab; slow is unreachable
+    assert row and row.group(1).count('class="has"') == 3  # home, lab, full; slow is unreachable
     assert "unreachable" in row.group(1)
 
 
@@ -382,16 +382,58 @@ def test_a_bad_migration_request_is_refused_and_plans_nothing(
     assert answer.json()["error"]["message"]
 
 
-def test_migrating_a_managed_instance_moves_it_and_rewrites_its_stack(
-    site: Site, browser_like: httpx.Client, api: httpx.Client
-) -> None:
-    state = api.get("/api/stacks/web/state")
-    if state.status_code == 404:
+def _applied(api: httpx.Client, browser_like: httpx.Client) -> dict[str, Any]:
+    """The web stack applied (once), and its instance's state entry."""
+    if api.get("/api/stacks/web/state").status_code == 404:
         plan = browser_like.post("/api/stacks/web/plans").json()["plan"]
         job = browser_like.post(f"/api/stacks/web/plans/{plan['id']}/apply").json()["job"]
         _wait(lambda: api.get(f"/api/jobs/{job['id']}").json()["job"]["state"] == "succeeded")
     resources = api.get("/api/stacks/web/state").json()["resources"]
-    app = next(r for r in resources if r["address"] == "app")
+    return next(r for r in resources if r["address"] == "app")
+
+
+def test_a_migration_whose_target_fails_leaves_the_source_in_service(
+    site: Site, browser_like: httpx.Client, api: httpx.Client
+) -> None:
+    app = _applied(api, browser_like)
+    before = site.stack_file.read_text()
+    answer = browser_like.post(
+        "/api/migrations", json={"instances": [f"home/{app['id']}"], "target": "full"}
+    )
+    assert answer.status_code == 201, answer.text
+    migration = answer.json()["migration"]
+    assert migration["stacks"][0]["ready"], migration
+    job = browser_like.post(f"/api/migrations/{migration['id']}/apply").json()["job"]
+    _wait(lambda: api.get(f"/api/jobs/{job['id']}").json()["job"]["state"] != "running")
+    shown = api.get(f"/api/jobs/{job['id']}").json()["job"]
+    assert shown["state"] == "failed"
+    assert "the source instances stay in service" in shown["summary"]
+    assert _state(api, "home", app["id"]) == "RUNNING"
+    assert site.stack_file.read_text() == before  # the file still says where it runs
+    still = next(r for r in api.get("/api/stacks/web/state").json()["resources"]
+                 if r["address"] == "app")  # fmt: skip
+    assert still["provider"] == "home" and still["id"] == app["id"]
+    page = browser_like.get(f"/console/migrate?job={job['id']}").text
+    assert "the source instances stay in service" in page
+
+
+def test_a_migration_to_a_cloud_the_stack_does_not_declare_is_refused_at_review(
+    site: Site, browser_like: httpx.Client, api: httpx.Client
+) -> None:
+    app = _applied(api, browser_like)
+    answer = browser_like.post(
+        "/api/migrations", json={"instances": [f"home/{app['id']}"], "target": "slow"}
+    )
+    (move,) = answer.json()["migration"]["stacks"]
+    assert not move["ready"] and "declares no provider 'slow'" in move["diagnostics"][0]["summary"]
+    apply = browser_like.post(f"/api/migrations/{answer.json()['migration']['id']}/apply")
+    assert apply.status_code == 400
+
+
+def test_migrating_a_managed_instance_moves_it_and_rewrites_its_stack(
+    site: Site, browser_like: httpx.Client, api: httpx.Client
+) -> None:
+    app = _applied(api, browser_like)
     assert app["provider"] == "home"
     loner = _create(api, "home", "loner", user_data="#!/bin/sh\necho SECRET-BOOT\n")
     # an instance of an image no catalog names cannot start anywhere else: refused, with why

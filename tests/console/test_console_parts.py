@@ -132,3 +132,21 @@ def test_a_migration_changes_the_provider_where_it_is_written_and_nothing_else()
     assert flow is not None and 'provider: "lab", image' in flow
     none, why = with_provider(stack, "cache", "lab")
     assert none is None and "no resource cache" in str(why)
+
+
+def test_the_running_counts_outlive_a_restart(tmp_path: Path) -> None:
+    from typing import Any
+
+    from nubes.server.console.inventory import Cloud, Inventory
+
+    def inventory() -> Inventory:
+        calls: Any = None  # the chart reads the file alone
+        return Inventory(calls, {"home": "sim", "lab": "sim"}, Bus(), tmp_path, dict, dict, 15)
+
+    first = inventory()
+    home = Cloud("home", "sim", rows={f"i-{i}": {"state": "running"} for i in range(3)})
+    first._count(home)
+    first._count(Cloud("lab", "sim", rows={"i-9": {"state": "stopped"}}))
+    again = inventory().series()  # a new server on the same state folder
+    assert len(again["t"]) == 2
+    assert again["series"] == {"home": [3, 3], "lab": [None, 0]}
