@@ -2,9 +2,10 @@
 when, what it was and how it ended. One JSON line per change in `activity.jsonl` of the state
 folder, shared by every front end that uses that folder.
 
-A line is written with one `write` on a file opened for appending, so concurrent writers (a CLI
-apply beside a running server) never interleave. The log keeps the newest `KEEP` entries: when
-the file grows past twice that, it is rewritten with the newest half (atomically, under a lock).
+A line is written with one `write` on a file opened for appending and locked, so concurrent
+writers (a CLI apply beside a running server) never interleave and none is lost to a trim. The
+log keeps the newest `KEEP` entries: when the file grows past about twice that, it is rewritten
+with the newest `KEEP` (atomically, 0600, under the same lock).
 Nothing secret goes in: an entry names objects and outcomes, never parameters' values.
 """
 
@@ -24,6 +25,7 @@ from pathlib import Path
 FILE = "activity.jsonl"
 KEEP = 50_000
 MAX_LINE = 4096  # bytes of one entry: longer text is cut, so one write stays one line
+TRIM_BYTES = 2 * KEEP * 300  # about twice KEEP entries of a usual size
 
 
 class Via(StrEnum):
@@ -72,28 +74,43 @@ class ActivityLog:
             line = json.dumps(entry, ensure_ascii=True).encode()
         with contextlib.suppress(OSError):  # a full disk must not fail the change itself
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            fd = self._open_locked()
             try:
                 os.write(fd, line + b"\n")
                 size = os.fstat(fd).st_size
+                if size > TRIM_BYTES:
+                    self._trim(fd)
             finally:
-                os.close(fd)
-            if size > 2 * KEEP * 300:  # about twice KEEP lines of a usual size
-                self._trim()
+                os.close(fd)  # and with it the lock
 
-    def _trim(self) -> None:
-        with self._lock, open(self.path, "rb+") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
+    def _open_locked(self) -> int:
+        """The log, opened to append and locked: a trim (which replaces the file) waits, and a
+        writer that waited on a file a trim replaced opens the new one."""
+        while True:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path, follow_symlinks=False).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                return fd
+            os.close(fd)
+
+    def _trim(self, fd: int) -> None:
+        """Keep the newest KEEP entries (called holding the lock on `fd`)."""
+        with self._lock, open(self.path, "rb") as f:
             lines = f.read().splitlines()
-            if len(lines) <= KEEP:
-                return
-            kept = b"\n".join(lines[-KEEP:]) + b"\n"
-            tmp = self.path.with_suffix(".tmp")
-            with open(tmp, "wb") as out:
-                out.write(kept)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
+        if len(lines) <= KEEP:
+            return
+        tmp = self.path.with_name(f".{FILE}.{os.getpid()}.tmp")
+        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(out, b"\n".join(lines[-KEEP:]) + b"\n")
+            os.fsync(out)
+        finally:
+            os.close(out)
+        os.replace(tmp, self.path)
 
     def entries(self) -> list[Entry]:
         """Every entry, oldest first (lines a crash cut short are skipped)."""

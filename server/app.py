@@ -4,6 +4,7 @@ the storage, blob, stack and aggregate routers)."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,6 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
             {name: p.driver for name, p in config.providers.items()},
             bus,
             state_dir / "console",
-            files.stacks,
             files.managed,
             limits.refresh_seconds,
         ),
@@ -129,6 +129,8 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
     )
     app.state.plans = plans.Plans()
     app.state.migrations = migrations.Migrations()
+    # reviews a stopped server left: their imported states go with them
+    shutil.rmtree(state_dir / "console" / "reviews", ignore_errors=True)
     auth = app.state.auth = Authenticator(config)
     app.middleware("http")(
         make_middleware(config, auth, console.sessions, after_change, console.started)
@@ -166,11 +168,16 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
 
     @app.exception_handler(LockHeld)
     async def locked(request: Request, exc: LockHeld) -> Response:
+        if _console(request):
+            return console_error(request, 409, str(exc))
         return error_response(request, 409, str(exc))
 
     @app.exception_handler(StateError)
     async def state_error(request: Request, exc: StateError) -> Response:
-        return error_response(request, 500, f"the server's state cannot be used: {exc}")
+        message = f"the server's state cannot be used: {exc}"
+        if _console(request):
+            return console_error(request, 500, message)
+        return error_response(request, 500, message)
 
     @app.exception_handler(Exception)
     async def bug(request: Request, exc: Exception) -> Response:

@@ -47,6 +47,17 @@ class Calls:
     async def run_for(self, provider: str, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         return await self.run(f"provider:{provider}", fn, *args, **kw)
 
+    async def within(self, provider: str, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` in the provider's pool, waited for at most `seconds`: past that,
+        ProviderTimeout, the call left to finish in its thread (holding its place in the pool,
+        so a hung cloud never holds more threads than its pool)."""
+        task = asyncio.ensure_future(self.run_for(provider, fn, *args))
+        done, _ = await asyncio.wait([task], timeout=self.seconds)
+        if not done:
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            raise ProviderTimeout(f"did not answer within {self.seconds:g} s")
+        return task.result()
+
     def driver(self, provider: str) -> AsyncDriver:
         return AsyncDriver(self, provider, self.drivers[provider])
 

@@ -36,6 +36,7 @@ from fastapi.responses import JSONResponse, Response
 
 from nubes.engine import operations
 from nubes.engine.apply import ApplyOptions, EventHooks
+from nubes.engine.importing import import_object, other_stacks_problem
 from nubes.engine.operations import Loaded
 from nubes.engine.plan import Plan, PlanOptions
 from nubes.engine.plan.planfile import plan_to_json
@@ -235,8 +236,9 @@ class Adopted:
     the cloud's ownership tags) only when the migration is applied."""
 
     stack: Stack
+    path: Path  # where its file will be
     text: str  # the stack file, the instance where it is now
-    backend: LocalBackend  # the review's state, with the instance imported
+    backend: LocalBackend  # the review's state (and files), with the instance imported
     provider: str
     id: str
     token: str | None
@@ -248,7 +250,6 @@ def adopt(
     """A stack of its own for an instance no stack manages, with the instance imported into a
     state of the review's own: (adopted, "") or (None, why not)."""
     from nubes.engine.addrs import InstanceAddr
-    from nubes.engine.importing import import_object
     from nubes.providers.catalog import DEFAULT_IMAGES
 
     driver = files.provider_drivers.get(provider)
@@ -289,8 +290,6 @@ def adopt(
         "image": portable,
         "size": size,
     }
-    if a.get("user_data"):
-        server["user_data"] = str(a["user_data"])  # the new one boots as the old one did
     doc = {
         "nubes": 1,
         "name": name,
@@ -304,6 +303,8 @@ def adopt(
     text = f"# made by the nubes console to move {provider}/{id_}\n" + yaml.safe_dump(
         doc, sort_keys=False, default_flow_style=False
     )
+    if a.get("user_data"):  # the new one boots as the old one did: on one line, as JSON
+        text += f"    user_data: {json.dumps(str(a['user_data']))}\n"
     path = files.state_dir / ADOPTED / f"{name}.yaml"
     if path.exists() or files.backend(name).read() is not None:
         return None, f"a stack {name} exists already: migrate it from its own page"
@@ -313,13 +314,17 @@ def adopt(
     found, diags = operations.configure(stack, {}, [], files.environ, files.state_dir)
     if found is None:
         return None, "; ".join(d.summary for d in diags)
+    claimed = other_stacks_problem(files.backend(name), provider, obj)
+    if claimed:
+        return None, claimed[0]
     backend = LocalBackend(review_dir, name)
+    review_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     imported, diags = import_object(
         stack, found.drivers, backend, InstanceAddr("server"), id_, claim=False
     )
     if imported is None:
         return None, "; ".join(d.summary for d in diags)
-    return Adopted(stack, text, backend, provider, id_, imported.token), ""
+    return Adopted(stack, path, text, backend, provider, id_, imported.token), ""
 
 
 def _take_adopted(move: StackMove, files: StackFiles, job: Job) -> str | None:
@@ -331,6 +336,15 @@ def _take_adopted(move: StackMove, files: StackFiles, job: Job) -> str | None:
     if move.file.exists() or backend.read() is not None:
         return f"{move.stack}: a stack of that name appeared since the review; nothing was changed"
     driver = files.provider_drivers[adopted.provider]
+    try:
+        obj = driver.read("instance", adopted.id)
+    except ProviderError as exc:
+        return f"{move.stack}: reading {adopted.id} failed: {exc}; nothing was changed"
+    if obj is None:
+        return f"{move.stack}: {adopted.id} is gone since the review; nothing was changed"
+    claimed = other_stacks_problem(backend, adopted.provider, obj)
+    if claimed:
+        return f"{move.stack}: {claimed[0]}; nothing was changed"
     if isinstance(driver, Claims) and adopted.token:
         try:
             driver.claim("instance", adopted.id, Ownership(move.stack, "server", adopted.token))
@@ -358,6 +372,10 @@ def _reparsed(stack: Stack, text: str) -> Stack:
         return stack
     again, _ = parse_stack(text, stack.file)
     return again or stack
+
+
+def clouds_of(picked: list[str]) -> set[str]:
+    return {item.partition("/")[0] for item in picked}
 
 
 def review_dir(files: StackFiles, id: str) -> Path:
@@ -389,6 +407,9 @@ class Migrations:
     def get(self, id: str) -> Migration:
         with self._lock:
             found = self._by_id.get(id)
+            if found is not None and time.time() - found.made_at > KEEP_SECONDS:
+                _forget(self._by_id.pop(id))
+                found = None
         if found is None:
             raise ApiError(404, f"no migration {id} (reviewed migrations are kept for an hour)")
         return found
@@ -396,6 +417,9 @@ class Migrations:
     def take(self, id: str) -> Migration:
         with self._lock:
             found = self._by_id.pop(id, None)
+            if found is not None and time.time() - found.made_at > KEEP_SECONDS:
+                _forget(found)
+                found = None
         if found is None:
             raise ApiError(404, f"no migration {id}, or it is being applied or was discarded")
         return found
@@ -440,7 +464,9 @@ async def migrations_create(request: Request) -> Response:
         target,
         allow,
         review_dir(files, id_),
-        pool="stack:migrations",
+        # a pool per set of clouds involved: a hung cloud holds up only migrations touching it
+        pool="migrate:"
+        + ",".join(sorted({p for p in clouds_of(picked) if p in providers} | {target})),
     )
     user = str(request.scope["state"].get("user") or "")
     migration = Migration(id_, target, user, moves, refused, allow)
@@ -456,7 +482,7 @@ async def migrations_show(request: Request, id: str) -> Response:
 
 @router.delete("/api/migrations/{id}", status_code=204)
 async def migrations_discard(request: Request, id: str) -> Response:
-    _forget(_migrations(request).take(id))
+    await offload(request, _forget, _migrations(request).take(id))
     return Response(status_code=204)
 
 

@@ -282,14 +282,22 @@ async def stacks_apply(request: Request, name: str) -> Response:
 def new_job(request: Request, stack: str, kind: str = "apply") -> Job:
     """A job of this request's user, its progress published on the live channel."""
     state = request.scope["state"]
-    bus = request.app.state.console.bus
+    console = request.app.state.console
+    bus = console.bus
+    loop = asyncio.get_running_loop()
+
+    def publish(data: dict[str, Any]) -> None:
+        bus.publish("job", data)
+        if data["event"].get("type") == "job_end":  # what it changed shows soon everywhere
+            loop.call_soon_threadsafe(console.inventory.poke_all)
+
     job = Job(
         uuid.uuid4().hex[:12],
         stack,
         kind=kind,
         who=str(state.get("user") or whoami()),
         via=Via.CONSOLE if state.get("via") == "console" else Via.API,
-        publish=lambda data: bus.publish("job", data),
+        publish=publish,
     )
     _files(request).jobs[job.id] = job
     return job

@@ -24,7 +24,7 @@ HEARTBEAT_SECONDS = 15.0
 @dataclass(frozen=True)
 class Event:
     seq: int
-    kind: str  # "instances", "cloud", "job", "activity"
+    kind: str  # "instances", "cloud", "job" (and "hello", "reload" to one listener)
     data: dict[str, Any]
 
     def frame(self) -> bytes:

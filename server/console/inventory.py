@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nubes.engine.stack import Stack
 from nubes.providers.catalog import DEFAULT_IMAGES
 from nubes.providers.errors import ProviderError
 from nubes.providers.protocol import Driver, Quotas
@@ -32,6 +31,7 @@ from nubes.server.console.bus import Bus
 
 COUNTS_FILE = "counts.jsonl"
 COUNTS_KEEP_SECONDS = 14 * 24 * 3600
+COUNTS_MAX_BYTES = 8 * 1024 * 1024  # about 14 days of 8 clouds sampled each minute
 COUNT_EVERY = 60.0  # seconds between two samples of an unchanged count
 MAX_EVENT_ROWS = 200  # more changed rows than this in one refresh: the event says reload
 STATES = ("running", "pending", "stopping", "stopped", "terminated", "error")
@@ -145,7 +145,6 @@ class Inventory:
         drivers: dict[str, str],  # provider -> driver name
         bus: Bus,
         folder: Path,
-        stacks: Callable[[], dict[str, Stack]],
         managed: Callable[[], dict[Any, Any]],
         refresh_seconds: float,
     ) -> None:
@@ -153,7 +152,6 @@ class Inventory:
         self.clouds = {name: Cloud(name, kind) for name, kind in drivers.items()}
         self.bus = bus
         self.folder = folder
-        self.stacks = stacks
         self.managed_of = managed
         self.refresh_seconds = refresh_seconds
         self._images: dict[str, tuple[float, dict[str, str]]] = {}
@@ -173,9 +171,13 @@ class Inventory:
             self._tasks.append(asyncio.ensure_future(self._loop(name)))
 
     def poke(self, provider: str) -> None:
-        """Refresh this cloud soon (a change was made to it)."""
+        """Refresh this cloud soon (a change was made to it). On the loop only."""
         if provider in self._wake:
             self._wake[provider].set()
+
+    def poke_all(self) -> None:
+        for name in self._wake:
+            self.poke(name)
 
     async def ready(self, seconds: float) -> None:
         """Wait (at most `seconds`) until every cloud has answered once or failed."""
@@ -187,7 +189,10 @@ class Inventory:
 
     async def _loop(self, name: str) -> None:
         while True:
-            await self.refresh(name)
+            try:
+                await self.refresh(name)
+            except Exception as exc:  # a bug must not stop this cloud's refreshes for good
+                self._failed(self.clouds[name], f"a bug in nubes: {type(exc).__name__}")
             self._first[name].set()
             wake = self._wake[name]
             with contextlib.suppress(TimeoutError):
@@ -204,7 +209,7 @@ class Inventory:
 
         def work() -> dict[str, Any]:
             try:
-                return refresh_one(name, driver, self.managed_of(), self._image_names(name))
+                return refresh_one(name, driver, self.managed_of(), self.image_names(name))
             finally:
                 cloud.busy = False
 
@@ -221,7 +226,8 @@ class Inventory:
             return
         self._apply(cloud, task.result(), time.time() - started)
 
-    def _image_names(self, name: str) -> dict[str, str]:
+    def image_names(self, name: str) -> dict[str, str]:
+        """Native image id -> portable name on this cloud (asked again every 10 minutes)."""
         cached = self._images.get(name)
         if cached is None or time.time() - cached[0] > 600:
             cached = (time.time(), portable_images(name, self.calls.drivers[name]))
@@ -271,26 +277,30 @@ class Inventory:
         line = json.dumps({"t": round(now, 1), "p": cloud.provider, "n": running})
         with contextlib.suppress(OSError):
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(
-                self.folder / COUNTS_FILE,
-                os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW,
-                0o600,
-            )
+            path = self.folder / COUNTS_FILE
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
             try:
                 os.write(fd, line.encode() + b"\n")
+                size = os.fstat(fd).st_size
             finally:
                 os.close(fd)
+            if size > COUNTS_MAX_BYTES:  # the newest half stays (written by this server only)
+                kept = _tail(path, COUNTS_MAX_BYTES // 2)
+                tmp = path.with_name(f".{COUNTS_FILE}.tmp")
+                out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+                try:
+                    os.write(out, kept)
+                finally:
+                    os.close(out)
+                os.replace(tmp, path)
 
     def series(self) -> dict[str, Any]:
         """Running instances per cloud over time, for the overview's chart: `t` the sample
         times, and per provider its count at each (carried forward between its samples)."""
-        try:
-            raw = (self.folder / COUNTS_FILE).read_bytes()
-        except OSError:
-            raw = b""
+        raw = _tail(self.folder / COUNTS_FILE, COUNTS_MAX_BYTES)
         since = time.time() - COUNTS_KEEP_SECONDS
         samples: list[tuple[float, str, int]] = []
-        for line in raw.splitlines()[-20_000:]:
+        for line in raw.splitlines():
             try:
                 doc = json.loads(line)
                 if doc["t"] >= since and doc["p"] in self.clouds:
@@ -325,6 +335,18 @@ class Inventory:
     def row(self, provider: str, id: str) -> dict[str, Any] | None:
         cloud = self.clouds.get(provider)
         return None if cloud is None else cloud.rows.get(id)
+
+
+def _tail(path: Path, limit: int) -> bytes:
+    """The whole lines in the last `limit` bytes of a file (nothing if it cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - limit))
+            raw = f.read()
+    except OSError:
+        return b""
+    return raw if size <= limit else raw.partition(b"\n")[2]
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,6 @@ stacks' and migration's pages are in stackpages.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import time
@@ -16,9 +15,10 @@ from nubes.engine.activity import Via, matching
 from nubes.providers.catalog import DEFAULT_IMAGES
 from nubes.providers.errors import ProviderError
 from nubes.providers.protocol import InstanceMetrics
+from nubes.server.calls import ProviderTimeout
 from nubes.server.console import console_of
 from nubes.server.console.inventory import STATES
-from nubes.server.console.sessions import COOKIE
+from nubes.server.console.sessions import COOKIE, csrf_ok
 from nubes.server.console.stackpages import HIDDEN
 from nubes.server.console.table import PAGE_SIZES, SORTS, Query
 from nubes.server.console.web import (
@@ -89,7 +89,7 @@ async def login(request: Request) -> Response:
 @router.post("/console/logout")
 async def logout(request: Request, session: Viewer) -> Response:
     form = await request.form()
-    if not same_origin(request) or form.get("csrf") != session.csrf:
+    if not same_origin(request) or not csrf_ok(session, str(form.get("csrf") or "")):
         raise ApiError(403, "a logout needs the page's CSRF token")
     console_of(request.app).sessions.end(request.cookies.get(COOKIE))
     response = redirect("/console/login")
@@ -103,7 +103,8 @@ async def overview(request: Request, session: Viewer) -> Response:
     await console.inventory.ready(1.0)
     now = time.time()
     cards = [c.card(now) for c in console.inventory.clouds.values()]
-    return page(request, session, "overview", cards=cards, series=console.inventory.series())
+    series = await request.app.state.calls.run("files", console.inventory.series)
+    return page(request, session, "overview", cards=cards, series=series)
 
 
 @router.get("/console/instances")
@@ -140,13 +141,11 @@ async def instance(request: Request, session: Viewer, provider: str, id: str) ->
     problem: str | None = None
     obj = None
     try:  # the cloud's own answer, within the time allowed; else the inventory's
-        obj = await asyncio.wait_for(
-            calls.run_for(provider, driver.read, "instance", id), calls.seconds
-        )
+        obj = await calls.within(provider, driver.read, "instance", id)
     except ProviderError as exc:
         problem = f"{exc.code}: {exc}"
-    except TimeoutError:
-        problem = f"{provider} did not answer within {calls.seconds:g} s: the inventory's copy"
+    except ProviderTimeout as exc:
+        problem = f"{provider} {exc}: the inventory's copy"
     row = console.inventory.row(provider, id)
     if obj is None and row is None:
         raise ApiError(404, f"no instance {id!r} on {provider!r}")
@@ -159,16 +158,13 @@ async def instance(request: Request, session: Viewer, provider: str, id: str) ->
         provider=provider,
         id=id,
         row=row,
-        attributes={k: v for k, v in sorted(attributes.items()) if k not in SECRET_ATTRIBUTES},
+        attributes={k: v for k, v in sorted(attributes.items()) if k not in HIDDEN},
         tags=dict(obj.tags) if obj is not None else {},
         problem=problem,
         metrics=isinstance(driver, InstanceMetrics),
         targets=targets,
         allowed=ACTIONS.get(str(attributes.get("state") or (row or {}).get("state")), []),
     )
-
-
-SECRET_ATTRIBUTES = HIDDEN
 
 
 @router.get("/console/images")
@@ -185,7 +181,7 @@ async def images(request: Request, session: Viewer) -> Response:
         else:
             per_cloud[name] = sorted(found, key=lambda i: i.name.lower())
     names = await calls.gather(
-        lambda name, d: console.inventory._image_names(name),
+        lambda name, d: console.inventory.image_names(name),
         [p for p in providers if p in per_cloud],
     )
     matrix = []

@@ -20,9 +20,15 @@ def describe(method: str, path: str, provider: str) -> tuple[str, str]:
     collection = parts[0]
     kind = SINGULAR.get(collection, collection.rstrip("s")).replace("_", " ")
     if collection in ("stacks", "migrations", "jobs"):
-        name = parts[1] if len(parts) > 1 else ""
-        verb = parts[-1] if len(parts) > 2 else ("discard" if method == "DELETE" else "create")
-        return verb, f"{kind} {name}".strip()
+        # POST .../plans and POST /migrations plan; .../apply applies; DELETE discards
+        rest = parts[1:]
+        verb = "discard" if method == "DELETE" else "plan"
+        if rest and rest[-1] in ("apply", "plan"):
+            verb = rest.pop()
+        if rest and rest[-1] == "plans":
+            rest.pop()
+        rest = ["plan" if part == "plans" else part for part in rest]
+        return verb, f"{kind} {' '.join(rest)}".strip()
     if len(parts) == 1:
         return "create", f"{kind} on {provider}"
     target = f"{kind} {provider}/{'/'.join(parts[1:2])}"
@@ -33,7 +39,9 @@ def describe(method: str, path: str, provider: str) -> tuple[str, str]:
     return method.lower(), target
 
 
-def result_of(status: int) -> str:
+def result_of(status: int, path: str) -> str:
+    if status == 202 and path.endswith("/apply"):
+        return "started"  # the job records how it ended
     if status < 400:
         return "ok"
     return "refused" if status < 500 and status != 409 else "failed"
@@ -53,7 +61,7 @@ async def after_change(request: Request, response: Response) -> None:
         via,
         action,
         target,
-        result_of(response.status_code),
+        result_of(response.status_code, request.scope["path"]),
         detail,
     )
     if response.status_code < 400:

@@ -6,6 +6,7 @@ discarding are the API's calls (server/plans.py), made by the page's script."""
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -83,9 +84,32 @@ def changed_attributes(change: dict[str, Any]) -> list[tuple[str, Any, Any, bool
 
 def _stack_file(entry: Any) -> str:
     try:
-        return str(entry.stack_file.read_text(encoding="utf-8"))
+        return masked(str(entry.stack_file.read_text(encoding="utf-8")))
     except OSError:
         return ""
+
+
+_SECRET_LINE = re.compile(r"^(\s*)(user_data|private_key|password)(\s*:\s*)(\S.*)?$")
+
+
+def masked(text: str) -> str:
+    """A stack file with the values of what may hold secrets hidden (a block scalar's lines
+    too), for showing on a page."""
+    out = []
+    block_indent: int | None = None
+    for line in text.split("\n"):
+        indent = len(line) - len(line.lstrip())
+        if block_indent is not None and (not line.strip() or indent > block_indent):
+            continue  # a line of a hidden block scalar
+        block_indent = None
+        found = _SECRET_LINE.match(line)
+        if found and found.group(4):
+            out.append(f"{found.group(1)}{found.group(2)}{found.group(3)}(hidden)")
+            if found.group(4)[:1] in ("|", ">"):
+                block_indent = indent
+            continue
+        out.append(line)
+    return "\n".join(out)
 
 
 @router.get("/console/stacks/{name}")
@@ -140,6 +164,7 @@ async def stack(request: Request, session: Viewer, name: str) -> Response:
         diff=diff,
         show=params.get("show", ""),
         shows=SHOWS,
+        hidden=HIDDEN,
     )
 
 

@@ -1,7 +1,7 @@
 """The server's live channel and its record (additive to Deltacloud's API):
 
 * `GET /api/events`: server-sent events, numbered, of inventory changes (`instances`, `cloud`),
-  job progress (`job`) and the activity log (`activity`); `Last-Event-ID` (or `?after=N`)
+  and job progress (`job`); `Last-Event-ID` (or `?after=N`)
   resumes after a reconnect. The console's pages listen here.
 * `GET /api/activity`: every change made through the CLI, the API or the console, newest first,
   filtered by `who`, `via`, `result` and text `q`, `limit` entries (at most 1,000).

@@ -462,7 +462,9 @@ def test_migrating_a_managed_instance_moves_it_and_rewrites_its_stack(
     assert "key pair mine" in reasons[f"home/{keyed}"]
     moves = {m["stack"]: m for m in migration["stacks"]}
     assert set(moves) == {"web", adopted} and moves[adopted]["new_stack"]
-    assert all(m["ready"] and m["plan"]["summary"]["migrate"] == 1 for m in moves.values())
+    assert all(m["ready"] and m["plan"]["summary"]["migrate"] == 1 for m in moves.values()), moves[
+        adopted
+    ]["diagnostics"]
     review = browser_like.get(f"/console/migrate?m={migration['id']}").text
     assert "created on lab first" in review and "Apply exactly this migration" in review
     assert "SECRET-BOOT" not in review
@@ -484,6 +486,9 @@ def test_migrating_a_managed_instance_moves_it_and_rewrites_its_stack(
     assert 'provider: "lab"' in made_file and "SECRET-BOOT" in made_file
     again = browser_like.post(f"/api/stacks/{adopted}/plans").json()["plan"]["plan"]
     assert again["summary"] == {"add": 0, "change": 0, "destroy": 0, "migrate": 0}
+    made_serial = api.get(f"/api/stacks/{adopted}/history").json()["history"][-1]["serial"]
+    shown_file = browser_like.get(f"/console/stacks/{adopted}?diff={made_serial}").text
+    assert "user_data: (hidden)" in shown_file and "SECRET-BOOT" not in shown_file
     entries = api.get("/api/activity", params={"q": adopted}).json()["activity"]
     assert {"import", "apply"} <= {e["action"] for e in entries}
     # the history shows the stack file's change between the two applies

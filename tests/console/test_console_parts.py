@@ -66,14 +66,17 @@ def test_the_activity_log_skips_a_torn_line_and_keeps_its_newest_entries(
     assert [e.who for e in matching(found, result="failed")] == ["bob"]
     assert [e.who for e in matching(found, text="STOP")] == ["ann"]
     setattr(activity, "KEEP", 10)  # noqa: B010 (a small log for the test)
+    setattr(activity, "TRIM_BYTES", 20_000)  # noqa: B010
     try:
         for i in range(3000):
             log.record("c", Via.API, "stop", f"instance sim/i-{i}", "ok")
         kept = log.entries()
         assert len(kept) <= 3000 and kept[-1].target == "instance sim/i-2999"
         assert len(log.path.read_bytes().splitlines()) < 3000  # it was trimmed
+        assert oct(log.path.stat().st_mode & 0o777) == "0o600"  # the rewritten log is private
     finally:
         setattr(activity, "KEEP", 50_000)  # noqa: B010
+        setattr(activity, "TRIM_BYTES", 2 * 50_000 * 300)  # noqa: B010
 
 
 def test_the_bus_replays_what_a_listener_missed_or_tells_it_to_reload() -> None:
@@ -141,7 +144,7 @@ def test_the_running_counts_outlive_a_restart(tmp_path: Path) -> None:
 
     def inventory() -> Inventory:
         calls: Any = None  # the chart reads the file alone
-        return Inventory(calls, {"home": "sim", "lab": "sim"}, Bus(), tmp_path, dict, dict, 15)
+        return Inventory(calls, {"home": "sim", "lab": "sim"}, Bus(), tmp_path, dict, 15)
 
     first = inventory()
     home = Cloud("home", "sim", rows={f"i-{i}": {"state": "running"} for i in range(3)})
@@ -150,3 +153,16 @@ def test_the_running_counts_outlive_a_restart(tmp_path: Path) -> None:
     again = inventory().series()  # a new server on the same state folder
     assert len(again["t"]) == 2
     assert again["series"] == {"home": [3, 3], "lab": [None, 0]}
+
+
+def test_a_stack_file_shown_on_a_page_hides_what_may_hold_secrets() -> None:
+    from nubes.server.console.stackpages import masked
+
+    text = (
+        "resources:\n  web:\n    user_data: |\n      #!/bin/sh\n      echo s3cret\n"
+        "    size: small\n  db: {type: instance}\n    password: hunter2\n"
+        '    user_data: "one line s3cret"\n'
+    )
+    shown = masked(text)
+    assert "s3cret" not in shown and "hunter2" not in shown
+    assert shown.count("(hidden)") == 3 and "    size: small" in shown

@@ -25,7 +25,7 @@
       try { data = JSON.parse(e.data); } catch (_) { return; }
       (handlers[kind] || []).forEach((fn) => fn(data));
     };
-    ["hello", "instances", "cloud", "job", "activity", "reload"].forEach((k) =>
+    ["hello", "instances", "cloud", "job", "reload"].forEach((k) =>
       source.addEventListener(k, deliver(k)));
     return source;
   }
@@ -294,6 +294,5 @@
     overviewChart();
     metricsChart();
     countPicked();
-    (window.nubesPage || []).forEach((fn) => fn());
   });
 })();
