@@ -234,7 +234,7 @@ def public_base(request: Request) -> str:
 _CHANGES = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 
 
-def _cross_site(request: Request) -> bool:
+def cross_site(request: Request) -> bool:
     """A change a browser sends from another site's page (a form posting here with the
     user's Basic credentials): refused. Clients that are not browsers send no Origin."""
     if request.method not in _CHANGES:
@@ -323,7 +323,7 @@ def make_middleware(
                 )
             if unacceptable is not None:
                 raise unacceptable
-            if _cross_site(request):
+            if cross_site(request):
                 raise ApiError(403, "a change sent from another site's page is refused")
             problem = bad_text(path) or next(
                 (

@@ -530,6 +530,8 @@ def _apply_move(job: Job, move: StackMove, files: StackFiles) -> str:
                 cannot = _take_adopted(move, files, job)
                 if cannot is not None:
                     return cannot
+            # operations.stale's checks, but against the file as reviewed (the plan's stack is
+            # the edited copy, which is written only after the apply)
             state = backend.read()
             now = (state.lineage, state.serial) if state else (None, None)
             on_disk = digest_text(move.file.read_text(encoding="utf-8"))
@@ -557,7 +559,14 @@ def _apply_move(job: Job, move: StackMove, files: StackFiles) -> str:
                     f"{move.stack}: {outcome.summary()}; the target failed, the source instances "
                     "stay in service and the stack file is unchanged"
                 )
-            _write_stack(move.file, move.text)
+            try:
+                _write_stack(move.file, move.text)
+            except OSError as exc:
+                return (
+                    f"{move.stack}: {outcome.summary()}; moved, but {move.file} could not be "
+                    f"rewritten ({exc.strerror}): set its provider: by hand, or the next plan "
+                    "moves it back"
+                )
             return f"{move.stack}: {outcome.summary()}; moved"
     except (StateError, OSError) as exc:
         return f"{move.stack}: {exc}"

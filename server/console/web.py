@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from nubes import __version__
 from nubes.server.console import console_of
 from nubes.server.console.sessions import COOKIE, Session
-from nubes.server.http import ApiError, public_base
+from nubes.server.http import ApiError, cross_site
 
 HERE = Path(__file__).parent
 # the npm packages' files the pages load: name -> path inside node_modules
@@ -125,12 +125,8 @@ def redirect(location: str) -> Response:
 
 
 def same_origin(request: Request) -> bool:
-    """A form post from one of this server's pages (not another site's)."""
-    origin = request.headers.get("origin")
-    if origin is not None:
-        scheme, _, rest = public_base(request).partition("://")
-        return origin.rstrip("/") == f"{scheme}://{rest.split('/', 1)[0]}"
-    return request.headers.get("sec-fetch-site") not in ("cross-site", "same-site")
+    """A form post from one of this server's pages (not another site's), as the API checks."""
+    return not cross_site(request)
 
 
 def safe_next(target: str | None) -> str:

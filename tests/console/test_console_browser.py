@@ -76,7 +76,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     SHOTS.mkdir(parents=True, exist_ok=True)
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield {"url": url, "browser": browser, "moto": endpoint, "stack": stack}
+        yield {
+            "url": url,
+            "browser": browser,
+            "moto": endpoint,
+            "stack": stack,
+            "app": server.config.app,
+        }
         browser.close()
     server.should_exit = True
     patch.undo()
@@ -175,21 +181,33 @@ def test_sim_and_ec2_instances_on_one_page_and_a_stop_seen_live(
     clouds = page.eval_on_selector_all("tr[data-id]", "rows => rows.map(r => r.dataset.provider)")
     assert {"home", "aws"} <= set(clouds)
     page.evaluate("window.notReloaded = true")
-    row = f"tr[data-id='{sim}']"
-    page.check(f"{row} .pick")
+    sim_row = f"tr[data-id='{sim}']"
+    page.check(f"{sim_row} .pick")
     page.click("button[data-bulk=stop]")
     assert "sim-web" in page.inner_text("#confirm-list")
     page.screenshot(path=str(SHOTS / "confirm-stop.png"))
     page.click("#confirm-ok")
-    page.wait_for_selector(f"{row}[data-state=stopped]")  # changed by the live channel
+    page.wait_for_selector(f"{sim_row}[data-state=stopped]")  # changed by the live channel
     assert page.evaluate("window.notReloaded") is True
     page.screenshot(path=str(SHOTS / "instances.png"), full_page=True)
-    # its page: the metrics chart drew from the metrics collection, start is offered, stop not
-    page.click(f"{row} a")
+    # a running instance's page: the metrics chart drew from the metrics collection, stop is
+    # offered and start not; a stop from there is followed live, buttons too
+    probe = api.post(
+        "/api;provider=home/instances", data={"image_id": "img-debian-12", "name": "probe"}
+    ).json()["instance"]["id"]
+    store = site["app"].state.calls.drivers["home"].cloud.store
+    row = store.get(probe)
+    row.attrs["launched_at"] = "2026-01-01T00:00:00Z"  # up for months: it has samples
+    store.save(row)
+    page.goto(site["url"] + f"/console/instances/home/{probe}")
     page.wait_for_selector("#metrics .uplot")
-    assert page.is_enabled("button[data-act=start]")
-    assert not page.is_enabled("button[data-act=stop]")
+    assert page.is_enabled("button[data-act=stop]")
+    assert not page.is_enabled("button[data-act=start]")
     page.screenshot(path=str(SHOTS / "instance.png"), full_page=True)
+    page.click("button[data-act=stop]")
+    page.click("#confirm-ok")
+    page.wait_for_selector("#instance[data-state=stopped]")
+    assert page.is_enabled("button[data-act=start]")
 
 
 def test_a_bulk_action_confirms_every_instance_it_names(
