@@ -107,9 +107,12 @@ class NubesGroup(click.Group):
         try:
             code = super().main(*args, **kwargs)
         except click.exceptions.Abort as exc:
-            interrupted = isinstance(exc.__cause__, KeyboardInterrupt)
-            _say_error("Interrupted; nothing was changed." if interrupted else "Aborted.")
-            raise SystemExit(130 if interrupted else 1) from None
+            if isinstance(exc.__cause__, KeyboardInterrupt):
+                # entry.py says so without importing anything (a Ctrl-C during an import leaves
+                # modules half made, which _say_error's imports would trip over)
+                raise KeyboardInterrupt from None
+            _say_error("Aborted.")
+            raise SystemExit(1) from None
         except click.ClickException as exc:
             exc.show()
             raise SystemExit(1) from None

@@ -163,10 +163,18 @@ def test_ctrl_c_while_planning_changes_nothing(tmp_path: Path) -> None:
     first = nubes("apply", "s.yaml", "--auto-approve", "--var", "n=1", cwd=tmp_path)
     assert first.returncode == 0
     before = (tmp_path / "state" / "slow.json").read_bytes()
-    proc = start("plan", "s.yaml", "--var", "n=1", cwd=tmp_path)  # refresh takes 1.5 s
-    time.sleep(0.8)
+    # the Ctrl-C lands once the refresh (1.5 s) has begun, however busy the machine: the sim's
+    # database keeps its -wal file only while a connection is open, and the plan opens it there
+    wal = tmp_path / "state" / "sim" / "cloud.sqlite-wal"
+    assert not wal.exists()  # the apply closed the database
+    proc = start("plan", "s.yaml", "--var", "n=1", cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    while not wal.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the plan never began refreshing"
+        time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130 and "Interrupted; nothing was changed." in err
+    assert proc.returncode == 130 and "Interrupted; nothing was changed." in err, err
     assert "Traceback" not in err
     assert (tmp_path / "state" / "slow.json").read_bytes() == before
