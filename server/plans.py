@@ -35,11 +35,8 @@ from nubes.server.stacks import (
     Job,
     StackFiles,
     _diags_json,
-    loaded,
     new_job,
-    offload,
-    stack_named,
-    variables,
+    plan_named,
 )
 
 KEEP_SECONDS = 3600.0
@@ -117,20 +114,7 @@ def _plans(request: Request) -> Plans:
 
 @router.post("/api/stacks/{name}/plans", status_code=201)
 async def plans_create(request: Request, name: str) -> Response:
-    files: StackFiles = request.app.state.stack_files
-    stack = await stack_named(request, name)
-    found = await loaded(request, stack, await variables(request, stack))
-    result, diags = await offload(
-        request,
-        operations.plan,
-        found,
-        files.backend(stack.name),
-        None,
-        operations.Locking.SHARED,
-        0.0,
-        "plan (api)",
-        pool=f"stack:{stack.name}",
-    )
+    found, result, diags = await plan_named(request, name)
     if result is None:
         return JSONResponse({"diagnostics": _diags_json(diags)}, status_code=400)
     user = str(request.scope["state"].get("user") or "")

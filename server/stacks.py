@@ -247,8 +247,8 @@ async def stacks_show(request: Request, name: str) -> Response:
     return JSONResponse({"stack": await offload(request, item, request, name, stack)})
 
 
-@router.post("/api/stacks/{name}/plan", responses=json_only(PlanDoc))
-async def stacks_plan(request: Request, name: str) -> Response:
+async def plan_named(request: Request, name: str) -> tuple[Loaded, Plan | None, Diagnostics]:
+    """Plan the server's stack `name` with the request's variables, in the stack's own pool."""
     files = _files(request)
     stack = await stack_named(request, name)
     found = await loaded(request, stack, await variables(request, stack))
@@ -263,6 +263,12 @@ async def stacks_plan(request: Request, name: str) -> Response:
         "plan (api)",
         pool=f"stack:{stack.name}",
     )
+    return found, result, diags
+
+
+@router.post("/api/stacks/{name}/plan", responses=json_only(PlanDoc))
+async def stacks_plan(request: Request, name: str) -> Response:
+    _, result, diags = await plan_named(request, name)
     if result is None:
         return JSONResponse({"diagnostics": _diags_json(diags)}, status_code=400)
     return JSONResponse(plan_to_json(result))
