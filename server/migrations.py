@@ -26,7 +26,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ from nubes.providers.errors import ProviderError
 from nubes.providers.protocol import Claims, Ownership
 from nubes.server.console.inventory import portable_images as portable_names
 from nubes.server.http import ApiError, bad_text
+from nubes.server.kept import Kept
 from nubes.server.respond import api_base, json_body
 from nubes.server.stacks import Job, StackFiles, _diags_json, new_job, offload
 
@@ -391,35 +391,19 @@ def _forget(migration: Migration) -> None:
 
 class Migrations:
     def __init__(self) -> None:
-        self._by_id: OrderedDict[str, Migration] = OrderedDict()
-        self._lock = threading.Lock()
+        self._kept: Kept[Migration] = Kept(KEEP_SECONDS, MAX_KEPT, _forget)
 
     def add(self, migration: Migration) -> None:
-        with self._lock:
-            now = time.time()
-            for key, m in list(self._by_id.items()):
-                if now - m.made_at > KEEP_SECONDS:
-                    _forget(self._by_id.pop(key))
-            self._by_id[migration.id] = migration
-            while len(self._by_id) > MAX_KEPT:
-                _forget(self._by_id.popitem(last=False)[1])
+        self._kept.add(migration)
 
     def get(self, id: str) -> Migration:
-        with self._lock:
-            found = self._by_id.get(id)
-            if found is not None and time.time() - found.made_at > KEEP_SECONDS:
-                _forget(self._by_id.pop(id))
-                found = None
+        found = self._kept.get(id)
         if found is None:
             raise ApiError(404, f"no migration {id} (reviewed migrations are kept for an hour)")
         return found
 
     def take(self, id: str) -> Migration:
-        with self._lock:
-            found = self._by_id.pop(id, None)
-            if found is not None and time.time() - found.made_at > KEEP_SECONDS:
-                _forget(found)
-                found = None
+        found = self._kept.take(id)
         if found is None:
             raise ApiError(404, f"no migration {id}, or it is being applied or was discarded")
         return found

@@ -16,7 +16,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +29,7 @@ from nubes.engine.plan import Plan
 from nubes.engine.plan.planfile import plan_to_json
 from nubes.engine.state import StateError
 from nubes.server.http import ApiError
+from nubes.server.kept import Kept
 from nubes.server.respond import api_base
 from nubes.server.stacks import (
     Job,
@@ -71,37 +71,24 @@ class Reviewed:
 
 class Plans:
     def __init__(self) -> None:
-        self._by_id: OrderedDict[str, Reviewed] = OrderedDict()
-        self._lock = threading.Lock()
+        self._kept: Kept[Reviewed] = Kept(KEEP_SECONDS, MAX_PLANS)
 
     def add(self, reviewed: Reviewed) -> None:
-        with self._lock:
-            self._sweep()
-            self._by_id[reviewed.id] = reviewed
-            while len(self._by_id) > MAX_PLANS:
-                self._by_id.popitem(last=False)
+        self._kept.add(reviewed)
 
     def get(self, stack: str, id: str) -> Reviewed:
-        with self._lock:
-            self._sweep()
-            found = self._by_id.get(id)
+        found = self._kept.get(id)
         if found is None or found.stack != stack:
             raise ApiError(404, f"stack {stack} has no plan {id} (plans are kept for an hour)")
         return found
 
     def take(self, stack: str, id: str) -> Reviewed:
         """The plan, removed: a plan is applied once."""
-        found = self.get(stack, id)
-        with self._lock:
-            if self._by_id.pop(id, None) is None:
-                raise ApiError(404, f"plan {id} is being applied or was discarded")
+        self.get(stack, id)
+        found = self._kept.take(id)
+        if found is None:
+            raise ApiError(404, f"plan {id} is being applied or was discarded")
         return found
-
-    def _sweep(self) -> None:
-        now = time.time()
-        for key, r in list(self._by_id.items()):
-            if now - r.made_at > KEEP_SECONDS:
-                del self._by_id[key]
 
 
 router = APIRouter()
