@@ -32,6 +32,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "nubes.cli.run_cmds",
         "Destroy everything the stack's state holds, dependents first.",
     ),
+    "emulate": (
+        "nubes.cli.emulate_cmd",
+        "Run an emulated CLOUD on HOST:PORT until interrupted (OpenStack: Keystone, Nova, "
+        "Glance, Cinder, Neutron and Swift; Rackspace: the same with Rackspace's catalog).",
+    ),
     "force-unlock": (
         "nubes.cli.read_cmds",
         "Break the state lock LOCK_ID held by a run on another host (a shared state folder).",

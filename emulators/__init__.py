@@ -8,4 +8,7 @@ SDK, Libcloud) judge it, and only then does a driver passing against it mean any
 
 from __future__ import annotations
 
-EMULATORS = {"openstack": "nubes.emulators.openstack.server"}
+EMULATORS = {
+    "openstack": "nubes.emulators.openstack.server",
+    "rackspace": "nubes.emulators.openstack.server",  # the same, with Rackspace's catalog
+}

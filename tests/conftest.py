@@ -16,6 +16,8 @@ def state_dir(tmp_path: Path) -> Path:
 # chaos kills, the hostile-input corpus run as processes, schemathesis), each well over a second.
 SLOW = (
     "tests/providers/ec2/",
+    "tests/providers/openstack/",
+    "tests/emulators/",
     "tests/engine/test_chaos.py",
     "tests/engine/test_large_inputs.py",
     "tests/cli/test_e2e.py",

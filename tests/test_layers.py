@@ -29,6 +29,11 @@ def imports(package: str) -> list[tuple[str, str]]:
         ("providers", ("nubes.engine", "nubes.server", "nubes.cli", "click", "rich")),
         ("engine", ("nubes.server", "nubes.cli", "click", "rich", "fastapi", "uvicorn", "httpx")),
         ("server", ("nubes.cli", "click", "rich")),
+        # an emulator shares nothing with the drivers it judges, nor with any front end
+        (
+            "emulators",
+            ("nubes.providers", "nubes.engine", "nubes.server", "nubes.cli", "click", "rich"),
+        ),
     ],
 )
 def test_a_layer_imports_nothing_above_it(package: str, banned: tuple[str, ...]) -> None:

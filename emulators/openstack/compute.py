@@ -314,8 +314,11 @@ def _networks(call: Call, spec: Any) -> list[str]:
             raise BadRequest(
                 "Invalid input for field/attribute server. Value: 'networks' is a required property"
             )
-        return [project.network.id]
+        spec = "auto"
     if spec == "auto":
+        # Rackspace plugs a server into PublicNet and ServiceNet unless told otherwise
+        if call.cloud.knobs.style == "rackspace":
+            return [call.cloud.regional(project.region).public.id, project.network.id]
         return [project.network.id]
     if spec == "none":
         return []
@@ -586,6 +589,21 @@ def list_server_security_groups(call: Call, project_id: str, server_id: str) -> 
     project = call.project
     groups = [project.group_by_name(n) for n in server.security_groups]
     return ok({"security_groups": [netops.nova_group(g) for g in groups if g is not None]})
+
+
+def list_interfaces(call: Call, project_id: str, server_id: str) -> Answer:
+    server = _server(call, project_id, server_id)
+    found = [
+        {
+            "port_state": p.status,
+            "port_id": p.id,
+            "net_id": p.network,
+            "mac_addr": p.mac,
+            "fixed_ips": [{"subnet_id": p.subnet_id, "ip_address": p.ip}],
+        }
+        for p in netops.server_ports(call.project, server)
+    ]
+    return ok({"interfaceAttachments": found})
 
 
 # ---- volume attachments -----------------------------------------------------------------------

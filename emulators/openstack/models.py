@@ -388,7 +388,7 @@ class Regional:
 
     def __init__(self, region: str) -> None:
         self.region = region
-        self.public = Network(new_id(), "public", None, "172.24.4.0/24", new_id(), external=True)
+        self.public = Network(new_id(), "public", None, "203.0.113.0/24", new_id(), external=True)
         self.public.hosts = itertools.islice(
             ipaddress.ip_network(self.public.cidr).hosts(), 1, None
         )

@@ -399,8 +399,21 @@ def delete_security_group_rule(call: Call, rule_id: str) -> Answer:
 # ---- floating IPs -----------------------------------------------------------------------------
 
 
-def floating_doc(f: FloatingIp) -> dict[str, Any]:
+def floating_doc(call: Call, f: FloatingIp) -> dict[str, Any]:
+    port = call.cloud.regional(call.project.region).ports.get(f.port or "")
+    details = None
+    if port is not None:
+        details = {
+            "name": "",
+            "network_id": port.network,
+            "mac_address": port.mac,
+            "admin_state_up": True,
+            "status": port.status,
+            "device_id": port.device_id,
+            "device_owner": port.device_owner,
+        }
     return {
+        "port_details": details,
         **_common(f.project, f.tags, f.created),
         "id": f.id,
         "floating_ip_address": f.ip,
@@ -424,11 +437,11 @@ def _floating(call: Call, id: str) -> FloatingIp:
 
 def list_floatingips(call: Call) -> Answer:
     items = sorted(call.project.floating.values(), key=lambda f: f.created + f.id)
-    return _listing(call, "floatingips", [floating_doc(f) for f in items])
+    return _listing(call, "floatingips", [floating_doc(call, f) for f in items])
 
 
 def show_floatingip(call: Call, floatingip_id: str) -> Answer:
-    return ok({"floatingip": floating_doc(_floating(call, floatingip_id))})
+    return ok({"floatingip": floating_doc(call, _floating(call, floatingip_id))})
 
 
 def create_floatingip(call: Call) -> Answer:
@@ -442,7 +455,7 @@ def create_floatingip(call: Call) -> Answer:
     fip.description = str(body.get("description") or "")
     if body.get("port_id"):
         netops.associate(call.project, fip, str(body["port_id"]))
-    return ok({"floatingip": floating_doc(fip)}, 201)
+    return ok({"floatingip": floating_doc(call, fip)}, 201)
 
 
 def update_floatingip(call: Call, floatingip_id: str) -> Answer:
@@ -452,7 +465,7 @@ def update_floatingip(call: Call, floatingip_id: str) -> Answer:
         netops.associate(call.project, fip, body["port_id"] and str(body["port_id"]))
     if "description" in body:
         fip.description = str(body["description"] or "")
-    return ok({"floatingip": floating_doc(fip)})
+    return ok({"floatingip": floating_doc(call, fip)})
 
 
 def delete_floatingip(call: Call, floatingip_id: str) -> Answer:

@@ -249,8 +249,11 @@ def _microversion(
     return major, minor
 
 
-def app(knobs: Knobs | None = None) -> Emulator:
-    return Emulator(Cloud(knobs))
+def app(knobs: Knobs | None = None, users: list[tuple[str, str, str]] | None = None) -> Emulator:
+    cloud = Cloud(knobs)
+    if users:
+        cloud.reset(users)
+    return Emulator(cloud)
 
 
 def serve(
@@ -258,25 +261,32 @@ def serve(
     port: int = 5000,
     knobs: Knobs | None = None,
     ready: Callable[[str], None] | None = None,
+    users: list[tuple[str, str, str]] | None = None,
 ) -> None:
-    """Serve until interrupted; `ready` is told the auth URL once the socket listens."""
+    """Serve until interrupted; `ready` is told the auth URL once the socket listens. `users`
+    are (name, password, project) triples, `demo/demo/demo` by default."""
+    import socket
+
     import uvicorn
 
-    config = uvicorn.Config(
-        app(knobs), host=host, port=port, log_level="warning", lifespan="on", access_log=False
-    )
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))  # an OSError here (the port is taken) is the caller's to tell
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(128)
+    bound = sock.getsockname()[1]
+    config = uvicorn.Config(app(knobs, users), log_level="warning", lifespan="on", access_log=False)
     server = uvicorn.Server(config)
 
     async def run() -> None:
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            if task.done():
-                await task
-                return
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():
             await asyncio.sleep(0.02)
-        sockets = [s for srv in server.servers for s in srv.sockets]
-        bound = sockets[0].getsockname()[1] if sockets else port
-        if ready is not None:
+        if server.started and ready is not None:
             ready(f"http://{host}:{bound}/identity")
         await task
 

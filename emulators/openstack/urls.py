@@ -71,6 +71,7 @@ ROUTES: list[tuple[str, str, Handler, str]] = [
         "compute",
     ),
     ("POST", C + "/servers/{server_id}/os-volume_attachments", compute.attach_volume, "compute"),
+    ("GET", C + "/servers/{server_id}/os-interface", compute.list_interfaces, "compute"),
     (
         "GET",
         C + "/servers/{server_id}/os-volume_attachments/{volume_id}",
