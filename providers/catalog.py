@@ -24,9 +24,24 @@ def _ubuntu(codename: str, version: str) -> dict[str, Any]:
     }
 
 
+def _glance(distro: str, version: str) -> dict[str, Any]:
+    """OpenStack images by their Glance properties (what public clouds set on theirs)."""
+    return {"os_distro": distro, "os_version": version}
+
+
 DEFAULT_IMAGES: dict[str, dict[str, Any]] = {
-    "ubuntu-24.04": {"sim": "img-ubuntu-2404", "ec2": _ubuntu("noble", "24.04")},
-    "ubuntu-22.04": {"sim": "img-ubuntu-2204", "ec2": _ubuntu("jammy", "22.04")},
+    "ubuntu-24.04": {
+        "sim": "img-ubuntu-2404",
+        "ec2": _ubuntu("noble", "24.04"),
+        "openstack": _glance("ubuntu", "24.04"),
+        "rackspace": _glance("ubuntu", "24.04"),
+    },
+    "ubuntu-22.04": {
+        "sim": "img-ubuntu-2204",
+        "ec2": _ubuntu("jammy", "22.04"),
+        "openstack": _glance("ubuntu", "22.04"),
+        "rackspace": _glance("ubuntu", "22.04"),
+    },
     "ubuntu-16.04": {"ec2": _ubuntu("xenial", "16.04")},
     "ubuntu-24.04-arm64": {
         "sim": "img-ubuntu-2404-arm",
@@ -35,7 +50,12 @@ DEFAULT_IMAGES: dict[str, dict[str, Any]] = {
             "name": "ubuntu/images/hvm-ssd*/ubuntu-noble-24.04-arm64-server-*",
         },
     },
-    "debian-12": {"sim": "img-debian-12", "ec2": {"owner": DEBIAN, "name": "debian-12-amd64-*"}},
+    "debian-12": {
+        "sim": "img-debian-12",
+        "ec2": {"owner": DEBIAN, "name": "debian-12-amd64-*"},
+        "openstack": _glance("debian", "12"),
+        "rackspace": _glance("debian", "12"),
+    },
     "fedora-40": {"sim": "img-fedora-40"},
     "alpine-3.20": {"sim": "img-alpine-320"},
 }

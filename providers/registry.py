@@ -9,6 +9,8 @@ from nubes.providers.protocol import Driver
 _DRIVERS: dict[str, str] = {
     "sim": "nubes.providers.sim:SimDriver",
     "ec2": "nubes.providers.ec2:Ec2Driver",
+    "openstack": "nubes.providers.openstack:OpenStackDriver",
+    "rackspace": "nubes.providers.openstack:RackspaceDriver",
 }
 # names other tools use for the same driver (Deltacloud's clients select "mock")
 ALIASES = {"mock": "sim"}
