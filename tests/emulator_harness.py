@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from nubes.emulators.openstack.models import Cloud, Knobs
+from nubes.emulators.openstack.models import Cloud, Knobs, Project
 from nubes.emulators.openstack.server import Emulator
 
 
@@ -28,6 +28,12 @@ class Running:
     @property
     def auth_url(self) -> str:
         return self.base + "/identity"
+
+    def project(self, name: str = "demo", region: str | None = None) -> Project:
+        """A project's state in the emulator, read directly (what the cloud really holds)."""
+        pid = self.cloud.project_named(name)
+        assert pid is not None
+        return self.cloud.project(pid, region or self.cloud.regions[0])
 
 
 def _free_port() -> int:

@@ -157,6 +157,8 @@ def instance(
     image = doc.get("image")
     size = flavor_name(doc, flavor_names or {})
     names = list(dict.fromkeys(g.get("name") for g in doc.get("security_groups") or []))
+    if names == ["default"]:
+        names = []  # what Nova gives a server that asked for no group: none of the stack's
     attrs = {
         "name": doc.get("name"),
         "image": image.get("id") if isinstance(image, dict) else None,

@@ -142,8 +142,15 @@ class OpenStackDriver:
         newest active one winning; anything else by id."""
         if type != "image" or "id" in criteria:
             return by_id(type, criteria, self.read)
-        allowed = {"name", "os_distro", "os_version", "architecture", "visibility", "owner",
-                   "image_type"}
+        allowed = {
+            "name",
+            "os_distro",
+            "os_version",
+            "architecture",
+            "visibility",
+            "owner",
+            "image_type",
+        }
         check_criteria("image", criteria, allowed)
         params = {k: str(v) for k, v in criteria.items()}
         params["status"] = "active"
