@@ -179,7 +179,7 @@ def test_rackspace_authenticates_with_an_api_key_in_its_regions(tmp_path: Path) 
         assert driver.os.region == "ORD"
         assert driver.os.service("compute").base_url.startswith(emu.base + "/regions/ORD/")
         assert driver.os.microversion() == "2.79"
-        assert [p.id for p in driver.hardware_profiles()][0] == "m1.tiny"
+        assert next(p.id for p in driver.hardware_profiles()) == "m1.tiny"
         bad = configured(RackspaceDriver(), {"region": "AMS"}, environ, tmp_path)
         assert bad == [
             ("region", "region must be one of Rackspace's: DFW, ORD, IAD, LON, SYD, HKG")
