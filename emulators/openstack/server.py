@@ -46,6 +46,7 @@ class Emulator:
         self.cloud = cloud or Cloud()
         self.random = random.Random()
         self.requests = 0
+        self.faults = 0  # answers the fault knob injected
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -138,6 +139,7 @@ class Emulator:
             self._authorize(call, service, parts)
             self._limit(call)
             if self.cloud.knobs.fault_rate and self.random.random() < self.cloud.knobs.fault_rate:
+                self.faults += 1
                 raise Injected(503)
         if service == "compute":
             call.microversion = _microversion(

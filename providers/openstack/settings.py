@@ -40,7 +40,7 @@ class Settings(BaseModel):
     floating_network: str | None = Field(
         default=None, min_length=1, description="the name or id of the external network"
     )
-    max_attempts: int = Field(default=6, ge=1, le=20, description="a whole number from 1 to 20")
+    max_attempts: int = Field(default=8, ge=1, le=20, description="a whole number from 1 to 20")
     wait_seconds: float = Field(default=600.0, gt=0, description="a positive number")
 
 
