@@ -58,6 +58,7 @@ def register_emulate_command(cli: click.Group) -> None:
     @click.option("--token-seconds", type=click.FloatRange(1), default=3600.0, show_default=True)
     @click.option("--max-instances", type=click.IntRange(0), default=10, show_default=True)
     @click.option("--max-volumes", type=click.IntRange(0), default=10, show_default=True)
+    @click.option("--max-security-groups", type=click.IntRange(0), default=10, show_default=True)
     @click.option(
         "--rate-limit",
         type=click.IntRange(0),
@@ -79,6 +80,7 @@ def register_emulate_command(cli: click.Group) -> None:
         token_seconds: float,
         max_instances: int,
         max_volumes: int,
+        max_security_groups: int,
         rate_limit: int,
     ) -> None:
         """Run an emulated CLOUD on HOST:PORT until interrupted (OpenStack: Keystone, Nova,
@@ -93,6 +95,7 @@ def register_emulate_command(cli: click.Group) -> None:
             token_seconds=token_seconds,
             max_instances=max_instances,
             max_volumes=max_volumes,
+            max_security_groups=max_security_groups,
             rate_limit=rate_limit,
             style=cloud,
         )

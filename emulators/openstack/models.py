@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from nubes.emulators.openstack.exceptions import NeutronError
+
 
 def new_id() -> str:
     return str(uuid.uuid4())
@@ -40,6 +42,7 @@ class Knobs:
     token_seconds: float = 3600.0
     max_instances: int = 10
     max_volumes: int = 10
+    max_security_groups: int = 10
     rate_limit: int = 0  # requests a minute per token before 413 overLimit (0: none)
     style: str = "openstack"  # or "rackspace": its service names, regions and API keys
 
@@ -400,7 +403,7 @@ class Regional:
         for net in self.networks.values():
             if net.project == project and net.name == "private":
                 return net
-        net = Network(new_id(), "private", project, "10.0.0.0/24", new_id())
+        net = Network(new_id(), "private", project, "10.0.0.0/16", new_id())
         net.hosts = itertools.islice(ipaddress.ip_network(net.cidr).hosts(), 1, None)
         self.networks[net.id] = net
         return net
@@ -410,7 +413,11 @@ class Regional:
             assert network.hosts is not None
             return str(next(network.hosts))
         except StopIteration:
-            raise RuntimeError(f"network {network.name} has no address left") from None
+            raise NeutronError(
+                "IpAddressGenerationFailure",
+                f"No more IP addresses available on network {network.id}.",
+                409,
+            ) from None
 
 
 class Cloud:

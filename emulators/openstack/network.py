@@ -3,6 +3,7 @@ their rules, floating IPs, tags, quotas; filters on any attribute, `fields`, and
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
@@ -137,7 +138,9 @@ def network_doc(n: Network) -> dict[str, Any]:
 
 
 def subnet_doc(n: Network) -> dict[str, Any]:
-    gateway = n.cidr.rsplit(".", 1)[0] + ".1"
+    hosts = ipaddress.ip_network(n.cidr).hosts()
+    gateway, first = str(next(hosts)), str(next(hosts))
+    last = str(ipaddress.ip_network(n.cidr).broadcast_address - 1)
     return {
         **_common(n.project, []),
         "id": n.subnet_id,
@@ -149,9 +152,7 @@ def subnet_doc(n: Network) -> dict[str, Any]:
         "enable_dhcp": not n.external,
         "dns_nameservers": [],
         "host_routes": [],
-        "allocation_pools": [
-            {"start": n.cidr.rsplit(".", 1)[0] + ".2", "end": n.cidr.rsplit(".", 1)[0] + ".254"}
-        ],
+        "allocation_pools": [{"start": first, "end": last}],
     }
 
 
@@ -262,7 +263,7 @@ def create_security_group(call: Call) -> Answer:
             "SecurityGroupDefaultAlreadyExists", "Default security group already exists.", 409
         )
     project = call.project
-    if len(project.groups) >= 10:
+    if len(project.groups) >= call.cloud.knobs.max_security_groups:
         raise NeutronError("OverQuota", "Quota exceeded for resources: ['security_group'].", 409)
     group = SecurityGroup(new_id(), name, project.id, str(body.get("description") or ""))
     group.rules = [
