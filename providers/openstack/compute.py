@@ -14,7 +14,6 @@ from nubes.providers.errors import (
     NotFoundError,
     ProviderError,
     TimeoutError_,
-    TransientError,
 )
 from nubes.providers.kit import checks, ownership
 from nubes.providers.kit.handlers import NoChecks, ReplacedOnly
@@ -113,15 +112,13 @@ class Instances:
             body["networks"] = [{"uuid": network}]
         elif version and tuple(int(n) for n in version.split(".")) >= (2, 37):
             body["networks"] = "auto"
-        try:
-            made = (self.os.nova("POST", "/servers", json={"server": body}) or {})["server"]
-        except TransientError:
-            # the answer was lost: the server may exist, carrying our token
-            earlier = ownership.earlier(self.list, owner)
-            if earlier is None:
-                raise
-            made = {"id": earlier.id}
-        id = str(made["id"])
+
+        def post() -> str:
+            return str(
+                (self.os.nova("POST", "/servers", json={"server": body}) or {})["server"]["id"]
+            )
+
+        id = self.os.create_once("instance", post, lambda: ownership.earlier(self.list, owner))
         try:
             obj = self.os.wait_server(id, ("running",), timeout)
             if desired.get("state") == "stopped":
@@ -259,19 +256,18 @@ class Images(NoChecks, ReplacedOnly):
         metadata = {k if k.startswith("nubes:") else f"tag:{k}": str(v) for k, v in tags.items()}
         server = str(desired["instance"])
         action = {"createImage": {"name": str(desired["name"]), "metadata": metadata}}
-        try:
-            answer = self.os.nova("POST", f"/servers/{server}/action", json=action)
-        except TransientError:
-            earlier = ownership.earlier(self.list, owner)
-            if earlier is None:
-                raise
-            answer = {"image_id": earlier.id}
-        image_id = (answer or {}).get("image_id")
-        if not image_id:
+
+        def post() -> str:
+            answer = self.os.nova("POST", f"/servers/{server}/action", json=action) or {}
+            if answer.get("image_id"):
+                return str(answer["image_id"])
+            # before microversion 2.45 Nova names the image only in a Location header
             found = ownership.earlier(self.list, owner)
             if found is None:
                 raise ProviderError("Nova made an image but did not say which", "NoImageId")
-            image_id = found.id
+            return found.id
+
+        image_id = self.os.create_once("image", post, lambda: ownership.earlier(self.list, owner))
 
         def settled() -> CloudObject | None:
             found = self.os.must_read("image", str(image_id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import ipaddress
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -12,7 +13,13 @@ from typing import Any
 
 import httpx
 
-from nubes.providers.errors import InvalidRequestError, NotFoundError, ProviderError
+from nubes.providers.errors import (
+    CancelledError,
+    InvalidRequestError,
+    NotFoundError,
+    ProviderError,
+    TransientError,
+)
 from nubes.providers.kit.handlers import Handlers
 from nubes.providers.kit.http import HttpTransport, Retries
 from nubes.providers.kit.waits import FAST, Pacing, wait_until
@@ -238,6 +245,35 @@ class OpenStack:
                 found = nets if external else []
             self._networks[key] = str(found[0]["id"]) if found else ""
         return self._networks[key] or None
+
+    # ---- creates that survive a lost answer ---------------------------------------------------
+
+    def create_once(
+        self, what: str, post: Callable[[], str], earlier: Callable[[], CloudObject | None]
+    ) -> str:
+        """The id of what `post` creates. OpenStack takes no idempotency token, so a create
+        whose answer was lost (a 5xx, a dropped connection) is looked for by the owner's token
+        (`earlier`) before it is sent again: never two objects for one address."""
+        found = earlier()
+        if found is not None:
+            return found.id
+        pause = self.retries.first_pause
+        for attempt in range(1, self.retries.max_attempts + 1):
+            try:
+                return post()
+            except TransientError:
+                found = earlier()
+                if found is not None:
+                    return found.id
+                if attempt == self.retries.max_attempts:
+                    raise
+            nap = random.uniform(0, pause)
+            if self.cancel is not None and self.cancel.wait(nap):
+                raise CancelledError(f"the run is stopping: {what} not created")
+            if self.cancel is None:
+                time.sleep(nap)
+            pause = min(pause * 2, self.retries.max_pause)
+        raise AssertionError("unreachable")
 
     # ---- waits -------------------------------------------------------------------------------
 

@@ -62,20 +62,20 @@ class Firewalls:
         timeout: float | None,
     ) -> CloudObject:
         name = str(desired.get("name") or default_name(owner))
-        earlier = ownership.earlier(self.list, owner)  # a create whose answer was lost
-        if earlier is not None:
-            id = earlier.id
-        else:
-            body = {
-                "name": name,
-                "description": conv.owned_description(
-                    desired.get("description"), ownership.encode(owner)
-                ),
-            }
+        body = {
+            "name": name,
+            "description": conv.owned_description(
+                desired.get("description"), ownership.encode(owner)
+            ),
+        }
+
+        def post() -> str:
             made = self.os.service("network").json(
                 "POST", "/v2.0/security-groups", json={"security_group": body}
             )
-            id = str(made["security_group"]["id"])
+            return str(made["security_group"]["id"])
+
+        id = self.os.create_once("firewall", post, lambda: ownership.earlier(self.list, owner))
         self._rules(id, [], conv.group_rules(desired.get("rules") or []))
         if conv.tag_strings(tags):
             _set_tags(self.os, "security-groups", id, tags)
@@ -176,23 +176,23 @@ class Addresses:
         tags: dict[str, str],
         timeout: float | None,
     ) -> CloudObject:
-        earlier = ownership.earlier(self.list, owner)
-        if earlier is not None:
-            id = earlier.id
-        else:
-            network = self.os.network(self.os.settings.floating_network, external=True)
-            if network is None:
-                raise InvalidRequestError(
-                    "no external network to take a floating IP from (set floating_network)"
-                )
-            body = {
-                "floating_network_id": network,
-                "description": conv.owned_description("", ownership.encode(owner)),
-            }
+        network = self.os.network(self.os.settings.floating_network, external=True)
+        if network is None:
+            raise InvalidRequestError(
+                "no external network to take a floating IP from (set floating_network)"
+            )
+        body = {
+            "floating_network_id": network,
+            "description": conv.owned_description("", ownership.encode(owner)),
+        }
+
+        def post() -> str:
             made = self.os.service("network").json(
                 "POST", "/v2.0/floatingips", json={"floatingip": body}
             )
-            id = str(made["floatingip"]["id"])
+            return str(made["floatingip"]["id"])
+
+        id = self.os.create_once("address", post, lambda: ownership.earlier(self.list, owner))
         if conv.tag_strings(tags):
             _set_tags(self.os, "floatingips", id, tags)
         if desired.get("instance"):

@@ -51,20 +51,20 @@ class Volumes:
         tags: dict[str, str],
         timeout: float | None,
     ) -> CloudObject:
-        earlier = ownership.earlier(self.list, owner)
-        if earlier is not None:
-            id = earlier.id
-        else:
-            body: dict[str, Any] = {
-                "size": int(desired["size_gb"]),
-                "metadata": {k: str(v) for k, v in tags.items()},
-            }
-            if desired.get("name"):
-                body["name"] = str(desired["name"])
-            if desired.get("realm"):
-                body["availability_zone"] = str(desired["realm"])
+        body: dict[str, Any] = {
+            "size": int(desired["size_gb"]),
+            "metadata": {k: str(v) for k, v in tags.items()},
+        }
+        if desired.get("name"):
+            body["name"] = str(desired["name"])
+        if desired.get("realm"):
+            body["availability_zone"] = str(desired["realm"])
+
+        def post() -> str:
             made = self.os.service("volume").json("POST", "/volumes", json={"volume": body})
-            id = str(made["volume"]["id"])
+            return str(made["volume"]["id"])
+
+        id = self.os.create_once("volume", post, lambda: ownership.earlier(self.list, owner))
         try:
             obj = self.os.wait_volume(id, "available", timeout)
             if desired.get("instance"):
@@ -146,19 +146,19 @@ class Snapshots(NoChecks, ReplacedOnly):
         tags: dict[str, str],
         timeout: float | None,
     ) -> CloudObject:
-        earlier = ownership.earlier(self.list, owner)
-        if earlier is not None:
-            id = earlier.id
-        else:
-            body: dict[str, Any] = {
-                "volume_id": str(desired["volume"]),
-                "force": True,
-                "metadata": {k: str(v) for k, v in tags.items()},
-            }
-            if desired.get("name"):
-                body["name"] = str(desired["name"])
+        body: dict[str, Any] = {
+            "volume_id": str(desired["volume"]),
+            "force": True,
+            "metadata": {k: str(v) for k, v in tags.items()},
+        }
+        if desired.get("name"):
+            body["name"] = str(desired["name"])
+
+        def post() -> str:
             made = self.os.service("volume").json("POST", "/snapshots", json={"snapshot": body})
-            id = str(made["snapshot"]["id"])
+            return str(made["snapshot"]["id"])
+
+        id = self.os.create_once("snapshot", post, lambda: ownership.earlier(self.list, owner))
 
         def settled() -> CloudObject | None:
             found = self.os.must_read("snapshot", id)
