@@ -48,10 +48,10 @@ def moto() -> Iterator[str]:
 
 
 def run(tmp: Path, emu: Running, aws: str, where: str, *args: str) -> tuple[int, str]:
-    stack = write(tmp / "hop.yaml", STACK.format(auth_url=emu.auth_url, endpoint=aws,
-                                                  where=where))
+    stack = write(tmp / "hop.yaml", STACK.format(auth_url=emu.auth_url, endpoint=aws, where=where))
     result = CliRunner().invoke(
-        cli, [args[0], str(stack), *args[1:], "--state-dir", str(tmp / "state")],
+        cli,
+        [args[0], str(stack), *args[1:], "--state-dir", str(tmp / "state")],
         catch_exceptions=False,
     )
     return result.exit_code, result.output
@@ -85,12 +85,20 @@ def test_sim_to_openstack_to_ec2_and_back(
     code, out = run(tmp_path, emu, moto, "aws", "apply", "--auto-approve")
     assert code == 0, out
     assert emu.project().all_servers() == [] and not emu.project().floating  # old side gone
-    live = [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]
-            if i["State"]["Name"] == "running"]
+    live = [
+        i
+        for r in ec2.describe_instances()["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] == "running"
+    ]
     assert len(live) == 2
 
     code, out = run(tmp_path, emu, moto, "home", "apply", "--auto-approve")
     assert code == 0, out
     assert set(providers_in_state(tmp_path).values()) == {"home"}
-    assert not [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]
-                if i["State"]["Name"] == "running"]
+    assert not [
+        i
+        for r in ec2.describe_instances()["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] == "running"
+    ]
