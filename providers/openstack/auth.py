@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -199,14 +199,38 @@ class Keystone:
     """Gets, keeps and renews a token; the kit's auth hook for every service's transport."""
 
     def __init__(
-        self, credentials: Credentials, client: httpx.Client, retries: Retries = DEFAULT_RETRIES
+        self,
+        credentials: Callable[[], Credentials],
+        client: httpx.Client,
+        retries: Retries = DEFAULT_RETRIES,
     ) -> None:
-        self.credentials = credentials
-        self.http = HttpTransport(
-            credentials.auth_url, errors=fault, retries=retries, client=client
-        )
+        # gathered at first use, not when the driver is configured: `nubes validate` needs no
+        # credentials, and a missing one is told when a cloud is first asked
+        self._gather = credentials
+        self._credentials: Credentials | None = None
+        self._client = client
+        self._retries = retries
+        self._http: HttpTransport | None = None
         self._token: Token | None = None
         self._lock = threading.Lock()
+
+    @property
+    def credentials(self) -> Credentials:
+        if self._credentials is None:
+            self._credentials = self._gather()
+        return self._credentials
+
+    @property
+    def http(self) -> HttpTransport:
+        if self._http is None:
+            self._http = HttpTransport(
+                self.credentials.auth_url, errors=fault, retries=self._retries, client=self._client
+            )
+        return self._http
+
+    @property
+    def calls(self) -> int:
+        return self._http.calls if self._http is not None else 0
 
     @property
     def token(self) -> Token:

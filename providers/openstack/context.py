@@ -72,7 +72,7 @@ class OpenStack:
 
     @property
     def region(self) -> str | None:
-        return self.keystone.credentials.region
+        return self.settings.region or self.keystone.credentials.region
 
     def service(self, name: str) -> HttpTransport:
         with self._lock:
@@ -107,7 +107,7 @@ class OpenStack:
 
     @property
     def calls(self) -> int:
-        return self.keystone.http.calls + sum(t.calls for t in self._services.values())
+        return self.keystone.calls + sum(t.calls for t in self._services.values())
 
     @property
     def local(self) -> bool:

@@ -87,7 +87,10 @@ class OpenStackDriver:
         return self.os.calls
 
     def info(self) -> DriverInfo:
-        location = self.os.region or self.os.keystone.credentials.auth_url
+        try:
+            location = self.os.region or self.os.keystone.credentials.auth_url
+        except ProviderError:  # no credentials yet: say what the settings say
+            location = self.os.settings.region or ""
         return DriverInfo(
             name=self.name,
             api_name=self.name,
@@ -106,12 +109,9 @@ class OpenStackDriver:
             return problems
         if self.name == "rackspace" and settings.region:
             settings = settings.model_copy(update={"region": settings.region.upper()})
-        try:
-            credentials = gather(settings, self.name, context.environ, context.credentials)
-        except ProviderError as exc:
-            return [("cloud" if settings.cloud else "auth_url", exc.message)]
         client = self._client or httpx.Client(timeout=60.0, follow_redirects=False)
-        keystone = Keystone(credentials, client)
+        name, environ, stored = self.name, dict(context.environ), dict(context.credentials)
+        keystone = Keystone(lambda: gather(settings, name, environ, stored), client)
         os = OpenStack(self.name, settings, keystone, client, context.cancel)
         table: dict[str, Handler] = {
             "instance": Instances(os),

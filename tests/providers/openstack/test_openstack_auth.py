@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from nubes.emulators.openstack.models import Knobs
-from nubes.providers.errors import AuthError
+from nubes.providers.errors import AuthError, InvalidRequestError
 from nubes.providers.openstack import OpenStackDriver, RackspaceDriver
 from nubes.providers.openstack.auth import Endpoint, choose_endpoint
 from nubes.providers.protocol import DriverContext
@@ -101,8 +101,9 @@ clouds:
     assert configured(driver, {"cloud": "lab"}, environ, tmp_path) == []
     assert driver.realms()
     missing = OpenStackDriver()
-    problems = configured(missing, {"cloud": "elsewhere"}, environ, tmp_path)
-    assert problems and problems[0][0] == "cloud" and "no cloud named 'elsewhere'" in problems[0][1]
+    assert configured(missing, {"cloud": "elsewhere"}, environ, tmp_path) == []
+    with pytest.raises(InvalidRequestError, match=r"no cloud named 'elsewhere' in clouds\.yaml"):
+        missing.realms()
     stored = OpenStackDriver()
     credentials = {"username": "demo", "password": "demo", "project_name": "demo"}
     assert configured(stored, {"auth_url": emu.auth_url}, {}, tmp_path, credentials) == []
@@ -110,11 +111,16 @@ clouds:
 
 
 def test_no_credentials_is_a_clear_problem(emu: Running, tmp_path: Path) -> None:
-    problems = configured(OpenStackDriver(), {"auth_url": emu.auth_url}, {}, tmp_path)
-    assert problems == [("auth_url", problems[0][1])]
-    assert "OS_USERNAME and OS_PASSWORD" in problems[0][1]
-    problems = configured(OpenStackDriver(), {}, {}, tmp_path)
-    assert "no auth URL" in problems[0][1]
+    # configuring asks for nothing (`nubes validate` needs no credentials); the first call says
+    anonymous = OpenStackDriver()
+    assert configured(anonymous, {"auth_url": emu.auth_url}, {}, tmp_path) == []
+    assert anonymous.info().name == "openstack"
+    with pytest.raises(AuthError, match="OS_USERNAME and OS_PASSWORD"):
+        anonymous.realms()
+    nowhere = OpenStackDriver()
+    assert configured(nowhere, {}, {}, tmp_path) == []
+    with pytest.raises(AuthError, match="no auth URL"):
+        nowhere.hardware_profiles()
     bad = configured(
         OpenStackDriver(), {"endpoints": {"dns": "http://x"}, "region": ""}, env(emu), tmp_path
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from nubes.cli.main import cli
@@ -57,7 +58,7 @@ outputs:
 
 def run(tmp: Path, emu: Running, *args: str) -> tuple[int, str]:
     argv = [*args, "--state-dir", str(tmp / "state")]
-    if args[0] in ("plan", "apply", "destroy", "import", "inventory"):
+    if args[0] in ("plan", "apply", "destroy", "import", "inventory", "validate"):
         argv += ["--var", f"auth_url={emu.auth_url}"]
     result = CliRunner().invoke(cli, argv, catch_exceptions=False)
     return result.exit_code, result.output
@@ -231,3 +232,14 @@ def test_drift_import_and_errors(tmp_path: Path, emu: Running) -> None:
     assert "Flavor m9.galactic could not be found" in out and "bad.yaml:" in out, out
     assert "nowhere" in out and "Traceback" not in out
     assert {k: len(v) for k, v in vars(p).items() if isinstance(v, dict)} == before
+
+
+def test_missing_credentials_fail_the_plan_clearly(
+    tmp_path: Path, emu: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OS_PASSWORD")
+    stack = str(write(tmp_path / "os.yaml", STACK))
+    assert run(tmp_path, emu, "validate", stack)[0] == 0  # validate asks no cloud
+    code, out = run(tmp_path, emu, "plan", stack)
+    assert code == 1 and "OS_USERNAME and OS_PASSWORD" in out and "Traceback" not in out, out
+    assert not (tmp_path / "state" / "os-web.json").exists()
