@@ -43,7 +43,8 @@ class Instances:
         docs = list(self.os.nova_pages("/servers/detail", "servers"))
         if not docs:
             return []
-        names, groups = self.os.flavor_names(), self.os.group_ids()
+        names = self.os.flavor_names()
+        groups = self.os.group_ids() if any(d.get("security_groups") for d in docs) else {}
         found = [conv.instance(d, names, groups) for d in docs]
         return [o for o in found if matches(o, filters) and o.attributes["state"] != "terminated"]
 

@@ -225,14 +225,24 @@ class OpenStack:
 
     def group_ids(self) -> dict[str, str]:
         """Security group names to ids (servers name their groups; the stack holds ids)."""
-        groups = self.pages(
-            "network", "/v2.0/security-groups", "security_groups", {"fields": ["id", "name"]}
-        )
+        try:
+            groups = list(
+                self.pages(
+                    "network",
+                    "/v2.0/security-groups",
+                    "security_groups",
+                    {"fields": ["id", "name"]},
+                )
+            )
+        except NotFoundError:
+            return {}  # a cloud whose network service keeps no groups (Rackspace's): by name
         return {str(g["name"]): str(g["id"]) for g in groups}
 
     def network(self, setting: str | None, external: bool) -> str | None:
         """The id of the network a setting names (by name or id), or the default: the one
         external network for addresses, none (Nova's choice) for servers."""
+        if setting is None and not external:
+            return None  # Nova picks (and clouds without Neutron, as Rackspace's, need no ask)
         key = f"{setting}:{external}"
         if key not in self._networks:
             params: dict[str, Any] = {"router:external": "True"} if external else {}
