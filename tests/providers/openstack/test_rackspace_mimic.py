@@ -3,6 +3,7 @@ Nova), which `make test` installs in a virtualenv of its own (.mimic/)."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import threading
@@ -51,10 +52,8 @@ def mimic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     def tick() -> None:
         while not stop.wait(0.1):
-            try:
+            with contextlib.suppress(httpx.TransportError):
                 httpx.post(url + "/mimic/v1.1/tick", json={"amount": 10.0}, timeout=5)
-            except httpx.TransportError:
-                pass
 
     ticker = threading.Thread(target=tick, daemon=True)
     ticker.start()
