@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import time
 from pathlib import Path
 
 import httpx
@@ -86,5 +88,49 @@ def test_openstack_through_the_api(tmp_path: Path, emu: Running) -> None:
             assert c.delete("/api/buckets/api-swift/a.txt").status_code == 204
             assert c.delete("/api/buckets/api-swift").status_code == 204
             assert c.delete(f"/api/keys/{key['id']}").status_code == 204
+    finally:
+        server.should_exit = True
+
+
+def test_the_console_shows_an_openstack_cloud(tmp_path: Path, emu: Running) -> None:
+    from nubes.server.config import Limits, hash_password
+    from tests.console.conftest import sign_in
+    from tests.server_harness import PASSWORD
+
+    config = ServerConfig(
+        providers={"cloud": Provider("cloud", "openstack", {"auth_url": emu.auth_url})},
+        default_provider="cloud",
+        users={"admin": hash_password(PASSWORD)},
+        limits=Limits(provider_seconds=5, refresh_seconds=0.2),
+    )
+    environ = {k: v for k, v in os.environ.items() if k.startswith(("OS_", "NUBES_"))}
+    server, url = serve(config, tmp_path / "state", environ)
+    try:
+        tok_images = {i.name: i for i in emu.cloud.regional("RegionOne").images.values()}
+        from tests.emulators.test_openstack_protocol import token
+
+        tok, _, cat = token(emu)
+        made = httpx.post(
+            cat["compute"] + "/servers",
+            headers={"X-Auth-Token": tok},
+            json={
+                "server": {
+                    "name": "console-probe",
+                    "imageRef": tok_images["ubuntu-22.04"].id,
+                    "flavorRef": "2",
+                }
+            },
+        ).json()["server"]
+        browser = sign_in(url)
+        deadline = time.monotonic() + 30
+        while "console-probe" not in (page := browser.get("/console/instances").text):
+            assert time.monotonic() < deadline, page[:2000]
+            time.sleep(0.1)
+        row = re.search(rf'<tr id="row-[^"]*{made["id"]}[^"]*".*?</tr>', page, re.S)
+        assert row and "cloud" in row.group(0) and "m1.small" in row.group(0)
+        assert "ubuntu-22.04" in row.group(0)  # the portable name, found by Glance properties
+        overview = browser.get("/console").text
+        card = re.search(r'id="card-cloud".*?</article>', overview, re.S)
+        assert card and "reachable" in card.group(0) and "instances quota" in card.group(0)
     finally:
         server.should_exit = True
