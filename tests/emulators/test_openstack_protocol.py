@@ -183,7 +183,21 @@ def test_injected_faults_and_the_rate_limit(emu: Running) -> None:
 
 def test_nubes_emulate_prints_where_to_point_a_client() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "nubes", "emulate", "openstack", "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "nubes",
+            "emulate",
+            "openstack",
+            "--port",
+            "0",
+            "--user",
+            "ops",
+            "--password",
+            "s3cret",
+            "--project",
+            "infra",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -194,6 +208,17 @@ def test_nubes_emulate_prints_where_to_point_a_client() -> None:
         assert first.startswith("export OS_AUTH_URL=http://127.0.0.1:")
         url = first.split("=", 1)[1].strip()
         assert httpx.get(url).status_code == 300
+        assert process.stdout.readline().strip() == "export OS_USERNAME=ops OS_PASSWORD=s3cret"
+        body = {
+            "auth": {
+                "passwordCredentials": {"username": "ops", "password": "s3cret"},
+                "tenantName": "infra",
+            }
+        }
+        access = httpx.post(url + "/v2.0/tokens", json=body).json()["access"]
+        assert access["token"]["tenant"]["name"] == "infra"
+        body["auth"]["passwordCredentials"]["username"] = "demo"  # the default is replaced
+        assert httpx.post(url + "/v2.0/tokens", json=body).status_code == 401
     finally:
         process.terminate()
         process.wait(20)
