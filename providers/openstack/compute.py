@@ -70,7 +70,7 @@ class Instances:
             change.problems.append(
                 ("size", "openstack takes a flavor name here, such as m1.small, or a size map")
             )
-        if isinstance(image, str) and self.os.read("image", image) is None:
+        if isinstance(image, str) and not self.os.image_exists(image):
             change.problems.append(("image", f"badRequest: Can not find requested image {image!r}"))
         checks.check_realm(
             config,

@@ -67,6 +67,7 @@ class OpenStack:
         self._flavors: tuple[float, builtins.list[dict[str, Any]]] | None = None
         self._zones: tuple[float, builtins.list[str]] | None = None
         self._networks: dict[str, str] = {}
+        self._images: dict[str, tuple[float, bool]] = {}
 
     # ---- transports ------------------------------------------------------------------------
 
@@ -202,6 +203,14 @@ class OpenStack:
             (conv.hardware_profile(f) for f in self.flavors()),
             key=lambda p: (p.cpus, p.memory_gb, p.id),
         )
+
+    def image_exists(self, image: str) -> bool:
+        """Asked once a minute per image, not once per instance of a plan."""
+        seen = self._images.get(image)
+        if seen is None or _stale(seen[0]):
+            seen = (time.monotonic(), self.read("image", image) is not None)
+            self._images[image] = seen
+        return seen[1]
 
     def flavor_id(self, size: str) -> str | None:
         for flavor in self.flavors():
