@@ -14,6 +14,7 @@ import builtins
 import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
+from urllib.parse import quote
 
 import httpx
 
@@ -242,7 +243,7 @@ class OpenStackDriver:
             },
             **new,
         }
-        self.os.service("object-store").request("POST", "/" + id, headers=headers)
+        self.os.service("object-store").request("POST", "/" + quote(id, safe=""), headers=headers)
 
     def delete(self, type: str, id: str) -> None:
         self.handlers[type].delete(id)
@@ -265,7 +266,7 @@ class OpenStackDriver:
             )
         elif type == "bucket":
             self.os.service("object-store").request(
-                "POST", "/" + id, headers=conv.swift_headers(owner.tags())
+                "POST", "/" + quote(id, safe=""), headers=conv.swift_headers(owner.tags())
             )
 
     def unclaim(self, type: str, id: str) -> None:
@@ -285,7 +286,9 @@ class OpenStackDriver:
                 k.replace("X-Container-Meta-", "X-Remove-Container-Meta-"): "x"
                 for k in conv.swift_headers({k: "" for k in OWNER_KEYS})
             }
-            self.os.service("object-store").request("POST", "/" + id, headers=headers)
+            self.os.service("object-store").request(
+                "POST", "/" + quote(id, safe=""), headers=headers
+            )
 
     def quotas(self) -> dict[str, int | None]:
         doc = (self.os.nova("GET", "/limits") or {}).get("limits") or {}

@@ -206,3 +206,25 @@ def test_a_quota_met_during_apply_is_told_in_the_clouds_words(tmp_path: Path, em
         cli, ["state", "list", str(stack), "--state-dir", str(tmp_path / "state")]
     )
     assert shown.output.count("vm[") == 1
+
+
+def test_bucket_tags_change_in_place_and_claims_come_and_go(emu: Running, tmp_path: Path) -> None:
+    import os
+
+    from nubes.providers.protocol import Ownership
+
+    driver = OpenStackDriver()
+    driver.configure({}, DriverContext(tmp_path, dict(os.environ), {}, threading.Event()))
+    owner = Ownership("store", "assets", "2" * 32)
+    made = driver.create("bucket", {"name": "my assets", "tags": {"team": "web"}}, owner)
+    assert made.tags == {"team": "web", **owner.tags()}
+    changed = driver.update(
+        "bucket", made.id, made.attributes, {**made.attributes, "tags": {"tier": "gold"}}
+    )
+    assert changed.attributes["tags"] == {"tier": "gold"} and changed.token == owner.token
+    driver.unclaim("bucket", made.id)
+    assert driver.read("bucket", made.id).tags == {"tier": "gold"}  # type: ignore[union-attr]
+    driver.claim("bucket", made.id, owner)
+    assert driver.list("bucket", {"nubes:token": owner.token})[0].id == "my assets"
+    container = emu.project().containers["my assets"]
+    assert container.metadata["nubes-stack"] == "store"
