@@ -156,6 +156,8 @@ ROUTES: list[tuple[str, str, Handler, str]] = [
     ("GET", V + "/snapshots/{snapshot_id}", volume.show_snapshot, "volume"),
     ("PUT", V + "/snapshots/{snapshot_id}", volume.update_snapshot, "volume"),
     ("DELETE", V + "/snapshots/{snapshot_id}", volume.delete_snapshot, "volume"),
+    ("PUT", V + "/snapshots/{snapshot_id}/metadata", volume.update_snapshot_metadata, "volume"),
+    ("POST", V + "/snapshots/{snapshot_id}/metadata", volume.update_snapshot_metadata, "volume"),
     ("GET", V + "/os-quota-sets/{tenant_id}", volume.show_quota_set, "volume"),
     ("GET", V + "/limits", volume.show_limits, "volume"),
     # Neutron

@@ -333,6 +333,21 @@ def update_snapshot(call: Call, project_id: str, snapshot_id: str) -> Answer:
     return ok({"snapshot": snapshot_doc(found)})
 
 
+def update_snapshot_metadata(call: Call, project_id: str, snapshot_id: str) -> Answer:
+    """PUT (replace) or POST (merge) /snapshots/{id}/metadata"""
+    found = call.project.snapshots.get(snapshot_id)
+    if found is None:
+        raise ItemNotFound(f"Snapshot {snapshot_id} could not be found.")
+    body = call.json()
+    metadata = body.get("metadata") if isinstance(body, dict) else None
+    if not isinstance(metadata, dict):
+        raise BadRequest("Malformed request body")
+    if call.method == "PUT":
+        found.metadata = {}
+    found.metadata.update({str(k): str(v) for k, v in metadata.items()})
+    return ok({"metadata": dict(found.metadata)})
+
+
 def delete_snapshot(call: Call, project_id: str, snapshot_id: str) -> Answer:
     if call.project.snapshots.pop(snapshot_id, None) is None:
         raise ItemNotFound(f"Snapshot {snapshot_id} could not be found.")

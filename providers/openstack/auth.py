@@ -45,6 +45,8 @@ class Credentials:
     project_id: str | None = None
     user_domain_name: str = "Default"
     project_domain_name: str = "Default"
+    user_domain_id: str | None = None
+    project_domain_id: str | None = None
     application_credential_id: str | None = None
     application_credential_secret: str | None = None
     region: str | None = None
@@ -58,8 +60,14 @@ def _clouds_yaml(name: str, environ: Mapping[str, str]) -> dict[str, Any]:
             doc = yaml.safe_load(path.read_text())
         except FileNotFoundError:
             continue
-        except (OSError, yaml.YAMLError) as exc:
-            raise InvalidRequestError(f"{path}: cannot read it: {exc}") from None
+        except OSError as exc:
+            raise InvalidRequestError(f"{path}: cannot read it: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            # never str(exc): it quotes the offending line, which may hold a password
+            mark = getattr(exc, "problem_mark", None)
+            where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or "not valid YAML"
+            raise InvalidRequestError(f"{path}{where}: {problem}") from None
         entry = ((doc or {}).get("clouds") or {}).get(name)
         if isinstance(entry, dict):
             return entry
@@ -113,6 +121,8 @@ def gather(
         project_id=source.get("project_id") or source.get("tenant_id"),
         user_domain_name=str(source.get("user_domain_name") or "Default"),
         project_domain_name=str(source.get("project_domain_name") or "Default"),
+        user_domain_id=source.get("user_domain_id"),
+        project_domain_id=source.get("project_domain_id"),
         application_credential_id=source.get("application_credential_id"),
         application_credential_secret=source.get("application_credential_secret"),
         region=settings.region or source.get("region_name"),
@@ -286,7 +296,7 @@ class Keystone:
                 "user": {
                     "name": c.username,
                     "password": c.password or c.api_key,
-                    "domain": {"name": c.user_domain_name},
+                    "domain": _domain(c.user_domain_id, c.user_domain_name),
                 }
             },
         }
@@ -295,7 +305,10 @@ class Keystone:
             auth["scope"] = {"project": {"id": c.project_id}}
         elif c.project_name:
             auth["scope"] = {
-                "project": {"name": c.project_name, "domain": {"name": c.project_domain_name}}
+                "project": {
+                    "name": c.project_name,
+                    "domain": _domain(c.project_domain_id, c.project_domain_name),
+                }
             }
         return {"auth": auth}
 
@@ -311,6 +324,10 @@ class Keystone:
         elif c.project_name:
             auth["tenantName"] = c.project_name
         return {"auth": auth}
+
+
+def _domain(id: str | None, name: str) -> dict[str, str]:
+    return {"id": id} if id else {"name": name}
 
 
 def choose_endpoint(

@@ -15,6 +15,7 @@ import httpx
 from nubes.providers.errors import NotFoundError
 from nubes.providers.kit.http import HttpTransport
 from nubes.providers.openstack.context import OpenStack
+from nubes.providers.openstack.converters import ascii_header
 from nubes.providers.openstack.errors import fault
 from nubes.providers.protocol import Blob
 
@@ -57,11 +58,11 @@ class SwiftBlobs:
     def list_blobs(self, bucket: str) -> builtins.list[Blob]:
         found: builtins.list[Blob] = []
         marker = ""
-        while True:
-            page = (
-                self.swift.json("GET", _path(bucket), params={"format": "json", "marker": marker})
-                or []
-            )
+        while True:  # pages end with an empty one: the page size is the server's to choose
+            params = {"format": "json", "marker": marker, "limit": 10000}
+            page = self.swift.json("GET", _path(bucket), params=params) or []
+            if not page:
+                return found
             found += [
                 Blob(
                     bucket,
@@ -73,9 +74,7 @@ class SwiftBlobs:
                 for o in page
                 if "name" in o
             ]
-            if len(page) < 10000:
-                return found
-            marker = page[-1]["name"]
+            marker = page[-1].get("name") or page[-1].get("subdir") or ""
 
     def put_blob(
         self,
@@ -87,7 +86,7 @@ class SwiftBlobs:
     ) -> Blob:
         headers = {
             "Content-Type": content_type or "application/octet-stream",
-            **{f"X-Object-Meta-{k}": str(v) for k, v in (metadata or {}).items()},
+            **{f"X-Object-Meta-{k}": ascii_header(k, str(v)) for k, v in (metadata or {}).items()},
         }
         # read whole so that a retried PUT sends the same bytes (Swift's single-object limit
         # is 5 GiB; larger ones need its segmented uploads, not offered here)
@@ -111,7 +110,7 @@ class SwiftBlobs:
             return None
         headers = {
             "Content-Type": current.content_type,
-            **{f"X-Object-Meta-{k}": str(v) for k, v in metadata.items()},
+            **{f"X-Object-Meta-{k}": ascii_header(k, str(v)) for k, v in metadata.items()},
         }
         self.swift.request("POST", _path(bucket, key), headers=headers)
         return self.blob_info(bucket, key)

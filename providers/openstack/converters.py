@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from nubes.providers.errors import InvalidRequestError
 from nubes.providers.kit import ownership
 from nubes.providers.kit.states import StateMap
 from nubes.providers.protocol import (
@@ -396,8 +397,17 @@ def swift_headers(tags: Mapping[str, str]) -> dict[str, str]:
     headers = {}
     for key, value in tags.items():
         name = SWIFT_OWNER.get(key) or "Tag-" + re.sub(r"[^A-Za-z0-9-]", "-", key)
-        headers[f"X-Container-Meta-{name}"] = str(value)
+        headers[f"X-Container-Meta-{name}"] = ascii_header(key, str(value))
     return headers
+
+
+def ascii_header(key: str, value: str) -> str:
+    """A metadata value as an HTTP header carries it (ASCII, one line), or a clear refusal."""
+    if not value.isascii() or "\n" in value or "\r" in value:
+        raise InvalidRequestError(
+            f"tag {key!r}: Swift keeps metadata in headers, which take ASCII text on one line"
+        )
+    return value
 
 
 def bucket(name: str, headers: Mapping[str, str]) -> CloudObject:

@@ -228,8 +228,9 @@ class OpenStackDriver:
             if desired.get("name") and desired["name"] != current.attributes.get("name"):
                 self.os.nova("PUT", f"/servers/{id}", json={"server": {"name": desired["name"]}})
         else:
+            # Cinder's snapshot update takes names only; metadata has its own resource
             self.os.service("volume").json(
-                "PUT", f"/snapshots/{id}", json={"snapshot": {"metadata": metadata}}
+                "PUT", f"/snapshots/{id}/metadata", json={"metadata": metadata}
             )
 
     def _retag_bucket(self, id: str, prior: Mapping[str, Any], desired: Mapping[str, Any]) -> None:

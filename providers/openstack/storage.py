@@ -191,11 +191,12 @@ class Buckets(NoChecks, ReplacedOnly):
         swift = self.os.service("object-store")
         names: builtins.list[str] = []
         marker = ""
-        while True:
-            page = swift.json("GET", "", params={"format": "json", "marker": marker}) or []
-            names += [str(c["name"]) for c in page]
-            if len(page) < 10000:
+        while True:  # pages end with an empty one: the page size is the server's to choose
+            params = {"format": "json", "marker": marker, "limit": 10000}
+            page = swift.json("GET", "", params=params) or []
+            if not page:
                 break
+            names += [str(c["name"]) for c in page]
             marker = names[-1]
         found = [self.read(n) for n in names] if filters else [conv.bucket(n, {}) for n in names]
         return [b for b in found if b is not None and matches(b, filters)]
@@ -216,7 +217,7 @@ class Buckets(NoChecks, ReplacedOnly):
     ) -> CloudObject:
         name = str(desired["name"])
         existing = self.read(name)
-        if existing is not None and existing.token not in (None, owner.token):
+        if existing is not None and existing.token != owner.token:
             raise InvalidRequestError(
                 f"a bucket named {name!r} already exists and is not this stack's"
             )

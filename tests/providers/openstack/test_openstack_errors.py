@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from nubes.cli.main import cli
+from nubes.emulators.openstack.models import Container
 from nubes.providers.errors import (
     AuthError,
     ConflictError,
@@ -228,3 +229,42 @@ def test_bucket_tags_change_in_place_and_claims_come_and_go(emu: Running, tmp_pa
     assert driver.list("bucket", {"nubes:token": owner.token})[0].id == "my assets"
     container = emu.project().containers["my assets"]
     assert container.metadata["nubes-stack"] == "store"
+
+
+def test_snapshot_tags_change_and_unsendable_tags_are_refused(emu: Running, tmp_path: Path) -> None:
+    import os
+
+    from nubes.providers.protocol import Ownership
+
+    driver = OpenStackDriver()
+    driver.configure({}, DriverContext(tmp_path, dict(os.environ), {}, threading.Event()))
+    volume = driver.create("volume", {"size_gb": 1}, Ownership("s", "v", "3" * 32))
+    snap = driver.create(
+        "snapshot", {"volume": volume.id, "tags": {"a": "1"}}, Ownership("s", "snap", "4" * 32)
+    )
+    changed = driver.update(
+        "snapshot", snap.id, snap.attributes, {**snap.attributes, "tags": {"b": "2"}}
+    )
+    assert changed.attributes["tags"] == {"b": "2"} and changed.token == "4" * 32
+    with pytest.raises(InvalidRequestError, match="ASCII"):
+        driver.create(
+            "bucket", {"name": "b", "tags": {"team": "café"}}, Ownership("s", "b", "5" * 32)
+        )
+    assert "b" not in emu.project().containers  # refused before anything was sent
+    emu.project().containers["theirs"] = Container("theirs")  # made by hand
+    with pytest.raises(InvalidRequestError, match="not this stack's"):
+        driver.create("bucket", {"name": "theirs"}, Ownership("s", "t", "6" * 32))
+    assert emu.project().containers["theirs"].metadata == {}  # someone else's, left alone
+
+
+def test_a_broken_clouds_yaml_never_shows_its_lines(tmp_path: Path) -> None:
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text('clouds:\n  lab:\n    auth: {password: "s3cr3t\n')
+    driver = OpenStackDriver()
+    driver.configure(
+        {"cloud": "lab"},
+        DriverContext(tmp_path, {"OS_CLIENT_CONFIG_FILE": str(clouds)}, {}, threading.Event()),
+    )
+    with pytest.raises(InvalidRequestError) as failed:
+        driver.realms()
+    assert str(clouds) in str(failed.value) and "s3cr3t" not in str(failed.value)
