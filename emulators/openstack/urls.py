@@ -160,6 +160,7 @@ ROUTES: list[tuple[str, str, Handler, str]] = [
     ("POST", V + "/snapshots/{snapshot_id}/metadata", volume.update_snapshot_metadata, "volume"),
     ("GET", V + "/os-quota-sets/{tenant_id}", volume.show_quota_set, "volume"),
     ("GET", V + "/limits", volume.show_limits, "volume"),
+    ("GET", V + "/os-availability-zone", volume.list_availability_zones, "volume"),
     # Neutron
     ("GET", "/network", network.versions, "open"),
     ("GET", N, network.versions, "open"),

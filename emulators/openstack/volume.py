@@ -378,6 +378,11 @@ def show_quota_set(call: Call, project_id: str, tenant_id: str) -> Answer:
     )
 
 
+def list_availability_zones(call: Call, project_id: str) -> Answer:
+    zones = [{"zoneName": z, "zoneState": {"available": True}} for z in ZONES]
+    return ok({"availabilityZoneInfo": zones})
+
+
 def show_limits(call: Call, project_id: str) -> Answer:
     volumes = call.project.all_volumes()
     absolute = {

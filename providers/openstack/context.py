@@ -68,6 +68,7 @@ class OpenStack:
         self._zones: tuple[float, builtins.list[str]] | None = None
         self._networks: dict[str, str] = {}
         self._images: dict[str, tuple[float, bool]] = {}
+        self._volume_zones: tuple[float, builtins.list[str]] | None = None
 
     # ---- transports ------------------------------------------------------------------------
 
@@ -231,6 +232,21 @@ class OpenStack:
             ]
             self._zones = (time.monotonic(), names)
         return self._zones[1]
+
+    def volume_zones(self) -> builtins.list[str]:
+        """Cinder's own zones (often not Nova's); Nova's where Cinder does not list its own."""
+        if self._volume_zones is None or _stale(self._volume_zones[0]):
+            try:
+                doc = self.service("volume").json("GET", "/os-availability-zone") or {}
+                names = [
+                    z["zoneName"]
+                    for z in doc.get("availabilityZoneInfo") or []
+                    if (z.get("zoneState") or {}).get("available", True)
+                ]
+            except NotFoundError:
+                names = self.zone_names()
+            self._volume_zones = (time.monotonic(), names)
+        return self._volume_zones[1]
 
     def group_ids(self) -> dict[str, str]:
         """Security group names to ids (servers name their groups; the stack holds ids)."""

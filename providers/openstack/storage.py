@@ -38,7 +38,7 @@ class Volumes:
     ) -> None:
         checks.check_realm(
             config,
-            self.os.zone_names,
+            self.os.volume_zones,
             self.os.region or "this region",
             change,
             ("availability zone", "zones"),

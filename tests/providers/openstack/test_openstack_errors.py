@@ -268,3 +268,16 @@ def test_a_broken_clouds_yaml_never_shows_its_lines(tmp_path: Path) -> None:
     with pytest.raises(InvalidRequestError) as failed:
         driver.realms()
     assert str(clouds) in str(failed.value) and "s3cr3t" not in str(failed.value)
+
+
+def test_volume_realms_are_cinders_zones(emu: Running, tmp_path: Path) -> None:
+    import os
+
+    driver = OpenStackDriver()
+    driver.configure({}, DriverContext(tmp_path, dict(os.environ), {}, threading.Event()))
+    before = emu.emulator.requests
+    assert driver.os.volume_zones() == ["nova", "nova-b"]
+    assert emu.emulator.requests > before  # asked of Cinder itself
+    change = driver.plan_change("volume", None, {"size_gb": 1, "realm": "nowhere"})
+    assert [p[0] for p in change.problems] == ["realm"] and "nowhere" in change.problems[0][1]
+    assert driver.plan_change("volume", None, {"size_gb": 1, "realm": "nova-b"}).problems == []
