@@ -13,14 +13,14 @@ Run: python bench/ec2_refresh.py
 from __future__ import annotations
 
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from refreshing import nubes_state, timed  # noqa: E402
 
 from tests.helpers import FAKE_AWS_CREDENTIALS, start_moto  # noqa: E402
 
@@ -58,28 +58,6 @@ def populate(endpoint: str) -> None:
         )
 
 
-def nubes_state(driver: Any) -> Any:
-    from nubes.engine.addrs import InstanceAddr
-    from nubes.engine.state import ResourceState, State
-
-    state = State("bench")
-    for type_ in ("instance", "volume", "firewall"):
-        for i, obj in enumerate(driver.list(type_, {"nubes:stack": "bench"})):
-            addr = InstanceAddr(f"{type_}s", i)
-            state.resources[addr] = ResourceState(addr, type_, "aws", obj.id, obj.attributes)
-    return state
-
-
-def timed(fn: Any) -> tuple[float, int]:
-    runs = []
-    calls = 0
-    for _ in range(3):
-        started = time.perf_counter()
-        calls = fn()
-        runs.append(time.perf_counter() - started)
-    return statistics.median(runs), calls
-
-
 def main() -> None:
     os.environ.update(FAKE_AWS_CREDENTIALS)
     proc, endpoint = start_moto()
@@ -92,7 +70,7 @@ def main() -> None:
 
         driver = Ec2Driver()
         driver.configure({"endpoint": endpoint, "region": REGION}, DriverContext(Path("."), {}))
-        state = nubes_state(driver)
+        state = nubes_state(driver, "aws")
         assert len(state.resources) == INSTANCES + VOLUMES + GROUPS
         drivers = Drivers({"aws": driver})
 

@@ -14,16 +14,15 @@ Run: python bench/openstack_refresh.py
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from refreshing import nubes_state, timed  # noqa: E402
 
 from nubes.emulators.openstack.models import Knobs  # noqa: E402
 from tests.emulator_harness import openstack  # noqa: E402
@@ -89,28 +88,6 @@ def populate(auth_url: str) -> None:
             ).raise_for_status()
 
 
-def nubes_state(driver: Any) -> Any:
-    from nubes.engine.addrs import InstanceAddr
-    from nubes.engine.state import ResourceState, State
-
-    state = State("bench")
-    for type_ in ("instance", "volume", "firewall"):
-        for i, obj in enumerate(driver.list(type_, {"nubes:stack": "bench"})):
-            addr = InstanceAddr(f"{type_}s", i)
-            state.resources[addr] = ResourceState(addr, type_, "os", obj.id, obj.attributes)
-    return state
-
-
-def timed(fn: Any) -> tuple[float, int]:
-    runs = []
-    calls = 0
-    for _ in range(3):
-        started = time.perf_counter()
-        calls = fn()
-        runs.append(time.perf_counter() - started)
-    return statistics.median(runs), calls
-
-
 def main() -> None:
     knobs = Knobs(
         boot_seconds=0,
@@ -133,7 +110,7 @@ def main() -> None:
         }
         driver = OpenStackDriver()
         assert driver.configure({}, DriverContext(Path("."), environ)) == []
-        state = nubes_state(driver)
+        state = nubes_state(driver, "os")
         assert len(state.resources) == SERVERS + VOLUMES + GROUPS, len(state.resources)
         drivers = Drivers({"os": driver})
 

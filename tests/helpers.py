@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -50,6 +51,22 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
                 proc.kill()
                 raise RuntimeError("moto_server did not start") from None
             time.sleep(0.1)
+
+
+def kill_after_creates(args: list[str], cwd: Path, env: dict[str, str], creates: int) -> None:
+    """Run an apply and SIGKILL it once `creates` objects were created: a run killed in the
+    middle, at an instant the test chooses by what happened, not by the clock."""
+    proc = subprocess.Popen(
+        args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    assert proc.stdout is not None
+    created = 0
+    while created < creates:
+        line = proc.stdout.readline()
+        assert line, "apply ended before the kill"
+        created += "Created after" in line
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
 
 
 def write(path: Path, text: str) -> Path:

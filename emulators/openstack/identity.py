@@ -4,7 +4,6 @@ tokens (password, Rackspace's API key), each with the region's service catalog."
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Any
 
 from nubes.emulators.openstack.calls import Answer, Call, ok, region_prefix
@@ -394,7 +393,3 @@ def _access(call: Call, token: Token) -> dict[str, Any]:
             {"type": type, "name": svc, "endpoints": endpoints, "endpoints_links": []}
         )
     return doc
-
-
-def expired(token: Token) -> bool:
-    return token.expires <= time.time()

@@ -72,10 +72,7 @@ class Instances:
         checks.check_realm(
             config, self.ec2.zone_names, region, change, ("availability zone", "zones")
         )
-        if prior is not None:
-            wanted = config.get("size", Unknown)
-            if wanted is not Unknown and wanted != prior.get("size"):
-                change.planned["hardware_profile"] = wanted
+        checks.plan_profile(prior, config, change)
 
     def create(
         self,

@@ -28,6 +28,17 @@ def check_rules_planned(config: Mapping[str, Any], change: PlannedChange) -> Non
         change.problems.append(("rules", exc.message))
 
 
+def plan_profile(
+    prior: Mapping[str, Any] | None, config: Mapping[str, Any], change: PlannedChange
+) -> None:
+    """An instance resized in place shows its new hardware profile in the plan (a cloud whose
+    sizes are profile names: EC2's instance types, OpenStack's flavors)."""
+    if prior is not None:
+        wanted = config.get("size", Unknown)
+        if wanted is not Unknown and wanted != prior.get("size"):
+            change.planned["hardware_profile"] = wanted
+
+
 def check_listeners_planned(config: Mapping[str, Any], change: PlannedChange) -> None:
     """A load balancer's listeners, normalised as the cloud stores them, or the problem."""
     if contains_unknown(config.get("listeners")):

@@ -19,7 +19,7 @@ from nubes.providers.kit import checks, ownership
 from nubes.providers.kit.handlers import NoChecks, ReplacedOnly
 from nubes.providers.openstack import converters as conv
 from nubes.providers.openstack.context import OpenStack
-from nubes.providers.protocol import TOKEN_TAG, CloudObject, Ownership, PlannedChange
+from nubes.providers.protocol import CloudObject, Ownership, PlannedChange
 from nubes.providers.values import Unknown
 
 
@@ -40,7 +40,7 @@ class Instances:
     def list(self, filters: Mapping[str, str]) -> builtins.list[CloudObject]:
         # Nova filters servers by name, status, tags, never by metadata: one paged list,
         # filtered here (the groups' ids and the flavors are asked once per refresh)
-        docs = list(self.os.nova_pages("/servers/detail", "servers"))
+        docs = list(self.os.pages("compute", "/servers/detail", "servers"))
         if not docs:
             return []
         names = self.os.flavor_names()
@@ -79,10 +79,7 @@ class Instances:
             change,
             ("availability zone", "zones"),
         )
-        if prior is not None:
-            wanted = config.get("size", Unknown)
-            if wanted is not Unknown and wanted != prior.get("size"):
-                change.planned["hardware_profile"] = wanted
+        checks.plan_profile(prior, config, change)
 
     def create(
         self,
@@ -189,7 +186,7 @@ class Keys(NoChecks, ReplacedOnly):  # everything forces a new key pair
     def list(self, filters: Mapping[str, str]) -> builtins.list[CloudObject]:
         if filters:
             return []  # key pairs carry no tags, so none is any stack's by tag
-        return [conv.key(k) for k in self.os.nova_pages("/os-keypairs", "keypairs")]
+        return [conv.key(k) for k in self.os.pages("compute", "/os-keypairs", "keypairs")]
 
     def read(self, id: str) -> CloudObject | None:
         doc = self.os.nova("GET", f"/os-keypairs/{id}") or {}
@@ -283,4 +280,4 @@ class Images(NoChecks, ReplacedOnly):
             self.os.service("image").request("DELETE", f"/v2/images/{id}")
 
 
-__all__ = ["TOKEN_TAG", "Images", "Instances", "Keys", "default_name", "matches"]
+__all__ = ["Images", "Instances", "Keys", "default_name", "matches"]

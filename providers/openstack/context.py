@@ -143,37 +143,25 @@ class OpenStack:
                 self._microversion = f"{best[0]}.{best[1]}"
         return self._microversion or None
 
-    def nova(self, method: str, path: str, **kwargs: Any) -> Any:
-        headers = dict(kwargs.pop("headers", {}))
+    def _versioned(self) -> dict[str, str]:
         version = self.microversion()
-        if version:
-            headers["OpenStack-API-Version"] = f"compute {version}"
-        return self.service("compute").json(method, path, headers=headers, **kwargs)
+        return {"OpenStack-API-Version": f"compute {version}"} if version else {}
 
-    def nova_pages(
-        self, path: str, key: str, params: Mapping[str, Any] | None = None
-    ) -> Iterator[Any]:
-        version = self.microversion()
-        transport = self.service("compute")
-        url: str | None = path
-        query: Mapping[str, Any] | None = {"limit": PAGE, **(params or {})}
-        headers = {"OpenStack-API-Version": f"compute {version}"} if version else {}
-        while url is not None:
-            doc = transport.json("GET", url, params=query, headers=headers) or {}
-            yield from doc.get(key) or []
-            url = next_link(doc, f"{key}_links")
-            query = None
+    def nova(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {**kwargs.pop("headers", {}), **self._versioned()}
+        return self.service("compute").json(method, path, headers=headers, **kwargs)
 
     def pages(
         self, service: str, path: str, key: str, params: Mapping[str, Any] | None = None
     ) -> Iterator[Any]:
-        """Every item of a list paged by `limit`/`marker` with `<key>_links` (Cinder, Neutron)
-        or Glance's `next`."""
+        """Every item of a list paged by `limit`/`marker` with `<key>_links` (Nova, Cinder,
+        Neutron) or Glance's `next`; Nova's pages at the driver's microversion."""
         transport = self.service(service)
+        headers = self._versioned() if service == "compute" else {}
         url: str | None = path
         query: Mapping[str, Any] | None = {"limit": PAGE, **(params or {})}
         while url is not None:
-            doc = transport.json("GET", url, params=query) or {}
+            doc = transport.json("GET", url, params=query, headers=headers) or {}
             yield from doc.get(key) or []
             url = doc.get("next") if service == "image" else next_link(doc, f"{key}_links")
             query = None
@@ -195,7 +183,7 @@ class OpenStack:
 
     def flavors(self) -> builtins.list[dict[str, Any]]:
         if self._flavors is None or _stale(self._flavors[0]):
-            found = list(self.nova_pages("/flavors/detail", "flavors"))
+            found = list(self.pages("compute", "/flavors/detail", "flavors"))
             self._flavors = (time.monotonic(), found)
         return self._flavors[1]
 
@@ -224,25 +212,14 @@ class OpenStack:
 
     def zone_names(self) -> builtins.list[str]:
         if self._zones is None or _stale(self._zones[0]):
-            doc = self.nova("GET", "/os-availability-zone") or {}
-            names = [
-                z["zoneName"]
-                for z in doc.get("availabilityZoneInfo") or []
-                if (z.get("zoneState") or {}).get("available", True)
-            ]
-            self._zones = (time.monotonic(), names)
+            self._zones = (time.monotonic(), zones(self.nova("GET", "/os-availability-zone")))
         return self._zones[1]
 
     def volume_zones(self) -> builtins.list[str]:
         """Cinder's own zones (often not Nova's); Nova's where Cinder does not list its own."""
         if self._volume_zones is None or _stale(self._volume_zones[0]):
             try:
-                doc = self.service("volume").json("GET", "/os-availability-zone") or {}
-                names = [
-                    z["zoneName"]
-                    for z in doc.get("availabilityZoneInfo") or []
-                    if (z.get("zoneState") or {}).get("available", True)
-                ]
+                names = zones(self.service("volume").json("GET", "/os-availability-zone"))
             except NotFoundError:
                 names = self.zone_names()
             self._volume_zones = (time.monotonic(), names)
@@ -332,10 +309,10 @@ class OpenStack:
             if doc.get("status") == "ERROR" and "error" not in states:
                 fault = (doc.get("fault") or {}).get("message") or "no reason given"
                 raise ProviderError(f"instance {id} went into ERROR: {fault}", "ServerError")
-            obj = self.instance(doc)
             settled = doc.get("OS-EXT-STS:task_state") is None
-            if doc.get("status") in raw or (settled and obj.attributes["state"] in states):
-                return obj
+            state = conv.server_state(doc)
+            if doc.get("status") in raw or (settled and state in states):
+                return self.instance(doc)  # the groups' ids asked once, not at every poll
             return None
 
         return self.wait(f"instance {id} to be {'/'.join(states + raw)}", probe, timeout)
@@ -361,6 +338,15 @@ class OpenStack:
             return found if found.attributes["state"] == state else None
 
         return self.wait(f"volume {id} to be {state}", probe, timeout)
+
+
+def zones(doc: Any) -> builtins.list[str]:
+    """The available zones of an os-availability-zone answer (Nova's and Cinder's alike)."""
+    return [
+        z["zoneName"]
+        for z in (doc or {}).get("availabilityZoneInfo") or []
+        if (z.get("zoneState") or {}).get("available", True)
+    ]
 
 
 def next_link(doc: Mapping[str, Any], key: str) -> str | None:

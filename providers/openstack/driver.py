@@ -33,10 +33,7 @@ from nubes.providers.openstack.network import Addresses, Firewalls
 from nubes.providers.openstack.storage import Buckets, Snapshots, Volumes
 from nubes.providers.planning import plan_from_schema
 from nubes.providers.protocol import (
-    ADDRESS_TAG,
     PORTABLE,
-    STACK_TAG,
-    TOKEN_TAG,
     Blob,
     CloudObject,
     DriverContext,
@@ -60,7 +57,6 @@ FEATURES = {
     ),
 }
 ACTIONS = ("start", "stop", "reboot")
-OWNER_KEYS = (STACK_TAG, ADDRESS_TAG, TOKEN_TAG)
 
 
 class OpenStackDriver:
@@ -221,7 +217,7 @@ class OpenStackDriver:
 
     def _retag(self, type: str, id: str, desired: Mapping[str, Any]) -> None:
         current = self.os.must_read(type, id)
-        owner = {k: v for k, v in current.tags.items() if k in OWNER_KEYS}
+        owner = {k: v for k, v in current.tags.items() if k in conv.OWNER_KEYS}
         metadata = {**{str(k): str(v) for k, v in (desired.get("tags") or {}).items()}, **owner}
         if type == "instance":
             self.os.nova("PUT", f"/servers/{id}/metadata", json={"metadata": metadata})
@@ -273,19 +269,19 @@ class OpenStackDriver:
     def unclaim(self, type: str, id: str) -> None:
         _ = self.handlers[type]
         if type == "instance":
-            for key in OWNER_KEYS:
+            for key in conv.OWNER_KEYS:
                 with contextlib.suppress(NotFoundError):
                     self.os.nova("DELETE", f"/servers/{id}/metadata/{key}")
         elif type == "volume":
             current = self.os.must_read("volume", id)
-            kept = {k: v for k, v in current.tags.items() if k not in OWNER_KEYS}
+            kept = {k: v for k, v in current.tags.items() if k not in conv.OWNER_KEYS}
             self.os.service("volume").json(
                 "PUT", f"/volumes/{id}/metadata", json={"metadata": kept}
             )
         elif type == "bucket":
             headers = {
                 k.replace("X-Container-Meta-", "X-Remove-Container-Meta-"): "x"
-                for k in conv.swift_headers({k: "" for k in OWNER_KEYS})
+                for k in conv.swift_headers({k: "" for k in conv.OWNER_KEYS})
             }
             self.os.service("object-store").request(
                 "POST", "/" + quote(id, safe=""), headers=headers

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections import Counter
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from nubes.engine.state import LocalBackend
-from tests.helpers import FAKE_AWS_CREDENTIALS, make_plan, write
+from tests.helpers import FAKE_AWS_CREDENTIALS, kill_after_creates, make_plan, write
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -95,17 +94,7 @@ def test_sigkill_then_apply_converges_on_ec2(tmp_path: Path, aws: str, ami: str,
         "--parallelism",
         "2",
     ]
-    proc = subprocess.Popen(
-        args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    assert proc.stdout is not None
-    created = 0
-    while created < 3:  # kill in the middle, once a few objects exist
-        line = proc.stdout.readline()
-        assert line, "apply ended before the kill"
-        created += "Created after" in line
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_creates(args, tmp_path, env, 3)  # in the middle, once a few objects exist
     again = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stdout + again.stderr
     counts = live_objects(ec2)

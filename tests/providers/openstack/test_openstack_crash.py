@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections import Counter
@@ -13,7 +12,7 @@ from pathlib import Path
 
 from nubes.providers.kit import ownership
 from tests.emulator_harness import Running
-from tests.helpers import write
+from tests.helpers import kill_after_creates, write
 
 ROOT = Path(__file__).resolve().parents[3]
 STACK = """
@@ -74,17 +73,7 @@ def test_sigkill_then_apply_converges(tmp_path: Path, emu: Running) -> None:
         "--parallelism",
         "3",
     ]
-    proc = subprocess.Popen(
-        args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    assert proc.stdout is not None
-    created = 0
-    while created < 4:  # kill in the middle, once a few objects exist
-        line = proc.stdout.readline()
-        assert line, "apply ended before the kill"
-        created += "Created after" in line
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_creates(args, tmp_path, env, 4)  # in the middle, once a few objects exist
     again = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stdout + again.stderr
     counts = live(emu)
