@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from nubes.emulators.openstack.exceptions import BadRequest
+from nubes.emulators.openstack.exceptions import BadRequest, ItemNotFound
 from nubes.emulators.openstack.models import Cloud, Project, Token
 
 
@@ -62,6 +62,12 @@ class Call:
 
     def at_least(self, major: int, minor: int) -> bool:
         return self.microversion >= (major, minor)
+
+
+def proxy_only(call: Call) -> None:
+    """Nova's image, volume and network proxies answer 404 from microversion 2.36, as Nova's."""
+    if call.at_least(2, 36):
+        raise ItemNotFound("The resource could not be found.")
 
 
 def region_prefix(cloud: Cloud, region: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from nubes.emulators.openstack.calls import Answer, Call, ok
+from nubes.emulators.openstack.calls import Answer, Call, ok, proxy_only
 from nubes.emulators.openstack.exceptions import BadRequest, ItemNotFound, PlainError
 from nubes.emulators.openstack.models import Image, new_id
 
@@ -195,11 +195,6 @@ def delete_image_tag(call: Call, image_id: str, tag: str) -> Answer:
 # ---- the Nova proxy (microversions below 2.36) ------------------------------------------------
 
 
-def _proxied(call: Call) -> None:
-    if call.at_least(2, 36):
-        raise ItemNotFound("The resource could not be found.")
-
-
 def nova_image_doc(call: Call, i: Image, detail: bool = True) -> dict[str, Any]:
     base = f"/compute/v2.1/{call.project.id}/images/{i.id}"
     doc: dict[str, Any] = {
@@ -230,13 +225,13 @@ def nova_image_doc(call: Call, i: Image, detail: bool = True) -> dict[str, Any]:
 
 
 def nova_list_images(call: Call, project_id: str, detail: str | None = None) -> Answer:
-    _proxied(call)
+    proxy_only(call)
     images = sorted(_visible(call), key=lambda i: (i.created, i.id), reverse=True)
     return ok({"images": [nova_image_doc(call, i, detail is not None) for i in images]})
 
 
 def nova_show_image(call: Call, project_id: str, image_id: str) -> Answer:
-    _proxied(call)
+    proxy_only(call)
     found = next((i for i in _visible(call) if i.id == image_id), None)
     if found is None:
         raise ItemNotFound("Image not found.")
@@ -244,7 +239,7 @@ def nova_show_image(call: Call, project_id: str, image_id: str) -> Answer:
 
 
 def nova_delete_image(call: Call, project_id: str, image_id: str) -> Answer:
-    _proxied(call)
+    proxy_only(call)
     found = next((i for i in _visible(call) if i.id == image_id), None)
     if found is None:
         raise ItemNotFound("Image not found.")

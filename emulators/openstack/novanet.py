@@ -6,23 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from nubes.emulators.openstack import netops
-from nubes.emulators.openstack.calls import Answer, Call, ok
+from nubes.emulators.openstack.calls import Answer, Call, ok, proxy_only
 from nubes.emulators.openstack.exceptions import BadRequest, ItemNotFound
 from nubes.emulators.openstack.models import FloatingIp, Rule, SecurityGroup, new_id
 
 
-def _proxied(call: Call) -> None:
-    if call.at_least(2, 36):
-        raise ItemNotFound("The resource could not be found.")
-
-
 def list_security_groups(call: Call, project_id: str) -> Answer:
-    _proxied(call)
+    proxy_only(call)
     return ok({"security_groups": [netops.nova_group(g) for g in call.project.groups.values()]})
 
 
 def show_security_group(call: Call, project_id: str, group_id: str) -> Answer:
-    _proxied(call)
+    proxy_only(call)
     found = call.project.groups.get(group_id)
     if found is None:
         raise ItemNotFound(f"Security group {group_id} not found.")
@@ -30,7 +25,7 @@ def show_security_group(call: Call, project_id: str, group_id: str) -> Answer:
 
 
 def create_security_group(call: Call, project_id: str) -> Answer:
-    _proxied(call)
+    proxy_only(call)
     body = call.json("security_group")
     name, description = body.get("name"), body.get("description")
     if not isinstance(name, str) or not name or not isinstance(description, str):
@@ -48,7 +43,7 @@ def create_security_group(call: Call, project_id: str) -> Answer:
 
 
 def delete_security_group(call: Call, project_id: str, group_id: str) -> Answer:
-    _proxied(call)
+    proxy_only(call)
     project = call.project
     group = project.groups.get(group_id)
     if group is None:
@@ -62,7 +57,7 @@ def delete_security_group(call: Call, project_id: str, group_id: str) -> Answer:
 
 
 def create_security_group_rule(call: Call, project_id: str) -> Answer:
-    _proxied(call)
+    proxy_only(call)
     body = call.json("security_group_rule")
     group = call.project.groups.get(str(body.get("parent_group_id", "")))
     if group is None:
@@ -91,7 +86,7 @@ def create_security_group_rule(call: Call, project_id: str) -> Answer:
 
 
 def delete_security_group_rule(call: Call, project_id: str, rule_id: str) -> Answer:
-    _proxied(call)
+    proxy_only(call)
     for group in call.project.groups.values():
         for rule in group.rules:
             if rule.id == rule_id:
@@ -113,19 +108,19 @@ def _fip_doc(call: Call, f: FloatingIp) -> dict[str, Any]:
 
 
 def list_floating_ip_pools(call: Call, project_id: str) -> Answer:
-    _proxied(call)
+    proxy_only(call)
     regional = call.cloud.regional(call.project.region)
     pools = [{"name": n.name} for n in regional.networks.values() if n.external]
     return ok({"floating_ip_pools": pools})
 
 
 def list_floating_ips(call: Call, project_id: str) -> Answer:
-    _proxied(call)
+    proxy_only(call)
     return ok({"floating_ips": [_fip_doc(call, f) for f in call.project.floating.values()]})
 
 
 def show_floating_ip(call: Call, project_id: str, address_id: str) -> Answer:
-    _proxied(call)
+    proxy_only(call)
     found = call.project.floating.get(address_id)
     if found is None:
         raise ItemNotFound(f"Floating IP not found for ID {address_id}")
@@ -133,7 +128,7 @@ def show_floating_ip(call: Call, project_id: str, address_id: str) -> Answer:
 
 
 def create_floating_ip(call: Call, project_id: str) -> Answer:
-    _proxied(call)
+    proxy_only(call)
     body = call.json() or {}
     regional = call.cloud.regional(call.project.region)
     pool = body.get("pool") if isinstance(body, dict) else None
@@ -147,7 +142,7 @@ def create_floating_ip(call: Call, project_id: str) -> Answer:
 
 
 def delete_floating_ip(call: Call, project_id: str, address_id: str) -> Answer:
-    _proxied(call)
+    proxy_only(call)
     if call.project.floating.pop(address_id, None) is None:
         raise ItemNotFound(f"Floating IP not found for ID {address_id}")
     return ok(None, 202)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nubes.emulators.openstack.calls import Answer, Call, ok, page
+from nubes.emulators.openstack.calls import Answer, Call, ok, page, proxy_only
 from nubes.emulators.openstack.exceptions import BadRequest, ItemNotFound, OverLimit
 from nubes.emulators.openstack.models import ZONES, Snapshot, Volume, new_id
 
@@ -419,23 +419,18 @@ def _nova_volume(v: Volume) -> dict[str, Any]:
     }
 
 
-def _proxied(call: Call) -> None:
-    if call.at_least(2, 36):
-        raise ItemNotFound("The resource could not be found.")
-
-
 def nova_list_volumes(call: Call, project_id: str, detail: str | None = None) -> Answer:
-    _proxied(call)
+    proxy_only(call)
     return ok({"volumes": [_nova_volume(v) for v in call.project.all_volumes()]})
 
 
 def nova_show_volume(call: Call, project_id: str, volume_id: str) -> Answer:
-    _proxied(call)
+    proxy_only(call)
     return ok({"volume": _nova_volume(_volume(call, volume_id))})
 
 
 def nova_create_volume(call: Call, project_id: str) -> Answer:
-    _proxied(call)
+    proxy_only(call)
     body = call.json("volume")
     translated = {
         "size": body.get("size"),
@@ -452,7 +447,7 @@ def nova_create_volume(call: Call, project_id: str) -> Answer:
 
 
 def nova_delete_volume(call: Call, project_id: str, volume_id: str) -> Answer:
-    _proxied(call)
+    proxy_only(call)
     delete_volume(call, project_id, volume_id)
     return ok(None, 202)
 
@@ -470,12 +465,12 @@ def _nova_snapshot(s: Snapshot) -> dict[str, Any]:
 
 
 def nova_list_snapshots(call: Call, project_id: str, detail: str | None = None) -> Answer:
-    _proxied(call)
+    proxy_only(call)
     return ok({"snapshots": [_nova_snapshot(s) for s in _snapshots(call)]})
 
 
 def nova_create_snapshot(call: Call, project_id: str) -> Answer:
-    _proxied(call)
+    proxy_only(call)
     body = call.json("snapshot")
     translated = {
         "volume_id": body.get("volume_id"),
@@ -490,6 +485,6 @@ def nova_create_snapshot(call: Call, project_id: str) -> Answer:
 
 
 def nova_delete_snapshot(call: Call, project_id: str, snapshot_id: str) -> Answer:
-    _proxied(call)
+    proxy_only(call)
     delete_snapshot(call, project_id, snapshot_id)
     return ok(None, 202)
