@@ -25,6 +25,7 @@ from nubes.engine.stack.model import (
 )
 from nubes.engine.stack.schema import META_ARGUMENTS, CatalogSpec, OutputSpec, StackSpec
 from nubes.engine.stack.yamlpos import Positions, load_yaml, where
+from nubes.engine.state.settings import parse_backend
 from nubes.providers.catalog import DEFAULT_IMAGES
 
 MAX_STACK_BYTES = 16 * 1024 * 1024
@@ -330,6 +331,11 @@ def _build(
         outputs=outputs,
         positions=pos,
         catalog=_catalog(spec.catalog, file, pos, diags),
+        backend=(
+            parse_backend(raw["backend"], pos.at, pos.key_at, diags)
+            if raw.get("backend") is not None
+            else None
+        ),
     )
 
 

@@ -11,6 +11,7 @@ from nubes.engine.diag import SourceRange
 from nubes.engine.stack.schema import VariableType
 from nubes.engine.stack.yamlpos import Path as ValuePath
 from nubes.engine.stack.yamlpos import Positions
+from nubes.engine.state.settings import BackendConfig
 
 CURRENT_FORMAT = 1
 
@@ -95,6 +96,7 @@ class Stack:
     outputs: dict[str, Output]
     positions: Positions
     catalog: Catalog = field(default_factory=Catalog)
+    backend: BackendConfig | None = None  # where its state lives; None: the local folder
     # what later stages derive from the stack alone (engine.sensitive), computed once
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 

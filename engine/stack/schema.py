@@ -83,3 +83,4 @@ class StackSpec(_Strict):
     providers: dict[str, ProviderSpec] = Field(default_factory=dict)
     resources: dict[str, ResourceSpec] = Field(default_factory=dict)
     outputs: dict[str, Any] = Field(default_factory=dict)
+    backend: Any = None  # checked by engine.state.settings, positioned

@@ -1,6 +1,6 @@
 """The state `Backend` protocol: what the engine and the front ends may ask of a stack's state.
 
-Every backend (the local folder today; S3 and PostgreSQL next) keeps the same promises: a write
+Every backend (a local folder, an S3 bucket, a PostgreSQL database) keeps the same promises: a write
 is atomic and bumps the serial; a state of another lineage is never overwritten; one writer per
 stack holds the lock (`lock(shared=True)` for plans); the intent journal outlives a killed apply;
 history keeps each applied stack file once.
@@ -8,9 +8,9 @@ history keeps each applied stack file once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from nubes.engine.state.journal import Intent, IntentKind
@@ -26,7 +26,12 @@ class HistoryEntry:
     file: str
     who: str
     summary: str
-    stack_file: Path  # the stack file as it was applied, as the backend keeps it
+    location: str  # where the backend keeps the stack file as it was applied
+    reader: Callable[[], str] = field(repr=False, compare=False)
+
+    def stack_text(self) -> str:
+        """The stack file as it was applied; StateError when the backend cannot give it."""
+        return self.reader()
 
     def to_json(self) -> dict[str, Any]:
         """The entry as `nubes history --json` and the API show it (without the stored copy,
@@ -83,6 +88,16 @@ class Backend(Protocol):
 
     @property
     def journal(self) -> JournalStore: ...
+
+    workspace: str
+
+    def describe(self) -> str:
+        """Where this state is kept, for messages (never a credential)."""
+        ...
+
+    def delete(self) -> None:
+        """Remove this state, its history and journal (`nubes workspace delete`)."""
+        ...
 
     def read(self) -> State | None:
         """The current state, None when nothing was ever applied; StateError when unusable."""

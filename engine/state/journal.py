@@ -142,21 +142,13 @@ class Journal:
             raise StateError(describe_os_error(exc, self.path, "read the journal")) from None
         with os.fdopen(fd, "rb") as f:
             raw = f.read()
-        found: dict[str, Intent] = {}
-        for number, line in enumerate(raw.splitlines(), 1):
+        records = []
+        for line in raw.splitlines():
             try:
-                record = json.loads(line)
+                records.append(json.loads(line))
             except ValueError:
-                continue  # torn by a crash while appending
-            try:
-                _apply_record(found, record)
-            except (KeyError, TypeError, ValueError):
-                raise StateError(
-                    f"journal {self.path} line {number} is not a nubes journal record; "
-                    "the journal is damaged. Move it aside, run nubes plan, and check "
-                    "`nubes inventory` for objects an interrupted apply may have left."
-                ) from None
-        return list(found.values())
+                records.append(None)  # torn by a crash while appending
+        return replay(records, str(self.path), "line")
 
     def close(self) -> None:
         with self._sync_lock, self._lock:
@@ -233,3 +225,110 @@ def _apply_record(found: dict[str, Intent], record: Any) -> None:
         found.pop(_text(record, "settled"), None)
     else:
         raise KeyError("record")
+
+
+def replay(records: list[Any], where: str, unit: str = "record") -> list[Intent]:
+    """The intents `records` leave unsettled, in order (None stands for a torn record)."""
+    found: dict[str, Intent] = {}
+    for number, record in enumerate(records, 1):
+        if record is None:
+            continue
+        try:
+            _apply_record(found, record)
+        except (KeyError, TypeError, ValueError):
+            raise StateError(
+                f"journal {where} {unit} {number} is not a nubes journal record; "
+                "the journal is damaged. Move it aside, run nubes plan, and check "
+                "`nubes inventory` for objects an interrupted apply may have left."
+            ) from None
+    return list(found.values())
+
+
+class RecordJournal:
+    """A journal kept as records in a remote store (an S3 prefix, a database table).
+
+    Intents are sent before the call they announce returns to the caller; outcomes ride along
+    with the next intent (or the next `flush`), since losing one only makes the next run look
+    the object up by its token. A subclass says how to send, load and drop records."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self._lock = threading.Lock()
+        self._buffer: list[dict[str, Any]] = []
+
+    def _send(self, records: list[dict[str, Any]]) -> None:
+        raise NotImplementedError
+
+    def _load(self) -> list[Any]:
+        raise NotImplementedError
+
+    def _drop(self) -> None:
+        raise NotImplementedError
+
+    def _append(self, record: dict[str, Any], durable: bool) -> None:
+        with self._lock:
+            self._buffer.append(record)
+            if not durable:
+                return
+            batch, self._buffer = self._buffer, []
+            try:
+                self._send(batch)
+            except BaseException:
+                self._buffer[:0] = batch[:-1]  # the outcomes go with the next intent
+                raise
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._buffer:
+                batch, self._buffer = self._buffer, []
+                self._send(batch)
+
+    def will_create(
+        self,
+        address: str,
+        provider: str,
+        type: str,
+        token: str,
+        dependencies: list[str],
+        sensitive: list[str],
+    ) -> None:
+        self._append(
+            {
+                "intent": "create",
+                "address": address,
+                "provider": provider,
+                "type": type,
+                "token": token,
+                "dependencies": dependencies,
+                "sensitive": sensitive,
+            },
+            durable=True,
+        )
+
+    def created(self, token: str, id: str) -> None:
+        self._append({"created": token, "id": id}, durable=False)
+
+    def will_delete(self, address: str, provider: str, type: str, id: str) -> None:
+        self._append(
+            {"intent": "delete", "address": address, "provider": provider, "type": type, "id": id},
+            durable=True,
+        )
+
+    def deleted(self, id: str) -> None:
+        self._append({"deleted": id}, durable=False)
+
+    def settled(self, key: str) -> None:
+        self._append({"settled": key}, durable=False)
+
+    def intents(self) -> list[Intent]:
+        with self._lock:
+            pending = list(self._buffer)
+        return replay([*self._load(), *pending], self.where)
+
+    def close(self) -> None:
+        self.flush()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._buffer = []
+            self._drop()

@@ -8,6 +8,7 @@ lineage is never overwritten, a state of a newer format is never read.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nubes.engine.state.backend import HistoryEntry
+from nubes.engine.state.codec import decode_state, next_version
 from nubes.engine.state.files import (
     describe_os_error,
     ensure_private_dir,
@@ -26,8 +28,7 @@ from nubes.engine.state.files import (
 )
 from nubes.engine.state.journal import Journal
 from nubes.engine.state.lock import LockInfo, StateLock, force_unlock, holder
-from nubes.engine.state.model import STATE_FORMAT, State, StateError
-from nubes.engine.state.upgrade import upgrade
+from nubes.engine.state.model import State, StateError
 
 MAX_STATE_BYTES = 1024 * 1024 * 1024  # far beyond any real stack; a limit, not a target
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -63,10 +64,6 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number a state may hold")
-
-
 def _read_private(path: Path, limit: int) -> bytes | None:
     """The bytes of one of nubes' own files, None if it does not exist."""
     try:
@@ -95,6 +92,8 @@ class LocalBackend:
         self.lock_path = state_dir / f"{stack}.lock"
         self.history_dir = state_dir / "history" / stack
         self.journal = Journal(state_dir / f"{stack}.journal")
+        self.workspace = "default"
+        self.store: Any = None  # the LocalStore that opened it, if one did
         # ((inode, mtime, size), (lineage, serial)) of the file as this backend last wrote it
         self._seen: tuple[tuple[int, int, int], tuple[str, int]] | None = None
         self._pending: tuple[str, int] | None = None
@@ -109,36 +108,7 @@ class LocalBackend:
         backup = (
             f" Restore the previous version from {self.backup_path}." if path == self.path else ""
         )
-        try:
-            text = raw.decode("utf-8")
-            if text.startswith("\ufeff"):
-                raise ValueError("it starts with a byte order mark")
-            doc = json.loads(text, parse_constant=_no_constant)
-        except RecursionError:
-            raise StateError(f"state file {path} nests too deeply to be a state.{backup}") from None
-        except ValueError as exc:
-            raise StateError(
-                f"state file {path} is corrupt or truncated ({exc}).{backup}"
-            ) from None
-        fmt = doc.get("format") if isinstance(doc, dict) else None
-        if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
-            raise StateError(f"state file {path} is not a nubes state document.{backup}")
-        if fmt > STATE_FORMAT:
-            raise StateError(
-                f"state file {path} has format {fmt}, newer than this nubes "
-                f"understands ({STATE_FORMAT}); upgrade nubes"
-            )
-        try:
-            state = State.from_json(upgrade(doc))
-        except StateError as exc:
-            raise StateError(f"state file {path} is malformed: {exc}.{backup}") from None
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise StateError(f"state file {path} is malformed ({exc}).{backup}") from None
-        if state.stack != self.stack:
-            raise StateError(
-                f"state file {path} holds the state of stack {state.stack!r}, not {self.stack!r}"
-            )
-        return state
+        return decode_state(raw, str(path), self.stack, backup)
 
     def write(self, state: State) -> None:
         """Write `state` with its serial bumped; refuses to overwrite another lineage."""
@@ -157,15 +127,9 @@ class LocalBackend:
 
     def stage(self, state: State) -> bytes:
         """Bump `state`'s serial and encode it, for `commit`. Stage and commit in one order."""
-        on_disk = self._pending or self._on_disk()
-        if on_disk is not None and on_disk[0] != state.lineage:
-            raise StateError(
-                f"state file {self.path} belongs to lineage {on_disk[0]}, not "
-                f"{state.lineage}; refusing to overwrite it"
-            )
-        state.serial = (on_disk[1] if on_disk else state.serial) + 1
+        data = next_version(state, self._pending or self._on_disk(), str(self.path))
         self._pending = (state.lineage, state.serial)
-        return json.dumps(state.to_json(), indent=1).encode() + b"\n"
+        return data
 
     def commit(self, data: bytes) -> None:
         """Replace the state file with `data` atomically, keeping the old file as the backup."""
@@ -223,7 +187,26 @@ class LocalBackend:
         return holder(self.lock_path)
 
     def sibling(self, stack: str) -> LocalBackend:
+        if self.store is not None:
+            return self.store.backend(stack, self.workspace)
         return LocalBackend(self.state_dir, stack)
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def delete(self) -> None:
+        """Remove this stack's state in this workspace: state, backup, journal, lock, history
+        (the caller holds the lock and has checked that nothing is managed)."""
+        self.journal.close()
+        for path in (self.path, self.backup_path, self.journal.path):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        if self.history_dir.is_dir() and not self.history_dir.is_symlink():
+            for kept in self.history_dir.iterdir():
+                with contextlib.suppress(FileNotFoundError):
+                    kept.unlink()
+            with contextlib.suppress(OSError):
+                self.history_dir.rmdir()
 
     def stack_names(self) -> list[str]:
         if not self.state_dir.is_dir():
@@ -274,6 +257,7 @@ class LocalBackend:
                 digest = e["digest"]
                 if not _DIGEST.fullmatch(digest):
                     continue
+                kept = self.history_dir / f"{digest.removeprefix('sha256:')}.yaml"
                 out.append(
                     HistoryEntry(
                         int(e["serial"]),
@@ -282,9 +266,16 @@ class LocalBackend:
                         str(e["file"]),
                         str(e["who"]),
                         str(e["summary"]),
-                        self.history_dir / f"{digest.removeprefix('sha256:')}.yaml",
+                        str(kept),
+                        functools.partial(self._kept_text, kept),
                     )
                 )
             except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
                 continue  # a torn last line from a crash: skip it
         return out
+
+    def _kept_text(self, kept: Path) -> str:
+        raw = _read_private(kept, MAX_STATE_BYTES)
+        if raw is None:
+            raise StateError(f"{kept} is missing: the stack file of that apply was not kept")
+        return raw.decode("utf-8", "replace")

@@ -44,7 +44,7 @@ class LockInfo:
 
 
 class LockHeld(StateError):
-    def __init__(self, info: LockInfo | None, path: Path, readers: bool = False) -> None:
+    def __init__(self, info: LockInfo | None, path: Path | str, readers: bool = False) -> None:
         self.info = info
         self.readers_only = readers
         if readers:
@@ -62,7 +62,7 @@ class LockHeld(StateError):
                 f"the state is locked by {info.describe()} (lock id {info.id}).\n"
                 "That run is still going: wait for it, or retry with --lock-timeout SECONDS."
             )
-            if info.host == socket.gethostname():
+            if info.host == socket.gethostname() and info.pid:
                 message += (
                     f"\nIf it hangs, stop it (kill {info.pid}): a stopped run releases the lock, "
                     "and the next apply finishes its work from the journal."
@@ -94,7 +94,9 @@ class StateLock:
                 raise
         how = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         while True:
-            info = _info(operation)  # ready before the lock, written the moment it is granted
+            info = new_lock_info(
+                operation
+            )  # ready before the lock, written the moment it is granted
             fd = _open(self.path, shared)
             if fd is None:  # a read-only folder: no writer can exist, so a reader needs no lock
                 self.shared = True
@@ -144,7 +146,7 @@ class StateLock:
         self.release()
 
 
-def _info(operation: str) -> LockInfo:
+def new_lock_info(operation: str) -> LockInfo:
     return LockInfo(
         str(uuid.uuid4()),
         whoami(),
