@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "nubes.cli.run_cmds",
         "Carry out a stack (planning it first and asking), or exactly a saved plan.",
     ),
+    "backend": (
+        "nubes.cli.backend_cmds",
+        "Where states live: migrate a stack's states to another backend.",
+    ),
     "catalog": (
         "nubes.cli.catalog_cmd",
         "What each portable image, size and realm resolves to on each provider of the stack: "
@@ -71,6 +75,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "state": (
         "nubes.cli.state_cmds",
         "Inspect and edit a stack's state (the objects nubes manages).",
+    ),
+    "workspace": (
+        "nubes.cli.backend_cmds",
+        "Several states of one stack (dev, staging, prod): list, new, select, show, delete.",
     ),
     "validate": (
         "nubes.cli.run_cmds",

@@ -124,7 +124,7 @@ def history(stack_file: str, state_dir: str, as_json: bool) -> None:
     if as_json:
         click.echo(
             json.dumps(
-                [{**e.to_json(), "stack_copy": str(e.stack_file)} for e in entries],
+                [{**e.to_json(), "stack_copy": e.location} for e in entries],
                 indent=2,
             )
         )
@@ -134,7 +134,7 @@ def history(stack_file: str, state_dir: str, as_json: bool) -> None:
         return
     for e in entries:
         click.echo(f"serial {e.serial:<4} {e.applied_at}  {e.digest[:19]}  {e.who}  {e.summary}")
-        click.echo(f"            stack file as applied: {e.stack_file}")
+        click.echo(f"            stack file as applied: {e.location}")
 
 
 @click.command("force-unlock")

@@ -22,6 +22,7 @@ from nubes.cli.session import (
     check,
     err_console,
     fail,
+    given_option,
     handles_failures,
     json_option,
     lock_option,
@@ -34,13 +35,13 @@ from nubes.cli.session import (
 from nubes.engine import operations
 from nubes.engine.activity import ActivityLog
 from nubes.engine.apply import ApplyOptions, ApplyResult
+from nubes.engine.backends import open_backend
 from nubes.engine.drivers import configure_drivers
 from nubes.engine.gcpause import gc_paused
 from nubes.engine.graph import build_graph, to_dot
 from nubes.engine.plan import Plan, PlanOptions
 from nubes.engine.plan.differ import base_scope
 from nubes.engine.plan.planfile import is_plan_file, plan_to_json, read_plan_file, write_plan_file
-from nubes.engine.state import LocalBackend
 from nubes.engine.state.lock import whoami
 
 
@@ -356,12 +357,23 @@ def _announce(result: Plan, as_json: bool) -> None:
 
 
 def _session_for_plan(saved: Plan, state_dir: str) -> Session:
+    """A saved plan applies to the workspace it was made in, whatever is selected now."""
     directory = Path(state_dir)
-    drivers, diags = configure_drivers(saved.stack, saved.variables, directory, os.environ)
-    check(diags)
-    return Session(
-        saved.stack, saved.variables, directory, LocalBackend(directory, saved.stack.name), drivers
+    planned_in = saved.stack.workspace
+    asked = given_option("workspace")
+    if asked and asked != planned_in:
+        raise fail(
+            f"the plan was made in workspace {planned_in!r}, not {asked!r}",
+            "a saved plan applies only to the state it was made against",
+        )
+    store, backend, diags = open_backend(
+        saved.stack, directory, given_option("backend_config"), planned_in, os.environ
     )
+    check(diags)
+    assert store is not None and backend is not None
+    drivers, more = configure_drivers(saved.stack, saved.variables, directory, os.environ)
+    check(more)
+    return Session(saved.stack, saved.variables, directory, backend, drivers, store)
 
 
 @click.command()

@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from nubes.engine import operations
+from nubes.engine.backends import open_backend
 from nubes.engine.diag import Diagnostic, Diagnostics, error
 from nubes.engine.drivers import Drivers
 from nubes.engine.gcpause import gc_paused
 from nubes.engine.operations import Loaded
 from nubes.engine.sensitive import Sensitivity, declared_schemas, stack_sensitivity
 from nubes.engine.stack import Stack, load_stack
-from nubes.engine.state import Backend, LocalBackend, StateError
+from nubes.engine.state import Backend, StateError
+from nubes.engine.state.stores import Store
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -83,6 +85,11 @@ class Session:
     state_dir: Path
     backend: Backend
     drivers: Drivers | None = None
+    store: Store | None = None
+
+    @property
+    def workspace(self) -> str:
+        return self.stack.workspace
 
     @property
     def loaded(self) -> Loaded:
@@ -116,14 +123,38 @@ def open_session(
     if stack is None:
         raise Fail(diags)
     directory = Path(state_dir)
-    backend = LocalBackend(directory, stack.name)
+    store, backend = backend_options(stack, directory)
     if not with_drivers:
-        return Session(stack, {}, directory, backend)
+        return Session(stack, {}, directory, backend, None, store)
     given = parse_var_options(var_pairs)
     loaded, more = operations.configure(stack, given, list(var_files), os.environ, directory)
     if loaded is None:
         raise Fail(more)
-    return Session(stack, loaded.variables, directory, backend, loaded.drivers)
+    return Session(stack, loaded.variables, directory, backend, loaded.drivers, store)
+
+
+def given_option(name: str) -> str | None:
+    """What --backend-config or --workspace said (options every stack command takes)."""
+    ctx = click.get_current_context(silent=True)
+    value = ctx.meta.get(f"nubes.{name}") if ctx is not None else None
+    return str(value) if value else None
+
+
+def backend_options(
+    stack: Stack, state_dir: Path, must_exist: bool = True
+) -> tuple[Store, Backend]:
+    """The store and backend the command's options, the environment and the stack choose."""
+    store, backend, diags = open_backend(
+        stack,
+        state_dir,
+        given_option("backend_config"),
+        given_option("workspace"),
+        os.environ,
+        must_exist,
+    )
+    if store is None or backend is None:
+        raise Fail(diags)
+    return store, backend
 
 
 def sensitivity(session: Session) -> Sensitivity:
@@ -145,7 +176,29 @@ def stack_argument(fn: F) -> F:
     return click.argument("stack_file", metavar="STACK", type=click.Path(dir_okay=False))(fn)
 
 
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    ctx.meta[f"nubes.{param.name}"] = value
+    return value
+
+
 def state_dir_option(fn: F) -> F:
+    """--state-dir, and where in it (or in the stack's backend) the state is: --workspace and
+    --backend-config, read by open_session."""
+    fn = click.option(
+        "--workspace",
+        metavar="NAME",
+        expose_value=False,
+        callback=_remember,
+        help="Workspace of the state (also NUBES_WORKSPACE; else nubes workspace select's).",
+    )(fn)
+    fn = click.option(
+        "--backend-config",
+        metavar="FILE",
+        type=click.Path(dir_okay=False),
+        expose_value=False,
+        callback=_remember,
+        help="YAML file of backend settings; its keys win over the stack's backend block.",
+    )(fn)
     return click.option(
         "--state-dir",
         default="state",

@@ -9,6 +9,7 @@ from dataclasses import asdict
 import click
 
 from nubes.cli import render
+from nubes.cli.backend_cmds import add_transfer_commands
 from nubes.cli.session import (
     Fail,
     Session,
@@ -85,6 +86,8 @@ def register_state_commands(cli: click.Group) -> None:
     @cli.group("state")
     def state_group() -> None:
         """Inspect and edit a stack's state (the objects nubes manages)."""
+
+    add_transfer_commands(state_group)
 
     @state_group.command("list")
     @stack_argument

@@ -50,7 +50,13 @@ def configure_drivers(
     environ: Mapping[str, str],
 ) -> tuple[Drivers, Diagnostics]:
     return configure_providers(
-        stack.providers, stack.positions, stack.directory, variables, state_dir, environ
+        stack.providers,
+        stack.positions,
+        stack.directory,
+        variables,
+        state_dir,
+        environ,
+        stack.workspace,
     )
 
 
@@ -61,10 +67,17 @@ def configure_providers(
     variables: Mapping[str, Any],
     state_dir: Path,
     environ: Mapping[str, str],
+    workspace: str = "default",
 ) -> tuple[Drivers, Diagnostics]:
     """Drivers for provider blocks (of a stack, or of the server's configuration)."""
     diags = Diagnostics()
-    scope = Scope({"var": dict(variables), **make_functions(directory, (state_dir,))})
+    scope = Scope(
+        {
+            "var": dict(variables),
+            "workspace": workspace,
+            **make_functions(directory, (state_dir,)),
+        }
+    )
     try:
         secrets = load_credentials(environ)
     except CredentialsError as exc:

@@ -204,5 +204,6 @@ def make_functions(base_dir: Path, private: tuple[Path, ...] = ()) -> dict[str, 
 
 
 FUNCTION_NAMES = frozenset(make_functions(Path(".")))
-# jinja2's own globals, which stay callable from expressions
-BUILTIN_NAMES = frozenset({"range", "dict", "cycler", "joiner", "namespace"})
+# jinja2's own globals, which stay callable from expressions, and `workspace` (the state's
+# workspace name, for names that depend on the environment)
+BUILTIN_NAMES = frozenset({"range", "dict", "cycler", "joiner", "namespace", "workspace"})

@@ -49,7 +49,11 @@ def base_scope(stack: Stack, variables: dict[str, Any], drivers: Drivers) -> Sco
         if secret:
             sensitive[name] = secret
     private = (drivers.state_dir,) if drivers.state_dir is not None else ()
-    names: dict[str, Any] = {"var": dict(variables), **make_functions(stack.directory, private)}
+    names: dict[str, Any] = {
+        "var": dict(variables),
+        "workspace": stack.workspace,
+        **make_functions(stack.directory, private),
+    }
     for name, res in stack.resources.items():
         names[name] = [] if res.count is not None else {} if res.for_each is not None else None
     return Scope(names, sensitive)

@@ -133,6 +133,7 @@ def write_plan_file(plan: Plan, path: Path) -> None:
             "file": str(plan.stack.file),
             "digest": plan.stack.digest,
             "text": plan.stack.text,
+            "workspace": plan.stack.workspace,
         },
         "state": {"lineage": plan.lineage, "serial": plan.serial},
         "variables": plan.variables,
@@ -185,6 +186,7 @@ def read_plan_file(path: Path) -> tuple[Plan | None, Diagnostics]:
         diags.extend(stack_diags)
         if stack is None:
             return None, diags
+        stack.workspace = str(stack_doc.get("workspace", "default"))
         changes = [_change_from_json(c) for c in doc["changes"]]
         outputs = {
             k: OutputChange(

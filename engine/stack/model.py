@@ -97,6 +97,7 @@ class Stack:
     positions: Positions
     catalog: Catalog = field(default_factory=Catalog)
     backend: BackendConfig | None = None  # where its state lives; None: the local folder
+    workspace: str = "default"  # which of the backend's states; ${workspace} in expressions
     # what later stages derive from the stack alone (engine.sensitive), computed once
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 

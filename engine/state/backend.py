@@ -122,7 +122,14 @@ class Backend(Protocol):
         ...
 
     def record_apply(
-        self, state: State, text: str, digest: str, file: str, who: str, summary: str
+        self,
+        state: State,
+        text: str,
+        digest: str,
+        file: str,
+        who: str,
+        summary: str,
+        applied_at: str | None = None,
     ) -> None: ...
 
     def history(self) -> list[HistoryEntry]: ...

@@ -216,7 +216,14 @@ class LocalBackend:
     # ---- history ---------------------------------------------------------------------------
 
     def record_apply(
-        self, state: State, text: str, digest: str, file: str, who: str, summary: str
+        self,
+        state: State,
+        text: str,
+        digest: str,
+        file: str,
+        who: str,
+        summary: str,
+        applied_at: str | None = None,
     ) -> None:
         """Keep the applied stack file (once per content) and a line about the apply."""
         ensure_private_dir(self.history_dir, inside=self.state_dir)
@@ -229,7 +236,7 @@ class LocalBackend:
             _atomic_write(stored, text.encode())
         entry = {
             "serial": state.serial,
-            "applied_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "applied_at": applied_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "digest": digest,
             "file": file,
             "who": who,

@@ -453,7 +453,14 @@ class PostgresBackend:
         return self.store.stack_names(self.workspace)
 
     def record_apply(
-        self, state: State, text: str, digest: str, file: str, who: str, summary: str
+        self,
+        state: State,
+        text: str,
+        digest: str,
+        file: str,
+        who: str,
+        summary: str,
+        applied_at: str | None = None,
     ) -> None:
         with self.writing("record the apply in") as cur:
             cur.execute(
@@ -467,7 +474,7 @@ class PostgresBackend:
                 (
                     *self._where(),
                     state.serial,
-                    time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    applied_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     digest,
                     file,
                     who,

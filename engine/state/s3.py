@@ -57,7 +57,11 @@ def describe_aws_error(exc: BaseException, where: str, doing: str) -> str:
         "ReadTimeoutError": "the endpoint did not answer in time",
         "ResourceNotFoundException": "the DynamoDB lock table does not exist: create it with "
         "a string hash key LockID",
-    }.get(code, code)
+    }.get(code)
+    if hint is None:
+        response = getattr(exc, "response", None) or {}
+        message = str(response.get("Error", {}).get("Message", "")) or str(exc)
+        hint = f"{code}: {' '.join(message.split())[:300]}"
     return f"cannot {doing} {where}: {hint}"
 
 
@@ -261,6 +265,7 @@ class DynamoRecords:
         kwargs: dict[str, Any] = {"Item": item, "ConditionExpression": condition}
         if values:
             kwargs["ExpressionAttributeValues"] = values
+            kwargs["ExpressionAttributeNames"] = {"#t": "Token"}
         answer = self._call("write the lock in", self.store.dynamo.put_item, **kwargs)
         return None if answer is None else token
 
@@ -453,13 +458,20 @@ class S3Backend:
         return self.store.stack_names(self.workspace)
 
     def record_apply(
-        self, state: State, text: str, digest: str, file: str, who: str, summary: str
+        self,
+        state: State,
+        text: str,
+        digest: str,
+        file: str,
+        who: str,
+        summary: str,
+        applied_at: str | None = None,
     ) -> None:
         kept = f"{self.files_prefix}{digest.removeprefix('sha256:')}.yaml"
         self.store.put(kept, text.encode(), IfNoneMatch="*")  # once per content
         entry = {
             "serial": state.serial,
-            "applied_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "applied_at": applied_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "digest": digest,
             "file": file,
             "who": who,

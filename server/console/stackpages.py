@@ -84,8 +84,8 @@ def changed_attributes(change: dict[str, Any]) -> list[tuple[str, Any, Any, bool
 
 def _stack_file(entry: Any) -> str:
     try:
-        return masked(str(entry.stack_file.read_text(encoding="utf-8")))
-    except OSError:
+        return masked(entry.stack_text())
+    except StateError:
         return ""
 
 

@@ -269,7 +269,7 @@ def test_history_keeps_each_stack_version_once(tmp_path: Path) -> None:
     backend.record_apply(state, "v2", two, "s.yaml", "me@here", "1 changed")
     entries = backend.history()
     assert [e.summary for e in entries] == ["1 added", "0 added", "1 changed"]
-    assert entries[2].stack_file.read_text() == "v2"
+    assert entries[2].stack_text() == "v2"
     assert len(list(backend.history_dir.glob("*.yaml"))) == 2
 
 
