@@ -7,7 +7,7 @@ DEMO   := .demo
 NUBES  := $(BIN)/nubes
 DEMO_ARGS := --state-dir $(DEMO)
 
-.PHONY: demo test test-fast bench check clean ruby-client browser mimic
+.PHONY: demo test test-fast bench check clean ruby-client browser mimic postgres
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "nubes needs Python 3.11+")'
@@ -65,7 +65,15 @@ $(MIMIC):
 	  || echo "mimic could not be installed: the rackspace driver's mimic test will be skipped"
 mimic: $(MIMIC)
 
-test: $(STAMP) $(ASSETS) ruby-client browser mimic
+# Debian's PostgreSQL server for the postgres backend's tests, which start their own server (a
+# data folder and port of their own, on 127.0.0.1) and skip, saying why, without it
+postgres:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
+	  command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	} || echo "postgresql could not be installed: the postgres backend's tests will be skipped"
+
+test: $(STAMP) $(ASSETS) ruby-client browser mimic postgres
 	$(BIN)/python -m pytest -q
 
 # the tests that need no server and few processes: a minute or so, for while you work

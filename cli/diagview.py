@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +21,20 @@ def _lines(file: str) -> list[str]:
         return read_regular(Path(file), 64 * 1024 * 1024).splitlines()
     except InputFileError:
         return []
+
+
+# a value written beside a key that names a secret, and the password in a URL: never echoed back
+# (masked with as many characters, so the caret still points where it did)
+_SECRET_VALUE = re.compile(
+    r"(?i)\b((?:password|passwd|secret[a-z_]*|[a-z_]*token|dsn|conn_str|[a-z_]*access_key[a-z_]*"
+    r"|private_key|api_key)\s*:\s*)('[^']*'|\"[^\"]*\"|[^,}\s]+)"
+)
+_URL_PASSWORD = re.compile(r"(\w+://[^:/@\s]+:)([^@\s]+)@")
+
+
+def masked_line(text: str) -> str:
+    text = _SECRET_VALUE.sub(lambda m: m.group(1) + "*" * len(m.group(2)), text)
+    return _URL_PASSWORD.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + "@", text)
 
 
 def print_diagnostics(console: Console, diags: Iterable[Diagnostic], as_json: bool = False) -> None:
@@ -46,7 +61,7 @@ def print_diagnostics(console: Console, diags: Iterable[Diagnostic], as_json: bo
         if d.where is not None:
             lines = _lines(d.where.file)
             if 0 < d.where.line <= len(lines):
-                text = lines[d.where.line - 1]
+                text = masked_line(lines[d.where.line - 1])
                 column = d.where.column
                 if column > 160:  # show the part of a long line around the column
                     text, column = "…" + text[column - 80 :], 81

@@ -18,6 +18,7 @@ SLOW = (
     "tests/providers/ec2/",
     "tests/providers/openstack/",
     "tests/emulators/",
+    "tests/backends/",
     "tests/engine/test_chaos.py",
     "tests/engine/test_large_inputs.py",
     "tests/cli/test_e2e.py",
