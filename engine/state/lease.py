@@ -87,6 +87,7 @@ class LeaseLock:
         self._token = ""
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
+        self._renewed = time.monotonic()  # when the record was last written by this holder
 
     # ---- acquiring ---------------------------------------------------------------------------
 
@@ -98,6 +99,7 @@ class LeaseLock:
         else:
             self._acquire_exclusive(info, deadline)
         self.info, self.shared = info, shared
+        self._renewed = time.monotonic()
         self._renewer = threading.Thread(target=self._renew, name="nubes-lock-lease", daemon=True)
         self._renewer.start()
         return info
@@ -172,10 +174,13 @@ class LeaseLock:
             if token is None:
                 self.lost = True
                 return
-            self._token = token
+            self._token, self._renewed = token, time.monotonic()
 
     def check(self) -> None:
-        """Raise unless this holder still holds the lock (before a state write)."""
+        """Raise unless this holder still holds the lock (before a state write). A holder that
+        could not renew its record for most of the lease stops before another may take it."""
+        if not self.lost and time.monotonic() - self._renewed > self.lease * 0.8:
+            self.lost = True
         if self.lost:
             raise StateError(
                 f"the state lock ({self.where}) was taken from this run (force-unlock, or it "

@@ -263,3 +263,27 @@ def test_a_killed_holder_leaves_no_lock_behind(stores: Stores, kind: str) -> Non
             time.sleep(0.2)
         assert store.backend("web").force_unlock(lock_id).id == lock_id
         assert store.backend("web").lock_holder() is None
+
+
+@pytest.mark.parametrize("kind", ["s3", "s3-dynamodb"])
+def test_a_stalled_s3_holder_writes_nothing_once_its_lease_is_taken(
+    stores: Stores, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A holder that stops renewing (stalled, its network cut) loses the lock when the lease
+    lapses; the next writer takes it over, and the stalled run's next write is refused."""
+    monkeypatch.setenv("NUBES_LOCK_LEASE_SECONDS", "1")
+    stores.environ["NUBES_LOCK_LEASE_SECONDS"] = "1"
+    store = stores.open(stores.config(kind))
+    stalled = store.backend("web")
+    lock = stalled.lock("apply")
+    state = sample()
+    stalled.write(state)
+    lock._stop.set()  # type: ignore[attr-defined]  # the renewer stalls, as a frozen process's
+    deadline = time.monotonic() + 60
+    while store.backend("web").lock_holder() is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    with store.backend("web").lock("apply", timeout=60):
+        with pytest.raises(StateError, match="taken from this run"):
+            stalled.write(state)
+    final = store.backend("web").read()
+    assert final is not None and final.serial == 1
