@@ -282,8 +282,10 @@ def test_a_stalled_s3_holder_writes_nothing_once_its_lease_is_taken(
     deadline = time.monotonic() + 60
     while store.backend("web").lock_holder() is not None and time.monotonic() < deadline:
         time.sleep(0.1)
-    with store.backend("web").lock("apply", timeout=60):
-        with pytest.raises(StateError, match="taken from this run"):
-            stalled.write(state)
+    with (
+        store.backend("web").lock("apply", timeout=60),
+        pytest.raises(StateError, match="taken from this run"),
+    ):
+        stalled.write(state)
     final = store.backend("web").read()
     assert final is not None and final.serial == 1
