@@ -137,8 +137,8 @@ def register_workspace_commands(cli: click.Group) -> None:
                 raise fail(
                     f"workspace {name!r} still manages {len(state.resources)} object(s); "
                     "nothing was deleted",
-                    "destroy them first (nubes destroy --workspace NAME), or --force to leave "
-                    "them running unmanaged",
+                    f"destroy them first (nubes destroy {stack_file} --workspace {name}), or "
+                    "--force to leave them running unmanaged",
                 )
             backend.delete()
         chosen, _ = chosen_workspace(session.state_dir, session.stack.name, None, {})

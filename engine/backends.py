@@ -126,8 +126,8 @@ def open_backend(
     if must_exist and name != DEFAULT_WORKSPACE and name not in store.workspaces(stack.name):
         diags.error(
             f"workspace {name!r} does not exist for stack {stack.name} in {store.describe()}",
-            f"chosen by {chosen_by}; create it with `nubes workspace new {name}`, or list "
-            "them with `nubes workspace list`",
+            f"chosen by {chosen_by}; create it with `nubes workspace new STACK {name}`, or "
+            "list them with `nubes workspace list STACK`",
         )
         return None, None, diags
     stack.workspace = name
