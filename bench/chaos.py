@@ -11,21 +11,27 @@ get there are counted: the target is one (a converging apply), and more fails th
 The alternative this replaces is an apply without the journal: what it would leave is counted from
 the same runs as "would be orphans" (objects created by the killed run that its state never
 recorded, which only the journal's token lets the next run adopt).
-Run: python bench/chaos.py [kill points]
+With `--store s3` or `--store postgres` the state lives in S3 (a real moto server, a prefix per
+kill point) or PostgreSQL (a real server, a schema per kill point) instead of the local folder.
+Run: python bench/chaos.py [kill points] [--store local|s3|postgres]
 """
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.chaos_harness import full_apply_seconds, run_kill_point  # noqa: E402
+from tests.chaos_harness import full_apply_seconds, run_kill_point, use_backend  # noqa: E402
 
 
 def _applies(outs: list) -> str:
@@ -33,11 +39,75 @@ def _applies(outs: list) -> str:
     return f"{max(counts)}/{sum(counts) / len(counts):.2f}"
 
 
+def stores(kind: str, stack: ExitStack) -> Callable[[str], Any]:
+    """A function giving each kill point a store of its own (None: the local folder)."""
+    if kind == "local":
+        return lambda name: None
+    from nubes.engine.state.settings import BackendConfig
+    from tests import pg_harness
+    from tests.helpers import FAKE_AWS_CREDENTIALS, start_moto
+
+    environ = {**os.environ, **FAKE_AWS_CREDENTIALS}
+    if kind == "s3":
+        import boto3
+
+        moto, endpoint = start_moto()
+        stack.callback(moto.kill)
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **_keys()).create_bucket(
+            Bucket="chaos-state"
+        )
+        environ["NUBES_LOCK_LEASE_SECONDS"] = "5"
+
+        def s3(name: str) -> Any:
+            config = BackendConfig(
+                "s3", {"bucket": "chaos-state", "prefix": f"{name}/", "endpoint": endpoint}
+            )
+            use_backend(config, environ)
+            return config
+
+        return s3
+    why = pg_harness.why_missing()
+    if why:
+        raise SystemExit(f"--store postgres: {why}")
+    environ.update(stack.enter_context(pg_harness.postgres()))
+
+    def postgres(name: str) -> Any:
+        config = BackendConfig("postgres", {"schema": name.replace("-", "_")})
+        use_backend(config, environ)
+        return config
+
+    return postgres
+
+
+def _keys() -> dict[str, str]:
+    from tests.helpers import FAKE_AWS_CREDENTIALS
+
+    return {
+        "aws_access_key_id": FAKE_AWS_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": FAKE_AWS_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    }
+
+
 def main() -> None:
-    points = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+    args = [a for a in sys.argv[1:] if not a.startswith("--store")]
+    kind = "local"
+    for i, a in enumerate(sys.argv):
+        if a == "--store" and i + 1 < len(sys.argv):
+            kind = sys.argv[i + 1]
+            args.remove(kind)
+        elif a.startswith("--store="):
+            kind = a.split("=", 1)[1]
+    with ExitStack() as stack:
+        run(int(args[0]) if args else 100, kind, stores(kind, stack))
+
+
+def run(points: int, kind: str, store_for: Callable[[str], Any]) -> None:
     rng = random.Random(20261127)
     base = Path(tempfile.mkdtemp(prefix="nubes-chaos-"))
-    windows = {s: full_apply_seconds(base / f"measure-{s}", s) for s in ("create", "change")}
+    windows = {}
+    for s in ("create", "change"):
+        store_for(f"measure_{s}")
+        windows[s] = full_apply_seconds(base / f"measure-{s}", s)
     rows: dict[tuple[str, float], list] = {}
     started = time.monotonic()
     failures = []
@@ -45,6 +115,7 @@ def main() -> None:
         scenario = "create" if i % 2 == 0 else "change"
         fail_rate = 0.2 if (i // 2) % 2 else 0.0
         at = rng.uniform(0.2, windows[scenario])
+        store_for(f"run_{i}")
         outcome = run_kill_point(base / f"run{i}", scenario, at, fail_rate, seed=i)
         rows.setdefault((scenario, fail_rate), []).append(outcome)
         if not outcome.ok:
@@ -52,7 +123,7 @@ def main() -> None:
     elapsed = time.monotonic() - started
     print(
         f"\nchaos: {points} SIGKILLs of nubes apply at random instants, then apply again "
-        f"({elapsed:.0f} s)"
+        f"({elapsed:.0f} s); state in the {kind} store"
     )
     print(
         f"uninterrupted apply: create {windows['create']:.2f} s, change "

@@ -24,6 +24,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = ROOT / "tests" / "nubes_child.py"
@@ -139,8 +140,29 @@ class Outcome:
         )
 
 
+# where the runs keep their state: the local folder, or a backend (`use_backend`)
+REMOTE: dict[str, Any] = {"backend": None, "environ": {}}
+
+
+def use_backend(config: Any, environ: dict[str, str]) -> None:
+    """Keep the runs' state in `config`'s store (a BackendConfig; None: the local folder)."""
+    REMOTE["backend"], REMOTE["environ"] = config, dict(environ)
+
+
 def _stack(text: str, fail_rate: float, seed: int) -> str:
-    return text.replace("FAIL", str(fail_rate)).replace("SEED", str(seed))
+    text = text.replace("FAIL", str(fail_rate)).replace("SEED", str(seed))
+    config = REMOTE["backend"]
+    if config is None:
+        return text
+    return text.replace("name: chaos\n", f"name: chaos\nbackend: {json.dumps(config.to_json())}\n")
+
+
+def _backend(work: Path) -> Any:
+    from nubes.engine.state.stores import open_store
+
+    return open_store(REMOTE["backend"], work / "state", REMOTE["environ"] or os.environ).backend(
+        "chaos"
+    )
 
 
 def nubes(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -150,7 +172,7 @@ def nubes(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedPr
         text=True,
         capture_output=True,
         timeout=timeout,
-        env={**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)},
+        env={**os.environ, **REMOTE["environ"], "NO_COLOR": "1", "PYTHONPATH": str(ROOT)},
     )
 
 
@@ -197,7 +219,7 @@ def run_kill_point(
         cwd=work,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, **REMOTE["environ"], "PYTHONPATH": str(ROOT)},
     )
     if isinstance(kill, KillPoint):
         outcome.killed = proc.wait(timeout=120) == -signal.SIGKILL
@@ -208,14 +230,17 @@ def run_kill_point(
             outcome.killed = True
         proc.wait()
     journal = work / "state" / "chaos.journal"
-    if journal.exists():
+    if REMOTE["backend"] is not None:
+        outcome.recovered = len(_backend(work).journal.intents())
+    elif journal.exists():
         from nubes.engine.state.journal import Journal
 
         outcome.recovered = len(Journal(journal).intents())
     outcome.unrecorded = len({i for i, _ in _cloud(work)} - _state_ids(work))
     check: subprocess.CompletedProcess[str] | None = None
     while outcome.applies < 3:
-        again = nubes(work, "apply", "chaos.yaml", "--auto-approve")
+        # (a killed run's S3 lock lapses with its lease: the next run waits that long at most)
+        again = nubes(work, "apply", "chaos.yaml", "--auto-approve", "--lock-timeout", "120")
         outcome.applies += 1
         if again.returncode != 0:
             outcome.error = "apply after the kill failed: " + (again.stderr or again.stdout)[-800:]
@@ -239,6 +264,10 @@ def run_kill_point(
 
 
 def _state_ids(work: Path) -> set[str]:
+    if REMOTE["backend"] is not None:
+        found = _backend(work).read()
+        state = found.to_json() if found is not None else {"resources": []}
+        return {r["id"] for r in state["resources"]} | {r["id"] for r in state.get("deposed", [])}
     path = work / "state" / "chaos.json"
     if not path.exists():
         return set()
