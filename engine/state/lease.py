@@ -87,25 +87,29 @@ class LeaseLock:
         self._token = ""
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
-        self._renewed = time.monotonic()  # when the record was last written by this holder
+        self._renewed = self._stamped = time.monotonic()  # when our record was last stamped
 
     # ---- acquiring ---------------------------------------------------------------------------
 
     def acquire(self, operation: str, timeout: float = 0.0, shared: bool = False) -> LockInfo:
         info = new_lock_info(operation)
         deadline = time.monotonic() + timeout
+        self.info, self.shared = info, shared
         if shared:
             self._acquire_shared(info, deadline)
         else:
             self._acquire_exclusive(info, deadline)
-        self.info, self.shared = info, shared
-        self._renewed = time.monotonic()
-        self._renewer = threading.Thread(target=self._renew, name="nubes-lock-lease", daemon=True)
-        self._renewer.start()
         return info
 
     def _doc(self, info: LockInfo) -> dict[str, Any]:
+        self._stamped = time.monotonic()  # the lease of the record written runs from here
         return {**asdict(info), "renewed": time.time(), "lease": self.lease}
+
+    def _hold(self, name: str, token: str) -> None:
+        """The record is ours: keep it renewed from now on (also while waiting for readers)."""
+        self._held, self._token, self._renewed = name, token, self._stamped
+        self._renewer = threading.Thread(target=self._renew, name="nubes-lock-lease", daemon=True)
+        self._renewer.start()
 
     def _wait(self, deadline: float, held: LockHeld) -> None:
         if time.monotonic() >= deadline:
@@ -127,12 +131,12 @@ class LeaseLock:
                     break  # its holder died: taken over
                 continue
             self._wait(deadline, LockHeld(_lock_info(doc), self.where))
-        self._held, self._token = self.name, token
+        self._hold(self.name, token)
         try:
             while self._readers():
                 self._wait(deadline, LockHeld(None, self.where, readers=True))
         except BaseException:
-            self._release_record()
+            self.release()
             raise
 
     def _readers(self) -> bool:
@@ -155,7 +159,7 @@ class LeaseLock:
                 continue
             found = self.records.get(self.name)
             if found is None or not _fresh(found[0], self.lease):
-                self._held, self._token = name, token
+                self._hold(name, token)
                 return
             self.records.delete(name)
             self._wait(deadline, LockHeld(_lock_info(found[0]), self.where))
@@ -174,7 +178,7 @@ class LeaseLock:
             if token is None:
                 self.lost = True
                 return
-            self._token, self._renewed = token, time.monotonic()
+            self._token, self._renewed = token, self._stamped
 
     def check(self) -> None:
         """Raise unless this holder still holds the lock (before a state write). A holder that

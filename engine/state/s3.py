@@ -79,6 +79,7 @@ class S3Store:
         self.endpoint = settings.get("endpoint")
         self.lock_table = settings.get("lock_table")
         self.lease = lease_seconds(environ)
+        self.environ = dict(environ)
         self._client: Any = None
         self._dynamo: Any = None
         self._versioned: bool | None = None
@@ -95,7 +96,14 @@ class S3Store:
             read_timeout=30,
             max_pool_connections=32,
         )
-        session = boto3.session.Session(region_name=self.region)
+        env = self.environ  # the environment given (a server's), else boto3's own chain
+        session = boto3.session.Session(
+            aws_access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
+            aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+            aws_session_token=env.get("AWS_SESSION_TOKEN") or None,
+            profile_name=env.get("AWS_PROFILE") or None,
+            region_name=self.region,
+        )
         return session.client(service, endpoint_url=self.endpoint, config=config)
 
     @property
