@@ -33,9 +33,8 @@ from nubes.cli.session import (
     var_options,
 )
 from nubes.engine import operations
-from nubes.engine.activity import ActivityLog
 from nubes.engine.apply import ApplyOptions, ApplyResult
-from nubes.engine.backends import open_backend
+from nubes.engine.backends import activity_of, open_backend
 from nubes.engine.drivers import configure_drivers
 from nubes.engine.gcpause import gc_paused
 from nubes.engine.graph import build_graph, to_dot
@@ -259,7 +258,7 @@ def _run_apply(session: Session, result: Plan, parallelism: int, as_json: bool) 
             whoami(),
             ApplyOptions(parallelism=parallelism, stop=stop),
             progress,
-            ActivityLog(session.state_dir),
+            activity_of(session.store, session.state_dir),
         )
     finally:
         progress.close()

@@ -94,6 +94,7 @@ def register_serve_command(cli: click.Group) -> None:
         import uvicorn
 
         from nubes.engine.diag import DiagnosticsError
+        from nubes.engine.state import StateError
         from nubes.server.app import create_app
 
         if seed:
@@ -102,6 +103,10 @@ def register_serve_command(cli: click.Group) -> None:
             app = create_app(config, Path(state_dir), os.environ)
         except DiagnosticsError as exc:
             raise Fail(exc.diags) from None
+        except StateError as exc:
+            raise Fail(
+                [error(str(exc), "the server's backend (the backend block of --config)")]
+            ) from None
         if seed:
             added = _seed(app)
             out_console().print(f"Seeded Deltacloud mock's fixtures: {added} objects added")

@@ -26,8 +26,9 @@ from nubes.cli.session import (
     state_dir_option,
     var_options,
 )
-from nubes.engine.activity import ActivityLog, Via
+from nubes.engine.activity import Via
 from nubes.engine.addrs import InstanceAddr, parse_instance_addr
+from nubes.engine.backends import activity_of
 from nubes.engine.drivers import configure_drivers
 from nubes.engine.importing import destination_problem, import_object
 from nubes.engine.inventory import inventory
@@ -77,7 +78,7 @@ def _release_tags(session: Session, removed: list[ResourceState]) -> None:
 
 def _record(session: Session, action: str, detail: str) -> None:
     """The change in the activity log the console shows."""
-    ActivityLog(session.state_dir).record(
+    activity_of(session.store, session.state_dir).record(
         whoami(), Via.CLI, action, f"stack {session.stack.name}", "ok", detail
     )
 

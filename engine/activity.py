@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol
 
 FILE = "activity.jsonl"
 KEEP = 50_000
@@ -51,6 +52,32 @@ class Entry:
         return doc
 
 
+class Activity(Protocol):
+    """Where changes are recorded: this file, or a PostgreSQL backend's activity table
+    (nubes.engine.state.pgactivity) that every front end of a team shares."""
+
+    def record(
+        self, who: str, via: Via, action: str, target: str, result: str, detail: str = ""
+    ) -> None: ...
+
+    def entries(self) -> list[Entry]: ...
+
+
+def entry_fields(
+    who: str, via: Via, action: str, target: str, result: str, detail: str
+) -> dict[str, object]:
+    """One entry's fields, each cut to its most (text is never secret, but can be long)."""
+    return {
+        "at": round(time.time(), 3),
+        "who": who[:200],
+        "via": str(via),
+        "action": action[:100],
+        "target": target[:500],
+        "result": result[:40],
+        "detail": detail[:2000],
+    }
+
+
 class ActivityLog:
     def __init__(self, folder: Path) -> None:
         self.path = folder / FILE
@@ -59,15 +86,7 @@ class ActivityLog:
     def record(
         self, who: str, via: Via, action: str, target: str, result: str, detail: str = ""
     ) -> None:
-        entry = {
-            "at": round(time.time(), 3),
-            "who": who[:200],
-            "via": str(via),
-            "action": action[:100],
-            "target": target[:500],
-            "result": result[:40],
-            "detail": detail[:2000],
-        }
+        entry = entry_fields(who, via, action, target, result, detail)
         line = json.dumps(entry, ensure_ascii=True).encode()[:MAX_LINE]
         if not line.endswith(b"}"):  # cut: keep it a valid document
             entry["detail"] = ""

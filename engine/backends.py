@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nubes.engine.activity import Activity, ActivityLog
 from nubes.engine.diag import Diagnostics, SourceRange
 from nubes.engine.files import InputFileError, read_regular
 from nubes.engine.stack import Stack
@@ -142,3 +143,15 @@ def create_workspace(store: Store, stack: str, name: str) -> Backend:
             raise StateError(f"workspace {name!r} already exists for stack {stack}")
         backend.write(State(stack))
     return backend
+
+
+def activity_of(store: Store | None, state_dir: Path) -> Activity:
+    """Where changes are recorded: a PostgreSQL store's table (the team's one log), else the
+    activity file of the state folder."""
+    from nubes.engine.state.postgres import PostgresStore
+
+    if isinstance(store, PostgresStore):
+        from nubes.engine.state.pgactivity import PostgresActivity
+
+        return PostgresActivity(store)
+    return ActivityLog(state_dir)

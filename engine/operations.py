@@ -15,7 +15,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nubes.engine.activity import ActivityLog, Via
+from nubes.engine.activity import Activity, Via
 from nubes.engine.diag import Diagnostics, error
 from nubes.engine.drivers import Drivers, configure_drivers
 from nubes.engine.graph import Graph
@@ -147,7 +147,7 @@ def apply(
     who: str,
     options: ApplyOptions | None = None,
     hooks: Hooks | None = None,
-    activity: ActivityLog | None = None,
+    activity: Activity | None = None,
     via: Via = Via.CLI,
 ) -> ApplyResult:
     """Carry out a plan (the caller holds the exclusive lock) and record it in the history and
@@ -186,7 +186,7 @@ def plan_and_apply(
     hooks: Hooks | None = None,
     lock_timeout: float = 0.0,
     operation: str = "apply",
-    activity: ActivityLog | None = None,
+    activity: Activity | None = None,
     via: Via = Via.CLI,
 ) -> tuple[Plan | None, ApplyResult | None, Diagnostics]:
     """Plan and apply under one exclusive lock (`nubes apply STACK`, the API's apply job).

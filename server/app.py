@@ -4,8 +4,9 @@ the storage, blob, stack and aggregate routers)."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from nubes import __version__
-from nubes.engine.activity import ActivityLog
 from nubes.engine.diag import DiagnosticsError
 from nubes.engine.drivers import configure_providers
 from nubes.engine.state import LockHeld, StateError
@@ -28,7 +28,6 @@ from nubes.server.console import Console, pages, stackpages
 from nubes.server.console.bus import Bus
 from nubes.server.console.inventory import Inventory
 from nubes.server.console.record import after_change
-from nubes.server.console.sessions import Sessions
 from nubes.server.console.table import Sorted
 from nubes.server.console.web import console_error
 from nubes.server.http import (
@@ -40,6 +39,7 @@ from nubes.server.http import (
 )
 from nubes.server.models import ErrorAnswer
 from nubes.server.routes import activity, balancers, compute, entry, instances, keys, networks
+from nubes.server.shared import open_shared
 from nubes.server.stacks import StackFiles
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -93,7 +93,17 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
     )
     if diags.has_errors:
         raise DiagnosticsError(diags)
+    bus = Bus()
+    shared = open_shared(config.backend, state_dir, environ, config.public_url or "", bus)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        shared.close()
+        files.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         redirect_slashes=False,  # a redirect would be built from the request's Host header
         title="nubes",
         version=__version__,
@@ -104,16 +114,23 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
     )
     app.state.config = config
     app.state.drivers = drivers
+    app.state.shared = shared
     files = app.state.stack_files = StackFiles(
-        list(config.stacks), state_dir, environ, config.providers, drivers.by_provider
+        list(config.stacks),
+        state_dir,
+        environ,
+        config.providers,
+        drivers.by_provider,
+        shared.jobs,
+        shared.activity,
+        config.backend,
     )
     limits = config.limits
     calls = app.state.calls = Calls(
         drivers.by_provider, limits.provider_threads, limits.provider_seconds
     )
-    bus = Bus()
     app.state.console = console = Console(
-        Sessions(),
+        shared.sessions,
         bus,
         Inventory(
             calls,
@@ -123,7 +140,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
             files.managed,
             limits.refresh_seconds,
         ),
-        ActivityLog(state_dir),
+        shared.activity,
         Sorted(),
         state_dir,
     )
@@ -140,19 +157,19 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
         if _console(request):
-            return console_error(request, exc.status, exc.message, exc.headers)
+            return await console_error(request, exc.status, exc.message, exc.headers)
         return error_response(request, exc.status, exc.message, exc.headers)
 
     @app.exception_handler(ProviderError)
     async def provider_error(request: Request, exc: ProviderError) -> Response:
         if _console(request):
-            return console_error(request, provider_status(exc), f"{exc.code}: {exc}")
+            return await console_error(request, provider_status(exc), f"{exc.code}: {exc}")
         return error_response(request, provider_status(exc), f"{exc.code}: {exc}")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if _console(request):
-            return console_error(request, exc.status_code, str(exc.detail))
+            return await console_error(request, exc.status_code, str(exc.detail))
         return error_response(request, exc.status_code, str(exc.detail))
 
     @app.exception_handler(ClientDisconnect)
@@ -169,21 +186,21 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
     @app.exception_handler(LockHeld)
     async def locked(request: Request, exc: LockHeld) -> Response:
         if _console(request):
-            return console_error(request, 409, str(exc))
+            return await console_error(request, 409, str(exc))
         return error_response(request, 409, str(exc))
 
     @app.exception_handler(StateError)
     async def state_error(request: Request, exc: StateError) -> Response:
         message = f"the server's state cannot be used: {exc}"
         if _console(request):
-            return console_error(request, 500, message)
+            return await console_error(request, 500, message)
         return error_response(request, 500, message)
 
     @app.exception_handler(Exception)
     async def bug(request: Request, exc: Exception) -> Response:
         # every answer keeps the documented shape; the message names the bug, not its trace
         if _console(request):
-            return console_error(request, 500, f"a bug in nubes: {type(exc).__name__}")
+            return await console_error(request, 500, f"a bug in nubes: {type(exc).__name__}")
         return error_response(request, 500, f"a bug in nubes: {type(exc).__name__}")
 
     for router in ROUTERS:

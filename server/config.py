@@ -9,6 +9,8 @@ users:                     # HTTP Basic; hashes from `nubes serve --hash-passwor
 tokens:                    # bearer tokens, stored as their SHA-256
   ci: "<sha256 hex>"
 stacks: [stacks/demo.yaml] # the stacks it may plan and apply (paths from this file)
+backend: {type: postgres}  # optional: where servers of a team share jobs, the activity log,
+                           # console sessions, and the state of stacks without a backend block
 public_url: https://clouds.example.com   # links are built from this (default: the bound address)
 limits:                    # all optional; these are the defaults
   request_bytes: 1048576   # any request body but a blob's
@@ -26,6 +28,7 @@ import hmac
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -35,6 +38,7 @@ from nubes.engine.stack.load import _schema_diagnostics
 from nubes.engine.stack.model import Provider
 from nubes.engine.stack.schema import ProviderSpec
 from nubes.engine.stack.yamlpos import Positions, load_yaml
+from nubes.engine.state.settings import BackendConfig, parse_backend
 
 SCRYPT = (16384, 8, 1)
 
@@ -56,6 +60,7 @@ class ServerSpec(BaseModel):
     users: dict[str, str] = Field(default_factory=dict)
     tokens: dict[str, str] = Field(default_factory=dict)
     stacks: list[str] = Field(default_factory=list)
+    backend: Any = None
     public_url: str | None = Field(default=None, pattern=r"https?://[^/\s?#]+(/[^\s?#]*)?")
     limits: LimitsSpec = Field(default_factory=LimitsSpec)
 
@@ -83,6 +88,7 @@ class ServerConfig:
     # serve` sets the bound address when the file gives none
     public_url: str | None = None
     limits: Limits = field(default_factory=Limits)
+    backend: BackendConfig | None = None  # None: this server's state folder alone
 
     @property
     def has_auth(self) -> bool:
@@ -157,6 +163,16 @@ def load_config(path: Path) -> tuple[ServerConfig | None, Diagnostics]:
                 f"token {name!r}: store the token's SHA-256, never the token",
                 where=pos.at(("tokens", name)),
             )
+    backend = None
+    if spec.backend is not None:
+        backend = parse_backend(spec.backend, pos.at, pos.key_at, diags)
+        if backend is not None and backend.type == "s3":
+            diags.error(
+                "a server's backend is local or postgres: servers share jobs, the activity "
+                "log and sessions through PostgreSQL",
+                "an s3 backend goes in each stack's own backend block",
+                where=pos.at(("backend", "type")),
+            )
     stacks = [(path.parent / s) for s in spec.stacks]
     config = ServerConfig(
         providers,
@@ -168,5 +184,6 @@ def load_config(path: Path) -> tuple[ServerConfig | None, Diagnostics]:
         path.parent,
         spec.public_url.rstrip("/") if spec.public_url else None,
         Limits(**spec.limits.model_dump()),
+        backend,
     )
     return (None if diags.has_errors else config), diags

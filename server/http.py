@@ -30,7 +30,7 @@ from nubes.providers.errors import (
 from nubes.providers.registry import ALIASES, api_name
 from nubes.server.auth import Authenticator
 from nubes.server.config import ServerConfig
-from nubes.server.console.sessions import COOKIE, Sessions, csrf_ok
+from nubes.server.console.sessions import COOKIE, SessionStore, csrf_ok
 from nubes.server.views import API_VERSION, to_xml
 
 FORMATS = {"xml": "application/xml", "json": "application/json"}
@@ -259,7 +259,7 @@ def bad_text(value: str, multiline: bool = False) -> str | None:
 def make_middleware(
     config: ServerConfig,
     auth: Authenticator,
-    sessions: Sessions | None = None,
+    sessions: SessionStore | None = None,
     after_change: Callable[[Request, Response], Awaitable[None]] | None = None,
     on_first: Callable[[], None] | None = None,
 ) -> Callable[..., Awaitable[Response]]:
@@ -303,7 +303,7 @@ def make_middleware(
             session = None
             if user is None and not open_path and not authorization and sessions is not None:
                 # a console page's call: the session's cookie, and for a change its CSRF token
-                session = sessions.get(request.cookies.get(COOKIE))
+                session = await sessions.lookup(request.cookies.get(COOKIE))
                 if session is not None:
                     if request.method in _CHANGES and not csrf_ok(
                         session, request.headers.get("x-csrf-token")

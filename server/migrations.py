@@ -34,7 +34,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from nubes.engine import operations
-from nubes.engine.apply import ApplyOptions, EventHooks
+from nubes.engine.apply import EventHooks
 from nubes.engine.importing import import_object, other_stacks_problem
 from nubes.engine.operations import Loaded
 from nubes.engine.plan import Plan, PlanOptions
@@ -476,7 +476,7 @@ async def migrations_apply(request: Request, id: str) -> Response:
     if not any(m.plan is not None for m in found.moves):
         raise ApiError(400, "nothing in this migration can be applied: see its diagnostics")
     migration = _migrations(request).take(id)
-    job = new_job(request, ",".join(m.stack for m in migration.moves), kind="migrate")
+    job = await new_job(request, ",".join(m.stack for m in migration.moves), kind="migrate")
     migration.job = job.id
     files: StackFiles = request.app.state.stack_files
     threading.Thread(target=run_migration, args=(job, migration, files), daemon=True).start()
@@ -485,11 +485,13 @@ async def migrations_apply(request: Request, id: str) -> Response:
 
 
 def run_migration(job: Job, migration: Migration, files: StackFiles) -> None:
-    job.state = "running"
-    job.emit("job_start", stack=job.stack, migration=migration.id, target=migration.target)
+    job.begin(migration=migration.id, target=migration.target)
     results = []
     try:
         for move in migration.moves:
+            if job.stop.is_set():
+                results.append(f"{move.stack}: not moved (cancelled)")
+                continue
             if move.plan is None or move.loaded is None:
                 results.append(f"{move.stack}: not planned")
                 continue
@@ -501,8 +503,7 @@ def run_migration(job: Job, migration: Migration, files: StackFiles) -> None:
     except Exception as exc:  # a bug: the job says so instead of vanishing
         job.state, job.summary = "failed", f"a bug in nubes: {type(exc).__name__}: {exc}"
     finally:
-        job.emit("job_end", state=job.state, summary=job.summary)
-        job.done.set()
+        job.end()
 
 
 def _apply_move(job: Job, move: StackMove, files: StackFiles) -> str:
@@ -532,7 +533,7 @@ def _apply_move(job: Job, move: StackMove, files: StackFiles) -> str:
                 move.loaded.drivers,
                 backend,
                 f"{job.who} ({job.via})",
-                ApplyOptions(),
+                job.options(),
                 EventHooks(job.add),
                 files.activity,
                 job.via,

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from nubes.engine import operations
-from nubes.engine.apply import ApplyOptions, EventHooks
+from nubes.engine.apply import EventHooks
 from nubes.engine.drivers import Drivers
 from nubes.engine.plan import Plan
 from nubes.engine.plan.planfile import plan_to_json
@@ -126,7 +126,7 @@ async def plans_discard(request: Request, name: str, id: str) -> Response:
 async def plans_apply(request: Request, name: str, id: str) -> Response:
     files: StackFiles = request.app.state.stack_files
     reviewed = _plans(request).take(name, id)
-    job = new_job(request, name)
+    job = await new_job(request, name)
     reviewed.job = job.id
     threading.Thread(target=apply_reviewed, args=(job, reviewed, files), daemon=True).start()
     view = job.view(api_base(request))
@@ -135,8 +135,7 @@ async def plans_apply(request: Request, name: str, id: str) -> Response:
 
 def apply_reviewed(job: Job, reviewed: Reviewed, files: StackFiles) -> None:
     """Apply one reviewed plan, checked under the lock as a saved plan file is."""
-    job.state = "running"
-    job.emit("job_start", stack=reviewed.stack, plan=reviewed.id)
+    job.begin(plan=reviewed.id)
     backend = files.backend(reviewed.stack)
     try:
         with backend.lock(f"apply ({job.via})"):
@@ -151,7 +150,7 @@ def apply_reviewed(job: Job, reviewed: Reviewed, files: StackFiles) -> None:
                 reviewed.drivers,
                 backend,
                 f"{job.who} ({job.via})",
-                ApplyOptions(),
+                job.options(),
                 EventHooks(job.add),
                 files.activity,
                 job.via,
@@ -164,5 +163,4 @@ def apply_reviewed(job: Job, reviewed: Reviewed, files: StackFiles) -> None:
     except Exception as exc:  # a bug: the job says so instead of vanishing
         job.state, job.summary = "failed", f"a bug in nubes: {type(exc).__name__}: {exc}"
     finally:
-        job.emit("job_end", state=job.state, summary=job.summary)
-        job.done.set()
+        job.end()

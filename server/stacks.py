@@ -11,8 +11,7 @@ import json
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -20,8 +19,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from nubes.engine import operations
-from nubes.engine.activity import ActivityLog, Via
-from nubes.engine.apply import ApplyOptions, Event, EventHooks, event
+from nubes.engine.activity import Activity, ActivityLog, Via
+from nubes.engine.apply import EventHooks
 from nubes.engine.diag import Diagnostics
 from nubes.engine.operations import Loaded
 from nubes.engine.plan import Plan
@@ -29,12 +28,15 @@ from nubes.engine.plan.planfile import plan_to_json
 from nubes.engine.sensitive import declared_schemas, public_state, stack_sensitivity
 from nubes.engine.stack import Stack, load_stack
 from nubes.engine.stack.model import Provider
-from nubes.engine.state import Backend, LocalBackend, StateError
+from nubes.engine.state import Backend, StateError
 from nubes.engine.state.lock import whoami
+from nubes.engine.state.settings import DEFAULT_WORKSPACE, BackendConfig
+from nubes.engine.state.stores import Store, open_store
 from nubes.providers.protocol import Driver
 from nubes.server import views
 from nubes.server.calls import Calls
 from nubes.server.http import ApiError
+from nubes.server.jobs import Job, Jobs
 from nubes.server.models import (
     HistoryAnswer,
     JobAnswer,
@@ -45,41 +47,6 @@ from nubes.server.models import (
     json_only,
 )
 from nubes.server.respond import api_base, json_body
-
-
-@dataclass
-class Job:
-    id: str
-    stack: str
-    state: str = "queued"  # queued, running, succeeded, failed
-    summary: str = ""
-    diagnostics: list[dict[str, Any]] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)  # engine.apply.events' schema
-    done: threading.Event = field(default_factory=threading.Event)
-    kind: str = "apply"  # apply, migrate
-    who: str = ""
-    via: Via = Via.API
-    publish: Callable[[dict[str, Any]], None] | None = None  # to the live channel
-
-    def add(self, e: Event) -> None:
-        self.events.append(e)
-        if self.publish is not None:
-            self.publish({"job": self.id, "stack": self.stack, "state": self.state, "event": e})
-
-    def emit(self, kind: str, **fields: Any) -> None:
-        self.add(event(kind, **fields))
-
-    def view(self, base: str) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "href": f"{base}/jobs/{self.id}",
-            "stack": self.stack,
-            "state": self.state,
-            "summary": self.summary,
-            "diagnostics": self.diagnostics,
-            "events": f"{base}/jobs/{self.id}/events",
-            "kind": self.kind,
-        }
 
 
 def _diags_json(diags: Diagnostics) -> list[dict[str, Any]]:
@@ -97,6 +64,9 @@ class StackFiles:
         environ: Mapping[str, str],
         providers: Mapping[str, Provider] | None = None,
         drivers: Mapping[str, Driver] | None = None,
+        jobs: Jobs | None = None,
+        activity: Activity | None = None,
+        default_backend: BackendConfig | None = None,
     ) -> None:
         # the configured stacks, and those the console made (migrating instances no stack
         # managed) in the state folder's console-stacks/
@@ -109,8 +79,11 @@ class StackFiles:
         self._lock = threading.Lock()
         self._parsed: dict[Path, tuple[tuple[int, int, int], Stack | None]] = {}
         self._loaded: OrderedDict[tuple[str, str], Loaded] = OrderedDict()
-        self.jobs: dict[str, Job] = {}
-        self.activity = ActivityLog(state_dir)
+        self.jobs = jobs or Jobs()
+        self.activity: Activity = activity or ActivityLog(state_dir)
+        # stacks without a backend block keep their state here (the server's backend block)
+        self.default_backend = default_backend
+        self._stores: dict[str, Store] = {}
         self.drift: dict[str, dict[str, float]] = {}  # stack -> the last reviewed plan's drift
 
     def add(self, path: Path) -> None:
@@ -156,7 +129,23 @@ class StackFiles:
         return loaded, diags
 
     def backend(self, name: str) -> Backend:
-        return LocalBackend(self.state_dir, name)
+        """The state of stack `name` in its backend (its own block, else the server's), in the
+        workspace NUBES_WORKSPACE of the server's environment names (default: `default`)."""
+        stack = self.stacks().get(name)
+        config = (stack.backend if stack else None) or self.default_backend
+        key = json.dumps(config.to_json() if config else None, sort_keys=True)
+        with self._lock:
+            store = self._stores.get(key)
+            if store is None:
+                store = self._stores[key] = open_store(config, self.state_dir, self.environ)
+        workspace = self.environ.get("NUBES_WORKSPACE") or DEFAULT_WORKSPACE
+        if stack is not None:
+            stack.workspace = workspace
+        return store.backend(name, workspace)
+
+    def close(self) -> None:
+        for store in self._stores.values():
+            store.close()
 
     def managed(self) -> dict[tuple[str, str], tuple[str, str]]:
         """(provider, native id) -> (stack, address) of every instance the stacks manage."""
@@ -279,13 +268,13 @@ async def stacks_apply(request: Request, name: str) -> Response:
     files = _files(request)
     stack = await stack_named(request, name)
     found = await loaded(request, stack, await variables(request, stack))
-    job = new_job(request, name)
+    job = await new_job(request, name)
     threading.Thread(target=run_apply, args=(job, found, files), daemon=True).start()
     view = job.view(api_base(request))
     return JSONResponse({"job": view}, status_code=202, headers={"Location": view["href"]})
 
 
-def new_job(request: Request, stack: str, kind: str = "apply") -> Job:
+async def new_job(request: Request, stack: str, kind: str = "apply") -> Job:
     """A job of this request's user, its progress published on the live channel."""
     state = request.scope["state"]
     console = request.app.state.console
@@ -305,17 +294,16 @@ def new_job(request: Request, stack: str, kind: str = "apply") -> Job:
         via=Via.CONSOLE if state.get("via") == "console" else Via.API,
         publish=publish,
     )
-    _files(request).jobs[job.id] = job
+    await offload(request, _files(request).jobs.add, job, pool="jobs")  # before its id is told
     return job
 
 
 def run_apply(job: Job, found: Loaded, files: StackFiles) -> None:
-    job.state = "running"
-    job.emit("job_start", stack=found.stack.name)
+    job.begin()
 
     def review(planned: Plan) -> bool:
         job.emit("planned", summary=planned.counts())
-        return True
+        return not job.stop.is_set()  # cancelled while it planned: nothing is applied
 
     try:
         planned, outcome, diags = operations.plan_and_apply(
@@ -323,7 +311,7 @@ def run_apply(job: Job, found: Loaded, files: StackFiles) -> None:
             files.backend(found.stack.name),
             f"{job.who} ({job.via})",
             review,
-            options=ApplyOptions(),
+            options=job.options(),
             hooks=EventHooks(job.add),
             operation=f"apply ({job.via})",
             activity=files.activity,
@@ -333,7 +321,8 @@ def run_apply(job: Job, found: Loaded, files: StackFiles) -> None:
             job.diagnostics = _diags_json(diags)
             job.state, job.summary = "failed", "the plan failed"
         elif outcome is None:
-            job.state, job.summary = "succeeded", "no changes"
+            job.state = "succeeded"
+            job.summary = "nothing applied" if job.stop.is_set() else "no changes"
         else:
             job.summary = outcome.summary()
             job.diagnostics = _diags_json(outcome.diags)
@@ -343,40 +332,56 @@ def run_apply(job: Job, found: Loaded, files: StackFiles) -> None:
     except Exception as exc:  # a bug: the job says so instead of vanishing
         job.state, job.summary = "failed", f"a bug in nubes: {type(exc).__name__}: {exc}"
     finally:
-        job.emit("job_end", state=job.state, summary=job.summary)
-        job.done.set()
+        job.end()
 
 
-def job_named(request: Request, id: str) -> Job:
+async def job_named(request: Request, id: str) -> Job:
     jobs = _files(request).jobs
-    if id not in jobs:
-        raise ApiError(404, f"no job {id}")
-    return jobs[id]
+    job = await offload(request, jobs.get, id, pool="jobs") if len(id) <= 64 else None
+    if job is None:
+        raise ApiError(404, f"no job {id[:64]}")
+    return cast(Job, job)
 
 
 @router.get("/api/jobs/{id}", responses=json_only(JobAnswer))
 async def jobs_show(request: Request, id: str) -> Response:
-    return JSONResponse({"job": job_named(request, id).view(api_base(request))})
+    job = await job_named(request, id)
+    return JSONResponse({"job": job.view(api_base(request))})
+
+
+@router.post("/api/jobs/{id}/cancel", status_code=202, responses=json_only(JobAnswer, 202))
+async def jobs_cancel(request: Request, id: str) -> Response:
+    """Stop a job starting anything more (from any server of the team); 409 once it ended."""
+    await job_named(request, id)
+    job = await offload(request, _files(request).jobs.cancel, id, pool="jobs")
+    if job is None or job.finished:
+        state = job.state if job is not None else "gone"
+        raise ApiError(409, f"job {id} has already ended ({state})")
+    return JSONResponse({"job": job.view(api_base(request))}, status_code=202)
 
 
 @router.get("/api/jobs/{id}/events")
 async def jobs_events(request: Request, id: str) -> Response:
-    job = job_named(request, id)
+    await job_named(request, id)
+    jobs = _files(request).jobs
 
     async def stream() -> AsyncIterator[bytes]:
-        # on the event loop, not in a thread: an idle listener holds no thread at all
+        # waits on the event loop, reads in a thread: an idle listener holds no thread
         sent = 0
         while True:
-            batch = job.events[sent:]
-            finished = job.done.is_set()
+            batch, finished = await offload(request, jobs.events_after, id, sent, pool="jobs")
             for e in batch:
                 yield f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode()
             sent += len(batch)
-            if finished and sent >= len(job.events):
+            if finished and not batch:
                 return
-            await asyncio.sleep(0.2)
+            if not batch:
+                await asyncio.sleep(POLL_SECONDS)
 
     return StreamingResponse(stream(), media_type="text/event-stream")
+
+
+POLL_SECONDS = 0.2  # how often a job's stream looks for new events
 
 
 @router.get("/api/stacks/{name}/state", responses=json_only(StateDoc))

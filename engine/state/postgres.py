@@ -35,6 +35,7 @@ from nubes.engine.state.codec import decode_state, next_version, version_of
 from nubes.engine.state.journal import RecordJournal
 from nubes.engine.state.lock import LockHeld, LockInfo, new_lock_info
 from nubes.engine.state.model import State, StateError
+from nubes.engine.state.pgtables import SCHEMA
 from nubes.engine.state.settings import DEFAULT_WORKSPACE
 
 KEEP_VERSIONS = 20  # besides every version an apply ended on
@@ -51,26 +52,6 @@ _PG_VARIABLES = {
     "PGSERVICE": "service",
     "PGCONNECT_TIMEOUT": "connect_timeout",
 }
-_SCHEMA = """
-CREATE SCHEMA IF NOT EXISTS {s};
-CREATE TABLE IF NOT EXISTS {s}.states (
-    stack text NOT NULL, workspace text NOT NULL, serial bigint NOT NULL,
-    lineage text NOT NULL, data bytea NOT NULL, written_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (stack, workspace, serial));
-CREATE TABLE IF NOT EXISTS {s}.journal (
-    stack text NOT NULL, workspace text NOT NULL, seq bigserial, records text NOT NULL,
-    PRIMARY KEY (stack, workspace, seq));
-CREATE TABLE IF NOT EXISTS {s}.history (
-    seq bigserial PRIMARY KEY, stack text NOT NULL, workspace text NOT NULL,
-    serial bigint NOT NULL, applied_at text NOT NULL, digest text NOT NULL, file text NOT NULL,
-    who text NOT NULL, summary text NOT NULL);
-CREATE INDEX IF NOT EXISTS history_stack ON {s}.history (stack, workspace, seq);
-CREATE TABLE IF NOT EXISTS {s}.stack_files (
-    stack text NOT NULL, digest text NOT NULL, text text NOT NULL, PRIMARY KEY (stack, digest));
-CREATE TABLE IF NOT EXISTS {s}.locks (
-    stack text NOT NULL, workspace text NOT NULL, info text NOT NULL, holder_pid int NOT NULL,
-    PRIMARY KEY (stack, workspace));
-"""
 
 
 def _key(text: str) -> int:
@@ -148,7 +129,7 @@ class PostgresStore:
             return
         with conn.transaction(), conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s, 0)", (self.namespace,))
-            cur.execute(_SCHEMA.format(s=self.schema))
+            cur.execute(SCHEMA.format(s=self.schema))
         self._ready = True
 
     def t(self, table: str) -> str:

@@ -14,19 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nubes.engine.activity import ActivityLog
+from nubes.engine.activity import Activity
 from nubes.server.console.bus import Bus
 from nubes.server.console.inventory import Inventory
-from nubes.server.console.sessions import Sessions
+from nubes.server.console.sessions import SessionStore
 from nubes.server.console.table import Sorted
 
 
 @dataclass
 class Console:
-    sessions: Sessions
+    sessions: SessionStore
     bus: Bus
     inventory: Inventory
-    activity: ActivityLog
+    activity: Activity
     sorted: Sorted
     state_dir: Path
 

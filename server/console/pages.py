@@ -60,19 +60,18 @@ async def login(request: Request) -> Response:
     password = str(form.get("password") or "")[:LOGIN_FIELD]
     target = safe_next(str(form.get("next") or ""))
     if not same_origin(request):
-        console.activity.record(user or "(token)", Via.CONSOLE, "login", "console", "refused",
-                                "sent from another site's page")  # fmt: skip
+        await _note(request, user or "(token)", "refused", "sent from another site's page")
         raise ApiError(403, "a login sent from another site's page is refused")
     client = request.client.host if request.client else "?"
     name = await request.app.state.auth.login(user, password, client)
     if name is None:
-        console.activity.record(user or "(token)", Via.CONSOLE, "login", "console", "refused")
+        await _note(request, user or "(token)", "refused")
         html = templates.get_template("login.html").render(
             next=target, error="That user name and password (or token) are not right."
         )
         return security_headers(HTMLResponse(html, status_code=401))
-    session = console.sessions.start(name)
-    console.activity.record(name, Via.CONSOLE, "login", "console", "ok")
+    session = await console.sessions.begin(name)
+    await _note(request, name, "ok")
     response = redirect(target)
     response.set_cookie(
         COOKIE,
@@ -86,12 +85,20 @@ async def login(request: Request) -> Response:
     return response
 
 
+async def _note(request: Request, who: str, result: str, detail: str = "") -> None:
+    """A login in the activity log (written in a thread: the log may be a database)."""
+    console = console_of(request.app)
+    await request.app.state.calls.run(
+        "files", console.activity.record, who, Via.CONSOLE, "login", "console", result, detail
+    )
+
+
 @router.post("/console/logout")
 async def logout(request: Request, session: Viewer) -> Response:
     form = await request.form()
     if not same_origin(request) or not csrf_ok(session, str(form.get("csrf") or "")):
         raise ApiError(403, "a logout needs the page's CSRF token")
-    console_of(request.app).sessions.end(request.cookies.get(COOKIE))
+    await console_of(request.app).sessions.finish(request.cookies.get(COOKIE))
     response = redirect("/console/login")
     response.delete_cookie(COOKIE, path="/")
     return response

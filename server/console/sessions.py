@@ -14,6 +14,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 COOKIE = "nubes_session"
 IDLE_SECONDS = 8 * 3600
@@ -28,6 +29,25 @@ class Session:
     csrf: str
     created: float = field(default_factory=time.time)
     seen: float = field(default_factory=time.time)
+
+
+class SessionStore(Protocol):
+    """Where sessions are kept: this server's memory (`Sessions`), or a database every server
+    of a team shares (nubes.server.shared.sessions)."""
+
+    def start(self, user: str) -> Session: ...
+
+    def get(self, cookie: str | None) -> Session | None: ...
+
+    def end(self, cookie: str | None) -> None: ...
+
+    async def lookup(self, cookie: str | None) -> Session | None: ...
+
+    async def begin(self, user: str) -> Session: ...
+
+    async def finish(self, cookie: str | None) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class Sessions:
@@ -63,6 +83,19 @@ class Sessions:
     def end(self, cookie: str | None) -> None:
         with self._lock:
             self._by_id.pop(cookie or "", None)
+
+    # the same, awaited: a session kept in a database is read in a thread, never on the loop
+    async def lookup(self, cookie: str | None) -> Session | None:
+        return self.get(cookie)
+
+    async def begin(self, user: str) -> Session:
+        return self.start(user)
+
+    async def finish(self, cookie: str | None) -> None:
+        self.end(cookie)
+
+    def close(self) -> None:
+        pass
 
     def _sweep(self) -> None:
         now = time.time()

@@ -129,7 +129,7 @@ async def stack(request: Request, session: Viewer, name: str) -> Response:
     plan_doc = plan_to_json(reviewed.plan) if reviewed else None
     if reviewed is not None:
         files.drift[name] = {"count": len(reviewed.plan.drift), "at": reviewed.made_at}
-    job = files.jobs.get(params.get("job", ""))
+    job = await calls.run("jobs", files.jobs.get, params.get("job", "")[:64])
     diff = None
     wanted = params.get("diff", "")
     if wanted.isascii() and wanted.isdigit() and len(wanted) <= 12:
@@ -196,7 +196,9 @@ async def migrate(request: Request, session: Viewer) -> Response:
             migration = request.app.state.migrations.get(request.query_params["m"])
         except ApiError:
             migration = None
-    job = files.jobs.get(request.query_params.get("job", ""))
+    job = await request.app.state.calls.run(
+        "jobs", files.jobs.get, request.query_params.get("job", "")[:64]
+    )
     return page(
         request,
         session,

@@ -89,9 +89,9 @@ def security_headers(response: Response) -> Response:
     return response
 
 
-def signed_in(request: Request) -> Session:
+async def signed_in(request: Request) -> Session:
     """The page's session; a page asked without one sends the browser to the login form."""
-    session = console_of(request.app).sessions.get(request.cookies.get(COOKIE))
+    session = await console_of(request.app).sessions.lookup(request.cookies.get(COOKIE))
     if session is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise ApiError(
@@ -146,13 +146,13 @@ def safe_next(target: str | None) -> str:
 _CONSOLE_PATH = re.compile(r"/console(/[A-Za-z0-9._~!$&'()*+,;=:@/-]*)?")
 
 
-def console_error(
+async def console_error(
     request: Request, status: int, message: str, headers: dict[str, str] | None = None
 ) -> Response:
     """An error on a console page, as a page (a redirect where one is asked for)."""
     if status in (301, 302, 303, 307) and headers and "Location" in headers:
         return redirect(headers["Location"])
-    session = console_of(request.app).sessions.get(request.cookies.get(COOKIE))
+    session = await console_of(request.app).sessions.lookup(request.cookies.get(COOKIE))
     html = templates.get_template("error.html").render(
         status=status,
         message=message,
