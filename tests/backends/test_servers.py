@@ -76,7 +76,7 @@ def _start(folder: Path, config: Path, environ: dict[str, str]) -> Server:
             str(port),
             "--state-dir",
             str(folder / "state"),
-        ],  # fmt: skip
+        ],
         cwd=folder,
         text=True,
         stdout=log.open("w"),
@@ -162,6 +162,11 @@ def _job(c: httpx.Client, id: str) -> dict[str, object]:
     return job
 
 
+def _ended(c: httpx.Client, id: str) -> dict[str, object] | None:
+    job = _job(c, id)
+    return None if job["state"] in ("queued", "running") else job
+
+
 def _completed(c: httpx.Client, id: str) -> int:
     """Keys created so far, as the job's events on this server tell."""
     with c.stream("GET", f"/api/jobs/{id}/events", timeout=5) as r:
@@ -203,8 +208,7 @@ def test_a_job_is_seen_streamed_and_cancelled_from_another_server(team: Team) ->
         cancel = b.post(f"/api/jobs/{id}/cancel")
         assert cancel.status_code == 202, cancel.text
         assert cancel.json()["job"]["cancel_requested"] is True
-        ended = _until("the cancelled job to end", lambda: (j := _job(b, id))["state"] not in
-                       ("queued", "running") and j)  # fmt: skip
+        ended = _until("the cancelled job to end", lambda: _ended(b, id))
         assert isinstance(ended, dict)
         assert ended["state"] == "cancelled", ended
         assert _job(a, id)["state"] == "cancelled"
@@ -260,9 +264,8 @@ def test_a_server_killed_mid_apply_is_failed_after_its_lease(team: Team) -> None
         assert _job(b, id)["state"] == "running"
         team.a.proc.send_signal(signal.SIGKILL)
         team.a.proc.wait(timeout=30)
-        failed = _until("B to mark A's job failed", lambda: (j := _job(b, id))["state"] ==
-                        "failed" and j)  # fmt: skip
-        assert isinstance(failed, dict)
+        failed = _until("B to mark A's job failed", lambda: _ended(b, id))
+        assert isinstance(failed, dict) and failed["state"] == "failed", failed
         assert "stopped renewing its lease" in str(failed["summary"])
         with b.stream("GET", f"/api/jobs/{id}/events") as r:
             last = [line for line in r.iter_lines() if line.startswith("data: ")][-1]
@@ -272,8 +275,7 @@ def test_a_server_killed_mid_apply_is_failed_after_its_lease(team: Team) -> None
         again = b.post("/api/stacks/keys/apply")
         assert again.status_code == 202, again.text
         second = again.json()["job"]["id"]
-        done = _until("B's apply", lambda: (j := _job(b, second))["state"] not in
-                      ("queued", "running") and j)  # fmt: skip
+        done = _until("B's apply", lambda: _ended(b, second))
         assert isinstance(done, dict)
         assert done["state"] == "succeeded", done
         state = b.get("/api/stacks/keys/state").json()
