@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Link(BaseModel):
@@ -318,10 +318,14 @@ class Job(BaseModel):
     id: str
     href: str
     stack: str
-    state: str
+    state: str = Field(description="queued, running, succeeded, failed or cancelled")
     summary: str
     diagnostics: list[dict[str, Any]]
-    events: str
+    events: str = Field(description="its progress as server-sent events")
+    cancel: str = Field(description="POST here to stop it starting anything more")
+    kind: str = Field(description="apply or migrate")
+    server: str = Field(description="the server running it")
+    cancel_requested: bool
 
 
 class HistoryItem(BaseModel):

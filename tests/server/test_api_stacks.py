@@ -8,7 +8,10 @@ from pathlib import Path
 
 import httpx
 
+from nubes.engine.stack.model import Provider
 from nubes.engine.state import LocalBackend
+from nubes.server.config import ServerConfig, token_hash
+from tests.server_harness import TOKEN, serve
 
 
 def test_clouds_aggregate_every_provider(client: httpx.Client) -> None:
@@ -89,3 +92,42 @@ def test_an_apply_holds_the_lock_like_the_cli(client: httpx.Client, api_state: P
         assert job["state"] == "failed" and "the state is locked by" in job["summary"]
     finally:
         lock.release()
+
+
+def test_a_running_job_is_cancelled_and_keeps_what_it_finished(tmp_path: Path) -> None:
+    stack = tmp_path / "slow.yaml"
+    stack.write_text(
+        "nubes: 1\nname: slow\nproviders:\n  home: {driver: sim, latency_ms: 100}\n"
+        "resources:\n  k: {type: key, count: 80, name: 'k-${count.index}'}\n"
+    )
+    config = ServerConfig(
+        {"home": Provider("home", "sim", {})},
+        "home",
+        tokens={"ci": token_hash(TOKEN)},
+        stacks=[stack],
+    )
+    server, url = serve(config, tmp_path / "state")
+    try:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+            assert c.post("/api/jobs/nope/cancel").status_code == 404
+            job = c.post("/api/stacks/slow/apply").json()["job"]
+            with c.stream("GET", job["events"]) as events:
+                for line in events.iter_lines():
+                    if '"apply_complete"' in line:
+                        break
+            cancel = c.post(job["cancel"])
+            assert cancel.status_code == 202 and cancel.json()["job"]["cancel_requested"]
+            with c.stream("GET", job["events"]) as events:
+                kinds = [
+                    json.loads(x[6:])["type"] for x in events.iter_lines() if x[:6] == "data: "
+                ]
+            ended = c.get(job["href"]).json()["job"]
+            assert ended["state"] == "cancelled" and ended["summary"].startswith("cancelled: ")
+            assert kinds[-1] == "job_end" and "cancel_requested" in kinds
+            done = kinds.count("apply_complete")
+            assert 0 < done < 80
+            state = c.get("/api/stacks/slow/state").json()
+            assert len(state["resources"]) == done
+            assert c.post(job["cancel"]).status_code == 409
+    finally:
+        server.should_exit = True
