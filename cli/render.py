@@ -15,6 +15,7 @@ from rich.text import Text
 
 from nubes.engine.lang.unknown import Unknown
 from nubes.engine.plan.model import Action, Change, Drift, OutputChange, Plan
+from nubes.engine.stack_outputs import STACK_OUTPUTS
 from nubes.engine.state.model import ResourceState
 from nubes.providers.planning import same_value
 
@@ -205,8 +206,17 @@ def recovered_lines(plan: Plan) -> list[str]:
     return out
 
 
+def read_lines(plan: Plan) -> list[str]:
+    """The other stacks' outputs this plan read (stack_outputs)."""
+    read = plan.stack.cache.get(STACK_OUTPUTS)
+    if read is None or not read.sources:
+        return []
+    out = [f"Read stack_outputs.{escape(k)}: {escape(v)}" for k, v in read.sources.items()]
+    return [*out, ""]
+
+
 def plan_lines(plan: Plan) -> list[str]:
-    out = recovered_lines(plan) + drift_lines(plan.drift)
+    out = read_lines(plan) + recovered_lines(plan) + drift_lines(plan.drift)
     changes = [c for c in plan.changes if c.action is not Action.NOOP]
     if changes:
         out += ["nubes will perform the following actions:", ""]

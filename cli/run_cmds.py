@@ -425,7 +425,7 @@ def graph(
     )
     check(diags)
     assert built is not None
-    click.echo(to_dot(built, session.stack.name), nl=False)
+    click.echo(to_dot(built, session.stack.name, session.stack), nl=False)
 
 
 def register(group: click.Group) -> None:

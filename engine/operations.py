@@ -10,7 +10,7 @@ back as diagnostics; nothing here prints.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +35,9 @@ class Loaded:
     stack: Stack
     variables: dict[str, Any]
     drivers: Drivers
+    # what reading other stacks' outputs (stack_outputs) needs: their stores' credentials
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+    state_dir: Path = Path(".")
 
 
 def load(
@@ -67,7 +70,7 @@ def configure(
     diags.extend(driver_diags)
     if diags.has_errors:
         return None, diags
-    return Loaded(stack, variables, drivers), diags
+    return Loaded(stack, variables, drivers, environ, state_dir), diags
 
 
 def validate(loaded: Loaded) -> tuple[Graph | None, Diagnostics]:
@@ -94,6 +97,26 @@ def plan(
     """Refresh, recover what an interrupted apply left, and diff (`nubes plan`). LockHeld
     and StateError are raised: they are about the state, not the stack."""
     args = (loaded.stack, loaded.variables, backend, loaded.drivers, options or PlanOptions())
+    if loaded.stack.stack_outputs:
+        from nubes.engine.stack_outputs import read_stack_outputs
+
+        read = read_stack_outputs(
+            loaded.stack,
+            loaded.variables,
+            getattr(backend, "store", None),
+            loaded.state_dir,
+            loaded.environ,
+        )
+        if read.has_errors:  # with whatever is wrong in the stack itself
+            from nubes.engine.graph import build_graph
+            from nubes.engine.plan.differ import base_scope
+
+            stack, drivers = loaded.stack, loaded.drivers
+            _, more = build_graph(
+                stack, drivers.schemas(), base_scope(stack, loaded.variables, drivers)
+            )
+            read.extend(d for d in more if d.severity == "error")
+            return None, read
     if locking is Locking.NONE:
         return plan_from_backend(*args, recover=False)
     if locking is Locking.HELD:

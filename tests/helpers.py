@@ -17,6 +17,7 @@ from nubes.engine.diag import Diagnostics
 from nubes.engine.drivers import Drivers, configure_drivers
 from nubes.engine.plan import Plan, PlanOptions, plan_from_backend
 from nubes.engine.stack import Stack, load_stack, resolve_variables
+from nubes.engine.stack_outputs import read_stack_outputs
 from nubes.engine.state import LocalBackend
 
 # credentials for the local moto server (moto accepts any); never real ones
@@ -98,6 +99,9 @@ def make_plan(
     stack, values = load(stack_file, variables)
     drivers = drivers_for(stack, values, state_dir)
     backend = LocalBackend(state_dir, stack.name)
+    read = read_stack_outputs(stack, values, None, state_dir, {})  # as operations.plan does
+    if read.has_errors:
+        return None, read
     return plan_from_backend(stack, values, backend, drivers, PlanOptions(destroy=destroy))
 
 
@@ -111,6 +115,7 @@ def plan_and_apply(
     stack, values = load(stack_file, variables)
     drivers = drivers_for(stack, values, state_dir)
     backend = LocalBackend(state_dir, stack.name)
+    read_stack_outputs(stack, values, None, state_dir, {})
     result, diags = plan_from_backend(stack, values, backend, drivers, PlanOptions(destroy=destroy))
     assert result is not None, [d.summary for d in diags]
     return apply(result, drivers, backend, ApplyOptions(parallelism=parallelism))

@@ -24,6 +24,7 @@ from nubes.engine.lang import (
 )
 from nubes.engine.lang.unknown import contains_unknown
 from nubes.engine.stack.model import Resource, Stack
+from nubes.engine.stack_outputs import STACK_OUTPUTS
 from nubes.providers.protocol import TypeSchema
 
 MAX_INSTANCES = 100_000  # of one resource
@@ -58,6 +59,8 @@ class Graph:
     order: list[InstanceAddr] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
     keys: dict[str, list[int | str | None]] = field(default_factory=dict)  # resource -> keys
+    # references to stack_outputs.NAME (source: a resource, or output.NAME)
+    reads: list[Edge] = field(default_factory=list)
 
     def by_resource(self, name: str) -> list[InstanceAddr]:
         return [InstanceAddr(name, k) for k in self.keys.get(name, ())]
@@ -114,6 +117,8 @@ def _check_ref(
             names = "each.key, each.value" if root == "each" else "count.index"
             diags.error(f"{ref} is not defined (use {names})", where=where)
         return None
+    if root == "stack_outputs":
+        return _check_read(ref, owner, stack, where, diags)
     if root in FUNCTION_NAMES or root in BUILTIN_NAMES:
         return None
     target = stack.resources.get(root)
@@ -155,6 +160,31 @@ def _check_ref(
             return None
     source = owner.name if owner is not None else ""
     return Edge(source, root, where, str(ref), index)
+
+
+def _check_read(
+    ref: Ref, owner: Resource | None, stack: Stack, where: SourceRange, diags: Diagnostics
+) -> Edge | None:
+    """`stack_outputs.NAME.OUTPUT`: NAME must be declared; the edge shows what reads it."""
+    name = ref.steps[0][1] if ref.steps and ref.steps[0][0] == "attr" else None
+    if not isinstance(name, str) or name not in stack.stack_outputs:
+        diags.error(
+            f"{ref} names no stack_outputs entry",
+            f"declared: {', '.join(stack.stack_outputs) or 'none'}",
+            where=where,
+        )
+        return None
+    read = stack.cache.get(STACK_OUTPUTS)  # known at plan, after the outputs were read
+    if read is not None and len(ref.steps) > 1 and ref.steps[1][0] == "attr":
+        have = read.values.get(name, {})
+        if ref.steps[1][1] not in have:
+            diags.error(
+                f"{ref}: stack {read.stacks.get(name, name)} has no output {ref.steps[1][1]!r}",
+                f"its outputs: {', '.join(sorted(have)) or 'none'}",
+                where=where,
+            )
+            return None
+    return Edge(owner.name if owner is not None else "", f"stack_outputs.{name}", where, str(ref))
 
 
 def expansion(
@@ -253,7 +283,11 @@ def build_graph(
                 edges.append(Edge(name, dep, stack.at((*res.path, "depends_on", i)), dep))
     for output in stack.outputs.values():
         for ref, path in collect_refs(output.value, output.path, stack, diags):
-            _check_ref(ref, path, None, stack, schemas, diags)
+            edge = _check_ref(ref, path, None, stack, schemas, diags)
+            if edge is not None and edge.target.startswith("stack_outputs."):
+                edges.append(Edge(f"output.{output.name}", edge.target, edge.where, edge.text))
+    reads = [e for e in edges if e.target.startswith("stack_outputs.")]
+    edges = [e for e in edges if not e.target.startswith("stack_outputs.")]
     for e in edges:
         rgraph[e.source].setdefault(e.target, []).append(e)
     ordered = _dependencies_first(rgraph)
@@ -299,7 +333,7 @@ def build_graph(
         for s in sources:
             deps[s].update(targets)
     order = [a for name in ordered for a in (InstanceAddr(name, k) for k in keys[name])]
-    return Graph(rgraph, instances, deps, order, edges, keys), diags
+    return Graph(rgraph, instances, deps, order, edges, keys, reads), diags
 
 
 def _dependencies_first(rgraph: dict[str, dict[str, list[Edge]]]) -> list[str]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 from nubes.engine.graph.build import Graph
+from nubes.engine.stack.model import Stack
 
 
-def to_dot(graph: Graph, stack_name: str) -> str:
+def to_dot(graph: Graph, stack_name: str, stack: Stack | None = None) -> str:
     lines = [f"digraph {json.dumps(stack_name)} {{", '  rankdir = "RL";', "  node [shape = box];"]
     for addr in graph.order:
         inst = graph.instances[addr]
@@ -16,5 +17,28 @@ def to_dot(graph: Graph, stack_name: str) -> str:
     for addr in graph.order:
         for dep in sorted(graph.deps[addr]):
             lines.append(f"  {json.dumps(str(addr))} -> {json.dumps(str(dep))};")
+    _reads(graph, stack, lines)
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _reads(graph: Graph, stack: Stack | None, lines: list[str]) -> None:
+    """Another stack's outputs as a node of their own, with an edge from each reader."""
+    declared = stack.stack_outputs if stack is not None else {}
+    shown: set[str] = set()
+    drawn: set[tuple[str, str]] = set()
+    for e in graph.reads:
+        if e.target not in shown:
+            shown.add(e.target)
+            entry = declared.get(e.target.removeprefix("stack_outputs."))
+            label = e.target
+            if entry is not None:
+                where = entry.backend.describe() if entry.backend else "this stack's backend"
+                text = f"stack {entry.stack} ({entry.workspace or 'default'}, {where})"
+                label += "\\n" + text.replace("\\", "\\\\").replace('"', '\\"')
+            lines.append(f'  {json.dumps(e.target)} [shape = note, label = "{label}"];')
+        sources = [str(a) for a in graph.by_resource(e.source)] or [e.source]
+        for source in sources:
+            if (source, e.target) not in drawn:
+                drawn.add((source, e.target))
+                lines.append(f"  {json.dumps(source)} -> {json.dumps(e.target)};")

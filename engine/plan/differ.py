@@ -19,13 +19,14 @@ from nubes.engine.drivers import Drivers
 from nubes.engine.graph import Graph, build_graph
 from nubes.engine.lang import Scope, evaluate, make_functions
 from nubes.engine.lang.budget import run_budget
-from nubes.engine.lang.unknown import contains_unknown
+from nubes.engine.lang.unknown import Unknown, contains_unknown
 from nubes.engine.plan.check import check_resource, conform, has_expression, value_problem
 from nubes.engine.plan.model import Action, Change, Drift, OutputChange, Plan
 from nubes.engine.plan.recover import Recovered, recover
 from nubes.engine.plan.refresh import refresh
 from nubes.engine.sensitive import HIDDEN, stack_sensitivity
 from nubes.engine.stack.model import Resource, Stack
+from nubes.engine.stack_outputs import STACK_OUTPUTS
 from nubes.engine.state.journal import Intent
 from nubes.engine.state.model import ResourceState, State
 from nubes.providers.errors import ProviderError
@@ -49,9 +50,16 @@ def base_scope(stack: Stack, variables: dict[str, Any], drivers: Drivers) -> Sco
         if secret:
             sensitive[name] = secret
     private = (drivers.state_dir,) if drivers.state_dir is not None else ()
+    read = stack.cache.get(STACK_OUTPUTS)  # set by engine.stack_outputs at each plan
+    if stack.stack_outputs:
+        sensitive["stack_outputs"] = read.secret if read is not None else frozenset()
     names: dict[str, Any] = {
         "var": dict(variables),
         "workspace": stack.workspace,
+        # unread (validate, graph): known after they are read, at plan
+        "stack_outputs": read.values
+        if read is not None
+        else dict.fromkeys(stack.stack_outputs, Unknown),
         **make_functions(stack.directory, private),
     }
     for name, res in stack.resources.items():

@@ -21,17 +21,20 @@ from nubes.engine.stack.model import (
     Provider,
     Resource,
     Stack,
+    StackOutputs,
     Variable,
 )
 from nubes.engine.stack.schema import META_ARGUMENTS, CatalogSpec, OutputSpec, StackSpec
 from nubes.engine.stack.yamlpos import Positions, load_yaml, where
-from nubes.engine.state.settings import parse_backend
+from nubes.engine.state.settings import parse_backend, workspace_problem
 from nubes.providers.catalog import DEFAULT_IMAGES
 
 MAX_STACK_BYTES = 16 * 1024 * 1024
 MAX_CATALOG_BYTES = 4 * 1024 * 1024
 MAX_RESOURCES = 100_000  # resources in one stack (each may have up to 100,000 instances)
-RESERVED_NAMES = frozenset({"var", "each", "count", "self", "local", "module", "data"})
+RESERVED_NAMES = frozenset(
+    {"var", "each", "count", "self", "local", "module", "data", "stack_outputs"}
+)
 DEFAULT_PROVIDER = "sim"
 
 # Older stack formats stay readable forever: each function lifts a document one version up.
@@ -336,7 +339,32 @@ def _build(
             if raw.get("backend") is not None
             else None
         ),
+        stack_outputs=_stack_outputs(spec, pos, diags),
     )
+
+
+def _stack_outputs(spec: StackSpec, pos: Positions, diags: Diagnostics) -> dict[str, StackOutputs]:
+    found: dict[str, StackOutputs] = {}
+    for name, entry in spec.stack_outputs.items():
+        path = ("stack_outputs", name)
+        if not NAME_RE.match(name):
+            diags.error(
+                f"stack_outputs name {name!r} is not a valid name",
+                where=pos.key_at(path),
+            )
+            continue
+        if entry.workspace is not None and "${" not in entry.workspace:
+            problem = workspace_problem(entry.workspace)
+            if problem:
+                diags.error(problem, where=pos.at((*path, "workspace")))
+                continue
+        backend = None
+        if entry.backend is not None:
+            backend = parse_backend(entry.backend, pos.at, pos.key_at, diags, (*path, "backend"))
+            if backend is None:
+                continue
+        found[name] = StackOutputs(name, entry.stack, entry.workspace, backend, path)
+    return found
 
 
 def _catalog(spec: CatalogSpec, file: Path, pos: Positions, diags: Diagnostics) -> Catalog:

@@ -83,6 +83,17 @@ class Catalog:
     realms: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StackOutputs:
+    """`stack_outputs.NAME`: the outputs of another stack, read from its state at each plan."""
+
+    name: str
+    stack: str  # its name (may hold ${var.*} and ${workspace})
+    workspace: str | None  # None: the default workspace (Terraform's default too)
+    backend: BackendConfig | None  # None: the store this stack's own state is in
+    path: ValuePath
+
+
 @dataclass
 class Stack:
     name: str
@@ -98,6 +109,7 @@ class Stack:
     catalog: Catalog = field(default_factory=Catalog)
     backend: BackendConfig | None = None  # where its state lives; None: the local folder
     workspace: str = "default"  # which of the backend's states; ${workspace} in expressions
+    stack_outputs: dict[str, StackOutputs] = field(default_factory=dict)
     # what later stages derive from the stack alone (engine.sensitive), computed once
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 

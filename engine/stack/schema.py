@@ -75,6 +75,14 @@ class CatalogSpec(_Strict):
     realms: dict[str, dict[str, str]] = Field(default_factory=dict)
 
 
+class StackOutputsSpec(_Strict):
+    """Another stack whose outputs this one reads (Terraform's terraform_remote_state)."""
+
+    stack: str = Field(min_length=1, max_length=200)  # its name; may use ${var.*}, ${workspace}
+    workspace: str | None = Field(default=None, min_length=1, max_length=200)
+    backend: Any = None  # where its state lives; absent: this stack's store
+
+
 class StackSpec(_Strict):
     nubes: int
     name: str
@@ -84,3 +92,4 @@ class StackSpec(_Strict):
     resources: dict[str, ResourceSpec] = Field(default_factory=dict)
     outputs: dict[str, Any] = Field(default_factory=dict)
     backend: Any = None  # checked by engine.state.settings, positioned
+    stack_outputs: dict[str, StackOutputsSpec] = Field(default_factory=dict)

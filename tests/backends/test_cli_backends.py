@@ -182,3 +182,47 @@ def test_credentials_never_reach_a_remote_state(
     pulled = nubes(tmp_path, env, "state", "pull", "team.yaml").stdout
     assert env["PGPASSWORD"] not in pulled
     assert "web-default-0" in pulled
+
+
+@pytest.mark.parametrize("kind", ["s3", "postgres"])
+def test_a_stack_reads_another_stacks_outputs_from_any_backend(
+    kind: str, stores: Stores, env: dict[str, str], tmp_path: Path
+) -> None:
+    config = stores.config(kind)
+    env = {**env, **stores.environ}
+    write(tmp_path / "team.yaml", STACK.replace("BACKEND", flow(config)))
+    made = nubes(tmp_path, env, "apply", "--auto-approve", "team.yaml")
+    assert made.returncode == 0, made.stderr
+    write(
+        tmp_path / "app.yaml",  # its own state in the local folder; the team's read from `kind`
+        f"""
+        nubes: 1
+        name: app
+        stack_outputs:
+          team: {{stack: team, backend: {flow(config)}}}
+        resources:
+          deploy: {{type: key, name: "app-${{stack_outputs.team.key}}"}}
+        outputs:
+          team_key: ${{stack_outputs.team.key}}
+        """,
+    )
+    plan = nubes(tmp_path, env, "plan", "app.yaml")
+    assert plan.returncode == 0, plan.stderr
+    assert "Read stack_outputs.team: stack team, workspace default, serial" in plan.stdout
+    assert '+ name        = "app-team-default"' in plan.stdout
+    graph = nubes(tmp_path, env, "graph", "app.yaml")
+    assert '"deploy" -> "stack_outputs.team";' in graph.stdout
+    assert "stack team (default, " in graph.stdout
+    applied = nubes(tmp_path, env, "apply", "--auto-approve", "app.yaml")
+    assert applied.returncode == 0, applied.stderr
+    shown = nubes(tmp_path, env, "output", "app.yaml", "team_key")
+    assert shown.stdout.strip().strip('"') == "team-default"
+
+    # a workspace the other stack has no state in: a diagnostic at the entry, nothing planned
+    app = (tmp_path / "app.yaml").read_text()
+    app = app.replace("{stack: team,", "{stack: team, workspace: staging,")
+    (tmp_path / "app.yaml").write_text(app)
+    missing = nubes(tmp_path, env, "plan", "app.yaml")
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert "app.yaml:4:" in missing.stderr  # the entry's `stack:`
+    assert "stack team has no state in workspace staging" in missing.stderr
