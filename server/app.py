@@ -144,7 +144,7 @@ def create_app(config: ServerConfig, state_dir: Path, environ: Mapping[str, str]
         Sorted(),
         state_dir,
     )
-    app.state.plans = plans.Plans()
+    app.state.plans = shared.plans
     app.state.migrations = migrations.Migrations()
     # reviews a stopped server left: their imported states go with them
     shutil.rmtree(state_dir / "console" / "reviews", ignore_errors=True)

@@ -36,6 +36,7 @@ from nubes.server.stacks import (
     StackFiles,
     _diags_json,
     new_job,
+    offload,
     plan_named,
 )
 
@@ -48,7 +49,7 @@ class Reviewed:
     id: str
     stack: str
     plan: Plan
-    drivers: Drivers
+    drivers: Drivers | None  # None: a review another server made (configured when applied)
     who: str
     made_at: float = field(default_factory=time.time)
     job: str | None = None  # the job that applied it
@@ -70,6 +71,9 @@ class Reviewed:
 
 
 class Plans:
+    """This server's reviewed plans, in memory (nubes.server.shared.plans keeps them in a
+    database every server shares). `get` and `take` block: call them in a thread."""
+
     def __init__(self) -> None:
         self._kept: Kept[Reviewed] = Kept(KEEP_SECONDS, MAX_PLANS)
 
@@ -90,6 +94,9 @@ class Plans:
             raise ApiError(404, f"plan {id} is being applied or was discarded")
         return found
 
+    def close(self) -> None:
+        pass
+
 
 router = APIRouter()
 
@@ -106,26 +113,27 @@ async def plans_create(request: Request, name: str) -> Response:
         return JSONResponse({"diagnostics": _diags_json(diags)}, status_code=400)
     user = str(request.scope["state"].get("user") or "")
     reviewed = Reviewed(uuid.uuid4().hex[:12], name, result, found.drivers, user)
-    _plans(request).add(reviewed)
+    await offload(request, _plans(request).add, reviewed, pool="jobs")
     view = reviewed.view(api_base(request))
     return JSONResponse({"plan": view}, status_code=201, headers={"Location": view["href"]})
 
 
 @router.get("/api/stacks/{name}/plans/{id}")
 async def plans_show(request: Request, name: str, id: str) -> Response:
-    return JSONResponse({"plan": _plans(request).get(name, id).view(api_base(request))})
+    reviewed = await offload(request, _plans(request).get, name, id[:64], pool="jobs")
+    return JSONResponse({"plan": reviewed.view(api_base(request))})
 
 
 @router.delete("/api/stacks/{name}/plans/{id}", status_code=204)
 async def plans_discard(request: Request, name: str, id: str) -> Response:
-    _plans(request).take(name, id)
+    await offload(request, _plans(request).take, name, id[:64], pool="jobs")
     return Response(status_code=204)
 
 
 @router.post("/api/stacks/{name}/plans/{id}/apply", status_code=202)
 async def plans_apply(request: Request, name: str, id: str) -> Response:
     files: StackFiles = request.app.state.stack_files
-    reviewed = _plans(request).take(name, id)
+    reviewed = await offload(request, _plans(request).take, name, id[:64], pool="jobs")
     job = await new_job(request, name)
     reviewed.job = job.id
     threading.Thread(target=apply_reviewed, args=(job, reviewed, files), daemon=True).start()
@@ -145,9 +153,13 @@ def apply_reviewed(job: Job, reviewed: Reviewed, files: StackFiles) -> None:
                 job.state, job.summary = "failed", next(iter(problems)).summary
                 return
             job.emit("planned", summary=reviewed.plan.counts())
+            drivers = reviewed.drivers or files.drivers_for(reviewed.plan)
+            if drivers is None:
+                job.state, job.summary = "failed", "the plan's providers cannot be configured"
+                return
             outcome = operations.apply(
                 reviewed.plan,
-                reviewed.drivers,
+                drivers,
                 backend,
                 f"{job.who} ({job.via})",
                 job.options(),

@@ -22,6 +22,7 @@ from nubes.engine import operations
 from nubes.engine.activity import Activity, ActivityLog, Via
 from nubes.engine.apply import EventHooks
 from nubes.engine.diag import Diagnostics
+from nubes.engine.drivers import Drivers, configure_drivers
 from nubes.engine.operations import Loaded
 from nubes.engine.plan import Plan
 from nubes.engine.plan.planfile import plan_to_json
@@ -127,6 +128,13 @@ class StackFiles:
                 while len(self._loaded) > MAX_LOADED:
                     self._loaded.popitem(last=False)
         return loaded, diags
+
+    def drivers_for(self, planned: Plan) -> Drivers | None:
+        """The drivers a plan made on another server applies through."""
+        drivers, diags = configure_drivers(
+            planned.stack, planned.variables, self.state_dir, self.environ
+        )
+        return None if diags.has_errors else drivers
 
     def backend(self, name: str) -> Backend:
         """The state of stack `name` in its backend (its own block, else the server's), in the

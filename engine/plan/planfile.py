@@ -115,6 +115,14 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
 
 
 def write_plan_file(plan: Plan, path: Path) -> None:
+    doc = plan_document(plan)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(doc, out, indent=1)
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """Everything a saved plan holds (sensitive values too: keep it as private as state)."""
     changes = []
     for c in plan.changes:
         doc = change_to_json(c, hide_sensitive=False)
@@ -147,9 +155,7 @@ def write_plan_file(plan: Plan, path: Path) -> None:
             for k, o in plan.outputs.items()
         },
     }
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump(doc, out, indent=1)
+    return doc
 
 
 MAX_PLAN_BYTES = 1024 * 1024 * 1024
@@ -175,9 +181,25 @@ def read_plan_file(path: Path) -> tuple[Plan | None, Diagnostics]:
     diags = Diagnostics()
     try:
         doc = json.loads(read_regular(path, MAX_PLAN_BYTES, "plan file"))
+    except InputFileError as exc:
+        diags.error(str(exc))
+        return None, diags
+    except (OSError, ValueError) as exc:
+        diags.error(f"cannot read plan file {path}: {exc}")
+        return None, diags
+    except RecursionError:
+        diags.error(f"cannot read plan file {path}: it nests too deeply")
+        return None, diags
+    return plan_from_document(doc, str(path))
+
+
+def plan_from_document(doc: Any, where: str) -> tuple[Plan | None, Diagnostics]:
+    """The plan a `plan_document` holds; diagnostics naming `where` when it is no plan."""
+    diags = Diagnostics()
+    try:
         if doc.get("nubes_plan") != PLAN_FILE_FORMAT:
             diags.error(
-                f"{path} is a plan file of format {doc.get('nubes_plan')}, "
+                f"{where} is a plan file of format {doc.get('nubes_plan')}, "
                 f"which this nubes cannot read"
             )
             return None, diags
@@ -221,14 +243,11 @@ def read_plan_file(path: Path) -> tuple[Plan | None, Diagnostics]:
             destroy=bool(doc["destroy"]),
             recovered=[Recovered(**r) for r in doc.get("recovered", [])],
         )
-    except InputFileError as exc:
-        diags.error(str(exc))
-        return None, diags
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, StateError) as exc:
-        diags.error(f"cannot read plan file {path}: {exc}")
+    except (ValueError, KeyError, TypeError, AttributeError, StateError) as exc:
+        diags.error(f"cannot read plan file {where}: {exc}")
         return None, diags
     except RecursionError:
-        diags.error(f"cannot read plan file {path}: it nests too deeply")
+        diags.error(f"cannot read plan file {where}: it nests too deeply")
         return None, diags
     return plan, diags
 

@@ -4,7 +4,7 @@ database made by an older nubes gains the new ones).
 A stack's state: states, journal, history, stack_files, locks (nubes.engine.state.postgres).
 What every front end shares: activity (the activity log). What `nubes serve` processes share
 (nubes.server.shared): servers (each one's heartbeat), jobs and job_events, sessions (the
-console's, by the SHA-256 of their cookie).
+console's, by the SHA-256 of their cookie), reviews (reviewed plans, as plan files).
 """
 
 SCHEMA = """
@@ -41,6 +41,9 @@ CREATE TABLE IF NOT EXISTS {s}.jobs (
 CREATE INDEX IF NOT EXISTS jobs_live ON {s}.jobs (server) WHERE state IN ('queued', 'running');
 CREATE TABLE IF NOT EXISTS {s}.job_events (
     job text NOT NULL, seq int NOT NULL, event text NOT NULL, PRIMARY KEY (job, seq));
+CREATE TABLE IF NOT EXISTS {s}.reviews (
+    id text PRIMARY KEY, stack text NOT NULL, who text NOT NULL,
+    made_at double precision NOT NULL, doc text NOT NULL);
 CREATE TABLE IF NOT EXISTS {s}.sessions (
     id_hash text PRIMARY KEY, username text NOT NULL, csrf text NOT NULL,
     created double precision NOT NULL, seen double precision NOT NULL);

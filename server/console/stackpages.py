@@ -123,7 +123,9 @@ async def stack(request: Request, session: Viewer, name: str) -> Response:
     reviewed = None
     if params.get("plan"):
         try:
-            reviewed = request.app.state.plans.get(name, params["plan"])
+            reviewed = await calls.run(
+                "jobs", request.app.state.plans.get, name, params["plan"][:64]
+            )
         except ApiError:
             reviewed = None
     plan_doc = plan_to_json(reviewed.plan) if reviewed else None

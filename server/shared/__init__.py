@@ -1,4 +1,5 @@
-"""What a server keeps beyond its stacks' states: jobs, the activity log and console sessions.
+"""What a server keeps beyond its stacks' states: jobs, the activity log, console sessions and
+reviewed plans.
 
 Without a backend (or with `backend: {type: local}`) they live in this server: jobs and sessions
 in memory, the log in the state folder. With `backend: {type: postgres}` in the server's
@@ -17,6 +18,7 @@ from nubes.engine.state.settings import BackendConfig
 from nubes.server.console.bus import Bus
 from nubes.server.console.sessions import Sessions, SessionStore
 from nubes.server.jobs import Jobs
+from nubes.server.plans import Plans
 
 
 @dataclass
@@ -24,12 +26,14 @@ class Shared:
     jobs: Jobs
     activity: Activity
     sessions: SessionStore
+    plans: Plans = field(default_factory=Plans)
     where: str = "this server"
     closers: list[object] = field(default_factory=list)
 
     def close(self) -> None:
         self.jobs.close()
         self.sessions.close()
+        self.plans.close()
         for thing in self.closers:
             close = getattr(thing, "close", None)
             if close is not None:
@@ -52,6 +56,7 @@ def open_shared(
     from nubes.engine.state.pgactivity import PostgresActivity
     from nubes.engine.state.postgres import PostgresStore
     from nubes.server.shared.jobs import PostgresJobs
+    from nubes.server.shared.plans import PostgresPlans
     from nubes.server.shared.sessions import PostgresSessions
 
     store = PostgresStore(config.settings, environ)
@@ -60,6 +65,7 @@ def open_shared(
         PostgresJobs(store, server_id(address), address, bus),
         activity,
         PostgresSessions(store),
+        PostgresPlans(store),
         store.describe(),
         [activity, store],
     )

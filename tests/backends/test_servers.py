@@ -284,3 +284,21 @@ def test_a_server_killed_mid_apply_is_failed_after_its_lease(team: Team) -> None
         assert not any(r["action"] != "no-op" for r in plan["resource_changes"]), plan
         names = [k["name"] for k in b.get("/api/keys").json()["keys"]]
         assert sorted(names) == sorted({f"deploy-{i}" for i in range(KEYS)})  # no duplicate
+
+
+def test_a_plan_reviewed_on_one_server_is_applied_through_the_other(team: Team) -> None:
+    with team.a.client() as a, team.b.client() as b:
+        made = a.post("/api/stacks/keys/plans")
+        assert made.status_code == 201, made.text
+        review = made.json()["plan"]
+        shown = b.get(f"/api/stacks/keys/plans/{review['id']}")
+        assert shown.status_code == 200
+        assert shown.json()["plan"]["plan"]["summary"]["add"] == KEYS
+        applied = b.post(f"/api/stacks/keys/plans/{review['id']}/apply")
+        assert applied.status_code == 202, applied.text
+        assert a.post(f"/api/stacks/keys/plans/{review['id']}/apply").status_code == 404  # once
+        done = _until("B's apply of A's review", lambda: _ended(b, applied.json()["job"]["id"]))
+        assert isinstance(done, dict) and done["state"] == "succeeded", done
+        assert len(a.get("/api/stacks/keys/state").json()["resources"]) == KEYS
+        gone = a.get(f"/api/stacks/keys/plans/{review['id']}")
+        assert gone.status_code == 404
