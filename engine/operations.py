@@ -9,6 +9,7 @@ back as diagnostics; nothing here prints.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -96,9 +97,13 @@ def plan(
 ) -> tuple[Plan | None, Diagnostics]:
     """Refresh, recover what an interrupted apply left, and diff (`nubes plan`). LockHeld
     and StateError are raised: they are about the state, not the stack."""
-    args = (loaded.stack, loaded.variables, backend, loaded.drivers, options or PlanOptions())
     if loaded.stack.stack_outputs:
         from nubes.engine.stack_outputs import read_stack_outputs
+
+        # this plan's own copy: what it reads is never another plan's (a server plans one
+        # parsed stack in several threads)
+        stack = dataclasses.replace(loaded.stack, cache=dict(loaded.stack.cache))
+        loaded = dataclasses.replace(loaded, stack=stack)
 
         read = read_stack_outputs(
             loaded.stack,
@@ -117,6 +122,7 @@ def plan(
             )
             read.extend(d for d in more if d.severity == "error")
             return None, read
+    args = (loaded.stack, loaded.variables, backend, loaded.drivers, options or PlanOptions())
     if locking is Locking.NONE:
         return plan_from_backend(*args, recover=False)
     if locking is Locking.HELD:

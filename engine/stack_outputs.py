@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nubes.engine.addrs import NAME_RE
 from nubes.engine.diag import Diagnostics
 from nubes.engine.stack.model import Stack, StackOutputs
 from nubes.engine.state.settings import DEFAULT_WORKSPACE, workspace_problem
@@ -33,7 +34,7 @@ STACK_OUTPUTS = "stack_outputs"  # the key in Stack.cache
 @dataclass(frozen=True)
 class Read:
     values: dict[str, dict[str, Any]]  # entry -> output -> value
-    secret: frozenset[str]  # names of outputs that were sensitive in their stack
+    secret: frozenset[str]  # "entry.output" of each output that is sensitive in its stack
     sources: dict[str, str] = field(default_factory=dict)  # entry -> what was read, for plans
     stacks: dict[str, str] = field(default_factory=dict)  # entry -> the stack it read
 
@@ -91,12 +92,20 @@ def read_stack_outputs(
         diags.extend(more)
         if name is None or workspace is None:
             continue
+        if not NAME_RE.match(name):
+            diags.error(
+                f"stack_outputs.{entry.name}.stack: {name!r} is not a stack name",
+                where=stack.at((*entry.path, "stack")),
+            )
+            continue
         problem = workspace_problem(workspace)
         if problem:
             diags.error(f"stack_outputs.{entry.name}: {problem}", where=where)
             continue
         if entry.backend is not None:
             store = open_store(entry.backend, state_dir, environ)
+            if hasattr(store, "read_only"):
+                store.read_only = True  # another team's database: read, never altered
         else:
             store = own_store if own_store is not None else LocalStore(state_dir)
         try:
@@ -118,7 +127,7 @@ def read_stack_outputs(
             continue
         stacks[entry.name] = name
         values[entry.name] = {k: o.value for k, o in state.outputs.items()}
-        secret.update(k for k, o in state.outputs.items() if o.sensitive)
+        secret.update(f"{entry.name}.{k}" for k, o in state.outputs.items() if o.sensitive)
         sources[entry.name] = (
             f"stack {name}, workspace {workspace}, serial {state.serial} ({described})"
         )

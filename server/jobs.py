@@ -108,13 +108,15 @@ class Jobs:
         with self._lock:
             return self._by_id.get(id)
 
-    def events_after(self, id: str, sent: int) -> tuple[list[Event], bool]:
-        """The job's events after the first `sent`, and whether it has ended."""
+    def events_after(self, id: str, sent: int) -> tuple[list[Event], bool, int]:
+        """The job's events from position `sent` on, whether it has ended, and the position
+        to ask from next."""
         job = self.get(id)
         if job is None:
-            return [], True
+            return [], True, sent
         finished = job.done.is_set()
-        return job.events[sent:], finished
+        events = job.events[sent:]
+        return events, finished, sent + len(events)
 
     def cancel(self, id: str) -> Job | None:
         """Ask the job to stop (None: no such job). A finished job is left as it is."""

@@ -377,10 +377,14 @@ async def jobs_events(request: Request, id: str) -> Response:
         # waits on the event loop, reads in a thread: an idle listener holds no thread
         sent = 0
         while True:
-            batch, finished = await offload(request, jobs.events_after, id, sent, pool="jobs")
+            try:
+                batch, finished, sent = await offload(
+                    request, jobs.events_after, id, sent, pool="jobs"
+                )
+            except StateError:  # the database is away for a moment: the stream waits
+                batch, finished = [], False
             for e in batch:
                 yield f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode()
-            sent += len(batch)
             if finished and not batch:
                 return
             if not batch:
@@ -396,7 +400,7 @@ POLL_SECONDS = 0.2  # how often a job's stream looks for new events
 async def stacks_state(request: Request, name: str) -> Response:
     files = _files(request)
     stack = await stack_named(request, name)
-    state = await offload(request, files.backend(stack.name).read)
+    state = await offload(request, lambda: files.backend(stack.name).read())
     if state is None:
         raise ApiError(404, f"stack {name} has no state yet")
     hidden = stack_sensitivity(stack, declared_schemas(stack))
@@ -407,5 +411,5 @@ async def stacks_state(request: Request, name: str) -> Response:
 async def stacks_history(request: Request, name: str) -> Response:
     files = _files(request)
     stack = await stack_named(request, name)
-    entries = await offload(request, files.backend(stack.name).history)
+    entries = await offload(request, lambda: files.backend(stack.name).history())
     return JSONResponse({"history": [e.to_json() for e in entries]})

@@ -31,7 +31,8 @@ class Scope:
     """Names an expression can see, and which of them are sensitive.
 
     `names` holds `var`, `each`, `count`, resource values and functions. `sensitive` maps a root
-    name to the attribute names under it that are sensitive (for `var`: sensitive variables).
+    name to the attribute names under it that are sensitive (for `var`: sensitive variables),
+    or to dotted paths under it (`net.password` for `stack_outputs`).
     """
 
     names: dict[str, Any]
@@ -67,6 +68,13 @@ def _is_sensitive(ref: Ref, scope: Scope) -> bool:
     secret = scope.sensitive.get(ref.root)
     if not secret:
         return False
+    keys = [str(k) for _, k in ref.steps]
+    for path in secret:  # "a.b": the value at a, then b (by attribute or by index)
+        if "." in path:
+            parts = path.split(".")
+            n = min(len(keys), len(parts))
+            if keys[:n] == parts[:n]:  # reads it, or an object that holds it
+                return True
     attrs = ref.attrs
     if not attrs:
         return True  # the whole object, secrets included

@@ -20,7 +20,7 @@ TRIM_EVERY = 1000  # entries recorded between trims
 class PostgresActivity:
     def __init__(self, store: PostgresStore) -> None:
         self.store = store
-        self.conn = Connection(store)
+        self.conn = Connection(store, 10.0)  # a bound on each statement: none hangs a request
         self._count = itertools.count(1)
 
     def record(

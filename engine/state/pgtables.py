@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS {s}.activity (
     via text NOT NULL, action text NOT NULL, target text NOT NULL, result text NOT NULL,
     detail text NOT NULL);
 CREATE TABLE IF NOT EXISTS {s}.servers (
-    id text PRIMARY KEY, address text NOT NULL,
+    id text PRIMARY KEY, address text NOT NULL, lease double precision NOT NULL,
     started_at timestamptz NOT NULL DEFAULT now(), seen_at timestamptz NOT NULL DEFAULT now());
 CREATE TABLE IF NOT EXISTS {s}.jobs (
     id text PRIMARY KEY, stack text NOT NULL, kind text NOT NULL, who text NOT NULL,

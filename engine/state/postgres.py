@@ -65,32 +65,68 @@ def connect_kwargs(environ: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
     kwargs = {word: environ[var] for var, word in _PG_VARIABLES.items() if environ.get(var)}
     kwargs.setdefault("connect_timeout", "10")
     kwargs.setdefault("application_name", "nubes")
+    # the server notices a holder that vanished without closing (a machine cut off) within
+    # about 25 s and ends its session, and with it the session's advisory locks
+    kwargs["options"] = SERVER_KEEPALIVES
     return dsn, kwargs
 
 
-def describe_pg_error(exc: BaseException, doing: str) -> str:
+SERVER_KEEPALIVES = (
+    "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
+)
+
+
+def describe_pg_error(exc: BaseException, doing: str, environ: Mapping[str, str] = {}) -> str:
+    """The error in one line, with any secret of the connection's settings taken out (libpq
+    quotes pieces of a malformed connection string back)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
+    for secret in _secrets(environ):
+        text = text.replace(secret, "(hidden)")
     return f"cannot {doing} the PostgreSQL backend: {text}"
+
+
+def _secrets(environ: Mapping[str, str]) -> list[str]:
+    found = [environ.get("PGPASSWORD", ""), environ.get("NUBES_POSTGRES_DSN", "")]
+    dsn = environ.get("NUBES_POSTGRES_DSN", "")
+    found += [part.partition("=")[2] for part in dsn.split() if part.startswith("password=")]
+    if "://" in dsn and "@" in dsn:  # postgresql://user:password@host/db
+        found.append(dsn.split("://", 1)[1].rsplit("@", 1)[0].partition(":")[2])
+    return sorted((f for f in found if len(f) >= 3), key=len, reverse=True)
 
 
 class Connection:
     """One connection, used by one thread at a time, reopened once after it broke."""
 
-    def __init__(self, store: PostgresStore) -> None:
+    def __init__(self, store: PostgresStore, statement_seconds: float | None = None) -> None:
         self.store = store
         self._conn: Any = None
         self._mutex = threading.RLock()
+        # a bound on every statement and dead-peer detection, for connections that must not
+        # hang (a server's heartbeat, its requests); a state's writes are not cut short
+        self.statement_seconds = statement_seconds
 
     def open(self) -> Any:
         import psycopg
 
         if self._conn is None or self._conn.closed:
             dsn, kwargs = connect_kwargs(self.store.environ)
+            if self.statement_seconds is not None:
+                ms = int(self.statement_seconds * 1000)
+                kwargs.update(
+                    options=f"{SERVER_KEEPALIVES} -c statement_timeout={ms} -c lock_timeout={ms}",
+                    keepalives="1",
+                    keepalives_idle="5",
+                    keepalives_interval="2",
+                    keepalives_count="3",
+                )
             try:
                 self._conn = psycopg.connect(dsn, autocommit=True, **kwargs)
+                self.store.ensure_schema(self._conn)
             except psycopg.Error as exc:
-                raise StateError(describe_pg_error(exc, "connect to")) from None
-            self.store.ensure_schema(self._conn)
+                if self._conn is not None:
+                    self._conn.close()
+                self._conn = None
+                raise StateError(describe_pg_error(exc, "connect to", self.store.environ)) from None
         return self._conn
 
     @contextmanager
@@ -107,7 +143,7 @@ class Connection:
                     with conn.cursor() as cur:
                         yield cur
             except psycopg.Error as exc:
-                raise StateError(describe_pg_error(exc, doing)) from None
+                raise StateError(describe_pg_error(exc, doing, self.store.environ)) from None
 
     def close(self) -> None:
         with self._mutex:
@@ -119,21 +155,23 @@ class Connection:
 class PostgresStore:
     def __init__(self, settings: Mapping[str, Any], environ: Mapping[str, str]) -> None:
         self.schema = str(settings.get("schema", "nubes"))
+        self.quoted = f'"{self.schema}"'  # checked as [a-z_][a-z0-9_]*: a reserved word is fine
         self.environ = dict(environ)
         self.namespace = _key(f"nubes:{self.schema}")
         self.conn = Connection(self)
         self._ready = False
+        self.read_only = False  # another stack's store, only read: its tables are never made
 
     def ensure_schema(self, conn: Any) -> None:
-        if self._ready:
+        if self._ready or self.read_only:
             return
         with conn.transaction(), conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s, 0)", (self.namespace,))
-            cur.execute(SCHEMA.format(s=self.schema))
+            cur.execute(SCHEMA.format(s=self.quoted))
         self._ready = True
 
     def t(self, table: str) -> str:
-        return f"{self.schema}.{table}"
+        return f"{self.quoted}.{table}"
 
     def backend(self, stack: str, workspace: str = DEFAULT_WORKSPACE) -> PostgresBackend:
         return PostgresBackend(self, stack, workspace)

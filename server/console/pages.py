@@ -89,7 +89,7 @@ async def _note(request: Request, who: str, result: str, detail: str = "") -> No
     """A login in the activity log (written in a thread: the log may be a database)."""
     console = console_of(request.app)
     await request.app.state.calls.run(
-        "files", console.activity.record, who, Via.CONSOLE, "login", "console", result, detail
+        "activity", console.activity.record, who, Via.CONSOLE, "login", "console", result, detail
     )
 
 

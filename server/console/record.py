@@ -55,7 +55,7 @@ async def after_change(request: Request, response: Response) -> None:
     via = Via.CONSOLE if state.get("via") == "console" else Via.API
     detail = "" if response.status_code < 400 else f"HTTP {response.status_code}"
     await request.app.state.calls.run(
-        "files",
+        "activity",  # a pool of its own: a slow log holds up no stack's pages
         console.activity.record,
         str(state.get("user") or "?"),
         via,

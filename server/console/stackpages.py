@@ -118,7 +118,7 @@ async def stack(request: Request, session: Viewer, name: str) -> Response:
     calls = request.app.state.calls
     found = await stack_named(request, name)
     summary = await calls.run("files", _summary, files, name, found)
-    history = await calls.run("files", files.backend(name).history)
+    history = await calls.run("files", lambda: files.backend(name).history())
     params = request.query_params
     reviewed = None
     if params.get("plan"):

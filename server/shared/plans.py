@@ -24,7 +24,7 @@ class PostgresPlans(Plans):
     def __init__(self, store: PostgresStore) -> None:
         super().__init__()
         self.table = store.t("reviews")
-        self.conn = Connection(store)
+        self.conn = Connection(store, 10.0)  # a bound on each statement: none hangs a request
 
     def add(self, reviewed: Reviewed) -> None:
         super().add(reviewed)

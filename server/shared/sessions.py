@@ -30,7 +30,7 @@ class PostgresSessions:
     def __init__(self, store: PostgresStore) -> None:
         self.store = store
         self.table = store.t("sessions")
-        self.conn = Connection(store)
+        self.conn = Connection(store, 10.0)  # a bound on each statement: none hangs a request
         self._pool = ThreadPoolExecutor(4, thread_name_prefix="nubes-sessions")
 
     def start(self, user: str) -> Session:

@@ -120,6 +120,16 @@ def test_sensitivity_is_tracked(scope: Scope) -> None:
     assert not evaluate("${var.n}", scope, at, ()).sensitive
 
 
+def test_sensitive_paths_cover_the_value_and_whatever_holds_it() -> None:
+    outs = {"net": {"pw": "s3cret", "block": "10.0.0.0/16"}, "edge": {"pw": "open"}}
+    scope = Scope({"stack_outputs": outs}, {"stack_outputs": frozenset({"net.pw"})})
+    for text in ("${stack_outputs.net.pw}", "${stack_outputs.net['pw']}", "${stack_outputs.net}",
+                 "${stack_outputs}", "x-${stack_outputs.net.pw | upper}"):  # fmt: skip
+        assert evaluate(text, scope, at, ()).sensitive, text
+    for text in ("${stack_outputs.net.block}", "${stack_outputs.edge.pw}"):
+        assert not evaluate(text, scope, at, ()).sensitive, text
+
+
 def test_functions(scope: Scope) -> None:
     assert value('${file("hello.txt")}', scope) == "hi there"
     assert value('${template("init.j2", role="web", n=var.n)}', scope) == "role=web n=3"

@@ -94,3 +94,32 @@ def test_config_errors_and_password_hashes(tmp_path: Path) -> None:
         "store a password hash (nubes serve --hash-password), never the password" in result.output
     )
     assert "default_provider 'nowhere' is not one of the providers" in result.output
+
+
+def test_a_server_backend_is_checked_and_an_unreachable_one_is_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    config = write(
+        tmp_path / "server.yaml",
+        """
+        backend: {type: s3, bucket: team-state}
+        """,
+    )
+    result = CliRunner().invoke(cli, ["serve", "--config", str(config)])
+    assert result.exit_code == 1 and "server.yaml:1:" in result.output
+    assert "a server's backend is local or postgres" in result.output
+    config.write_text("backend: {type: postgres, password: hunter2}\n")
+    result = CliRunner().invoke(cli, ["serve", "--config", str(config)])
+    assert result.exit_code == 1 and "credentials never go in" in result.output
+    assert "hunter2" not in result.output
+    config.write_text("backend: {type: postgres}\n")
+    result = CliRunner().invoke(
+        cli,
+        ["serve", "--config", str(config), "--port", str(_port()), "--state-dir", str(tmp_path)],
+        env={"PGHOST": "127.0.0.1", "PGPORT": str(_port()), "PGPASSWORD": "s3cret-pw",
+             "PGCONNECT_TIMEOUT": "2"},  # nothing listens there
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "cannot connect to the PostgreSQL backend" in result.output
+    assert "Traceback" not in result.output and "s3cret-pw" not in result.output
+    assert not (tmp_path / "activity.jsonl").exists()
