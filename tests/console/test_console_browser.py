@@ -37,6 +37,14 @@ resources:
     image: base
     size: {{cpus: 1, memory_gb: 1}}
 """
+SLOW = """\
+nubes: 1
+name: slow
+providers:
+  home: {driver: sim, latency_ms: 150}
+resources:
+  k: {type: key, count: 60, name: "slow-${count.index}"}
+"""
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -57,6 +65,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("console-browser")
     stack = tmp / "shop.yaml"
     stack.write_text(STACK.format(endpoint=endpoint))
+    (tmp / "slow.yaml").write_text(SLOW)
     config = ServerConfig(
         providers={
             "home": Provider("home", "sim", {}),
@@ -65,7 +74,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         },
         default_provider="home",
         users={"admin": hash_password(PASSWORD)},
-        stacks=[stack],
+        stacks=[stack, tmp / "slow.yaml"],
         limits=Limits(provider_seconds=2.0, refresh_seconds=0.5),
     )
     environ = {**FAKE_AWS_CREDENTIALS, "NUBES_CREDENTIALS_FILE": str(tmp / "none.yaml")}
@@ -287,6 +296,23 @@ def test_apply_a_stack_then_see_drift_then_migrate_it_to_ec2(
     moved = next(r for r in api.get("/api/stacks/shop/state").json()["resources"])
     assert moved["provider"] == "aws"
     assert 'provider: "aws"' in site["stack"].read_text()
+
+
+def test_a_running_job_is_cancelled_from_its_page(site: dict[str, Any], page: Any) -> None:
+    page.goto(site["url"] + "/console/stacks/slow")
+    page.click("button[data-plan]")
+    page.wait_for_selector("#plan #changes")
+    page.click("button[data-apply-plan]")
+    page.wait_for_selector("#job[data-job] #job-cancel")
+    page.wait_for_selector("#steps li.done ~ li.done")  # two keys made
+    page.click("#job-cancel")
+    page.wait_for_selector("#job[data-state=cancelled]", timeout=60_000)
+    assert page.inner_text("#job-summary").startswith("cancelled: ")
+    assert page.query_selector("#job-cancel") is None
+    assert "cancel_requested" in page.inner_text("#log")
+    done = len(page.query_selector_all("#steps li.done"))
+    assert 2 <= done < 60  # it stopped starting more; what it finished is kept
+    page.screenshot(path=str(SHOTS / "job-cancelled.png"), full_page=True)
 
 
 def test_the_activity_page_lists_what_the_console_did(site: dict[str, Any], page: Any) -> None:

@@ -191,6 +191,18 @@
       button.disabled = false;
     }
   });
+  // cancel a running job: it starts nothing more; what is in flight finishes and is saved
+  document.addEventListener("click", async (e) => {
+    const button = e.target.closest("button[data-cancel-job]");
+    if (!button) return;
+    button.disabled = true;
+    try {
+      await api("POST", "/api/jobs/" + encodeURIComponent(button.dataset.cancelJob) + "/cancel");
+      note("Cancelling: the job starts nothing more; what is in flight finishes.");
+    } catch (err) {
+      note(err.message, true);
+    }
+  });
   const stepKinds = { apply_start: "start", apply_complete: "done", apply_errored: "failed", apply_skipped: "skipped" };
   on("job", (data) => {
     const section = $("#job");
@@ -208,6 +220,7 @@
       $("#job-state").textContent = e.state;
       $("#job-summary").textContent = e.summary;
       section.dataset.state = e.state;
+      $("#job-cancel")?.remove();
     } else {
       $("#job-state").textContent = "running";
     }
