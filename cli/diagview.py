@@ -26,8 +26,8 @@ def _lines(file: str) -> list[str]:
 # a value written beside a key that names a secret, and the password in a URL: never echoed back
 # (masked with as many characters, so the caret still points where it did)
 _SECRET_VALUE = re.compile(
-    r"(?i)\b((?:password|passwd|secret[a-z_]*|[a-z_]*token|dsn|conn_str|[a-z_]*access_key[a-z_]*"
-    r"|private_key|api_key)\s*:\s*)('[^']*'|\"[^\"]*\"|[^,}\s]+)"
+    r"(?i)\b([a-z_]*(?:pass|secret|token|auth|credential|private|api_?key|access_key|dsn"
+    r"|conn_?str)[a-z_]*\s*:\s*)('[^']*'|\"[^\"]*\"|[^,}\s]+)"
 )
 _URL_PASSWORD = re.compile(r"(\w+://[^:/@\s]+:)([^@\s]+)@")
 

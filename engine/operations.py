@@ -184,13 +184,14 @@ def apply(
     from nubes.engine.apply import apply as execute
 
     outcome = execute(planned, drivers, backend, options, hooks)
-    if activity is not None and (outcome.wrote or outcome.failed):
+    stopped = options is not None and options.stop.is_set() and bool(outcome.not_started)
+    if activity is not None and (outcome.wrote or outcome.failed or stopped):
         activity.record(
             who.removesuffix(f" ({via})"),
             via,
             "destroy" if planned.destroy else "apply",
             f"stack {planned.stack.name}",
-            "failed" if outcome.failed else "ok",
+            "failed" if outcome.failed else "stopped" if stopped else "ok",
             outcome.summary(),
         )
     if outcome.wrote:

@@ -57,6 +57,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (413, "a body larger than the server's limit"),
         (500, "the server cannot read its own data (a damaged state file), or a bug"),
         (501, "the driver does not support this collection"),
+        (503, "the server's shared database cannot be reached (servers sharing a backend)"),
         (502, "the cloud refused (quota, credentials)"),
         (504, "the cloud did not answer in time"),
     ]

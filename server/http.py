@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from nubes import __version__
+from nubes.engine.state.model import StateError
 from nubes.providers.constraints import control_character
 from nubes.providers.errors import (
     AuthError,
@@ -189,7 +190,7 @@ def error_response(
     )
     doc = {"code": status, "message": message, "driver": driver, "provider": provider}
     # the path alone: an absolute-form request target must not put another host in the url
-    url = public_base(request) + urlsplit(request.scope.get("path", "")).path
+    url = public_base(request) + urlsplit(request.scope.get("path", "")).path[:MAX_SEGMENT]
     root = ET.Element("error", {"status": str(status), "url": url})
     for key, value in doc.items():
         ET.SubElement(root, key).text = str(value)
@@ -285,13 +286,13 @@ def make_middleware(
             return await call_next(request)  # HTML pages: their own sign-in and errors
         try:
             raw = request.scope.get("raw_path") or request.scope["path"].encode()
-            path, matrix = split_matrix(raw.decode("latin-1"))
-            request.scope["path"] = path
             try:
                 state["format"] = choose_format(request)
                 unacceptable: ApiError | None = None
             except ApiError as exc:
                 unacceptable = exc  # answered after authentication: 401 comes first
+            path, matrix = split_matrix(raw.decode("latin-1"))
+            request.scope["path"] = path
             client = request.client.host if request.client else "?"
             open_path = (
                 _OPEN.fullmatch(path) is not None
@@ -359,6 +360,8 @@ def make_middleware(
                     await after_change(request, response)
         except ApiError as exc:
             response = error_response(request, exc.status, exc.message, exc.headers)
+        except StateError as exc:  # the shared database (sessions) is away
+            response = error_response(request, 503, f"the server's database cannot be used: {exc}")
         except Exception as exc:  # a bug: the documented shape and headers, the connection kept
             response = error_response(request, 500, f"a bug in nubes: {type(exc).__name__}")
         provider = state.get("provider", config.default_provider)

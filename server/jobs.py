@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from nubes.engine.activity import Via
+from nubes.engine.activity import Activity, Via
 from nubes.engine.apply import ApplyOptions, Event, event
 
 KEEP = 1000
@@ -37,7 +37,9 @@ class Job:
     who: str = ""
     via: Via = Via.API
     publish: Callable[[dict[str, Any]], None] | None = None  # to the live channel
-    stop: threading.Event = field(default_factory=threading.Event)  # set by a cancel
+    stop: threading.Event = field(default_factory=threading.Event)  # start nothing more
+    cancelled: bool = False  # someone asked for the stop (else: its server lost its lease)
+    recorded: bool = False  # its outcome is in the activity log (the apply wrote it)
     server: str = ""  # the server running it
     on_event: Callable[[Job, Event], None] | None = None  # the job store's
 
@@ -57,11 +59,21 @@ class Job:
 
     def end(self) -> None:
         """The job's last event (its state said again, `cancelled` when it was)."""
-        if self.stop.is_set() and self.state in (*LIVE, "succeeded", "failed"):
+        if self.cancelled and self.state in (*LIVE, "succeeded", "failed"):
             self.state = "cancelled"
             self.summary = f"cancelled: {self.summary}" if self.summary else "cancelled"
         self.emit("job_end", state=self.state, summary=self.summary)
         self.done.set()
+
+    def record_end(self, activity: Activity) -> None:
+        """An end the apply itself did not record (a plan that failed, a lock held, a stale
+        review), in the activity log: every job that is started there also ends there."""
+        if self.recorded or self.state == "succeeded":
+            return
+        activity.record(
+            self.who, self.via, self.kind, f"stack {self.stack}", self.state, self.summary
+        )
+        self.recorded = True
 
     def options(self) -> ApplyOptions:
         """The apply's options: a cancel stops it starting more."""
@@ -83,7 +95,7 @@ class Job:
             "cancel": f"{base}/jobs/{self.id}/cancel",
             "kind": self.kind,
             "server": self.server,
-            "cancel_requested": self.stop.is_set(),
+            "cancel_requested": self.cancelled,
         }
 
 
@@ -121,7 +133,8 @@ class Jobs:
     def cancel(self, id: str) -> Job | None:
         """Ask the job to stop (None: no such job). A finished job is left as it is."""
         job = self.get(id)
-        if job is not None and not job.done.is_set() and not job.stop.is_set():
+        if job is not None and not job.done.is_set() and not job.cancelled:
+            job.cancelled = True
             job.stop.set()
             job.emit("cancel_requested")
         return job

@@ -504,6 +504,7 @@ def run_migration(job: Job, migration: Migration, files: StackFiles) -> None:
         job.state, job.summary = "failed", f"a bug in nubes: {type(exc).__name__}: {exc}"
     finally:
         job.end()
+        job.record_end(files.activity)
 
 
 def _apply_move(job: Job, move: StackMove, files: StackFiles) -> str:

@@ -167,6 +167,7 @@ def apply_reviewed(job: Job, reviewed: Reviewed, files: StackFiles) -> None:
                 files.activity,
                 job.via,
             )
+        job.recorded = True  # the apply wrote its outcome in the activity log
         job.summary = outcome.summary()
         job.diagnostics = _diags_json(outcome.diags)
         job.state = "failed" if outcome.failed else "succeeded"
@@ -176,3 +177,4 @@ def apply_reviewed(job: Job, reviewed: Reviewed, files: StackFiles) -> None:
         job.state, job.summary = "failed", f"a bug in nubes: {type(exc).__name__}: {exc}"
     finally:
         job.end()
+        job.record_end(files.activity)

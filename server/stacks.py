@@ -332,6 +332,7 @@ def run_apply(job: Job, found: Loaded, files: StackFiles) -> None:
             job.state = "succeeded"
             job.summary = "nothing applied" if job.stop.is_set() else "no changes"
         else:
+            job.recorded = True  # the apply wrote its outcome in the activity log
             job.summary = outcome.summary()
             job.diagnostics = _diags_json(outcome.diags)
             job.state = "failed" if outcome.failed else "succeeded"
@@ -341,6 +342,7 @@ def run_apply(job: Job, found: Loaded, files: StackFiles) -> None:
         job.state, job.summary = "failed", f"a bug in nubes: {type(exc).__name__}: {exc}"
     finally:
         job.end()
+        job.record_end(files.activity)
 
 
 async def job_named(request: Request, id: str) -> Job:

@@ -63,11 +63,20 @@ def connect_kwargs(environ: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
     """The connection string and keywords (libpq's variables, read from `environ`)."""
     dsn = environ.get("NUBES_POSTGRES_DSN", "")
     kwargs = {word: environ[var] for var, word in _PG_VARIABLES.items() if environ.get(var)}
+    given: dict[str, Any] = {}
+    if dsn:  # as libpq: what the connection string says wins over the PG* variables
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            given = conninfo_to_dict(dsn)
+        except Exception:  # a malformed string: libpq says what is wrong when connecting
+            given = {}
+        kwargs = {k: v for k, v in kwargs.items() if k not in given}
     kwargs.setdefault("connect_timeout", "10")
     kwargs.setdefault("application_name", "nubes")
     # the server notices a holder that vanished without closing (a machine cut off) within
     # about 25 s and ends its session, and with it the session's advisory locks
-    kwargs["options"] = SERVER_KEEPALIVES
+    kwargs["options"] = f"{given.get('options', '')} {SERVER_KEEPALIVES}".strip()
     return dsn, kwargs
 
 
@@ -113,7 +122,7 @@ class Connection:
             if self.statement_seconds is not None:
                 ms = int(self.statement_seconds * 1000)
                 kwargs.update(
-                    options=f"{SERVER_KEEPALIVES} -c statement_timeout={ms} -c lock_timeout={ms}",
+                    options=f"{kwargs['options']} -c statement_timeout={ms} -c lock_timeout={ms}",
                     keepalives="1",
                     keepalives_idle="5",
                     keepalives_interval="2",

@@ -86,8 +86,12 @@ async def login(request: Request) -> Response:
 
 
 async def _note(request: Request, who: str, result: str, detail: str = "") -> None:
-    """A login in the activity log (written in a thread: the log may be a database)."""
+    """A login in the activity log (written in a thread: the log may be a database). A name
+    that is no configured user is not written as typed: it may be a password or a token
+    typed in the wrong field."""
     console = console_of(request.app)
+    if who not in request.app.state.config.users:
+        who = "(token)" if result == "ok" else "(unknown user)"
     await request.app.state.calls.run(
         "activity", console.activity.record, who, Via.CONSOLE, "login", "console", result, detail
     )

@@ -23,7 +23,7 @@ def describe(method: str, path: str, provider: str) -> tuple[str, str]:
         # POST .../plans and POST /migrations plan; .../apply applies; DELETE discards
         rest = parts[1:]
         verb = "discard" if method == "DELETE" else "plan"
-        if rest and rest[-1] in ("apply", "plan"):
+        if rest and rest[-1] in ("apply", "plan", "cancel"):
             verb = rest.pop()
         if rest and rest[-1] == "plans":
             rest.pop()

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from nubes import __version__
+from nubes.engine.state.model import StateError
 from nubes.server.console import console_of
 from nubes.server.console.sessions import COOKIE, Session
 from nubes.server.http import ApiError, cross_site
@@ -152,7 +153,10 @@ async def console_error(
     """An error on a console page, as a page (a redirect where one is asked for)."""
     if status in (301, 302, 303, 307) and headers and "Location" in headers:
         return redirect(headers["Location"])
-    session = await console_of(request.app).sessions.lookup(request.cookies.get(COOKIE))
+    try:
+        session = await console_of(request.app).sessions.lookup(request.cookies.get(COOKIE))
+    except StateError:  # the error being shown may be that very database's
+        session = None
     html = templates.get_template("error.html").render(
         status=status,
         message=message,

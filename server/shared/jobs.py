@@ -28,7 +28,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from nubes.engine.activity import Via
+from nubes.engine.activity import Activity, Via
 from nubes.engine.apply import Event, event
 from nubes.engine.state.model import StateError
 from nubes.engine.state.postgres import Connection, PostgresStore, connect_kwargs
@@ -54,8 +54,16 @@ def lease_seconds(environ: dict[str, str] | Any) -> float:
 
 
 class PostgresJobs(Jobs):
-    def __init__(self, store: PostgresStore, server: str, address: str, bus: Bus | None) -> None:
+    def __init__(
+        self,
+        store: PostgresStore,
+        server: str,
+        address: str,
+        bus: Bus | None,
+        activity: Activity | None = None,
+    ) -> None:
         super().__init__(server)
+        self.activity = activity  # where a lost job's end is recorded
         self.store = store
         self.lease = lease_seconds(store.environ)
         self.bus = bus
@@ -202,6 +210,7 @@ class PostgresJobs(Jobs):
             server=row[8],
         )
         if row[9]:
+            job.cancelled = True
             job.stop.set()
         if job.finished:
             job.done.set()
@@ -291,15 +300,16 @@ class PostgresJobs(Jobs):
         with self._writes.cursor("fail the jobs of stopped servers in", transaction=True) as cur:
             cur.execute(
                 f"UPDATE {self.t('jobs')} j SET state = 'failed', summary = 'the server running "
-                "it (' || j.server || ') stopped renewing its lease; its state lock was "
-                "released with it, and the next apply finishes what it left' "
+                "it (' || j.server || ') stopped renewing its lease: killed, stalled or cut "
+                "off from the database. A killed server''s state lock ends with its "
+                "connection, and the next apply finishes what it left' "
                 "WHERE j.state IN ('queued', 'running') AND NOT EXISTS (SELECT 1 FROM "
                 f"{self.t('servers')} s WHERE s.id = j.server AND "
                 "s.seen_at >= now() - make_interval(secs => s.lease)) "
-                "RETURNING j.id, j.summary"
+                "RETURNING j.id, j.summary, j.who, j.via, j.kind, j.stack"
             )
             lost = cur.fetchall()
-            for id, summary in lost:
+            for id, summary, *_ in lost:
                 end = event("job_end", state="failed", summary=summary)
                 cur.execute(
                     f"INSERT INTO {self.t('job_events')} (job, seq, event) VALUES (%s, %s, %s) "
@@ -311,8 +321,11 @@ class PostgresJobs(Jobs):
                 f"DELETE FROM {self.t('servers')} s WHERE s.seen_at < now() - "
                 "make_interval(secs => s.lease * 10)"
             )
-        for id, _ in lost:
+        for id, summary, who, via, kind, stack in lost:
             log.warning("job %s failed: its server stopped renewing its lease", id)
+            if self.activity is not None:
+                how = Via(via) if via in Via._value2member_map_ else Via.API
+                self.activity.record(who, how, kind, f"stack {stack}", "failed", summary)
 
     def _pick_up_cancels(self) -> None:
         with self._reads.cursor("look for cancelled jobs in") as cur:

@@ -15,7 +15,6 @@ import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from nubes.engine.state.model import StateError
 from nubes.engine.state.postgres import Connection, PostgresStore
 from nubes.server.console.sessions import IDLE_SECONDS, MAX_SECONDS, Session
 
@@ -48,31 +47,30 @@ class PostgresSessions:
         return session
 
     def get(self, cookie: str | None) -> Session | None:
-        """The live session of `cookie`; None for none, an ended one, or no database."""
+        """The live session of `cookie`; None for none or an ended one; StateError when the
+        database cannot answer."""
         if not cookie or len(cookie) > 100:
             return None
         now = time.time()
-        try:
-            with self.conn.cursor("read a session from") as cur:
+        # no database: StateError, said as such (never a sign-out in disguise)
+        with self.conn.cursor("read a session from") as cur:
+            cur.execute(
+                f"SELECT username, csrf, created, seen FROM {self.table} WHERE id_hash = %s",
+                (_hash(cookie),),
+            )
+            row = cur.fetchone()
+            if row is None:
+                return None
+            user, csrf, created, seen = row
+            if now - seen > IDLE_SECONDS or now - created > MAX_SECONDS:
+                cur.execute(f"DELETE FROM {self.table} WHERE id_hash = %s", (_hash(cookie),))
+                return None
+            if now - seen > SEEN_EVERY:
                 cur.execute(
-                    f"SELECT username, csrf, created, seen FROM {self.table} WHERE id_hash = %s",
-                    (_hash(cookie),),
+                    f"UPDATE {self.table} SET seen = %s WHERE id_hash = %s",
+                    (now, _hash(cookie)),
                 )
-                row = cur.fetchone()
-                if row is None:
-                    return None
-                user, csrf, created, seen = row
-                if now - seen > IDLE_SECONDS or now - created > MAX_SECONDS:
-                    cur.execute(f"DELETE FROM {self.table} WHERE id_hash = %s", (_hash(cookie),))
-                    return None
-                if now - seen > SEEN_EVERY:
-                    cur.execute(
-                        f"UPDATE {self.table} SET seen = %s WHERE id_hash = %s",
-                        (now, _hash(cookie)),
-                    )
-                    seen = now
-        except StateError:
-            return None  # no database: nobody is signed in (the page asks for a login)
+                seen = now
         return Session(cookie, user, csrf, created, seen)
 
     def end(self, cookie: str | None) -> None:

@@ -5,6 +5,7 @@ server's next apply takes the lock and converges."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -270,6 +271,8 @@ def test_a_server_killed_mid_apply_is_failed_after_its_lease(team: Team) -> None
         with b.stream("GET", f"/api/jobs/{id}/events") as r:
             last = [line for line in r.iter_lines() if line.startswith("data: ")][-1]
         assert json.loads(last[6:])["type"] == "job_end"
+        log = b.get("/api/activity", params={"q": "stack keys"}).json()["activity"]
+        assert any(e["result"] == "failed" and "lease" in e["detail"] for e in log), log
 
         # the lock died with A: B's apply takes it, adopts what A's journal left, converges
         again = b.post("/api/stacks/keys/apply")
@@ -302,3 +305,96 @@ def test_a_plan_reviewed_on_one_server_is_applied_through_the_other(team: Team) 
         assert len(a.get("/api/stacks/keys/state").json()["resources"]) == KEYS
         gone = a.get(f"/api/stacks/keys/plans/{review['id']}")
         assert gone.status_code == 404
+
+
+class Cut:
+    """A TCP relay to PostgreSQL that the test can cut (every connection dropped, new ones
+    refused) and mend, as a network between a server and its database fails."""
+
+    def __init__(self, port: int) -> None:
+        import socket as sk
+        import threading
+
+        self.target = port
+        self.listener = sk.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.up = threading.Event()
+        self.up.set()
+        self.open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while True:
+            client, _ = self.listener.accept()
+            if not self.up.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            self.open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.up.clear()
+        for s in self.open:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+        self.open.clear()
+
+    def mend(self) -> None:
+        self.up.set()
+
+
+def test_a_database_outage_is_said_as_such_and_passes(
+    tmp_path: Path, pg_server: dict[str, str]
+) -> None:
+    from nubes.engine.stack.model import Provider
+    from nubes.engine.state.settings import BackendConfig
+    from nubes.server.config import ServerConfig, token_hash
+    from tests.server_harness import serve
+
+    relay = Cut(int(pg_server["PGPORT"]))
+    environ = {**pg_server, "PGPORT": str(relay.port), "NUBES_SERVER_LEASE_SECONDS": "3"}
+    config = ServerConfig(
+        {"home": Provider("home", "sim", {})},
+        "home",
+        users={"alice": hash_password(PASSWORD)},
+        tokens={"ci": token_hash(TOKEN)},
+        backend=BackendConfig("postgres", {"schema": f"t_{uuid.uuid4().hex[:12]}"}),
+    )
+    server, url = serve(config, tmp_path / "state", environ)
+    try:
+        with httpx.Client(base_url=url, timeout=30) as browser:
+            login = browser.post(
+                "/console/login",
+                data={"user": "alice", "password": PASSWORD},
+                headers={"Origin": url},
+            )
+            assert login.status_code == 303
+            assert browser.get("/api/realms?format=json").status_code == 200  # by the cookie
+            relay.cut()
+            away = browser.get("/api/realms?format=json")
+            assert away.status_code == 503, away.text  # not 401: the session is not gone
+            assert "database cannot be used" in away.json()["error"]["message"]
+            assert PASSWORD not in away.text and pg_server["PGPASSWORD"] not in away.text
+            page = browser.get("/console")
+            assert page.status_code == 500 and "Traceback" not in page.text  # not a sign-in
+            relay.mend()
+            realms = "/api/realms?format=json"
+            assert _until("the database back", lambda: browser.get(realms).status_code == 200)
+    finally:
+        relay.mend()
+        server.should_exit = True

@@ -68,6 +68,15 @@ def test_a_bad_login_is_refused_on_the_form_and_recorded(site: Site) -> None:
     assert any(e.action == "login" and e.result == "refused" for e in entries)
 
 
+def test_a_secret_typed_as_the_user_name_is_never_logged(site: Site) -> None:
+    typed = "tok-typed-in-the-wrong-field-0123"
+    answer = httpx.post(site.url + "/console/login", data={"user": typed, "password": ""})
+    assert answer.status_code == 401
+    entries = ActivityLog(site.state_dir).entries()
+    assert not any(typed in f"{e.who} {e.detail} {e.target}" for e in entries)
+    assert entries[-1].who == "(unknown user)" and entries[-1].result == "refused"
+
+
 def test_a_login_posted_from_another_sites_page_is_refused(site: Site) -> None:
     answer = httpx.post(
         site.url + "/console/login",

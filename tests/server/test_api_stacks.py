@@ -90,6 +90,9 @@ def test_an_apply_holds_the_lock_like_the_cli(client: httpx.Client, api_state: P
         started = client.post("/api/stacks/shop/apply")
         job = wait_for(client, started.headers["Location"])
         assert job["state"] == "failed" and "the state is locked by" in job["summary"]
+        log = client.get("/api/activity?format=json", params={"q": "stack shop"}).json()
+        ends = [e for e in log["activity"] if e["action"] == "apply" and e["via"] == "api"]
+        assert ends[0]["result"] == "failed" and "locked by" in ends[0]["detail"]  # newest first
     finally:
         lock.release()
 
@@ -129,5 +132,22 @@ def test_a_running_job_is_cancelled_and_keeps_what_it_finished(tmp_path: Path) -
             state = c.get("/api/stacks/slow/state").json()
             assert len(state["resources"]) == done
             assert c.post(job["cancel"]).status_code == 409
+            log = c.get("/api/activity?format=json").json()["activity"]
+            said = {(e["action"], e["result"]) for e in log if e["target"].endswith("slow")}
+            assert ("apply", "stopped") in said  # the apply's own entry: stopped, not ok
+            assert ("apply", "ok") not in said
+            assert any(e["action"] == "cancel" and e["target"] == f"job {job['id']}" for e in log)
     finally:
         server.should_exit = True
+
+
+def test_job_ids_that_are_no_ids_get_the_documented_error_shape(client: httpx.Client) -> None:
+    for id in ("nope", "x' OR '1'='1", "%00", "..%2f..%2fetc", "\u00e9t\u00e9"):
+        for method, suffix in (("GET", ""), ("GET", "/events"), ("POST", "/cancel")):
+            answer = client.request(method, f"/api/jobs/{id}{suffix}?format=json")
+            assert answer.status_code in (400, 404), (id, suffix, answer.text)
+            assert answer.json()["error"]["message"]
+    long = client.get("/api/jobs/" + "a" * 5000, headers={"Accept": "application/json"})
+    assert long.status_code == 400 and long.headers["content-type"].startswith("application/json")
+    assert "longer than 1,024 characters" in long.json()["error"]["message"]
+    assert len(long.text) < 2000  # the id is not echoed back whole
