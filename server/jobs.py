@@ -57,11 +57,14 @@ class Job:
         self.state = "running"
         self.emit("job_start", stack=self.stack, **fields)
 
-    def end(self) -> None:
-        """The job's last event (its state said again, `cancelled` when it was)."""
+    def end(self, activity: Activity | None = None) -> None:
+        """The job's last event (its state said again, `cancelled` when it was), its end in
+        the activity log first, so that whoever sees it ended finds it there."""
         if self.cancelled and self.state in (*LIVE, "succeeded", "failed"):
             self.state = "cancelled"
             self.summary = f"cancelled: {self.summary}" if self.summary else "cancelled"
+        if activity is not None:
+            self.record_end(activity)
         self.emit("job_end", state=self.state, summary=self.summary)
         self.done.set()
 

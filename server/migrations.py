@@ -503,8 +503,7 @@ def run_migration(job: Job, migration: Migration, files: StackFiles) -> None:
     except Exception as exc:  # a bug: the job says so instead of vanishing
         job.state, job.summary = "failed", f"a bug in nubes: {type(exc).__name__}: {exc}"
     finally:
-        job.end()
-        job.record_end(files.activity)
+        job.end(files.activity)
 
 
 def _apply_move(job: Job, move: StackMove, files: StackFiles) -> str:

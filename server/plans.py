@@ -176,5 +176,4 @@ def apply_reviewed(job: Job, reviewed: Reviewed, files: StackFiles) -> None:
     except Exception as exc:  # a bug: the job says so instead of vanishing
         job.state, job.summary = "failed", f"a bug in nubes: {type(exc).__name__}: {exc}"
     finally:
-        job.end()
-        job.record_end(files.activity)
+        job.end(files.activity)

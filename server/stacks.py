@@ -341,8 +341,7 @@ def run_apply(job: Job, found: Loaded, files: StackFiles) -> None:
     except Exception as exc:  # a bug: the job says so instead of vanishing
         job.state, job.summary = "failed", f"a bug in nubes: {type(exc).__name__}: {exc}"
     finally:
-        job.end()
-        job.record_end(files.activity)
+        job.end(files.activity)
 
 
 async def job_named(request: Request, id: str) -> Job:

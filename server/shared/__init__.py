@@ -62,7 +62,7 @@ def open_shared(
     store = PostgresStore(config.settings, environ)
     activity = PostgresActivity(store)
     return Shared(
-        PostgresJobs(store, server_id(address), address, bus, activity),
+        PostgresJobs(store, server_id(address), address, bus),
         activity,
         PostgresSessions(store),
         PostgresPlans(store),

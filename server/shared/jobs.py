@@ -28,7 +28,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from nubes.engine.activity import Activity, Via
+from nubes.engine.activity import Via, entry_fields
 from nubes.engine.apply import Event, event
 from nubes.engine.state.model import StateError
 from nubes.engine.state.postgres import Connection, PostgresStore, connect_kwargs
@@ -60,10 +60,8 @@ class PostgresJobs(Jobs):
         server: str,
         address: str,
         bus: Bus | None,
-        activity: Activity | None = None,
     ) -> None:
         super().__init__(server)
-        self.activity = activity  # where a lost job's end is recorded
         self.store = store
         self.lease = lease_seconds(store.environ)
         self.bus = bus
@@ -309,7 +307,16 @@ class PostgresJobs(Jobs):
                 "RETURNING j.id, j.summary, j.who, j.via, j.kind, j.stack"
             )
             lost = cur.fetchall()
-            for id, summary, *_ in lost:
+            for id, summary, who, via, kind, stack in lost:
+                # in the activity log in the same transaction: whoever sees it failed finds why
+                how = Via(via) if via in Via._value2member_map_ else Via.API
+                f = entry_fields(who, how, kind, f"stack {stack}", "failed", summary)
+                cur.execute(
+                    f"INSERT INTO {self.t('activity')} (at, who, via, action, target, result, "
+                    "detail) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    (f["at"], f["who"], f["via"], f["action"], f["target"], f["result"],
+                     f["detail"]),
+                )  # fmt: skip
                 end = event("job_end", state="failed", summary=summary)
                 cur.execute(
                     f"INSERT INTO {self.t('job_events')} (job, seq, event) VALUES (%s, %s, %s) "
@@ -321,11 +328,8 @@ class PostgresJobs(Jobs):
                 f"DELETE FROM {self.t('servers')} s WHERE s.seen_at < now() - "
                 "make_interval(secs => s.lease * 10)"
             )
-        for id, summary, who, via, kind, stack in lost:
+        for id, *_ in lost:
             log.warning("job %s failed: its server stopped renewing its lease", id)
-            if self.activity is not None:
-                how = Via(via) if via in Via._value2member_map_ else Via.API
-                self.activity.record(who, how, kind, f"stack {stack}", "failed", summary)
 
     def _pick_up_cancels(self) -> None:
         with self._reads.cursor("look for cancelled jobs in") as cur:
