@@ -7,11 +7,11 @@ Returns rich markup lines; user text is escaped.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.text import Text
 
 from nubes.engine.lang.unknown import Unknown
 from nubes.engine.plan.model import Action, Change, Drift, OutputChange, Plan
@@ -249,5 +249,29 @@ def print_lines(console: Console, lines: list[str]) -> None:
         for line in lines:
             console.print(line, highlight=False)
         return
-    console.file.write("".join(Text.from_markup(line).plain + "\n" for line in lines))
+    console.file.write("".join(plain_text(line) + "\n" for line in lines))
     console.file.flush()
+
+
+_TAGS = re.compile(r"((\\*)\[([a-z#/@][^[]*?)])")  # rich.markup's own pattern
+
+
+def plain_text(markup: str) -> str:
+    """`Text.from_markup(markup, emoji=False).plain` without building styled text (a regular
+    expression over the line, many times faster): tags dropped, escaped brackets kept."""
+    if "[" not in markup:
+        return markup
+    out: list[str] = []
+    position = 0
+    for found in _TAGS.finditer(markup):
+        start, end = found.span()
+        if start > position:
+            out.append(markup[position:start].replace("\\[", "["))
+        whole, escapes, _ = found.groups()
+        backslashes, escaped = divmod(len(escapes), 2)
+        out.append("\\" * backslashes)
+        if escaped:
+            out.append(whole[len(escapes) :])
+        position = end
+    out.append(markup[position:].replace("\\[", "["))
+    return "".join(out)

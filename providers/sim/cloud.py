@@ -521,22 +521,19 @@ class SimCloud:
             )
 
     def _delete_instance(self, row: Row) -> None:
-        for vol in self.store.select("volume", self.region):
-            if vol.attrs.get("instance") == row.id:
-                self._detach(vol.attrs)
-                self.store.save(vol)
-        for addr in self.store.select("address", self.region):
-            if addr.attrs.get("instance") == row.id:
-                addr.attrs["instance"] = None
-                self.store.save(addr)
+        for vol in self.store.referring("volume", self.region, "instance", row.id):
+            self._detach(vol.attrs)
+            self.store.save(vol)
+        for addr in self.store.referring("address", self.region, "instance", row.id):
+            addr.attrs["instance"] = None
+            self.store.save(addr)
         for balancer in self.store.select("load_balancer", self.region):
             if row.id in balancer.attrs.get("instances", []):
                 balancer.attrs["instances"].remove(row.id)  # as ELB deregisters a terminated one
                 self.store.save(balancer)
 
-        for nic in self.store.select("network_interface", self.region):
-            if nic.attrs.get("instance") == row.id:
-                self.store.delete(nic.id)  # as Deltacloud's mock: an instance's go with it
+        for nic in self.store.referring("network_interface", self.region, "instance", row.id):
+            self.store.delete(nic.id)  # as Deltacloud's mock: an instance's go with it
 
     def _delete_network(self, row: Row) -> None:
         self._refuse_if_used(row, "subnet", "network")
@@ -546,7 +543,7 @@ class SimCloud:
         self._refuse_if_used(row, "network_interface", "subnet")
 
     def _refuse_if_used(self, row: Row, type: str, attr: str) -> None:
-        users = [u.id for u in self.store.select(type, self.region) if u.attrs.get(attr) == row.id]
+        users = [u.id for u in self.store.referring(type, self.region, attr, row.id)]
         if users:
             raise ConflictError(
                 f"{row.type} {row.id} is in use by {', '.join(users)}", "DependencyViolation"
@@ -594,8 +591,7 @@ class SimCloud:
             )
         used = {
             v.attrs.get("device")
-            for v in self.store.select("volume", self.region)
-            if v.attrs.get("instance") == instance
+            for v in self.store.referring("volume", self.region, "instance", instance)
         }
         if not device:
             device = next(f"/dev/sd{c}" for c in "fghijklmnop" if f"/dev/sd{c}" not in used)

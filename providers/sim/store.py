@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import stat
 import threading
@@ -26,6 +27,21 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from nubes.providers.errors import ProviderError
+
+# what a create and a delete look up, indexed so that each costs the same however many objects
+# the cloud holds: a retried create's token, a unique name, and what refers to an object
+# (queries must spell each expression exactly as here for SQLite to use its index)
+INDEXED_ATTRS = ("instance", "subnet", "network")
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS objects_name ON objects (type, region, json_extract(attrs, '$.name'));
+CREATE INDEX IF NOT EXISTS objects_token
+    ON objects (type, region, json_extract(tags, '$."nubes:token"'));
+""" + "".join(
+    f"CREATE INDEX IF NOT EXISTS objects_{a} ON objects "
+    f"(type, region, json_extract(attrs, '$.{a}'));\n"
+    for a in INDEXED_ATTRS
+)
+_SAFE_KEY = re.compile(r"[A-Za-z0-9:_.-]{1,128}")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -152,6 +168,7 @@ class Store:
                 self._move_whole_blobs()
             if "blob_user_meta" not in tables:
                 self._db.executescript(_USER_META)
+            self._db.executescript(_INDEXES)  # also on a cloud an older nubes made
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
@@ -364,11 +381,26 @@ class Store:
             query += " AND region = ?"
             params.append(region)
         for key, value in (tags or {}).items():
-            query += " AND json_extract(tags, ?) = ?"
-            params.extend([f'$."{key}"', value])
+            if _SAFE_KEY.fullmatch(key):  # written out, so that an index on it applies
+                query += f""" AND json_extract(tags, '$."{key}"') = ?"""
+                params.append(value)
+            else:
+                query += " AND json_extract(tags, ?) = ?"
+                params.extend([f'$."{key}"', value])
         query += " ORDER BY created, id"
         with self._lock, self._guard():
             rows = self._db.execute(query, params).fetchall()
+        return [_row(r) for r in rows]
+
+    def referring(self, type: str, region: str, attr: str, id: str) -> list[Row]:
+        """The objects of `type` whose `attr` (one of INDEXED_ATTRS) is `id`."""
+        assert attr in INDEXED_ATTRS
+        with self._lock, self._guard():
+            rows = self._db.execute(
+                "SELECT id, type, region, attrs, tags, created FROM objects WHERE type = ? AND "
+                f"region = ? AND json_extract(attrs, '$.{attr}') = ? ORDER BY created, id",
+                (type, region, id),
+            ).fetchall()
         return [_row(r) for r in rows]
 
 
