@@ -2,12 +2,16 @@
 
 Apply never re-diffs. Values the plan knew are sent as planned; values it could not know (an id
 of an object created earlier in the same apply) are evaluated from the stack once what they
-depend on is done. State is written after every completed operation, so an interrupted apply
-loses nothing it finished.
+depend on is done. A writer thread writes the state whenever operations have changed it (at
+most every WRITE_EVERY seconds, or twice a write's time), so a write costs the apply the same
+however many operations it carries; the journal holds every intent and every created id before
+the state does, so an apply interrupted before a write loses nothing: the next run adopts what
+the journal names.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -84,6 +88,20 @@ class _OpFailed(Exception):
     pass
 
 
+WRITE_EVERY = 0.2  # seconds at least between two of an apply's state writes
+
+
+def _snapshot(state: State) -> State:
+    """The state as it is now, for writing while it changes: its collections copied (each
+    resource's record is replaced when it changes, never changed in place)."""
+    return dataclasses.replace(
+        state,
+        resources=dict(state.resources),
+        outputs=dict(state.outputs),
+        deposed=list(state.deposed),
+    )
+
+
 class Executor:
     def __init__(
         self,
@@ -108,6 +126,10 @@ class Executor:
         self._write_lock = threading.Lock()
         self._changes = 0
         self._written = 0
+        self._to_settle: list[tuple[int, str]] = []  # (change, journal key) once written
+        self._write_seconds = 0.0
+        self._wake = threading.Event()
+        self._closing = threading.Event()
         self.diags = Diagnostics()
         self.scope: Scope = base_scope(plan.stack, plan.variables, drivers)
         for change in plan.changes:
@@ -116,22 +138,70 @@ class Executor:
                 set_value(self.scope.names, res, change.addr, change.after)
 
     def _save(self) -> None:
-        """Make every change so far durable before returning.
+        """Make every change so far durable before returning (the apply's first and last
+        writes)."""
+        self._changed()
+        self._write_now()
 
-        Group commit: operations that finish while a write is under way are all carried by the
-        next write, so parallel work is not serialized behind one write per operation.
-        """
+    def _changed(self, settle: str | None = None) -> None:
+        """A change to the state, written by the writer thread soon; the journal's intent
+        `settle` is settled once a write holds the change. Operations do not wait for it: what
+        they did is in the journal already (intent, then the object's id), so a run killed
+        before the write is finished by the next one, which adopts what the journal names."""
         with self.lock:
             self._changes += 1
-            ticket = self._changes
+            if settle is not None:
+                self._to_settle.append((self._changes, settle))
+        self._wake.set()
+
+    def _write_now(self) -> None:
+        """Write the state with every change so far, then settle what it made durable."""
         with self._write_lock:
-            if self._written >= ticket:
-                return  # a write that began after our change already made it durable
-            with self.lock:
+            with self.lock:  # a snapshot: operations go on while it is encoded and written
                 covered = self._changes
-                data = self.backend.stage(self.state)
-            self.backend.commit(data)
+                if self._written >= covered and not self._to_settle:
+                    return
+                snapshot = _snapshot(self.state) if self._written < covered else None
+                settle = [key for ticket, key in self._to_settle if ticket <= covered]
+                self._to_settle = [(t, k) for t, k in self._to_settle if t > covered]
+            if snapshot is not None:
+                started = time.monotonic()
+                data = self.backend.stage(snapshot)
+                self.state.serial = snapshot.serial
+                self.backend.commit(data)
+                self._write_seconds = time.monotonic() - started
             self._written = covered
+        for key in settle:
+            self.journal.settled(key)
+
+    def write_in_background(self) -> threading.Thread:
+        """The writer: a write whenever something changed, at most one every `WRITE_EVERY`
+        seconds or twice the last write's time (so writing never takes most of the apply,
+        however large the state). A failed write stops the apply."""
+
+        def loop() -> None:
+            while not self._closing.is_set():
+                self._wake.wait()
+                self._wake.clear()
+                try:
+                    self._write_now()
+                except StateError as exc:
+                    with self.lock:
+                        if self.fatal is None:
+                            self.fatal = exc
+                            self.diags.add(error(str(exc), "the apply stopped"))
+                    self.stop.set()
+                    return
+                self._closing.wait(max(WRITE_EVERY, 2 * self._write_seconds))
+
+        thread = threading.Thread(target=loop, name="nubes-state-writer", daemon=True)
+        thread.start()
+        return thread
+
+    def stop_writing(self, thread: threading.Thread) -> None:
+        self._closing.set()
+        self._wake.set()
+        thread.join()
 
     def run(self, op: Op) -> None:
         started = time.monotonic()
@@ -202,8 +272,7 @@ class Executor:
         except CreateIncompleteError as exc:
             # it exists but is not usable: keep it in state, tainted, so the next plan replaces it
             self.journal.created(token, exc.object.id)
-            self._record(change, exc.object, token, desired, tainted=True)
-            self.journal.settled(key)
+            self._record(change, exc.object, token, desired, tainted=True, settle=key)
             raise
         except (TransientError, CancelledError):
             raise  # it may exist: the journal keeps the intent, the next run looks for it
@@ -212,8 +281,7 @@ class Executor:
             raise
         self.journal.created(token, obj.id)
         self._copy_volume_data(change, obj)
-        self._record(change, obj, token, desired)
-        self.journal.settled(key)
+        self._record(change, obj, token, desired, settle=key)
         return obj.id
 
     def _copy_volume_data(self, change: Change, obj: CloudObject) -> None:
@@ -242,8 +310,7 @@ class Executor:
             raise
         with self.lock:
             self._forget(change.addr, change.id)
-        self._save()
-        self.journal.settled(key)
+        self._changed(settle=key)
         return change.id
 
     def _token_of(self, change: Change) -> str | None:
@@ -258,8 +325,9 @@ class Executor:
         token: str | None,
         sent: Mapping[str, Any],
         tainted: bool = False,
+        settle: str | None = None,
     ) -> None:
-        """Put an object created or updated by `change` into state, and make it durable.
+        """Put an object created or updated by `change` into state, to be written soon.
 
         What the cloud does not report back (EC2's user data, say) stays as it was sent."""
         schema = self.drivers[change.provider].schema()[change.type]
@@ -289,7 +357,7 @@ class Executor:
             self.state.resources[change.addr] = rs
             res = self.plan.stack.resources[change.addr.name]
             set_value(self.scope.names, res, change.addr, dict(obj.attributes))
-        self._save()
+        self._changed(settle)
 
     def _desired(self, op: Op) -> dict[str, Any]:
         change = op.change
@@ -377,7 +445,11 @@ def _apply(
     def on_skip(op: Op, cause: Op) -> None:
         (hooks or NoHooks()).skipped(op, f"{cause.label} failed")
 
-    outcomes = walk(ops, deps, ex.run, options.parallelism, options.stop, on_skip)
+    writer = ex.write_in_background()
+    try:
+        outcomes = walk(ops, deps, ex.run, options.parallelism, options.stop, on_skip)
+    finally:
+        ex.stop_writing(writer)
     for op, outcome in outcomes.items():
         if outcome is Outcome.FAILED and not any(d.address == op.label for d in ex.diags):
             ex.diags.add(error(f"{op.label}: {op.kind} failed", address=op.label))
@@ -389,6 +461,8 @@ def _apply(
         outputs_after = {k: (v.value, v.sensitive) for k, v in ex.state.outputs.items()}
     if ex._changes or outputs_after != outputs_before or plan.serial is None:
         ex._save()  # nothing done and nothing new: the state file stays exactly as it was
+    if ex.fatal is not None:
+        raise ex.fatal
     if not ex.journal.intents():
         ex.journal.clear()
     return ApplyResult(ex.state, outcomes, ex.diags, wrote=ex._written > 0)

@@ -41,6 +41,7 @@ class Edge:
     where: SourceRange
     text: str
     index: int | str | None = None  # set when the reference names one instance
+    same_key: bool = False  # `vm[count.index]`: each instance reads the target's of its key
 
 
 @dataclass
@@ -159,7 +160,17 @@ def _check_ref(
             )
             return None
     source = owner.name if owner is not None else ""
-    return Edge(source, root, where, str(ref), index)
+    same = (
+        not steps
+        and index is None
+        and owner is not None
+        and (
+            (ref.same_key == "count.index" and owner.count is not None and target.count is not None)
+            or (ref.same_key == "each.key" and owner.for_each is not None
+                and target.for_each is not None)
+        )
+    )  # fmt: skip
+    return Edge(source, root, where, str(ref), index, same)
 
 
 def _check_read(
@@ -328,6 +339,12 @@ def build_graph(
                 )
                 continue
             targets = [InstanceAddr(e.target, e.index)]
+        elif e.same_key:  # each instance ties to the target's instance of its own key
+            held = set(keys[e.target])
+            every = [InstanceAddr(e.target, k) for k in keys[e.target]]
+            for s in sources:
+                deps[s].update([InstanceAddr(e.target, s.key)] if s.key in held else every)
+            continue
         else:
             targets = [InstanceAddr(e.target, k) for k in keys[e.target]]
         for s in sources:

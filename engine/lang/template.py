@@ -37,6 +37,9 @@ class Ref:
     root: str
     steps: tuple[Step, ...]
     tail: tuple[str, ...] = ()
+    # `count.index` or `each.key` when that is the subscript right after the constant steps
+    # (`vm[count.index].id`): the reference reads the instance with the same key only
+    same_key: str | None = None
 
     @property
     def attrs(self) -> tuple[str, ...]:
@@ -343,7 +346,7 @@ def find_refs(node: nodes.Node) -> list[Ref]:
     chain = _chain(node)
     if chain is not None:
         root, steps, extras, _ = chain
-        out = [Ref(root, tuple(steps), _tail(node, len(steps)))]
+        out = [Ref(root, tuple(steps), _tail(node, len(steps)), _same_key(node, len(steps)))]
         for extra in extras:
             out.extend(find_refs(extra))
         return out
@@ -380,6 +383,25 @@ def _picked_attribute(node: nodes.Node) -> str | None:
             value = kw.value.value
             if isinstance(value, str) and value and "." not in value:
                 return value
+    return None
+
+
+def _same_key(node: nodes.Node, constant: int) -> str | None:
+    """`count.index` or `each.key` when a chain's first subscript after its `constant` steps
+    is exactly that (`vm[count.index]`), else None."""
+    chain: list[nodes.Node] = []
+    while isinstance(node, nodes.Getattr | nodes.Getitem):
+        chain.append(node)
+        node = node.node
+    chain.reverse()
+    first = chain[constant] if len(chain) > constant else None
+    if not isinstance(first, nodes.Getitem):
+        return None
+    arg = first.arg
+    if isinstance(arg, nodes.Getattr) and isinstance(arg.node, nodes.Name):
+        text = f"{arg.node.name}.{arg.attr}"
+        if text in ("count.index", "each.key"):
+            return text
     return None
 
 

@@ -39,6 +39,30 @@ def test_instance_edges_follow_references(tmp_path: Path) -> None:
     assert '"ip" -> "web[1]";' in dot and dot.startswith('digraph "g" {')
 
 
+def test_an_instance_indexed_by_its_own_key_ties_to_that_instance_alone(tmp_path: Path) -> None:
+    graph, diags = graph_of(
+        tmp_path,
+        """
+        nubes: 1
+        name: g
+        resources:
+          vm: {type: instance, count: 3, image: x, size: small}
+          disk: {type: volume, count: 3, size_gb: 1, instance: "${vm[count.index].id}"}
+          spare: {type: volume, count: 4, size_gb: 1, instance: "${vm[count.index].id}"}
+          odd: {type: volume, count: 2, size_gb: 1, instance: "${vm[count.index + 1].id}"}
+          zones: {type: bucket, for_each: [a, b], name: "z-${each.key}"}
+          logs: {type: bucket, for_each: [a, b], name: "${zones[each.key].name}-logs"}
+    """,
+    )
+    assert graph is not None, [d.summary for d in diags]
+    vms = {InstanceAddr("vm", i) for i in range(3)}
+    for i in range(3):  # N to N edges, not N x N
+        assert graph.deps[InstanceAddr("disk", i)] == {InstanceAddr("vm", i)}
+    assert graph.deps[InstanceAddr("spare", 3)] == vms  # no vm[3]: it waits for all of them
+    assert graph.deps[InstanceAddr("odd", 0)] == vms  # any other subscript: all of them
+    assert graph.deps[InstanceAddr("logs", "b")] == {InstanceAddr("zones", "b")}
+
+
 def test_cycle_names_every_resource_and_reference(tmp_path: Path) -> None:
     _, diags = graph_of(
         tmp_path,
