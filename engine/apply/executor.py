@@ -3,7 +3,7 @@
 Apply never re-diffs. Values the plan knew are sent as planned; values it could not know (an id
 of an object created earlier in the same apply) are evaluated from the stack once what they
 depend on is done. A writer thread writes the state whenever operations have changed it (at
-most every WRITE_EVERY seconds, or twice a write's time), so a write costs the apply the same
+most every WRITE_EVERY seconds, or four times a write's time), so writing costs the apply the same
 however many operations it carries; the journal holds every intent and every created id before
 the state does, so an apply interrupted before a write loses nothing: the next run adopts what
 the journal names.
@@ -176,8 +176,8 @@ class Executor:
 
     def write_in_background(self) -> threading.Thread:
         """The writer: a write whenever something changed, at most one every `WRITE_EVERY`
-        seconds or twice the last write's time (so writing never takes most of the apply,
-        however large the state). A failed write stops the apply."""
+        seconds or four times the last write's time (so writing takes at most a fifth of the
+        apply, however large the state). A failed write stops the apply."""
 
         def loop() -> None:
             while not self._closing.is_set():
@@ -192,7 +192,7 @@ class Executor:
                             self.diags.add(error(str(exc), "the apply stopped"))
                     self.stop.set()
                     return
-                self._closing.wait(max(WRITE_EVERY, 2 * self._write_seconds))
+                self._closing.wait(max(WRITE_EVERY, 4 * self._write_seconds))
 
         thread = threading.Thread(target=loop, name="nubes-state-writer", daemon=True)
         thread.start()
