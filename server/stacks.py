@@ -139,7 +139,10 @@ class StackFiles:
     def backend(self, name: str) -> Backend:
         """The state of stack `name` in its backend (its own block, else the server's), in the
         workspace NUBES_WORKSPACE of the server's environment names (default: `default`)."""
-        stack = self.stacks().get(name)
+        return self.backend_of(name, self.stacks().get(name))
+
+    def backend_of(self, name: str, stack: Stack | None) -> Backend:
+        """`backend(name)` for a stack already looked up (None: a stack no file names)."""
         config = (stack.backend if stack else None) or self.default_backend
         key = json.dumps(config.to_json() if config else None, sort_keys=True)
         with self._lock:
@@ -158,9 +161,9 @@ class StackFiles:
     def managed(self) -> dict[tuple[str, str], tuple[str, str]]:
         """(provider, native id) -> (stack, address) of every instance the stacks manage."""
         found: dict[tuple[str, str], tuple[str, str]] = {}
-        for name in self.stacks():
+        for name, stack in self.stacks().items():
             try:
-                state = self.backend(name).read()
+                state = self.backend_of(name, stack).read()
             except StateError:
                 continue
             for rs in state.resources.values() if state else ():

@@ -16,7 +16,7 @@ PASSWORD = "correct horse battery staple"
 TOKEN = "tok-0123456789"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -26,7 +26,7 @@ def serve(
     config: ServerConfig, state_dir: Path, environ: dict[str, str] | None = None
 ) -> tuple[uvicorn.Server, str]:
     app = create_app(config, state_dir, environ or {})
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             app,

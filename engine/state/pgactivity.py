@@ -9,12 +9,25 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+from typing import Any
 
 from nubes.engine.activity import KEEP, Entry, Via, entry_fields
 from nubes.engine.state.model import StateError
 from nubes.engine.state.postgres import Connection, PostgresStore
 
 TRIM_EVERY = 1000  # entries recorded between trims
+
+
+def insert_entry(
+    cur: Any, table: str, who: str, via: Via, action: str, target: str, result: str, detail: str
+) -> None:
+    """One entry into `table` through `cur` (inside whatever transaction `cur` is in)."""
+    f = entry_fields(who, via, action, target, result, detail)
+    cur.execute(
+        f"INSERT INTO {table} (at, who, via, action, target, result, detail) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (f["at"], f["who"], f["via"], f["action"], f["target"], f["result"], f["detail"]),
+    )
 
 
 class PostgresActivity:
@@ -26,14 +39,9 @@ class PostgresActivity:
     def record(
         self, who: str, via: Via, action: str, target: str, result: str, detail: str = ""
     ) -> None:
-        f = entry_fields(who, via, action, target, result, detail)
         table = self.store.t("activity")
         with contextlib.suppress(StateError), self.conn.cursor("record activity in") as cur:
-            cur.execute(
-                f"INSERT INTO {table} (at, who, via, action, target, result, detail) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (f["at"], f["who"], f["via"], f["action"], f["target"], f["result"], f["detail"]),
-            )
+            insert_entry(cur, table, who, via, action, target, result, detail)
             if next(self._count) % TRIM_EVERY == 0:
                 cur.execute(
                     f"DELETE FROM {table} WHERE seq <= (SELECT max(seq) FROM {table}) - %s",

@@ -28,9 +28,10 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from nubes.engine.activity import Via, entry_fields
+from nubes.engine.activity import Via
 from nubes.engine.apply import Event, event
 from nubes.engine.state.model import StateError
+from nubes.engine.state.pgactivity import insert_entry
 from nubes.engine.state.postgres import Connection, PostgresStore, connect_kwargs
 from nubes.server.console.bus import Bus
 from nubes.server.jobs import LIVE, Job, Jobs
@@ -204,7 +205,7 @@ class PostgresJobs(Jobs):
             events=self._events(id, 0)[0],
             kind=row[2],
             who=row[3],
-            via=Via(row[4]) if row[4] in Via._value2member_map_ else Via.API,
+            via=_via(row[4]),
             server=row[8],
         )
         if row[9]:
@@ -309,14 +310,8 @@ class PostgresJobs(Jobs):
             lost = cur.fetchall()
             for id, summary, who, via, kind, stack in lost:
                 # in the activity log in the same transaction: whoever sees it failed finds why
-                how = Via(via) if via in Via._value2member_map_ else Via.API
-                f = entry_fields(who, how, kind, f"stack {stack}", "failed", summary)
-                cur.execute(
-                    f"INSERT INTO {self.t('activity')} (at, who, via, action, target, result, "
-                    "detail) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                    (f["at"], f["who"], f["via"], f["action"], f["target"], f["result"],
-                     f["detail"]),
-                )  # fmt: skip
+                insert_entry(cur, self.t("activity"), who, _via(via), kind, f"stack {stack}",
+                             "failed", summary)  # fmt: skip
                 end = event("job_end", state="failed", summary=summary)
                 cur.execute(
                     f"INSERT INTO {self.t('job_events')} (job, seq, event) VALUES (%s, %s, %s) "
@@ -397,6 +392,10 @@ class PostgresJobs(Jobs):
         self._reads.close()
         self._writes.close()
         self._beats.close()
+
+
+def _via(text: str) -> Via:
+    return Via(text) if text in Via._value2member_map_ else Via.API
 
 
 def server_id(address: str) -> str:

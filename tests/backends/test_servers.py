@@ -24,6 +24,7 @@ import pytest
 
 from nubes.server.config import hash_password
 from tests.helpers import write
+from tests.server_harness import free_port
 
 TOKEN = "team-token-0123456789"
 PASSWORD = "correct horse battery staple"
@@ -32,12 +33,6 @@ LEASE = 3  # seconds (NUBES_SERVER_LEASE_SECONDS)
 WAIT = 120.0  # the most any step may take on a busy machine; steps end as soon as they can
 
 pytestmark = pytest.mark.usefixtures("pg_server")
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -63,7 +58,7 @@ class Team:
 
 
 def _start(folder: Path, config: Path, environ: dict[str, str]) -> Server:
-    port = _port()
+    port = free_port()
     log = folder / "server.log"
     proc = subprocess.Popen(
         [
