@@ -112,7 +112,7 @@ def with_provider(stack: Stack, resource: str, target: str) -> tuple[str | None,
     if res is None:
         return None, f"the stack has no resource {resource}"
     path = (*res.path, "provider")
-    if path not in stack.positions.values:
+    if not stack.positions.written(path):
         return None, f"{resource} takes the default provider: give it a provider: line first"
     where = stack.at(path)
     lines = stack.text.split("\n")

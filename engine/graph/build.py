@@ -24,6 +24,7 @@ from nubes.engine.lang import (
 )
 from nubes.engine.lang.unknown import contains_unknown
 from nubes.engine.stack.model import Resource, Stack
+from nubes.engine.stack.yamlpos import Positions
 from nubes.engine.stack_outputs import STACK_OUTPUTS
 from nubes.providers.protocol import TypeSchema
 
@@ -38,10 +39,15 @@ class Edge:
 
     source: str
     target: str
-    where: SourceRange
+    positions: Positions = field(repr=False, compare=False)
+    path: Path  # where the reference was written
     text: str
     index: int | str | None = None  # set when the reference names one instance
     same_key: bool = False  # `vm[count.index]`: each instance reads the target's of its key
+
+    @property
+    def where(self) -> SourceRange:
+        return self.positions.at(self.path)
 
 
 @dataclass
@@ -97,7 +103,6 @@ def _check_ref(
     schemas: Mapping[str, Mapping[str, TypeSchema]],
     diags: Diagnostics,
 ) -> Edge | None:
-    where = stack.at(path)
     root = ref.root
     if root == "var":
         if not ref.steps or ref.steps[0][1] not in stack.variables:
@@ -105,21 +110,23 @@ def _check_ref(
             diags.error(
                 f"reference to undeclared variable var.{name}",
                 f"declared: {', '.join(stack.variables) or 'none'}",
-                where=where,
+                where=stack.at(path),
             )
         return None
     if root in ("each", "count"):
         needed = "for_each" if root == "each" else "count"
         if owner is None or getattr(owner, needed) is None:
-            diags.error(f"{root}.* can only be used in a resource that sets {needed}", where=where)
+            diags.error(
+                f"{root}.* can only be used in a resource that sets {needed}", where=stack.at(path)
+            )
         elif ref.steps and ref.steps[0][1] not in (
             ("key", "value") if root == "each" else ("index",)
         ):
             names = "each.key, each.value" if root == "each" else "count.index"
-            diags.error(f"{ref} is not defined (use {names})", where=where)
+            diags.error(f"{ref} is not defined (use {names})", where=stack.at(path))
         return None
     if root == "stack_outputs":
-        return _check_read(ref, owner, stack, where, diags)
+        return _check_read(ref, owner, stack, path, diags)
     if root in FUNCTION_NAMES or root in BUILTIN_NAMES:
         return None
     target = stack.resources.get(root)
@@ -127,11 +134,11 @@ def _check_ref(
         diags.error(
             f"reference to undeclared resource or name {root!r}",
             f"in {ref}; resources: {', '.join(stack.resources) or 'none'}",
-            where=where,
+            where=stack.at(path),
         )
         return None
     if owner is not None and target.name == owner.name:
-        diags.error(f"resource {owner.name!r} refers to itself ({ref})", where=where)
+        diags.error(f"resource {owner.name!r} refers to itself ({ref})", where=stack.at(path))
         return None
     expanded = target.count is not None or target.for_each is not None
     steps = list(ref.steps)
@@ -141,13 +148,15 @@ def _check_ref(
         diags.error(
             f"{root} has {'count' if target.count is not None else 'for_each'}; "
             f"refer to one instance ({how.replace('web', root)}) or to all of them",
-            where=where,
+            where=stack.at(path),
         )
         return None
     if expanded and steps:
         index = steps.pop(0)[1]
     elif not expanded and steps and steps[0][0] == "index":
-        diags.error(f"{root} is a single resource; it has no instances to index", where=where)
+        diags.error(
+            f"{root} is a single resource; it has no instances to index", where=stack.at(path)
+        )
         return None
     if steps:
         schema = schemas.get(target.provider, {}).get(target.type)
@@ -156,7 +165,7 @@ def _check_ref(
             diags.error(
                 f"{target.type} {root} has no attribute {attr!r}",
                 f"attributes: {', '.join(schema.attrs)}",
-                where=where,
+                where=stack.at(path),
             )
             return None
     source = owner.name if owner is not None else ""
@@ -170,11 +179,11 @@ def _check_ref(
                 and target.for_each is not None)
         )
     )  # fmt: skip
-    return Edge(source, root, where, str(ref), index, same)
+    return Edge(source, root, stack.positions, path, str(ref), index, same)
 
 
 def _check_read(
-    ref: Ref, owner: Resource | None, stack: Stack, where: SourceRange, diags: Diagnostics
+    ref: Ref, owner: Resource | None, stack: Stack, path: Path, diags: Diagnostics
 ) -> Edge | None:
     """`stack_outputs.NAME.OUTPUT`: NAME must be declared; the edge shows what reads it."""
     name = ref.steps[0][1] if ref.steps and ref.steps[0][0] == "attr" else None
@@ -182,7 +191,7 @@ def _check_read(
         diags.error(
             f"{ref} names no stack_outputs entry",
             f"declared: {', '.join(stack.stack_outputs) or 'none'}",
-            where=where,
+            where=stack.at(path),
         )
         return None
     read = stack.cache.get(STACK_OUTPUTS)  # known at plan, after the outputs were read
@@ -192,10 +201,11 @@ def _check_read(
             diags.error(
                 f"{ref}: stack {read.stacks.get(name, name)} has no output {ref.steps[1][1]!r}",
                 f"its outputs: {', '.join(sorted(have)) or 'none'}",
-                where=where,
+                where=stack.at(path),
             )
             return None
-    return Edge(owner.name if owner is not None else "", f"stack_outputs.{name}", where, str(ref))
+    source = owner.name if owner is not None else ""
+    return Edge(source, f"stack_outputs.{name}", stack.positions, path, str(ref))
 
 
 def expansion(
@@ -291,12 +301,16 @@ def build_graph(
                     where=stack.at((*res.path, "depends_on", i)),
                 )
             elif dep in stack.resources:
-                edges.append(Edge(name, dep, stack.at((*res.path, "depends_on", i)), dep))
+                edges.append(Edge(name, dep, stack.positions, (*res.path, "depends_on", i), dep))
     for output in stack.outputs.values():
         for ref, path in collect_refs(output.value, output.path, stack, diags):
             edge = _check_ref(ref, path, None, stack, schemas, diags)
             if edge is not None and edge.target.startswith("stack_outputs."):
-                edges.append(Edge(f"output.{output.name}", edge.target, edge.where, edge.text))
+                edges.append(
+                    Edge(
+                        f"output.{output.name}", edge.target, stack.positions, edge.path, edge.text
+                    )
+                )
     reads = [e for e in edges if e.target.startswith("stack_outputs.")]
     edges = [e for e in edges if not e.target.startswith("stack_outputs.")]
     for e in edges:

@@ -67,13 +67,12 @@ def check_resource(
     if res.provider not in schemas:
         return None  # the provider's own diagnostic was already given
     schema = schemas[res.provider].get(res.type)
-    type_at = stack.at((*res.path, "type"))
     if schema is None:
         if res.type in PORTABLE:
             driver = stack.providers[res.provider].driver
             diags.error(
                 f"provider {res.provider!r} ({driver}) does not support {res.type} resources",
-                where=type_at,
+                where=stack.at((*res.path, "type")),
                 address=res.name,
             )
         else:
@@ -81,7 +80,7 @@ def check_resource(
             diags.error(
                 f"unknown resource type {res.type!r}",
                 f"{_suggest(res.type, known)}types: {', '.join(known)}",
-                where=type_at,
+                where=stack.at((*res.path, "type")),
                 address=res.name,
             )
         return None
@@ -97,18 +96,17 @@ def check_resource(
         return schema
     for name, value in res.attributes.items():
         attr = schema.attrs.get(name)
-        where = stack.positions.key_at((*res.path, name))
         if attr is None:
             diags.error(
                 f"{res.type} has no attribute {name!r}",
                 f"{_suggest(name, settable)}attributes: {', '.join(settable)}",
-                where=where,
+                where=stack.positions.key_at((*res.path, name)),
                 address=res.name,
             )
         elif not attr.settable:
             diags.error(
                 f"{res.type}.{name} is computed by the cloud and cannot be set",
-                where=where,
+                where=stack.positions.key_at((*res.path, name)),
                 address=res.name,
             )
         elif not has_expression(value):

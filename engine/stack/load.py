@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from nubes.engine.addrs import NAME_RE
@@ -24,8 +24,14 @@ from nubes.engine.stack.model import (
     StackOutputs,
     Variable,
 )
-from nubes.engine.stack.schema import META_ARGUMENTS, CatalogSpec, OutputSpec, StackSpec
-from nubes.engine.stack.yamlpos import Positions, load_yaml, where
+from nubes.engine.stack.schema import (
+    META_ARGUMENTS,
+    CatalogSpec,
+    OutputSpec,
+    ResourceSpec,
+    StackSpec,
+)
+from nubes.engine.stack.yamlpos import Cap, Positions, load_yaml
 from nubes.engine.state.settings import parse_backend, workspace_problem
 from nubes.providers.catalog import DEFAULT_IMAGES
 
@@ -64,93 +70,16 @@ def parse_stack(text: str, file: Path) -> tuple[Stack | None, Diagnostics]:
     return _parse_stack(text, file)
 
 
-def _too_many_resources(node: yaml.Node, file: str) -> Diagnostic | None:
-    """Counted on the composed document, before anything is built: a stack past the limit is
-    refused in the time it takes to parse it."""
-    if not isinstance(node, yaml.MappingNode):
-        return None
-    for key, value in node.value:
-        if (
-            key.value == "resources"
-            and isinstance(value, yaml.MappingNode)
-            and len(value.value) > MAX_RESOURCES
-        ):
-            return error(
-                f"the stack declares {len(value.value):,} resources, more than the "
-                f"{MAX_RESOURCES:,} a stack may hold",
-                "split it into several stacks",
-                where(key, file),
-            )
-    return None
-
-
-def _count_entries(text: str, file: str) -> Diagnostic | None:
-    """For a big file, the entries of every list and map are counted from the parser's events
-    before any node is built: a stack far past a limit (100,000 resources, or a list or map of
-    100,000 entries) is refused in about a second and little memory."""
-    # per open collection: is it a mapping, is its next node a key, entries so far, its start
-    frames: list[list[Any]] = []
-    awaiting = False  # the next node of the top mapping is the value of `resources`
-    key_mark: Any = None
-    try:
-        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
-            kind = type(event)
-            if kind in (yaml.MappingEndEvent, yaml.SequenceEndEvent):
-                frames.pop()
-                continue
-            if kind not in (
-                yaml.ScalarEvent,
-                yaml.AliasEvent,
-                yaml.MappingStartEvent,
-                yaml.SequenceStartEvent,
-            ):
-                continue
-            resources = False
-            if frames:
-                frame = frames[-1]
-                is_key = frame[0] and frame[1]
-                if frame[0]:
-                    frame[1] = not frame[1]
-                if is_key or not frame[0]:
-                    frame[2] += 1
-                    if frame[2] > MAX_ENTRIES:
-                        return _too_many(frame, file)
-                if len(frames) == 1 and is_key:
-                    awaiting = getattr(event, "value", None) == "resources"
-                    key_mark = event.start_mark
-                elif len(frames) == 1 and awaiting:
-                    resources, awaiting = True, False
-            if kind in (yaml.MappingStartEvent, yaml.SequenceStartEvent):
-                mark = key_mark if resources else event.start_mark  # resources: at its key
-                frames.append([kind is yaml.MappingStartEvent, True, 0, mark, resources])
-    except yaml.YAMLError:
-        return None  # composing reports it, with its position
-    return None
-
-
-MAX_ENTRIES = 100_000  # of any list or map in a stack, as expressions allow (and resources)
-
-
-def _too_many(frame: list[Any], file: str) -> Diagnostic:
-    mark = frame[3]
-    where = SourceRange(file, mark.line + 1, mark.column + 1)
-    if frame[4]:
-        return error(
-            f"the stack declares more than {MAX_RESOURCES:,} resources, the most a stack may hold",
-            "split it into several stacks",
-            where,
-        )
-    return error(f"a list or map holds more than {MAX_ENTRIES:,} entries", where=where)
+RESOURCE_CAP = Cap(
+    MAX_RESOURCES,
+    f"the stack declares more than {MAX_RESOURCES:,} resources, the most a stack may hold",
+    "split it into several stacks",
+)
 
 
 def _parse_stack(text: str, file: Path) -> tuple[Stack | None, Diagnostics]:
     diags = Diagnostics()
-    if len(text) > 1_000_000:  # fewer characters cannot hold more than MAX_RESOURCES
-        early = _count_entries(text, str(file))
-        if early is not None:
-            diags.add(early)
-            return None, diags
-    value, pos, yaml_diags = load_yaml(text, str(file), _too_many_resources)
+    value, pos, yaml_diags = load_yaml(text, str(file), {"resources": RESOURCE_CAP})
     diags.extend(yaml_diags)
     if diags.has_errors:
         return None, diags
@@ -184,15 +113,50 @@ def _parse_stack(text: str, file: Path) -> tuple[Stack | None, Diagnostics]:
     except ValidationError as exc:
         diags.extend(_schema_diagnostics(exc, pos))
         return None, diags
-    stack = _build(spec, value, text, file, pos, diags)
+    resources = _resources(spec, pos, diags)
+    if diags.has_errors:
+        return None, diags
+    stack = _build(spec, resources, value, text, file, pos, diags)
     return (None if diags.has_errors else stack), diags
 
 
-def _schema_diagnostics(exc: ValidationError, pos: Positions) -> list[Diagnostic]:
+def _resources(spec: StackSpec, pos: Positions, diags: Diagnostics) -> dict[str, Resource]:
+    """Each resource checked and made on its own: at 100,000 resources, holding every model at
+    once would cost about 200 MB. A resource that leaves `provider` out has it empty here."""
+    out: dict[str, Resource] = {}
+    for name, raw in spec.resources.items():
+        try:
+            r = ResourceSpec.model_validate(raw)
+        except ValidationError as exc:
+            diags.extend(_schema_diagnostics(exc, pos, ("resources", name)))
+            continue
+        ignore = r.lifecycle.ignore_changes
+        out[name] = Resource(
+            name=name,
+            type=r.type,
+            provider=r.provider or "",
+            count=r.count,
+            for_each=r.for_each,
+            depends_on=tuple(r.depends_on),
+            lifecycle=Lifecycle(
+                r.lifecycle.create_before_destroy,
+                r.lifecycle.prevent_destroy,
+                ignore if isinstance(ignore, str) else tuple(ignore),
+            ),
+            attributes={k: v for k, v in raw.items() if k not in META_ARGUMENTS},
+            lookup=r.lookup,
+            timeouts={"create": r.timeouts.create, "delete": r.timeouts.delete},
+        )
+    return out
+
+
+def _schema_diagnostics(
+    exc: ValidationError, pos: Positions, under: tuple[str, ...] = ()
+) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     seen: set[tuple[Any, ...]] = set()
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
+        loc = under + tuple(p for p in err["loc"] if not _is_union_tag(p))
         if loc in seen:
             continue  # pydantic reports each failed union branch; one message a place
         seen.add(loc)
@@ -222,7 +186,13 @@ def _describe(loc: tuple[Any, ...], lead: str = " in ") -> str:
 
 
 def _build(
-    spec: StackSpec, raw: dict[str, Any], text: str, file: Path, pos: Positions, diags: Diagnostics
+    spec: StackSpec,
+    made: dict[str, Resource],
+    raw: dict[str, Any],
+    text: str,
+    file: Path,
+    pos: Positions,
+    diags: Diagnostics,
 ) -> Stack:
     if not NAME_RE.match(spec.name):
         diags.error(
@@ -249,8 +219,8 @@ def _build(
     if not providers:
         providers[DEFAULT_PROVIDER] = Provider(DEFAULT_PROVIDER, "sim", {})
     resources: dict[str, Resource] = {}
-    inherited = _follow_providers(spec, raw) if len(providers) > 1 else {}
-    for name, r in spec.resources.items():
+    inherited = _follow_providers(made, raw) if len(providers) > 1 else {}
+    for name, r in made.items():
         path = ("resources", name)
         if name in RESERVED_NAMES or name in FUNCTION_NAMES or name in BUILTIN_NAMES:
             diags.error(
@@ -280,29 +250,12 @@ def _build(
                 where=pos.at((*path, "for_each")),
             )
         for i, dep in enumerate(r.depends_on):
-            if dep not in spec.resources:
+            if dep not in made:
                 diags.error(
                     f"depends_on names {dep!r}, which is not a resource in this stack",
                     where=pos.at((*path, "depends_on", i)),
                 )
-        attributes = {k: v for k, v in raw["resources"][name].items() if k not in META_ARGUMENTS}
-        ignore = r.lifecycle.ignore_changes
-        resources[name] = Resource(
-            name=name,
-            type=r.type,
-            provider=provider,
-            count=r.count,
-            for_each=r.for_each,
-            depends_on=tuple(r.depends_on),
-            lifecycle=Lifecycle(
-                r.lifecycle.create_before_destroy,
-                r.lifecycle.prevent_destroy,
-                ignore if isinstance(ignore, str) else tuple(ignore),
-            ),
-            attributes=attributes,
-            lookup=r.lookup,
-            timeouts={"create": r.timeouts.create, "delete": r.timeouts.delete},
-        )
+        resources[name] = r if provider == r.provider else replace(r, provider=provider)
     outputs: dict[str, Output] = {}
     for name, value in spec.outputs.items():
         path = ("outputs", name)
@@ -420,12 +373,12 @@ def _roots(value: Any, names: set[str]) -> set[str]:
         return set()  # reported where the expression is checked
 
 
-def _follow_providers(spec: StackSpec, raw: dict[str, Any]) -> dict[str, str]:
+def _follow_providers(made: dict[str, Resource], raw: dict[str, Any]) -> dict[str, str]:
     """Providers of resources that leave `provider` out in a stack with several: an address,
     volume, snapshot or image goes where what it attaches to goes; a firewall or key goes where
     the instances that use it go, if they agree. So moving an instance moves what hangs on it."""
-    names = set(spec.resources)
-    known = {n: r.provider for n, r in spec.resources.items() if r.provider}
+    names = set(made)
+    known = {n: r.provider for n, r in made.items() if r.provider}
     attaches = {
         n: set().union(*(_roots(raw["resources"][n].get(a), names) for a in ATTACH_ATTRIBUTES))
         for n in names
@@ -443,4 +396,4 @@ def _follow_providers(spec: StackSpec, raw: dict[str, Any]) -> dict[str, str]:
             if basis and basis <= set(known) and len({known[b] for b in basis}) == 1:
                 known[n] = known[next(iter(basis))]
                 changed = True
-    return {n: p for n, p in known.items() if not spec.resources[n].provider and p}
+    return {n: p for n, p in known.items() if not made[n].provider and p}

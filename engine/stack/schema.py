@@ -89,7 +89,8 @@ class StackSpec(_Strict):
     catalog: CatalogSpec = Field(default_factory=CatalogSpec)
     variables: dict[str, VariableSpec] = Field(default_factory=dict)
     providers: dict[str, ProviderSpec] = Field(default_factory=dict)
-    resources: dict[str, ResourceSpec] = Field(default_factory=dict)
+    # each checked as a ResourceSpec on its own by the loader, so one model is held at a time
+    resources: dict[str, Any] = Field(default_factory=dict)
     outputs: dict[str, Any] = Field(default_factory=dict)
     backend: Any = None  # checked by engine.state.settings, positioned
     stack_outputs: dict[str, StackOutputsSpec] = Field(default_factory=dict)
