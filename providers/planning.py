@@ -26,7 +26,9 @@ def plan_from_schema(
             planned[name] = Unknown if prior is None else before
             continue
         if name in config and config[name] is not None:
-            planned[name] = attr.normalized(config[name])
+            value = attr.normalized(config[name])
+            # what the object already holds is kept, not a second equal copy of it
+            planned[name] = before if prior is not None and before == value else value
         elif attr.kind is Kind.OPTIONAL_COMPUTED:
             planned[name] = Unknown if prior is None else before
         else:

@@ -62,7 +62,7 @@ class Graph:
     # resource name -> each resource it refers to -> the references that make the edge
     resources: dict[str, dict[str, list[Edge]]]
     instances: dict[InstanceAddr, Instance]
-    deps: dict[InstanceAddr, set[InstanceAddr]] = field(default_factory=dict)
+    deps: dict[InstanceAddr, tuple[InstanceAddr, ...]] = field(default_factory=dict)
     order: list[InstanceAddr] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
     keys: dict[str, list[int | str | None]] = field(default_factory=dict)  # resource -> keys
@@ -322,14 +322,17 @@ def build_graph(
         return None, diags
     instances: dict[InstanceAddr, Instance] = {}
     keys: dict[str, list[int | str | None]] = {}
+    addrs: dict[str, dict[int | str | None, InstanceAddr]] = {}  # each address made once
     for name in ordered:
         res = stack.resources[name]
         keys[name] = []
+        addrs[name] = {}
         for key, each_value in expansion(res, stack, scope, diags):
             if len(instances) < MAX_STACK_INSTANCES:
                 addr = InstanceAddr(name, key)
                 instances[addr] = Instance(addr, res, each_value)
                 keys[name].append(key)
+                addrs[name][key] = addr
                 continue
             diags.error(
                 f"the stack expands to more than {MAX_STACK_INSTANCES:,} instances",
@@ -340,30 +343,32 @@ def build_graph(
             return None, diags
     if diags.has_errors:
         return None, diags
-    deps: dict[InstanceAddr, set[InstanceAddr]] = {a: set() for a in instances}
+    found: dict[InstanceAddr, list[InstanceAddr]] = {}
     for e in edges:
-        sources = [InstanceAddr(e.source, k) for k in keys[e.source]]
+        sources = addrs[e.source].values()
+        held = addrs[e.target]
         if e.index is not None:
-            if e.index not in keys[e.target]:
-                have = ", ".join(str(InstanceAddr(e.target, k)) for k in keys[e.target])
+            if e.index not in held:
+                have = ", ".join(str(a) for a in held.values())
                 diags.error(
                     f"{e.text} refers to an instance that does not exist",
                     f"{e.target} has instances: {have or 'none'}",
                     where=e.where,
                 )
                 continue
-            targets = [InstanceAddr(e.target, e.index)]
+            targets = [held[e.index]]
         elif e.same_key:  # each instance ties to the target's instance of its own key
-            held = set(keys[e.target])
-            every = [InstanceAddr(e.target, k) for k in keys[e.target]]
+            every = list(held.values())
             for s in sources:
-                deps[s].update([InstanceAddr(e.target, s.key)] if s.key in held else every)
+                found.setdefault(s, []).extend([held[s.key]] if s.key in held else every)
             continue
         else:
-            targets = [InstanceAddr(e.target, k) for k in keys[e.target]]
+            targets = list(held.values())
         for s in sources:
-            deps[s].update(targets)
-    order = [a for name in ordered for a in (InstanceAddr(name, k) for k in keys[name])]
+            found.setdefault(s, []).extend(targets)
+    # a tuple a node (a set costs over 200 bytes even when it holds one address)
+    deps = {a: tuple(set(found[a])) if a in found else () for a in instances}
+    order = [a for name in ordered for a in addrs[name].values()]
     return Graph(rgraph, instances, deps, order, edges, keys, reads), diags
 
 

@@ -61,7 +61,7 @@ class Expression:
     follows them to the values the expression can read, so that an unknown value elsewhere in
     `web` does not make this one unknown."""
 
-    __slots__ = ("_compiled", "_tree", "names", "paths", "refs", "simple", "source", "weight")
+    __slots__ = ("_compiled", "_names", "_tree", "paths", "refs", "simple", "source", "weight")
 
     def __init__(
         self,
@@ -71,6 +71,7 @@ class Expression:
         simple: Ref | None,
         paths: tuple[RefPath, ...] = (),
         weight: int | None = None,
+        reparsable: bool = False,  # `source` is all of it, so the tree can be parsed again
     ) -> None:
         self.source = source
         self.refs = refs
@@ -78,12 +79,28 @@ class Expression:
         self.paths = paths
         # what compiling it costs: its characters, or (a part of an expression) its nodes
         self.weight = len(source) if weight is None else weight
-        self._tree = tree
+        # a plain reference parsed from its own source is looked up, not run: its syntax tree
+        # is let go (a large stack holds tens of thousands) and parsed again if it is ever run
+        self._tree: nodes.Expr | None = None if simple is not None and reparsable else tree
         self._compiled: TemplateExpression | None = None
-        # every name the expression reads; only these are passed to it
-        self.names = frozenset(n.name for n in tree.find_all(nodes.Name))
-        if isinstance(tree, nodes.Name):
-            self.names = frozenset({tree.name})
+        self._names: frozenset[str] | None = None
+
+    @property
+    def tree(self) -> nodes.Expr:
+        if self._tree is None:
+            self._tree = parse_expression(ENV, self.source)
+        return self._tree
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every name the expression reads; only these are passed to it."""
+        if self._names is None:
+            tree = self.tree
+            if isinstance(tree, nodes.Name):
+                self._names = frozenset({tree.name})
+            else:
+                self._names = frozenset(n.name for n in tree.find_all(nodes.Name))
+        return self._names
 
     def compile(self) -> TemplateExpression:
         if self._compiled is None:
@@ -92,7 +109,7 @@ class Expression:
             except BudgetError as exc:
                 raise ParseError(str(exc)) from None
             try:
-                self._compiled = compile_expression(ENV, self._tree)
+                self._compiled = compile_expression(ENV, self.tree)
             except TemplateSyntaxError as exc:
                 raise ParseError(f"invalid expression ${{{self.source}}}: {exc.message}") from None
             except (RecursionError, MemoryError, SyntaxError):
@@ -237,7 +254,7 @@ def _parse(source: str) -> Expression:
     refs = tuple(find_refs(expr))
     chain = _chain(expr)
     if chain is not None and not chain[2]:
-        return Expression(source, expr, refs, Ref(chain[0], tuple(chain[1])))
+        return Expression(source, expr, refs, Ref(chain[0], tuple(chain[1])), reparsable=True)
     parsed = Expression(source, expr, refs, None, tuple(_paths(expr, source)))
     parsed.compile()  # find filter and syntax errors now, not at apply
     return parsed

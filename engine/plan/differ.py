@@ -157,12 +157,13 @@ def _plan(
         if diags.has_errors:
             return None, diags
     drift: list[Drift] = []
-    fresh = prior.copy()
     if options.refresh:
         fresh, drift, refresh_diags = refresh(prior, drivers)
         diags.extend(refresh_diags)
         if diags.has_errors:
             return None, diags
+    else:
+        fresh = prior.shallow_copy()
     if options.destroy:
         changes = _destroy_changes(fresh, stack, diags)
     else:

@@ -36,7 +36,7 @@ class Action(StrEnum):
         return self is Action.DELETE or self.replaces
 
 
-@dataclass
+@dataclass(slots=True)
 class Change:
     addr: InstanceAddr
     type: str
@@ -61,7 +61,7 @@ class Change:
         return f"{self.addr} (deposed {self.id})" if self.deposed else str(self.addr)
 
 
-@dataclass
+@dataclass(slots=True)
 class Drift:
     addr: InstanceAddr
     type: str

@@ -32,6 +32,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_INT_BITS = 4096  # as expressions allow (engine.lang.budget)
 MAX_ENTRIES = 100_000  # of one list or map, as expressions allow
 MIN_VALUE_BUDGET = 10_000
+SHARED_LENGTH = 64  # strings up to this long are held once per document
 
 try:
     _Base: type = yaml.CSafeLoader
@@ -181,6 +182,7 @@ class _Builder:
         self.spent = 0
         self.limit = max(MIN_VALUE_BUDGET, 2 * len(text))
         self.anchors: dict[str, _Anchor] = {}
+        self.memo: dict[str, str] = {}
         self.values: dict[Path, Where] = {}
         self.keys: dict[Path, Where] = {}
         self.height = 0  # deepest depth reached, for anchors' heights
@@ -367,7 +369,8 @@ class _Builder:
         if tag == _STR:
             if _SURROGATE.search(text):
                 raise self.refuse("a string holds a lone surrogate, which is not text", mark)
-            return text
+            # keys and short values repeat from resource to resource: hold each once
+            return self.memo.setdefault(text, text) if len(text) <= SHARED_LENGTH else text
         if tag not in _SCALAR_TAGS:
             raise self.refuse(f"unsupported YAML tag {tag}", mark)
         if tag == "tag:yaml.org,2002:timestamp":

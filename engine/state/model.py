@@ -65,7 +65,11 @@ class ResourceState:
         )
 
     @classmethod
-    def from_json(cls, doc: Any, where: str = "resource") -> ResourceState:
+    def from_json(
+        cls, doc: Any, where: str = "resource", memo: dict[str, str] | None = None
+    ) -> ResourceState:
+        """`memo` shares equal short strings between the entries of one state (a size, a realm,
+        an image, a tag repeated on every instance): about a third of a large state's strings."""
         if not isinstance(doc, dict):
             raise StateError(f"{where} must be an object")
         text = _Fields(doc, where)
@@ -76,17 +80,36 @@ class ResourceState:
         status = doc.get("status", "ready")
         if status not in ("ready", "tainted"):
             raise StateError(f"{where}.status must be ready or tainted, not {status!r}")
+        memo = {} if memo is None else memo
         return cls(
             address=addr,
-            type=text.string("type"),
-            provider=text.string("provider"),
+            type=shared(text.string("type"), memo),
+            provider=shared(text.string("provider"), memo),
             id=text.string("id"),
-            attributes=text.mapping("attributes"),
+            attributes=shared(text.mapping("attributes"), memo),
             dependencies=text.strings("dependencies"),
             tainted=status == "tainted",
             sensitive=text.strings("sensitive"),
             token=text.string("token", optional=True),
         )
+
+
+SHARED_LENGTH = 64  # strings up to this long are shared by `shared`
+
+
+def shared(value: Any, memo: dict[str, str]) -> Any:
+    """`value` with each short string replaced by the equal one in `memo` (added if new); lists
+    and maps are changed in place, so pass only what is the caller's own."""
+    if type(value) is str:
+        return memo.setdefault(value, value) if len(value) <= SHARED_LENGTH else value
+    if type(value) is dict:
+        for k, v in value.items():
+            if type(v) is not int and v is not None:
+                value[k] = shared(v, memo)
+    elif type(value) is list:
+        for i, v in enumerate(value):
+            value[i] = shared(v, memo)
+    return value
 
 
 MAX_VALUE_NESTING = 80  # a state's values: what stacks (64) and clouds give, with room
@@ -210,8 +233,9 @@ class State:
         """A state from its document, every field checked: raises StateError naming the first
         one that is wrong."""
         fields = _Fields(doc, "state")
+        memo: dict[str, str] = {}
         resources = [
-            ResourceState.from_json(r, f"resources[{i}]")
+            ResourceState.from_json(r, f"resources[{i}]", memo)
             for i, r in enumerate(fields.items("resources"))
         ]
         by_addr: dict[InstanceAddr, ResourceState] = {}
@@ -228,7 +252,7 @@ class State:
         if digest is not None and not isinstance(digest, str):
             raise StateError("state.stack_digest must be a string")
         deposed = [
-            ResourceState.from_json(r, f"deposed[{i}]")
+            ResourceState.from_json(r, f"deposed[{i}]", memo)
             for i, r in enumerate(fields.items("deposed"))
         ]
         live = {(r.provider, r.type, r.id): r.address for r in resources}
@@ -248,6 +272,20 @@ class State:
             outputs=outputs,
             format=fields.whole("format"),
             deposed=deposed,
+        )
+
+    def shallow_copy(self) -> State:
+        """A copy whose entries can be added, replaced and dropped without touching this one;
+        the entries themselves are shared, so replace one rather than change it."""
+        return State(
+            stack=self.stack,
+            lineage=self.lineage,
+            serial=self.serial,
+            stack_digest=self.stack_digest,
+            resources=dict(self.resources),
+            outputs={k: OutputState(v.value, v.sensitive) for k, v in self.outputs.items()},
+            format=self.format,
+            deposed=list(self.deposed),
         )
 
     def copy(self) -> State:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from nubes.engine.stack.yamlpos import MAX_DEPTH, load_yaml
+from pathlib import Path
+
+from nubes.engine.stack.yamlpos import MAX_DEPTH, Cap, load_yaml
 
 
 def test_positions_of_values_and_keys() -> None:
@@ -55,3 +57,80 @@ def test_huge_number_is_a_diagnostic() -> None:
 def test_scalars_keep_core_types() -> None:
     value, _, _ = load_yaml("a: 0x10\nb: 1.5\nc: null\nd: 'true'\ne: 2024-01-01\n", "s.yaml")
     assert value == {"a": 16, "b": 1.5, "c": None, "d": "true", "e": "2024-01-01"}
+
+
+def test_positions_of_aliased_values_are_the_anchors() -> None:
+    text = "a: &k {x: [1, {y: 2}]}\nb: *k\nc: [*k]\n"
+    value, pos, diags = load_yaml(text, "f.yaml")
+    assert diags == []
+    assert value == {
+        "a": {"x": [1, {"y": 2}]},
+        "b": {"x": [1, {"y": 2}]},
+        "c": [{"x": [1, {"y": 2}]}],
+    }
+    assert value["b"] is not value["a"] and value["b"]["x"] is not value["a"]["x"]  # own copies
+    anchor = pos.at(("a", "x", 1, "y"))
+    assert (anchor.line, anchor.column) == (1, 19)
+    assert pos.at(("b", "x", 1, "y")) == anchor and pos.at(("c", 0, "x", 1, "y")) == anchor
+    assert pos.key_at(("b", "x")) == pos.key_at(("a", "x"))
+    assert pos.written(("c", 0, "x")) and not pos.written(("c", 1))
+
+
+def test_anchored_keys_may_be_aliased() -> None:
+    value, _, diags = load_yaml("&k foo: 1\nbar: *k\n", "f.yaml")
+    assert diags == [] and value == {"foo": 1, "bar": "foo"}
+    _, _, diags = load_yaml("&k foo: 1\n*k : 2\n", "f.yaml")
+    assert "duplicate key 'foo' (first written at line 1)" in diags[0].summary
+
+
+def test_alias_faults_are_positioned() -> None:
+    cases = {
+        "a: *nope\n": ("found undefined alias 'nope'", 1, 4),
+        "a: &x 1\nb: &x 2\n": ("found duplicate anchor", 2, 4),
+        "a: &r [*r]\n": ("found undefined alias 'r'", 1, 8),  # no alias inside its own anchor
+        "a: &m [1]\n*m : 2\n": ("mapping keys must be plain scalars", 2, 1),
+        "a: 1\n---\nb: 2\n": ("expected a single document", 2, 1),
+    }
+    for text, (summary, line, column) in cases.items():
+        _, _, diags = load_yaml(text, "f.yaml")
+        assert len(diags) == 1 and summary in diags[0].summary, (text, diags)
+        assert diags[0].where is not None, text
+        assert (diags[0].where.line, diags[0].where.column) == (line, column), (text, diags)
+
+
+def test_an_alias_counts_its_anchors_depth() -> None:
+    deep = "[" * 40 + "]" * 40
+    _, _, diags = load_yaml(f"a: &d {deep}\nb: {'[' * 30}*d{']' * 30}\n", "f.yaml")
+    assert diags and "nesting deeper" in diags[0].summary
+
+
+def test_caps_refuse_a_top_level_collection_at_its_key() -> None:
+    text = "x: 1\nitems:\n" + "".join(f"  k{i}: {i}\n" for i in range(6))
+    _, _, diags = load_yaml(text, "f.yaml", {"items": Cap(5, "too many items", "split them")})
+    assert len(diags) == 1 and diags[0].summary == "too many items"
+    assert diags[0].detail == "split them"
+    assert diags[0].where is not None and diags[0].where.line == 2
+
+
+def test_positions_are_found_only_when_asked_for(tmp_path: Path) -> None:
+    """A stack that loads and plans without a diagnostic never builds its position table; the
+    first diagnostic builds it, with the same places as a table built at once."""
+    from nubes.engine.drivers import configure_drivers
+    from nubes.engine.plan import PlanOptions, plan
+    from nubes.engine.stack import load_stack, resolve_variables
+
+    file = tmp_path / "s.yaml"
+    file.write_text(
+        "nubes: 1\nname: s\nresources:\n  fw: {type: firewall, name: fw}\n"
+        "  web:\n    type: instance\n    name: web\n    image: ubuntu-24.04\n"
+        "    size: small\n    firewalls: ['${fw.id}']\n"
+    )
+    stack, _ = load_stack(file)
+    assert stack is not None
+    values, _ = resolve_variables(stack, {}, [], {})
+    drivers, _ = configure_drivers(stack, values, tmp_path / "state", {})
+    result, diags = plan(stack, values, None, drivers, PlanOptions())
+    assert result is not None and not diags.has_errors
+    assert stack.positions._table is None
+    where = stack.at(("resources", "web", "firewalls", 0))
+    assert (where.line, where.column) == (10, 17)
