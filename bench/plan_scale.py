@@ -13,12 +13,16 @@ Run: python bench/plan_scale.py [sizes...]
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,10 +152,10 @@ def measure(n: int, mode: str) -> dict[str, float]:
     if mode == "create":  # the plan's text, as `nubes plan` writes it to a file: new and old
         from rich.text import Text
 
-        from nubes.cli.render import plain_text, plan_lines
+        from nubes.cli.render import plain_text, plan_text
 
         started = time.perf_counter()
-        lines = plan_lines(result)
+        lines = list(plan_text(result))
         out["lines_seconds"] = time.perf_counter() - started
         out["lines"] = len(lines)
         started = time.perf_counter()
@@ -183,25 +187,78 @@ def measure(n: int, mode: str) -> dict[str, float]:
     return out
 
 
-def whole_process(n: int) -> float:
-    """Seconds of `nubes plan` as a process, its output going to a file."""
+def whole_process(n: int) -> tuple[float, float]:
+    """Seconds and peak MB of `nubes plan` as a process, its output going to a file."""
     work = Path(tempfile.mkdtemp(prefix=f"nubes-bench-process-{n}-"))
     (work / "scale.yaml").write_text(stack_text(n))
     started = time.perf_counter()
     with open(work / "plan.txt", "w") as out:
-        subprocess.run(
+        child = subprocess.Popen(
             [sys.executable, "-m", "nubes", "plan", "scale.yaml", "--state-dir", "state"],
             cwd=work,
             stdout=out,
-            check=True,
-            env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
-    return time.perf_counter() - started
+        _, status, usage = os.wait4(child.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return time.perf_counter() - started, usage.ru_maxrss / 1024
+
+
+def loading(n: int) -> dict[str, float]:
+    """Loading the stack's YAML: the parser's events built into values (now), against the node
+    tree alone that the loader held before it built values and positions from it (so the old
+    loader's peak was higher still); memory by tracemalloc."""
+    import tracemalloc
+
+    import yaml
+
+    from nubes.engine.stack.yamlpos import _Loader, load_yaml
+
+    text = stack_text(n)
+    out: dict[str, float] = {}
+    with gc_off():  # times first, untraced (tracemalloc slows Python code, not libyaml's)
+        started = time.perf_counter()
+        _, positions, _ = load_yaml(text, "scale.yaml")
+        out["events_seconds"] = time.perf_counter() - started
+        started = time.perf_counter()
+        positions.at(())  # the table, made when the first diagnostic needs it
+        out["table_seconds"] = time.perf_counter() - started
+        del positions
+        started = time.perf_counter()
+        node = yaml.compose(text, Loader=_Loader)
+        out["tree_seconds"] = time.perf_counter() - started
+        del node
+        tracemalloc.start()
+        _, positions, _ = load_yaml(text, "scale.yaml")
+        out["events_mb"] = tracemalloc.get_traced_memory()[1] / 1e6
+        before = tracemalloc.get_traced_memory()[0]
+        positions.at(())
+        out["table_mb"] = (tracemalloc.get_traced_memory()[0] - before) / 1e6
+        del positions
+        tracemalloc.stop()
+        tracemalloc.start()
+        node = yaml.compose(text, Loader=_Loader)
+        out["tree_mb"] = tracemalloc.get_traced_memory()[1] / 1e6
+        del node
+        tracemalloc.stop()
+    return out
+
+
+@contextlib.contextmanager
+def gc_off() -> Iterator[None]:
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--one":
         print(json.dumps(measure(int(sys.argv[2]), sys.argv[3])))
+        return
+    if len(sys.argv) == 3 and sys.argv[1] == "--load":
+        print(json.dumps(loading(int(sys.argv[2]))))
         return
     sizes = [int(a) for a in sys.argv[1:]] or SIZES
     rows = []
@@ -251,19 +308,42 @@ def main() -> None:
         "alone; the plan's text made the new way and the old (rich's parser per line)\n"
     )
     print(
-        f"{'resources':>9} {'plan s':>7} {'process s':>9} {'+ %':>5} {'lines':>8} "
-        f"{'text s':>7} {'print s':>8} {'old print s':>11} {'x':>5}"
+        f"{'resources':>9} {'plan s':>7} {'process s':>9} {'+ %':>5} {'peak MB':>8} "
+        f"{'lines':>9} {'text s':>7} {'print s':>8} {'old print s':>11} {'x':>5}"
     )
     for mode, n, r in rows:
         if mode == "create":
-            whole = whole_process(n)
+            whole, peak = whole_process(n)
             print(
                 f"{n:>9,} {r['seconds']:>7.2f} {whole:>9.2f} "
-                f"{100 * (whole - r['seconds']) / r['seconds']:>4.0f}% {r['lines']:>8,} "
-                f"{r['lines_seconds']:>7.2f} {r['print_seconds']:>8.2f} "
+                f"{100 * (whole - r['seconds']) / r['seconds']:>4.0f}% {peak:>8.0f} "
+                f"{r['lines']:>9,} {r['lines_seconds']:>7.2f} {r['print_seconds']:>8.2f} "
                 f"{r['rich_seconds']:>11.2f} {r['rich_seconds'] / r['print_seconds']:>4.1f}x"
             )
     print("targets: printing adds at most 50 % to the planning time (the process column)")
+    print(
+        "\nloading the stack's YAML (tracemalloc peak): values built from the parser's events, "
+        "against the node tree alone that the loader held before building values and positions "
+        "from it; the position table is now made when a diagnostic first needs one\n"
+    )
+    print(
+        f"{'resources':>9} {'events s':>8} {'MB':>6} {'tree s':>7} {'MB':>6} {'x MB':>5} "
+        f"{'table s':>7} {'table MB':>8}"
+    )
+    for n in sizes:
+        done = subprocess.run(
+            [sys.executable, __file__, "--load", str(n)], capture_output=True, text=True, check=True
+        )
+        r = json.loads(done.stdout)
+        print(
+            f"{n:>9,} {r['events_seconds']:>8.2f} {r['events_mb']:>6.0f} {r['tree_seconds']:>7.2f} "
+            f"{r['tree_mb']:>6.0f} {r['tree_mb'] / r['events_mb']:>5.1f} "
+            f"{r['table_seconds']:>7.2f} {r['table_mb']:>8.0f}"
+        )
+    print(
+        "targets: a 100,000-resource create plan under 500 MB peak, a refresh plan under 600 MB "
+        "(the peak MB columns)"
+    )
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from nubes.engine.sensitive import public_state
 
 
 def _show_plan(result: Any) -> None:
-    print_lines(out_console(), render.plan_lines(result))
+    print_lines(out_console(), render.plan_text(result))
 
 
 # ---- reading ---------------------------------------------------------------------------------

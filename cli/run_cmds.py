@@ -113,9 +113,9 @@ def _make_plan(
 
 
 def _show_plan(result: Plan) -> None:
-    from nubes.cli.render import plan_lines, print_lines
+    from nubes.cli.render import plan_text, print_lines
 
-    print_lines(out_console(), plan_lines(result))
+    print_lines(out_console(), plan_text(result))
 
 
 @click.command("plan")
