@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _rich_escape
 
 from nubes.engine.lang.unknown import Unknown
 from nubes.engine.plan.model import Action, Change, Drift, OutputChange, Plan
@@ -61,8 +61,23 @@ def value_text(value: Any, sensitive: bool = False, indent: int = 0) -> str:
     return "{\n" + "\n".join(items) + "\n" + " " * indent + "}"
 
 
+def escape(text: str) -> str:
+    """rich's `escape`, without its work where there is nothing to escape (most names and
+    values: a large plan escapes millions)."""
+    if "[" not in text and not text.endswith("\\"):
+        return text
+    return _rich_escape(text)
+
+
+_quoted = json.encoder.encode_basestring_ascii  # json.dumps of a str, without its dispatch
+
+
 def _compact(value: Any) -> str:
     """JSON, except that unknown values read as (known after apply), unquoted."""
+    if type(value) is str:
+        return _quoted(value)
+    if value is None:
+        return "null"
     if value is Unknown:
         return KNOWN_AFTER
     if isinstance(value, list):
@@ -279,6 +294,8 @@ def plain_text(markup: str) -> str:
     expression over the line, many times faster): tags dropped, escaped brackets kept."""
     if "[" not in markup:
         return markup
+    if "\\" not in markup:  # nothing escaped: every match is a tag
+        return _TAGS.sub("", markup)
     out: list[str] = []
     position = 0
     for found in _TAGS.finditer(markup):

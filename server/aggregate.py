@@ -1,6 +1,6 @@
 """One list across every configured provider (additive to Deltacloud's API):
 `/api/clouds/instances`, `images`, `storage_volumes` and `addresses`, each object with its
-provider; filters `provider` and `state`."""
+provider; filters `provider` and `state`, and pages (`page`, `per_page`: nubes.server.paging)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from nubes.providers.protocol import Driver
 from nubes.providers.registry import api_name
 from nubes.server import views
 from nubes.server.calls import Calls, ProviderTimeout
-from nubes.server.deps import Config, Format
+from nubes.server.deps import Config, Format, Paging
 from nubes.server.http import ApiError, public_base, render
+from nubes.server.paging import page_items
 
 KINDS = {
     "instances": "instance",
@@ -31,7 +32,9 @@ router = APIRouter()
 
 
 @router.get("/api/clouds/{collection}")
-async def clouds(request: Request, collection: str, config: Config, fmt: Format) -> Response:
+async def clouds(
+    request: Request, collection: str, config: Config, fmt: Format, page: Paging
+) -> Response:
     if collection not in KINDS:
         raise ApiError(
             404, f"no aggregated collection {collection!r} (collections: {', '.join(KINDS)})"
@@ -41,7 +44,6 @@ async def clouds(request: Request, collection: str, config: Config, fmt: Format)
     wanted_provider = request.query_params.get("provider")
     wanted_state = (request.query_params.get("state") or "").upper() or None
     api = public_base(request) + "/api"
-    items: list[dict[str, Any]] = []
     unreachable: list[dict[str, str]] = []
     calls: Calls = request.app.state.calls
     wanted = [
@@ -50,19 +52,12 @@ async def clouds(request: Request, collection: str, config: Config, fmt: Format)
         if wanted_provider in (None, name) and type_ in driver.schema()
     ]
 
-    def listed(name: str, driver: Driver) -> list[dict[str, Any]]:
-        base = f"{api};provider={name}"
-        if type_ == "image":
-            return [views.image(base, i) for i in driver.images()]
-        view = {
-            "instance": lambda b, o: views.instance(b, o, "nubes"),
-            "volume": views.volume,
-            "address": views.address,
-        }[type_]
-        return [view(base, o) for o in driver.list(type_, {})]
+    def listed(name: str, driver: Driver) -> list[Any]:
+        return driver.images() if type_ == "image" else driver.list(type_, {})
 
     # every provider at once, each within the time allowed: one slow cloud is reported as
     # unreachable instead of holding up the answer
+    rows: list[tuple[str, Any]] = []
     for name, found in (await calls.gather(listed, wanted)).items():
         if isinstance(found, ProviderError):
             unreachable.append({"provider": name, "message": f"{found.code}: {found}"})
@@ -72,21 +67,43 @@ async def clouds(request: Request, collection: str, config: Config, fmt: Format)
             continue
         if isinstance(found, BaseException):
             raise found
-        for item in found:
-            if wanted_state is None or str(item.get("state", "")).upper() == wanted_state:
-                items.append(
-                    {**item, "provider": name, "driver": api_name(config.providers[name].driver)}
-                )
-    root = ET.Element(collection)
-    for item in items:
-        root.append(views.element(views.SINGULAR[collection], item))
-    for problem in unreachable:
-        ET.SubElement(root, "unreachable", {"provider": problem["provider"]}).text = problem[
-            "message"
-        ]
-    return render(
-        fmt,
-        200,
-        {collection: items, "unreachable": unreachable},
-        root,
-    )
+        rows.extend(
+            (name, o) for o in found if wanted_state is None or _state(type_, o) == wanted_state
+        )
+
+    def view(row: tuple[str, Any]) -> dict[str, Any]:
+        name, o = row
+        base = f"{api};provider={name}"
+        item = {
+            "image": lambda: views.image(base, o),
+            "instance": lambda: views.instance(base, o, "nubes"),
+            "volume": lambda: views.volume(base, o),
+            "address": lambda: views.address(base, o),
+        }[type_]()
+        return {**item, "provider": name, "driver": api_name(config.providers[name].driver)}
+
+    items, headers = page_items(rows, view, page)
+
+    def xml() -> ET.Element:
+        root = ET.Element(collection)
+        for item in items:
+            root.append(views.element(views.SINGULAR[collection], item))
+        for problem in unreachable:
+            ET.SubElement(root, "unreachable", {"provider": problem["provider"]}).text = problem[
+                "message"
+            ]
+        return root
+
+    return render(fmt, 200, {collection: items, "unreachable": unreachable}, xml, headers)
+
+
+def _state(type_: str, obj: Any) -> str:
+    """The state a listed object's view shows, from the object itself (so that a filtered page
+    makes views of its own objects only)."""
+    if type_ == "image":
+        return str(obj.state).upper()
+    if type_ == "instance":
+        return views.instance_state(obj)
+    if type_ == "volume":
+        return str(obj.attributes.get("state") or "unknown").upper()
+    return ""

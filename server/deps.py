@@ -10,12 +10,14 @@ from fastapi import Depends, Request
 
 from nubes.server.calls import AsyncDriver, Calls
 from nubes.server.config import ServerConfig
+from nubes.server.paging import Page, page_of
 from nubes.server.respond import api_base, provider_driver, request_format, request_params
 
 Base = Annotated[str, Depends(api_base)]
 Format = Annotated[str, Depends(request_format)]
 ProviderDriver = Annotated[AsyncDriver, Depends(provider_driver)]
 Params = Annotated[dict[str, str], Depends(request_params)]
+Paging = Annotated[Page | None, Depends(page_of)]
 
 
 def _config(request: Request) -> ServerConfig:

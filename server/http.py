@@ -163,11 +163,15 @@ def render(
     fmt: str,
     status: int,
     doc: dict[str, Any],
-    xml: ET.Element | None,
+    xml: ET.Element | Callable[[], ET.Element] | None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    xml_body = to_xml(xml) if xml is not None else b""
-    body = json.dumps(doc).encode() if fmt == "json" else xml_body
+    """The answer in `fmt`; `xml` may be a function, called only when XML is asked for."""
+    if fmt == "json":
+        body = json.dumps(doc).encode()
+    else:
+        tree = xml() if callable(xml) else xml
+        body = to_xml(tree) if tree is not None else b""
     headers = dict(headers or {})
     if status == 200:
         headers["ETag"] = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 from xml.etree import ElementTree as ET
 
@@ -19,6 +19,9 @@ from nubes.providers.protocol import CloudObject, Ownership
 from nubes.server import views
 from nubes.server.calls import AsyncDriver, Calls
 from nubes.server.http import ApiError, bad_text, public_base, render
+from nubes.server.paging import Page, page_items
+
+T = TypeVar("T")
 
 OWNER_ID = "nubes"  # Deltacloud's owner_id of the objects it lists
 # parameters that are text, where line breaks belong; every other one is a name or an id
@@ -112,12 +115,29 @@ def one(items: list[dict[str, Any]], id: str, what: str) -> dict[str, Any]:
     raise ApiError(404, f"{what} {id} not found")
 
 
-def collection(fmt: str, name: str, items: list[dict[str, Any]]) -> Response:
-    """A collection's answer: `{name: [...]}` or `<name><singular/>...</name>`."""
-    root = ET.Element(name)
-    for item in items:
-        root.append(views.element(views.SINGULAR[name], item))
-    return render(fmt, 200, {name: items}, root)
+def collection(
+    fmt: str,
+    name: str,
+    rows: Sequence[T],
+    page: Page | None = None,
+    view: Callable[[T], dict[str, Any]] | None = None,
+) -> Response:
+    """A collection's answer: `{name: [...]}` or `<name><singular/>...</name>`, of `rows` as
+    `view` shows them (rows that are views already without one); only the page's are shown."""
+    items, headers = page_items(rows, view or _as_is, page)
+
+    def xml() -> ET.Element:
+        root = ET.Element(name)
+        for item in items:
+            root.append(views.element(views.SINGULAR[name], item))
+        return root
+
+    return render(fmt, 200, {name: items}, xml, headers)
+
+
+def _as_is(row: Any) -> dict[str, Any]:
+    item: dict[str, Any] = row
+    return item
 
 
 def single(

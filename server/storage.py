@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from nubes.providers.protocol import CloudObject
 from nubes.server import views
-from nubes.server.deps import Base, Format, Params, ProviderDriver
+from nubes.server.deps import Base, Format, Paging, Params, ProviderDriver
 from nubes.server.http import ApiError, form
 from nubes.server.models import listed, shown
 from nubes.server.respond import (
@@ -98,11 +98,11 @@ def collection_routes(
             responses=listed(collection_name),
         )
         async def index(
-            request: Request, base: Base, fmt: Format, driver: ProviderDriver
+            request: Request, base: Base, fmt: Format, driver: ProviderDriver, page: Paging
         ) -> Response:
             supports(request, type_)
-            items = [view(base, o) for o in await driver.list(type_, {})]
-            return collection(fmt, collection_name, items)
+            rows = await driver.list(type_, {})
+            return collection(fmt, collection_name, rows, page, lambda o: view(base, o))
 
     if "show" in only:
 

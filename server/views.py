@@ -81,6 +81,11 @@ def link(base: str, collection: str, id: str | None) -> dict[str, str] | None:
     return None if id is None else {"id": id, "href": href_of(base, collection, id)}
 
 
+def instance_state(obj: CloudObject) -> str:
+    """Deltacloud's name of an instance's state (RUNNING, STOPPED, PENDING, ...)."""
+    return STATES.get(str(obj.attributes.get("state") or "unknown"), "UNKNOWN")
+
+
 def instance(base: str, obj: CloudObject, owner: str, can_image: bool = False) -> dict[str, Any]:
     """An instance; `can_image`: its driver makes images of instances (Deltacloud's
     create_image action)."""
@@ -95,7 +100,7 @@ def instance(base: str, obj: CloudObject, owner: str, can_image: bool = False) -
         "image": link(base, "images", a.get("image")),
         "realm": link(base, "realms", a.get("realm")),
         "hardware_profile": link(base, "hardware_profiles", a.get("hardware_profile")),
-        "state": STATES.get(state, "UNKNOWN"),
+        "state": instance_state(obj),
         "launch_time": a.get("launched_at"),
         "keyname": a.get("key"),
         "firewalls": [link(base, "firewalls", f) for f in a.get("firewalls") or []],

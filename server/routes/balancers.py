@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from nubes.providers.errors import NotFoundError
 from nubes.providers.protocol import InstanceMetrics
 from nubes.server import netviews
-from nubes.server.deps import Base, Format, Params, ProviderDriver
+from nubes.server.deps import Base, Format, Paging, Params, ProviderDriver
 from nubes.server.http import ApiError, form
 from nubes.server.models import listed, shown
 from nubes.server.respond import (
@@ -36,11 +36,11 @@ CREATE = (
 
 @router.get("/api/load_balancers", responses=listed("load_balancers"))
 async def balancers_index(
-    request: Request, base: Base, fmt: Format, driver: ProviderDriver
+    request: Request, base: Base, fmt: Format, driver: ProviderDriver, page: Paging
 ) -> Response:
     supports(request, "load_balancer")
-    items = [netviews.load_balancer(base, b) for b in await driver.list("load_balancer", {})]
-    return collection(fmt, "load_balancers", items)
+    rows = await driver.list("load_balancer", {})
+    return collection(fmt, "load_balancers", rows, page, lambda b: netviews.load_balancer(base, b))
 
 
 @router.get("/api/load_balancers/{id}", responses=shown("load_balancers"))
@@ -138,11 +138,11 @@ def _metrics_driver(request: Request) -> None:
 
 @router.get("/api/metrics", responses=listed("metrics"))
 async def metrics_index(
-    request: Request, base: Base, fmt: Format, driver: ProviderDriver
+    request: Request, base: Base, fmt: Format, driver: ProviderDriver, page: Paging
 ) -> Response:
     _metrics_driver(request)
-    items = [netviews.metric(base, i.id, None) for i in await driver.list("instance", {})]
-    return collection(fmt, "metrics", items)
+    rows = await driver.list("instance", {})
+    return collection(fmt, "metrics", rows, page, lambda i: netviews.metric(base, i.id, None))
 
 
 @router.get("/api/metrics/{id}", responses=shown("metrics"))

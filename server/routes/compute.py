@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from nubes.server import views
-from nubes.server.deps import Base, Format, Params, ProviderDriver
+from nubes.server.deps import Base, Format, Paging, Params, ProviderDriver
 from nubes.server.http import ApiError, form
 from nubes.server.models import listed, shown
 from nubes.server.respond import api_owner, collection, one, single
@@ -18,8 +18,9 @@ router = APIRouter()
 
 
 @router.get("/api/realms", responses=listed("realms"))
-async def realms_index(base: Base, fmt: Format, driver: ProviderDriver) -> Response:
-    return collection(fmt, "realms", [views.realm(base, r) for r in await driver.realms()])
+async def realms_index(base: Base, fmt: Format, driver: ProviderDriver, page: Paging) -> Response:
+    rows = await driver.realms()
+    return collection(fmt, "realms", rows, page, lambda r: views.realm(base, r))
 
 
 @router.get("/api/realms/{id}", responses=shown("realms"))
@@ -29,9 +30,11 @@ async def realms_show(id: str, base: Base, fmt: Format, driver: ProviderDriver) 
 
 
 @router.get("/api/hardware_profiles", responses=listed("hardware_profiles"))
-async def hwp_index(base: Base, fmt: Format, driver: ProviderDriver) -> Response:
-    items = [views.hardware_profile(base, p) for p in await driver.hardware_profiles()]
-    return collection(fmt, "hardware_profiles", items)
+async def hwp_index(base: Base, fmt: Format, driver: ProviderDriver, page: Paging) -> Response:
+    rows = await driver.hardware_profiles()
+    return collection(
+        fmt, "hardware_profiles", rows, page, lambda p: views.hardware_profile(base, p)
+    )
 
 
 @router.get("/api/hardware_profiles/{id}", responses=shown("hardware_profiles"))
@@ -48,7 +51,7 @@ IMAGE_FILTERS = ("id", "architecture", "owner_id", "state")
 
 @router.get("/api/images", responses=listed("images"))
 async def images_index(
-    request: Request, base: Base, fmt: Format, driver: ProviderDriver
+    request: Request, base: Base, fmt: Format, driver: ProviderDriver, page: Paging
 ) -> Response:
     wanted = {k: request.query_params[k] for k in IMAGE_FILTERS if request.query_params.get(k)}
     profiles = await driver.hardware_profiles()
@@ -57,7 +60,7 @@ async def images_index(
         for view in (views.image(base, i, profiles) for i in await driver.images())
         if all(str(view.get(k, "")).lower() == v.lower() for k, v in wanted.items())
     ]
-    return collection(fmt, "images", items)
+    return collection(fmt, "images", items, page)
 
 
 @router.get("/api/images/{id}", responses=shown("images"))

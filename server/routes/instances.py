@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from nubes.providers.protocol import CloudObject
 from nubes.server import views
 from nubes.server.calls import AsyncDriver
-from nubes.server.deps import Base, Format, Params, ProviderDriver
+from nubes.server.deps import Base, Format, Paging, Params, ProviderDriver
 from nubes.server.http import ApiError, form
 from nubes.server.models import listed, shown
 from nubes.server.respond import (
@@ -75,19 +75,18 @@ async def _default_profile(driver: AsyncDriver, image: str) -> str:
 
 @router.get("/api/instances", responses=listed("instances"))
 async def instances_index(
-    request: Request, base: Base, fmt: Format, driver: ProviderDriver
+    request: Request, base: Base, fmt: Format, driver: ProviderDriver, page: Paging
 ) -> Response:
     state = request.query_params.get("state")
     realm = request.query_params.get("realm_id")
     can_image = "image" in driver.raw.info().types  # once, not per instance
-    items = [_view_of(base, driver, o, can_image) for o in await driver.list("instance", {})]
-    items = [
-        i
-        for i in items
-        if state in (None, i["state"], i["state"].lower())
-        and (realm is None or (i["realm"] or {}).get("id") == realm)
+    rows = [
+        o
+        for o in await driver.list("instance", {})
+        if (state is None or state in (shown := views.instance_state(o), shown.lower()))
+        and (realm is None or o.attributes.get("realm") == realm)
     ]
-    return collection(fmt, "instances", items)
+    return collection(fmt, "instances", rows, page, lambda o: _view_of(base, driver, o, can_image))
 
 
 @router.get("/api/instances/{id}", responses=shown("instances"))

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from nubes.providers.protocol import CloudObject
 from nubes.server import views
 from nubes.server.calls import AsyncDriver
-from nubes.server.deps import Base, Format, Params, ProviderDriver
+from nubes.server.deps import Base, Format, Paging, Params, ProviderDriver
 from nubes.server.http import ApiError, form
 from nubes.server.models import listed, shown
 from nubes.server.respond import api_owner, collection, needs, single
@@ -18,8 +18,9 @@ router = APIRouter(dependencies=[Depends(needs("key"))])
 
 
 @router.get("/api/keys", responses=listed("keys"))
-async def keys_index(base: Base, fmt: Format, driver: ProviderDriver) -> Response:
-    return collection(fmt, "keys", [views.key(base, o) for o in await driver.list("key", {})])
+async def keys_index(base: Base, fmt: Format, driver: ProviderDriver, page: Paging) -> Response:
+    rows = await driver.list("key", {})
+    return collection(fmt, "keys", rows, page, lambda o: views.key(base, o))
 
 
 async def _find(driver: AsyncDriver, ref: str) -> CloudObject:

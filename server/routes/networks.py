@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from nubes.providers.protocol import CloudObject
 from nubes.server import netviews
 from nubes.server.calls import AsyncDriver
-from nubes.server.deps import Base, Format, Params, ProviderDriver
+from nubes.server.deps import Base, Format, Paging, Params, ProviderDriver
 from nubes.server.http import ApiError, form
 from nubes.server.models import listed, shown
 from nubes.server.respond import api_owner, check_create, collection, read_one, single, supports
@@ -41,14 +41,14 @@ def _required(params: dict[str, str], *names: str) -> None:
 
 @router.get("/api/networks", responses=listed("networks"))
 async def networks_index(
-    request: Request, base: Base, fmt: Format, driver: ProviderDriver
+    request: Request, base: Base, fmt: Format, driver: ProviderDriver, page: Paging
 ) -> Response:
     supports(request, "network")
     subnets = await _subnets_by_network(driver)
-    items = [
-        netviews.network(base, n, subnets.get(n.id, [])) for n in await driver.list("network", {})
-    ]
-    return collection(fmt, "networks", items)
+    rows = await driver.list("network", {})
+    return collection(
+        fmt, "networks", rows, page, lambda n: netviews.network(base, n, subnets.get(n.id, []))
+    )
 
 
 @router.get("/api/networks/{id}", responses=shown("networks"))

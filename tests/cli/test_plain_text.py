@@ -34,3 +34,22 @@ def test_plain_text_matches_richs_markup_parser() -> None:
         assert plain_text(line) == expected, line
         compared += 1
     assert compared > 10_000
+
+
+def test_escape_and_values_match_rich_and_json() -> None:
+    """The quick paths (nothing to escape; a string quoted without json.dumps' dispatch) give
+    exactly what rich's escape and json.dumps give."""
+    import json
+
+    from nubes.cli.render import _compact
+    from nubes.cli.render import escape as quick_escape
+
+    chooser = random.Random(11)
+    alphabet = "ab[]/\\#@=: é\u2028\"'"
+    texts = ["".join(chooser.choice(alphabet) for _ in range(chooser.randint(0, 12)))
+             for _ in range(20_000)]  # fmt: skip
+    for text in texts:
+        assert quick_escape(text) == escape(text), text
+        assert _compact(text) == json.dumps(text), text
+    for value in (None, True, False, 0, -3, 2.5, 10**20, [1, "a", None], {"k": [True]}):
+        assert _compact(value) == json.dumps(value, separators=(", ", ": ")), value

@@ -1,0 +1,109 @@
+"""Pages of a collection: `page` and `per_page`, with X-Total-Count and Link, in JSON and XML;
+without them the whole collection, as Deltacloud answers."""
+
+from __future__ import annotations
+
+import re
+from xml.etree import ElementTree as ET
+
+import httpx
+import pytest
+
+from tests.server_harness import PASSWORD
+
+
+def _links(answer: httpx.Response) -> dict[str, str]:
+    return {rel: url for url, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', answer.headers["Link"])}
+
+
+@pytest.fixture(scope="module")
+def keys(api: str) -> list[str]:
+    with httpx.Client(base_url=api, auth=("admin", PASSWORD), timeout=30) as client:
+        for i in range(7):
+            made = client.post("/api/keys?format=json", data={"name": f"page-key-{i}"})
+            assert made.status_code == 201, made.text
+        listed = client.get("/api/keys?format=json").json()["keys"]
+    return [k["id"] for k in listed]
+
+
+def test_pages_walk_the_whole_collection_in_order(client: httpx.Client, keys: list[str]) -> None:
+    assert len(keys) >= 7
+    seen: list[str] = []
+    url: str | None = "/api/keys?format=json&per_page=3"
+    pages = 0
+    while url is not None:
+        answer = client.get(url)
+        assert answer.status_code == 200
+        assert answer.headers["X-Total-Count"] == str(len(keys))
+        page = answer.json()["keys"]
+        assert 0 < len(page) <= 3
+        seen += [k["id"] for k in page]
+        links = _links(answer)
+        assert "first" in links and "last" in links
+        url = links.get("next")
+        pages += 1
+    assert seen == keys and pages == -(-len(keys) // 3)
+
+
+def test_links_keep_the_query_and_the_public_address(client: httpx.Client, keys: list[str]) -> None:
+    answer = client.get("/api/keys?format=json&page=2&per_page=2")
+    links = _links(answer)
+    assert links["prev"].endswith("/api/keys?format=json&page=1&per_page=2")
+    assert links["next"].endswith("/api/keys?format=json&page=3&per_page=2")
+    assert links["first"].startswith(str(client.base_url).rstrip("/"))
+    assert [k["id"] for k in answer.json()["keys"]] == keys[2:4]
+
+
+def test_xml_pages_too(client: httpx.Client, keys: list[str]) -> None:
+    answer = client.get("/api/keys?page=1&per_page=4")
+    root = ET.fromstring(answer.content)
+    assert root.tag == "keys" and [k.get("id") for k in root.findall("key")] == keys[:4]
+    assert answer.headers["X-Total-Count"] == str(len(keys))
+
+
+def test_a_page_past_the_end_is_empty(client: httpx.Client, keys: list[str]) -> None:
+    answer = client.get("/api/keys?format=json&page=999&per_page=5")
+    assert answer.status_code == 200 and answer.json()["keys"] == []
+    assert _links(answer)["last"].endswith(f"page={-(-len(keys) // 5)}&per_page=5")
+    assert "next" not in _links(answer)
+
+
+def test_without_paging_there_are_no_page_headers(client: httpx.Client, keys: list[str]) -> None:
+    answer = client.get("/api/keys?format=json")
+    assert "Link" not in answer.headers and "X-Total-Count" not in answer.headers
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["page=0", "page=abc", "page=-1", "page=1e3", "page=%D9%A3", "per_page=1001", "per_page=0",
+     "page=99999999999", "page="],
+)  # fmt: skip
+def test_bad_page_parameters_are_refused(client: httpx.Client, query: str) -> None:
+    answer = client.get(f"/api/keys?format=json&{query}")
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["code"] == 400 and re.search(
+        r"(page|per_page) must be a whole number", error["message"]
+    )
+    xml = client.get(f"/api/instances?{query}")
+    assert xml.status_code == 400 and ET.fromstring(xml.content).tag == "error"
+
+
+def test_aggregated_pages_filter_before_paging(client: httpx.Client) -> None:
+    made = []
+    for provider in ("home", "lab", "home"):
+        r = client.post(
+            "/api/instances?format=json",
+            headers={"X-Deltacloud-Provider": provider},
+            data={"image_id": "img-alpine-320", "hwp_id": "tiny"},
+        )
+        assert r.status_code == 201
+        made.append((r.json()["instance"]["id"], provider))
+    whole = client.get("/api/clouds/instances?format=json&state=running").json()["instances"]
+    assert {m[0] for m in made} <= {i["id"] for i in whole}
+    first = client.get("/api/clouds/instances?format=json&state=running&per_page=2")
+    assert first.headers["X-Total-Count"] == str(len(whole))
+    assert first.json()["instances"] == whole[:2]
+    assert "state=running" in _links(first)["next"]
+    for id_, provider in made:
+        client.delete(f"/api/instances/{id_}", headers={"X-Deltacloud-Provider": provider})
