@@ -508,6 +508,19 @@ METRIC_UNITS = {
 
 
 @runtime_checkable
+class PagedListing(Protocol):
+    """A driver that lists a page of its objects without listing them all (a listing of the
+    REST API asked for a page; nubes.server.paging)."""
+
+    def list_page(
+        self, type: str, filters: Mapping[str, str], start: int, size: int
+    ) -> tuple[int, builtins.list[CloudObject]]:
+        """How many objects `list(type, filters)` gives, and those of them from the `start`th
+        (from 0), at most `size`, in the same order."""
+        ...
+
+
+@runtime_checkable
 class InstanceMetrics(Protocol):
     """A driver that reports what its instances do (Deltacloud's metrics collection)."""
 

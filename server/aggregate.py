@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from nubes.engine.drivers import Drivers
 from nubes.providers.errors import ProviderError
-from nubes.providers.protocol import Driver
+from nubes.providers.protocol import Driver, PagedListing
 from nubes.providers.registry import api_name
 from nubes.server import views
 from nubes.server.calls import Calls, ProviderTimeout
@@ -52,24 +52,37 @@ async def clouds(
         if wanted_provider in (None, name) and type_ in driver.schema()
     ]
 
-    def listed(name: str, driver: Driver) -> list[Any]:
-        return driver.images() if type_ == "image" else driver.list(type_, {})
+    def listed(name: str, driver: Driver) -> Any:
+        if type_ == "image":
+            return driver.images()
+        if page is not None and wanted_state is None and isinstance(driver, PagedListing):
+            return driver.list_page(type_, {}, 0, 0)[0]  # how many, for now
+        return driver.list(type_, {})
 
     # every provider at once, each within the time allowed: one slow cloud is reported as
     # unreachable instead of holding up the answer
-    rows: list[tuple[str, Any]] = []
-    for name, found in (await calls.gather(listed, wanted)).items():
-        if isinstance(found, ProviderError):
-            unreachable.append({"provider": name, "message": f"{found.code}: {found}"})
-            continue
-        if isinstance(found, ProviderTimeout):
-            unreachable.append({"provider": name, "message": f"Timeout: {found}"})
-            continue
-        if isinstance(found, BaseException):
-            raise found
-        rows.extend(
-            (name, o) for o in found if wanted_state is None or _state(type_, o) == wanted_state
-        )
+    found = _answered(await calls.gather(listed, wanted), unreachable)
+    total: int | None = None
+    if page is not None and any(isinstance(f, int) for f in found.values()):
+        # a page across clouds: each cloud that lists a page alone is asked for its share
+        windows, total = _windows(found, page.start, page.size)
+
+        def share(name: str, driver: Driver) -> list[Any]:
+            assert isinstance(driver, PagedListing)
+            return driver.list_page(type_, {}, *windows[name])[1]
+
+        asked = [n for n, f in found.items() if isinstance(f, int) and windows[n][1]]
+        pages = _answered(await calls.gather(share, asked), unreachable)
+        found = {
+            n: f[windows[n][0] : sum(windows[n])] if isinstance(f, list) else pages.get(n, [])
+            for n, f in found.items()
+        }
+    rows = [
+        (name, o)
+        for name, objects in found.items()
+        for o in objects
+        if wanted_state is None or _state(type_, o) == wanted_state
+    ]
 
     def view(row: tuple[str, Any]) -> dict[str, Any]:
         name, o = row
@@ -82,7 +95,7 @@ async def clouds(
         }[type_]()
         return {**item, "provider": name, "driver": api_name(config.providers[name].driver)}
 
-    items, headers = page_items(rows, view, page)
+    items, headers = page_items(rows, view, page, total)
 
     def xml() -> ET.Element:
         root = ET.Element(collection)
@@ -95,6 +108,38 @@ async def clouds(
         return root
 
     return render(fmt, 200, {collection: items, "unreachable": unreachable}, xml, headers)
+
+
+def _answered(
+    results: dict[str, Any | BaseException], unreachable: list[dict[str, str]]
+) -> dict[str, Any]:
+    """The providers' answers; those that failed or took too long go to `unreachable`."""
+    out: dict[str, Any] = {}
+    for name, found in results.items():
+        if isinstance(found, ProviderError):
+            unreachable.append({"provider": name, "message": f"{found.code}: {found}"})
+        elif isinstance(found, ProviderTimeout):
+            unreachable.append({"provider": name, "message": f"Timeout: {found}"})
+        elif isinstance(found, BaseException):
+            raise found
+        else:
+            out[name] = found
+    return out
+
+
+def _windows(
+    found: dict[str, int | list[Any]], start: int, size: int
+) -> tuple[dict[str, tuple[int, int]], int]:
+    """Each provider's part (its first index, how many) of the page from `start` of `size`
+    objects across them in order, given how many each holds (or all it holds); the total."""
+    windows: dict[str, tuple[int, int]] = {}
+    offset = 0
+    for name, held in found.items():
+        count = held if isinstance(held, int) else len(held)
+        first = min(max(start - offset, 0), count)
+        windows[name] = (first, max(0, min(start + size - offset, count) - first))
+        offset += count
+    return windows, offset
 
 
 def _state(type_: str, obj: Any) -> str:

@@ -14,6 +14,8 @@ from urllib.parse import urlencode
 
 from fastapi import Query, Request
 
+from nubes.providers.protocol import CloudObject, PagedListing
+from nubes.server.calls import AsyncDriver
 from nubes.server.http import ApiError, public_base
 
 DEFAULT_PER_PAGE = 100
@@ -29,6 +31,11 @@ class Page:
     size: int
     url: str  # the request's own address (the public base, its path and query), for Link
     query: tuple[tuple[str, str], ...]  # the request's parameters other than the page's
+
+    @property
+    def start(self) -> int:
+        """The index of the page's first object, from 0."""
+        return (self.number - 1) * self.size
 
     def href(self, number: int) -> str:
         pairs = [*self.query, ("page", str(number)), ("per_page", str(self.size))]
@@ -68,22 +75,42 @@ def page_of(
 
 
 def page_items(
-    rows: Sequence[T], view: Callable[[T], dict[str, Any]], page: Page | None
+    rows: Sequence[T],
+    view: Callable[[T], dict[str, Any]],
+    page: Page | None,
+    total: int | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """The views of the page's rows (of all of them without a page), and the page's headers."""
+    """The views of the page's rows (of all of them without a page), and the page's headers.
+    With `total`, `rows` are the page's rows already, fetched alone (`list_rows`)."""
     if page is None:
         return [view(r) for r in rows], {}
-    start = (page.number - 1) * page.size
-    items = [view(r) for r in rows[start : start + page.size]]
-    last = max(1, -(-len(rows) // page.size))
+    if total is None:
+        total = len(rows)
+        rows = rows[page.start : page.start + page.size]
+    items = [view(r) for r in rows]
+    return items, page_headers(page, total)
+
+
+def page_headers(page: Page, total: int) -> dict[str, str]:
+    last = max(1, -(-total // page.size))
     links = [(1, "first")]
     if page.number > 1:
         links.append((min(page.number - 1, last), "prev"))
     if page.number < last:
         links.append((page.number + 1, "next"))
     links.append((last, "last"))
-    headers = {
-        "X-Total-Count": str(len(rows)),
+    return {
+        "X-Total-Count": str(total),
         "Link": ", ".join(f'<{page.href(n)}>; rel="{rel}"' for n, rel in links),
     }
-    return items, headers
+
+
+async def list_rows(
+    driver: AsyncDriver, type: str, page: Page | None
+) -> tuple[list[CloudObject], int | None]:
+    """A listing's objects: a driver that lists a page alone (PagedListing) is asked for the
+    page's objects and their total; any other lists them all (the total is then None)."""
+    if page is not None and isinstance(driver.raw, PagedListing):
+        total, rows = await driver.list_page(type, {}, page.start, page.size)
+        return rows, total
+    return await driver.list(type, {}), None

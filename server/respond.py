@@ -121,10 +121,12 @@ def collection(
     rows: Sequence[T],
     page: Page | None = None,
     view: Callable[[T], dict[str, Any]] | None = None,
+    total: int | None = None,
 ) -> Response:
     """A collection's answer: `{name: [...]}` or `<name><singular/>...</name>`, of `rows` as
-    `view` shows them (rows that are views already without one); only the page's are shown."""
-    items, headers = page_items(rows, view or _as_is, page)
+    `view` shows them (rows that are views already without one); only the page's are shown.
+    With `total`, `rows` are the page's rows alone (nubes.server.paging.list_rows)."""
+    items, headers = page_items(rows, view or _as_is, page, total)
 
     def xml() -> ET.Element:
         root = ET.Element(name)

@@ -16,6 +16,7 @@ from nubes.server import views
 from nubes.server.deps import Base, Format, Paging, Params, ProviderDriver
 from nubes.server.http import ApiError, form
 from nubes.server.models import listed, shown
+from nubes.server.paging import list_rows
 from nubes.server.respond import (
     api_base,
     api_owner,
@@ -101,8 +102,8 @@ def collection_routes(
             request: Request, base: Base, fmt: Format, driver: ProviderDriver, page: Paging
         ) -> Response:
             supports(request, type_)
-            rows = await driver.list(type_, {})
-            return collection(fmt, collection_name, rows, page, lambda o: view(base, o))
+            rows, total = await list_rows(driver, type_, page)
+            return collection(fmt, collection_name, rows, page, lambda o: view(base, o), total)
 
     if "show" in only:
 

@@ -52,7 +52,7 @@ from nubes.providers.values import Unknown
 
 if TYPE_CHECKING:  # the cloud and its SQLite store load on first use, not for `nubes validate`
     from nubes.providers.sim.cloud import SimCloud
-    from nubes.providers.sim.store import Store
+    from nubes.providers.sim.store import Row, Store
 
 T = TypeVar("T")
 SCHEMA = tightened(PORTABLE, "bucket", "name", S3_BUCKET_NAME)
@@ -200,6 +200,20 @@ class SimDriver:
         cloud = self.cloud
         rows = self._call(lambda: cloud.store.select(type, cloud.region, filters))
         return [cloud.to_object(r) for r in rows]
+
+    def list_page(
+        self, type: str, filters: Mapping[str, str], start: int, size: int
+    ) -> tuple[int, builtins.list[CloudObject]]:
+        cloud = self.cloud
+
+        def page() -> tuple[int, builtins.list[Row]]:
+            total = cloud.store.count(type, cloud.region, filters)
+            if size == 0 or start >= total:
+                return total, []
+            return total, cloud.store.select(type, cloud.region, filters, start, size)
+
+        total, rows = self._call(page)
+        return total, [cloud.to_object(r) for r in rows]
 
     def read(self, type: str, id: str) -> CloudObject | None:
         cloud = self.cloud

@@ -30,12 +30,14 @@ from nubes.providers.errors import ProviderError
 
 # what a create and a delete look up, indexed so that each costs the same however many objects
 # the cloud holds: a retried create's token, a unique name, and what refers to an object
-# (queries must spell each expression exactly as here for SQLite to use its index)
+# (queries must spell each expression exactly as here for SQLite to use its index); and a page
+# of a listing, in the order objects were made
 INDEXED_ATTRS = ("instance", "subnet", "network")
 _INDEXES = """
 CREATE INDEX IF NOT EXISTS objects_name ON objects (type, region, json_extract(attrs, '$.name'));
 CREATE INDEX IF NOT EXISTS objects_token
     ON objects (type, region, json_extract(tags, '$."nubes:token"'));
+CREATE INDEX IF NOT EXISTS objects_listing ON objects (type, region, created, id);
 """ + "".join(
     f"CREATE INDEX IF NOT EXISTS objects_{a} ON objects "
     f"(type, region, json_extract(attrs, '$.{a}'));\n"
@@ -341,13 +343,6 @@ class Store:
                 "DELETE FROM blob_user_meta WHERE bucket = ? AND key = ?", (bucket, key)
             )
 
-    def count(self, type: str, region: str) -> int:
-        with self._lock, self._guard():
-            found = self._db.execute(
-                "SELECT COUNT(*) FROM objects WHERE type = ? AND region = ?", (type, region)
-            ).fetchone()
-        return int(found[0])
-
     def delete(self, id: str) -> None:
         with self._lock, self._guard():
             self._db.execute("DELETE FROM objects WHERE id = ?", (id,))
@@ -373,24 +368,53 @@ class Store:
         return None if found is None else _row(found)
 
     def select(
-        self, type: str, region: str | None = None, tags: Mapping[str, str] | None = None
+        self,
+        type: str,
+        region: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        start: int = 0,
+        size: int | None = None,
     ) -> list[Row]:
-        query = "SELECT id, type, region, attrs, tags, created FROM objects WHERE type = ?"
-        params: list[Any] = [type]
-        if region is not None:
-            query += " AND region = ?"
-            params.append(region)
-        for key, value in (tags or {}).items():
-            if _SAFE_KEY.fullmatch(key):  # written out, so that an index on it applies
-                query += f""" AND json_extract(tags, '$."{key}"') = ?"""
-                params.append(value)
-            else:
-                query += " AND json_extract(tags, ?) = ?"
-                params.extend([f'$."{key}"', value])
+        """The objects of `type` (in `region`, with `tags`) in the order they were made; from
+        the `start`th, at most `size` of them when `size` is given."""
+        where, params = self._where(type, region, tags)
+        query = f"SELECT id, type, region, attrs, tags, created FROM objects WHERE {where}"
         query += " ORDER BY created, id"
+        if size is not None:
+            query += " LIMIT ? OFFSET ?"
+            params += [size, start]
+        elif start:
+            query += " LIMIT -1 OFFSET ?"
+            params.append(start)
         with self._lock, self._guard():
             rows = self._db.execute(query, params).fetchall()
         return [_row(r) for r in rows]
+
+    def count(
+        self, type: str, region: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> int:
+        where, params = self._where(type, region, tags)
+        with self._lock, self._guard():
+            found = self._db.execute(f"SELECT COUNT(*) FROM objects WHERE {where}", params)
+            return int(found.fetchone()[0])
+
+    @staticmethod
+    def _where(
+        type: str, region: str | None, tags: Mapping[str, str] | None
+    ) -> tuple[str, list[Any]]:
+        where = "type = ?"
+        params: list[Any] = [type]
+        if region is not None:
+            where += " AND region = ?"
+            params.append(region)
+        for key, value in (tags or {}).items():
+            if _SAFE_KEY.fullmatch(key):  # written out, so that an index on it applies
+                where += f""" AND json_extract(tags, '$."{key}"') = ?"""
+                params.append(value)
+            else:
+                where += " AND json_extract(tags, ?) = ?"
+                params.extend([f'$."{key}"', value])
+        return where, params
 
     def referring(self, type: str, region: str, attr: str, id: str) -> list[Row]:
         """The objects of `type` whose `attr` (one of INDEXED_ATTRS) is `id`."""

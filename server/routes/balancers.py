@@ -12,6 +12,7 @@ from nubes.server import netviews
 from nubes.server.deps import Base, Format, Paging, Params, ProviderDriver
 from nubes.server.http import ApiError, form
 from nubes.server.models import listed, shown
+from nubes.server.paging import list_rows
 from nubes.server.respond import (
     api_base,
     api_owner,
@@ -39,8 +40,10 @@ async def balancers_index(
     request: Request, base: Base, fmt: Format, driver: ProviderDriver, page: Paging
 ) -> Response:
     supports(request, "load_balancer")
-    rows = await driver.list("load_balancer", {})
-    return collection(fmt, "load_balancers", rows, page, lambda b: netviews.load_balancer(base, b))
+    rows, total = await list_rows(driver, "load_balancer", page)
+    return collection(
+        fmt, "load_balancers", rows, page, lambda b: netviews.load_balancer(base, b), total
+    )
 
 
 @router.get("/api/load_balancers/{id}", responses=shown("load_balancers"))
@@ -141,8 +144,10 @@ async def metrics_index(
     request: Request, base: Base, fmt: Format, driver: ProviderDriver, page: Paging
 ) -> Response:
     _metrics_driver(request)
-    rows = await driver.list("instance", {})
-    return collection(fmt, "metrics", rows, page, lambda i: netviews.metric(base, i.id, None))
+    rows, total = await list_rows(driver, "instance", page)
+    return collection(
+        fmt, "metrics", rows, page, lambda i: netviews.metric(base, i.id, None), total
+    )
 
 
 @router.get("/api/metrics/{id}", responses=shown("metrics"))

@@ -16,6 +16,7 @@ from nubes.server.calls import AsyncDriver
 from nubes.server.deps import Base, Format, Paging, Params, ProviderDriver
 from nubes.server.http import ApiError, form
 from nubes.server.models import listed, shown
+from nubes.server.paging import list_rows
 from nubes.server.respond import (
     OWNER_ID,
     api_owner,
@@ -80,13 +81,20 @@ async def instances_index(
     state = request.query_params.get("state")
     realm = request.query_params.get("realm_id")
     can_image = "image" in driver.raw.info().types  # once, not per instance
-    rows = [
+
+    def view(o: CloudObject) -> dict[str, Any]:
+        return _view_of(base, driver, o, can_image)
+
+    if state is None and realm is None:
+        rows, total = await list_rows(driver, "instance", page)
+        return collection(fmt, "instances", rows, page, view, total)
+    rows = [  # filtered: every instance is listed, and views made of the page's
         o
         for o in await driver.list("instance", {})
         if (state is None or state in (shown := views.instance_state(o), shown.lower()))
         and (realm is None or o.attributes.get("realm") == realm)
     ]
-    return collection(fmt, "instances", rows, page, lambda o: _view_of(base, driver, o, can_image))
+    return collection(fmt, "instances", rows, page, view)
 
 
 @router.get("/api/instances/{id}", responses=shown("instances"))

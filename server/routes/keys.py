@@ -12,6 +12,7 @@ from nubes.server.calls import AsyncDriver
 from nubes.server.deps import Base, Format, Paging, Params, ProviderDriver
 from nubes.server.http import ApiError, form
 from nubes.server.models import listed, shown
+from nubes.server.paging import list_rows
 from nubes.server.respond import api_owner, collection, needs, single
 
 router = APIRouter(dependencies=[Depends(needs("key"))])
@@ -19,8 +20,8 @@ router = APIRouter(dependencies=[Depends(needs("key"))])
 
 @router.get("/api/keys", responses=listed("keys"))
 async def keys_index(base: Base, fmt: Format, driver: ProviderDriver, page: Paging) -> Response:
-    rows = await driver.list("key", {})
-    return collection(fmt, "keys", rows, page, lambda o: views.key(base, o))
+    rows, total = await list_rows(driver, "key", page)
+    return collection(fmt, "keys", rows, page, lambda o: views.key(base, o), total)
 
 
 async def _find(driver: AsyncDriver, ref: str) -> CloudObject:

@@ -16,6 +16,7 @@ from nubes.server.calls import AsyncDriver
 from nubes.server.deps import Base, Format, Paging, Params, ProviderDriver
 from nubes.server.http import ApiError, form
 from nubes.server.models import listed, shown
+from nubes.server.paging import list_rows
 from nubes.server.respond import api_owner, check_create, collection, read_one, single, supports
 from nubes.server.storage import collection_routes
 
@@ -45,9 +46,14 @@ async def networks_index(
 ) -> Response:
     supports(request, "network")
     subnets = await _subnets_by_network(driver)
-    rows = await driver.list("network", {})
+    rows, total = await list_rows(driver, "network", page)
     return collection(
-        fmt, "networks", rows, page, lambda n: netviews.network(base, n, subnets.get(n.id, []))
+        fmt,
+        "networks",
+        rows,
+        page,
+        lambda n: netviews.network(base, n, subnets.get(n.id, [])),
+        total,
     )
 
 

@@ -117,3 +117,19 @@ def test_a_damaged_database_is_a_clear_error(tmp_path: Path) -> None:
         assert "cannot be used" in exc.message and str(db) in exc.message
     else:
         raise AssertionError("a damaged database was opened")
+
+
+def test_a_page_of_a_listing_is_its_slice(tmp_path: Path) -> None:
+    from nubes.providers.protocol import DriverContext, Ownership, PagedListing
+    from nubes.providers.sim import SimDriver
+
+    sim = SimDriver()
+    sim.configure({}, DriverContext(tmp_path, {}))
+    assert isinstance(sim, PagedListing)
+    for i in range(7):
+        sim.create("key", {"name": f"k{i}"}, Ownership("s", f"k{i}", f"k{i}"))
+    whole = [o.id for o in sim.list("key", {})]
+    for start, size in ((0, 3), (3, 3), (6, 3), (9, 3), (0, 0), (2, 100)):
+        total, page = sim.list_page("key", {}, start, size)
+        assert total == 7 and [o.id for o in page] == whole[start : start + size]
+    assert sim.list_page("key", {"nubes:stack": "none"}, 0, 5) == (0, [])

@@ -107,3 +107,39 @@ def test_aggregated_pages_filter_before_paging(client: httpx.Client) -> None:
     assert "state=running" in _links(first)["next"]
     for id_, provider in made:
         client.delete(f"/api/instances/{id_}", headers={"X-Deltacloud-Provider": provider})
+
+
+@pytest.mark.parametrize("size", [1, 2, 3])
+def test_aggregated_pages_across_clouds_make_the_whole_listing(
+    client: httpx.Client, size: int
+) -> None:
+    made = []
+    for provider in ("lab", "home", "lab"):
+        r = client.post(
+            "/api/instances?format=json",
+            headers={"X-Deltacloud-Provider": provider},
+            data={"image_id": "img-alpine-320", "hwp_id": "tiny"},
+        )
+        made.append((r.json()["instance"]["id"], provider))
+    whole = client.get("/api/clouds/instances?format=json").json()["instances"]
+    assert {p for _, p in made} <= {i["provider"] for i in whole}
+    seen: list[dict[str, object]] = []
+    url: str | None = f"/api/clouds/instances?format=json&per_page={size}"
+    while url is not None:
+        answer = client.get(url)
+        assert answer.headers["X-Total-Count"] == str(len(whole))
+        seen += answer.json()["instances"]
+        url = _links(answer).get("next")
+    assert seen == whole
+    for id_, provider in made:
+        client.delete(f"/api/instances/{id_}", headers={"X-Deltacloud-Provider": provider})
+
+
+def test_windows_split_a_page_between_clouds() -> None:
+    from nubes.server.aggregate import _windows
+
+    held: dict[str, int | list[object]] = {"a": 3, "b": [1, 2], "c": 4}
+    assert _windows(held, 0, 2) == ({"a": (0, 2), "b": (0, 0), "c": (0, 0)}, 9)
+    assert _windows(held, 2, 4) == ({"a": (2, 1), "b": (0, 2), "c": (0, 1)}, 9)
+    assert _windows(held, 8, 5) == ({"a": (3, 0), "b": (2, 0), "c": (3, 1)}, 9)
+    assert _windows(held, 20, 5)[0] == {"a": (3, 0), "b": (2, 0), "c": (4, 0)}
