@@ -133,3 +133,24 @@ def test_a_page_of_a_listing_is_its_slice(tmp_path: Path) -> None:
         total, page = sim.list_page("key", {}, start, size)
         assert total == 7 and [o.id for o in page] == whole[start : start + size]
     assert sim.list_page("key", {"nubes:stack": "none"}, 0, 5) == (0, [])
+
+
+def test_each_lookup_searches_its_own_index(tmp_path: Path) -> None:
+    """A create looks up its token and its name, a delete what refers to the object, a page
+    its window: each by an index, never a walk over every object of the type (a walk made
+    seeding 100,000 objects quadratic once, when the listing index drew a token lookup)."""
+    store = Store(tmp_path / "cloud.sqlite")
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    lookups = {
+        "objects_token": lambda: store.select("key", "sim-1", {"nubes:token": "t-1"}),
+        "objects_name": lambda: store.by_name("key", "sim-1", "k"),
+        "objects_instance": lambda: store.referring("volume", "sim-1", "instance", "i-1"),
+        "objects_listing": lambda: store.select("key", "sim-1", None, 10, 5),
+    }
+    for index, lookup in lookups.items():
+        statements.clear()
+        lookup()
+        (query,) = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+        plan = " ".join(str(r) for r in store._db.execute("EXPLAIN QUERY PLAN " + query))
+        assert f"INDEX {index}" in plan and "SCAN" not in plan, (index, plan)
