@@ -91,6 +91,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/api_load.py
 	$(BIN)/python bench/cli_startup.py
 	$(BIN)/python bench/console_scale.py
+	$(BIN)/python bench/api_scale.py
+	$(BIN)/python bench/apply_scale.py
 
 check: $(STAMP)
 	$(BIN)/ruff check .
