@@ -3,10 +3,10 @@
 Apply never re-diffs. Values the plan knew are sent as planned; values it could not know (an id
 of an object created earlier in the same apply) are evaluated from the stack once what they
 depend on is done. A writer thread writes the state whenever operations have changed it (at
-most every WRITE_EVERY seconds, or four times a write's time), so writing costs the apply the same
-however many operations it carries; the journal holds every intent and every created id before
-the state does, so an apply interrupted before a write loses nothing: the next run adopts what
-the journal names.
+most every WRITE_EVERY seconds, or WRITE_PAUSE times a write's time), so writing costs the apply
+the same share however many operations it carries; the journal holds every intent and every
+created id before the state does, so an apply interrupted before a write loses nothing: the next
+run adopts what the journal names.
 """
 
 from __future__ import annotations
@@ -89,6 +89,10 @@ class _OpFailed(Exception):
 
 
 WRITE_EVERY = 0.2  # seconds at least between two of an apply's state writes
+# the pause after a write, in multiples of its time: writing takes at most a tenth of the apply.
+# The write's own time undercounts what it costs: its new blocks are flushed again by the
+# journal's and the cloud's fsyncs, and encoding it holds the interpreter from the workers.
+WRITE_PAUSE = 9
 
 
 def _snapshot(state: State) -> State:
@@ -176,7 +180,7 @@ class Executor:
 
     def write_in_background(self) -> threading.Thread:
         """The writer: a write whenever something changed, at most one every `WRITE_EVERY`
-        seconds or four times the last write's time (so writing takes at most a fifth of the
+        seconds or WRITE_PAUSE times the last write's time (so writing takes at most a tenth of the
         apply, however large the state). A failed write stops the apply."""
 
         def loop() -> None:
@@ -192,7 +196,7 @@ class Executor:
                             self.diags.add(error(str(exc), "the apply stopped"))
                     self.stop.set()
                     return
-                self._closing.wait(max(WRITE_EVERY, 4 * self._write_seconds))
+                self._closing.wait(max(WRITE_EVERY, WRITE_PAUSE * self._write_seconds))
 
         thread = threading.Thread(target=loop, name="nubes-state-writer", daemon=True)
         thread.start()
