@@ -1,12 +1,14 @@
 """The instances page's query: filters, one sort, one page, over every cloud's rows.
 
 Done on the server over the inventory's snapshot, never in the browser and never by asking the
-clouds: a page costs one pass over the rows (filters), one sort of what passed (cached until the
-inventory or the query changes) and a slice.
+clouds: a page costs one pass over the rows in the order asked for (each order is sorted once per
+inventory version; each query's rows are cached until the inventory or the query changes) and a
+slice.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -110,22 +112,70 @@ class Page:
     query: Query
 
 
+class Order:
+    """Every row in one order, with their search texts joined into one string, so that a text
+    filter is a scan at the speed of `str.find` plus a step per match, not a step per row."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.starts: list[int] = []
+        at = 0
+        for r in rows:
+            self.starts.append(at)
+            at += len(r["search"]) + 1
+        self.text = "\n".join(r["search"] for r in rows)
+
+    def matching(self, text: str) -> list[dict[str, Any]]:
+        """The rows whose search text holds `text`, in this order."""
+        found: list[dict[str, Any]] = []
+        at = self.text.find(text)
+        while at >= 0:
+            i = bisect.bisect_right(self.starts, at) - 1
+            row = self.rows[i]
+            if text in row["search"]:  # not a match across two rows' texts
+                found.append(row)
+                at = self.text.find(text, self.starts[i] + len(row["search"]) + 1)
+            else:
+                at = self.text.find(text, at + 1)
+        return found
+
+
 class Sorted:
-    """Sorted views of the rows, one per (inventory version, filters, sort), newest few kept."""
+    """Sorted views of the rows: each order over every row once per inventory version, and
+    each query's rows taken from it in order (a new filter is one scan, never a sort)."""
 
     def __init__(self) -> None:
+        self._orders: dict[tuple[Any, ...], Order] = {}
         self._cache: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
 
     def page(self, rows: list[dict[str, Any]], version: int, q: Query) -> Page:
         key = (version, q.provider, q.state, q.stack, q.tag, q.text, q.sort, q.descending)
         found = self._cache.get(key)
         if found is None:
-            found = sorted((r for r in rows if passes(r, q)), key=_key(q.sort))
-            if q.descending:
-                found.reverse()
-            if len(self._cache) > 16:
-                self._cache.clear()
-            self._cache[key] = found
+            order = self._ordered(rows, version, q.sort, q.descending)
+            found = order.matching(q.text.lower()) if q.text else order.rows
+            if q.provider or q.state or q.stack or q.tag:
+                found = [r for r in found if passes(r, q)]
+            _keep(self._cache, key, found)
         pages = max(1, -(-len(found) // q.size))
         start = (min(q.page, pages) - 1) * q.size
         return Page(found[start : start + q.size], len(found), pages, q)
+
+    def _ordered(
+        self, rows: list[dict[str, Any]], version: int, sort: str, descending: bool
+    ) -> Order:
+        key = (version, sort, descending)
+        found = self._orders.get(key)
+        if found is None:
+            ordered = sorted(rows, key=_key(sort))
+            if descending:
+                ordered.reverse()
+            found = Order(ordered)
+            _keep(self._orders, key, found)
+        return found
+
+
+def _keep(cache: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any) -> None:
+    if len(cache) > 16:
+        cache.clear()
+    cache[key] = value

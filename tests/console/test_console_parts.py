@@ -122,6 +122,26 @@ def test_a_query_keeps_its_filters_in_links_and_pages_what_passed() -> None:
     assert len(problems) == 2
 
 
+def test_a_text_filter_finds_each_row_once_in_the_order_asked_and_never_across_rows() -> None:
+    texts = ["web-1 10.0.0.1", "db-1 10.0.0.10", "web-2 eu\nweb", "db-2 web web web", "cache-web"]
+    rows = [
+        {"provider": "a", "id": str(i), "name": t.split()[0], "state": "running", "stack": None,
+         "tags": {}, "search": t, "image": "", "realm": str(9 - i), "profile": "",
+         "launched_at": None}
+        for i, t in enumerate(texts)
+    ]  # fmt: skip
+    sorted_ = Sorted()
+
+    def names(**params: str) -> list[str]:
+        return [r["name"] for r in sorted_.page(rows, 1, Query.parse(params)[0]).rows]
+
+    assert names(q="web") == ["cache-web", "db-2", "web-1", "web-2"]  # each once, by name
+    assert names(q="WEB", sort="realm") == ["cache-web", "db-2", "web-2", "web-1"]
+    assert names(q="10.0.0.1") == ["db-1", "web-1"]
+    assert names(q="eu\nweb") == ["web-2"]  # a newline inside one row's own text
+    assert names(q="0\ndb") == []  # "db-1 10.0.0.10" ends one row, "db-2 ..." starts the next
+
+
 def test_a_migration_changes_the_provider_where_it_is_written_and_nothing_else() -> None:
     stack, diags = parse_stack(STACK, Path("hop.yaml"))
     assert stack is not None, diags
