@@ -377,7 +377,7 @@ class _Builder:
             return text  # keep dates as written; stacks have no date type
         if tag == "tag:yaml.org,2002:null":
             return None
-        if len(text) > 10_000 and tag != "tag:yaml.org,2002:bool":
+        if len(text) > 4_000 and tag != "tag:yaml.org,2002:bool":
             raise self.refuse("number too long", mark)
         node = yaml.ScalarNode(tag, text, mark)
         try:
@@ -389,8 +389,11 @@ class _Builder:
                     raise self.refuse("number too large", mark)
                 return number
             value = _CONSTRUCTOR.construct_yaml_float(node)
-        except (ValueError, yaml.YAMLError) as exc:
-            raise self.refuse(f"invalid value: {exc}", mark) from None
+        except (ValueError, KeyError, IndexError, yaml.YAMLError):
+            kind = tag.rpartition(":")[2]
+            raise self.refuse(
+                f"{text[:40]!r} is not a valid {kind} (tagged !!{kind})", mark
+            ) from None
         if not math.isfinite(value):
             raise self.refuse(f"the number {text} is not finite", mark)
         return value
