@@ -41,7 +41,7 @@ async def clouds(
         )
     type_ = KINDS[collection]
     drivers: Drivers = request.app.state.drivers
-    wanted_provider = request.query_params.get("provider")
+    wanted_provider = request.query_params.get("provider") or None  # empty: every cloud
     wanted_state = (request.query_params.get("state") or "").upper() or None
     api = public_base(request) + "/api"
     unreachable: list[dict[str, str]] = []

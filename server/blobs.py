@@ -20,10 +20,9 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from nubes.providers.protocol import Blob, BlobStore
 from nubes.server import views
 from nubes.server.calls import AsyncDriver
-from nubes.server.http import ApiError, bad_text, form
+from nubes.server.http import ApiError, api_base, bad_text, form
 from nubes.server.models import shown
 from nubes.server.respond import (
-    api_base,
     check_param,
     provider_driver,
     request_format,

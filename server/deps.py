@@ -10,8 +10,9 @@ from fastapi import Depends, Request
 
 from nubes.server.calls import AsyncDriver, Calls
 from nubes.server.config import ServerConfig
+from nubes.server.http import api_base
 from nubes.server.paging import Page, page_of
-from nubes.server.respond import api_base, provider_driver, request_format, request_params
+from nubes.server.respond import provider_driver, request_format, request_params
 
 Base = Annotated[str, Depends(api_base)]
 Format = Annotated[str, Depends(request_format)]

@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 from xml.etree import ElementTree as ET
 
 from fastapi import Request
@@ -62,6 +62,10 @@ def provider_status(exc: ProviderError) -> int:
 
 
 MAX_SEGMENT = 1024  # characters of one path segment (an id, a name), decoded
+MAX_PARAM = 1024  # characters of a parameter's name, and of its value but for TEXT_PARAMS
+# parameters that are text, where line breaks belong; every other one is a name or an id
+TEXT_PARAMS = frozenset({"user_data", "public_key", "description", "blob_data"})
+MAX_QUERY = 8192  # characters of a request's whole query, as it arrives (still encoded)
 
 
 def split_matrix(raw_path: str) -> tuple[str, dict[str, str]]:
@@ -236,6 +240,16 @@ def public_base(request: Request) -> str:
     return f"http://{host}:{port}"
 
 
+def api_base(request: Request) -> str:
+    """The API's address as links give it: with the request's own driver and provider when it
+    named them as matrix parameters (`/api;provider=lab`), so a link leads to the same cloud."""
+    matrix: dict[str, str] = request.scope.get("state", {}).get("matrix", {})
+    chosen = "".join(
+        f";{key}={quote(matrix[key], safe='')}" for key in ("driver", "provider") if matrix.get(key)
+    )
+    return f"{public_base(request)}/api{chosen}"
+
+
 _CHANGES = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 
 
@@ -259,6 +273,15 @@ def bad_text(value: str, multiline: bool = False) -> str | None:
     """Why `value` cannot be a name or an id (a control character), or None."""
     found = control_character(value, multiline)
     return None if found is None else f"holds the control character {found!r}"
+
+
+def bad_param(key: str, value: str) -> str | None:
+    """Why a query or matrix parameter cannot be taken (a control character, or a name or a
+    value longer than a name may be), or None."""
+    for text in (key, value):
+        if len(text) > MAX_PARAM and (text is key or key not in TEXT_PARAMS):
+            return f"is longer than {MAX_PARAM:,} characters"
+    return bad_text(key) or bad_text(value)
 
 
 def make_middleware(
@@ -297,6 +320,7 @@ def make_middleware(
                 unacceptable = exc  # answered after authentication: 401 comes first
             path, matrix = split_matrix(raw.decode("latin-1"))
             request.scope["path"] = path
+            state["matrix"] = matrix
             client = request.client.host if request.client else "?"
             open_path = (
                 _OPEN.fullmatch(path) is not None
@@ -332,12 +356,14 @@ def make_middleware(
                 raise ApiError(403, "a change sent from another site's page is refused")
             problem = bad_text(path) or next(
                 (
-                    f"parameter {k[:40]!r} {bad_text(k) or bad_text(v)}"
+                    f"parameter {k[:40]!r} {bad_param(k, v)}"
                     for k, v in [*request.query_params.multi_items(), *matrix.items()]
-                    if bad_text(k) or bad_text(v)
+                    if bad_param(k, v)
                 ),
                 None,
             )
+            if len(request.url.query) > MAX_QUERY:
+                raise ApiError(414, f"the query is longer than {MAX_QUERY:,} characters")
             if problem:
                 raise ApiError(
                     400,

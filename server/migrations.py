@@ -44,9 +44,9 @@ from nubes.engine.state import LocalBackend, StateError
 from nubes.providers.errors import ProviderError
 from nubes.providers.protocol import Claims, Ownership
 from nubes.server.console.inventory import portable_images as portable_names
-from nubes.server.http import ApiError, bad_text
+from nubes.server.http import ApiError, api_base, bad_text
 from nubes.server.kept import Kept
-from nubes.server.respond import api_base, json_body
+from nubes.server.respond import json_body
 from nubes.server.stacks import Job, StackFiles, _diags_json, new_job, offload
 
 MAX_INSTANCES = 500

@@ -16,7 +16,7 @@ from fastapi import Query, Request
 
 from nubes.providers.protocol import CloudObject, PagedListing
 from nubes.server.calls import AsyncDriver
-from nubes.server.http import ApiError, public_base
+from nubes.server.http import ApiError, api_base
 
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 1000
@@ -71,7 +71,9 @@ def page_of(
         per_page if per_page is not None else str(DEFAULT_PER_PAGE), "per_page", MAX_PER_PAGE
     )
     query = tuple((k, v) for k, v in params.multi_items() if k not in ("page", "per_page"))
-    return Page(number, size, public_base(request) + request.url.path, query)
+    # the path as matrix parameters left it, under the API's address with its driver and provider
+    url = api_base(request) + request.url.path.removeprefix("/api")
+    return Page(number, size, url, query)
 
 
 def page_items(

@@ -28,9 +28,8 @@ from nubes.engine.drivers import Drivers
 from nubes.engine.plan import Plan
 from nubes.engine.plan.planfile import plan_to_json
 from nubes.engine.state import StateError
-from nubes.server.http import ApiError
+from nubes.server.http import ApiError, api_base
 from nubes.server.kept import Kept
-from nubes.server.respond import api_base
 from nubes.server.stacks import (
     Job,
     StackFiles,

@@ -18,19 +18,18 @@ from nubes.providers.kit.choose import smallest_profile
 from nubes.providers.protocol import CloudObject, Ownership
 from nubes.server import views
 from nubes.server.calls import AsyncDriver, Calls
-from nubes.server.http import ApiError, bad_text, public_base, render
+from nubes.server.http import (
+    MAX_PARAM,
+    TEXT_PARAMS,
+    ApiError,
+    bad_text,
+    render,
+)
 from nubes.server.paging import Page, page_items
 
 T = TypeVar("T")
 
 OWNER_ID = "nubes"  # Deltacloud's owner_id of the objects it lists
-# parameters that are text, where line breaks belong; every other one is a name or an id
-TEXT_PARAMS = frozenset({"user_data", "public_key", "description", "blob_data"})
-MAX_PARAM = 1024  # characters of a name or an id
-
-
-def api_base(request: Request) -> str:
-    return public_base(request) + "/api"
 
 
 def request_format(request: Request) -> str:

@@ -36,7 +36,7 @@ from nubes.engine.state.stores import Store, open_store
 from nubes.providers.protocol import Driver
 from nubes.server import views
 from nubes.server.calls import Calls
-from nubes.server.http import ApiError
+from nubes.server.http import ApiError, api_base
 from nubes.server.jobs import Job, Jobs
 from nubes.server.models import (
     HistoryAnswer,
@@ -47,7 +47,7 @@ from nubes.server.models import (
     StateDoc,
     json_only,
 )
-from nubes.server.respond import api_base, json_body
+from nubes.server.respond import json_body
 
 
 def _diags_json(diags: Diagnostics) -> list[dict[str, Any]]:

@@ -14,11 +14,10 @@ from fastapi.responses import Response
 from nubes.providers.protocol import CloudObject
 from nubes.server import views
 from nubes.server.deps import Base, Format, Paging, Params, ProviderDriver
-from nubes.server.http import ApiError, form
+from nubes.server.http import ApiError, api_base, form
 from nubes.server.models import listed, shown
 from nubes.server.paging import list_rows
 from nubes.server.respond import (
-    api_base,
     api_owner,
     check_create,
     collection,

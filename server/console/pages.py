@@ -128,7 +128,7 @@ async def instances(request: Request, session: Viewer) -> Response:
     stacks = inv.stack_names()
     context: dict[str, Any] = {
         "found": found,
-        "q": query,
+        "q": found.query,  # its page within the pages there are
         "problems": problems,
         "providers": list(inv.clouds),
         "states": STATES,

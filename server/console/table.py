@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 SORTS = ("name", "provider", "state", "realm", "profile", "image", "stack", "launched_at")
@@ -158,7 +158,8 @@ class Sorted:
                 found = [r for r in found if passes(r, q)]
             _keep(self._cache, key, found)
         pages = max(1, -(-len(found) // q.size))
-        start = (min(q.page, pages) - 1) * q.size
+        q = replace(q, page=min(q.page, pages))  # past the end is the last page, links too
+        start = (q.page - 1) * q.size
         return Page(found[start : start + q.size], len(found), pages, q)
 
     def _ordered(

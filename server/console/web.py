@@ -81,6 +81,9 @@ templates.filters["q"] = lambda s: quote(str(s), safe="")
 templates.globals["urlencode"] = urlencode
 
 
+MAX_NEXT = 2048  # characters of the page a login returns to (its query dropped past that)
+
+
 def security_headers(response: Response) -> Response:
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Frame-Options"] = "DENY"
@@ -95,6 +98,8 @@ async def signed_in(request: Request) -> Session:
     session = await console_of(request.app).sessions.lookup(request.cookies.get(COOKIE))
     if session is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if len(target) > MAX_NEXT:  # a page's address, not a way to make a huge redirect
+            target = request.url.path if len(request.url.path) <= MAX_NEXT else "/console"
         raise ApiError(
             303, "sign in first", {"Location": "/console/login?" + urlencode({"next": target})}
         )
@@ -139,6 +144,7 @@ def safe_next(target: str | None) -> str:
         or posixpath.normpath(path) != path
         or "%" in path
         or any(ord(c) < 32 for c in target or "")
+        or len(target or "") > MAX_NEXT
     ):
         return "/console"
     return path + (f"?{query}" if query else "")

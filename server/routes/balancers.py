@@ -10,11 +10,10 @@ from nubes.providers.errors import NotFoundError
 from nubes.providers.protocol import InstanceMetrics
 from nubes.server import netviews
 from nubes.server.deps import Base, Format, Paging, Params, ProviderDriver
-from nubes.server.http import ApiError, form
+from nubes.server.http import ApiError, api_base, form
 from nubes.server.models import listed, shown
 from nubes.server.paging import list_rows
 from nubes.server.respond import (
-    api_base,
     api_owner,
     check_create,
     collection,

@@ -78,8 +78,8 @@ async def _default_profile(driver: AsyncDriver, image: str) -> str:
 async def instances_index(
     request: Request, base: Base, fmt: Format, driver: ProviderDriver, page: Paging
 ) -> Response:
-    state = request.query_params.get("state")
-    realm = request.query_params.get("realm_id")
+    state = request.query_params.get("state") or None  # empty: no filter, as for images
+    realm = request.query_params.get("realm_id") or None
     can_image = "image" in driver.raw.info().types  # once, not per instance
 
     def view(o: CloudObject) -> dict[str, Any]:

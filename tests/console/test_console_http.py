@@ -60,6 +60,14 @@ def test_a_page_asked_without_a_session_sends_the_browser_to_the_login_form(
     assert "x%3D1" in answer.headers["location"]
 
 
+def test_a_long_address_asked_without_a_session_is_not_copied_into_the_redirect(
+    site: Site,
+) -> None:
+    answer = httpx.get(site.url + "/console/instances?q=" + "%25" * 20_000)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/console/login?next=%2Fconsole%2Finstances"
+
+
 def test_a_bad_login_is_refused_on_the_form_and_recorded(site: Site) -> None:
     answer = httpx.post(site.url + "/console/login", data={"user": "admin", "password": "no"})
     assert answer.status_code == 401
@@ -200,6 +208,12 @@ def test_instances_filter_sort_and_page_on_the_server(
     # htmx asks for the table alone
     part = browser_like.get("/console/instances?q=fleet-&size=5", headers={"HX-Request": "true"})
     assert "<html" not in part.text and len(_rows(part.text)) == 5
+    # a page past the end is the last page, and its "previous" link the page before that
+    past = browser_like.get("/console/instances?q=fleet-&size=5&sort=-name&page=1000000000").text
+    assert _rows(past) == ["fleet-01", "fleet-00"] and "page 3 of 3" in past
+    previous = re.search(r'<a rel="prev" href="([^"]+)"', past)
+    assert previous is not None and "page=2" in previous.group(1).split("&amp;")
+    assert 'rel="next"' not in past
 
 
 @pytest.mark.parametrize(

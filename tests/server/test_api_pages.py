@@ -89,6 +89,63 @@ def test_bad_page_parameters_are_refused(client: httpx.Client, query: str) -> No
     assert xml.status_code == 400 and ET.fromstring(xml.content).tag == "error"
 
 
+def test_links_and_hrefs_keep_the_matrix_provider(client: httpx.Client) -> None:
+    """A listing asked as /api;provider=lab/... links to lab's pages and objects, not to the
+    default cloud's."""
+    made = []
+    for _ in range(3):
+        r = client.post("/api;provider=lab/keys?format=json", data={"name": f"lab-key-{len(made)}"})
+        assert r.status_code == 201, r.text
+        made.append(r.json()["key"]["id"])
+    lab = client.get("/api;provider=lab/keys?format=json").json()["keys"]
+    first = client.get("/api;provider=lab/keys?format=json&page=1&per_page=2")
+    assert first.headers["X-Total-Count"] == str(len(lab))
+    following = client.get(_links(first)["next"])
+    assert _links(first)["next"].split("/api", 1)[1].startswith(";provider=lab/keys?")
+    assert following.headers["X-Total-Count"] == str(len(lab))
+    assert following.json()["keys"] == lab[2:4]
+    for key in first.json()["keys"]:
+        assert ";provider=lab/keys/" in key["href"]
+        assert client.get(key["href"] + "?format=json").json()["key"]["id"] == key["id"]
+    for id_ in made:
+        assert client.delete(f"/api;provider=lab/keys/{id_}").status_code in (200, 204)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["x=" + "a" * 1025, "a" * 1025 + "=1", "state=" + "b" * 1025, "q=" + "c" * 1025],
+)
+def test_a_parameter_longer_than_a_name_is_refused(client: httpx.Client, query: str) -> None:
+    answer = client.get(f"/api/keys?format=json&page=1&per_page=5&{query}")
+    assert answer.status_code == 400
+    assert "longer than 1,024 characters" in answer.json()["error"]["message"]
+    assert "Link" not in answer.headers
+    matrix = client.get("/api;provider=" + "d" * 1025 + "/keys?format=json")
+    assert matrix.status_code == 400, matrix.text[:200]
+
+
+def test_a_query_past_8_kb_is_refused_and_links_stay_small(client: httpx.Client) -> None:
+    many = "&".join(f"x{i}=" + "v" * 1000 for i in range(9))
+    answer = client.get(f"/api/keys?format=json&page=1&per_page=2&{many}")
+    assert answer.status_code == 414 and answer.json()["error"]["code"] == 414
+    within = "&".join(f"x{i}=" + "v" * 1000 for i in range(7))
+    kept = client.get(f"/api/keys?format=json&page=1&per_page=2&{within}")
+    assert kept.status_code == 200 and len(kept.headers["Link"]) < 4 * 8192 + 1000
+
+
+def test_an_empty_filter_filters_nothing(client: httpx.Client) -> None:
+    made = client.post(
+        "/api/instances?format=json", data={"image_id": "img-alpine-320", "hwp_id": "tiny"}
+    )
+    assert made.status_code == 201
+    whole = client.get("/api/instances?format=json").json()["instances"]
+    assert whole
+    assert client.get("/api/instances?format=json&state=&realm_id=").json()["instances"] == whole
+    every = client.get("/api/clouds/instances?format=json").json()["instances"]
+    assert client.get("/api/clouds/instances?format=json&provider=").json()["instances"] == every
+    client.delete(f"/api/instances/{made.json()['instance']['id']}")
+
+
 def test_aggregated_pages_filter_before_paging(client: httpx.Client) -> None:
     made = []
     for provider in ("home", "lab", "home"):
