@@ -7,8 +7,9 @@ to the first byte of the answer: the overview, the first, a middle and the last 
 a text filter (the same one again, and a new one each time, which no cache answers), a state
 filter sorted by image, and the aggregated API listing (which asks every cloud on each request).
 Then, in the process, a new text filter the old way (filter every row, then sort what passed)
-beside the new (one scan of the order, sorted once per inventory version), and that sort. Target (issue 12): every page under 300 ms at any page number, and
-growth from 1,000 to 10,000 instances under 2x.
+beside the new (one scan of the order, sorted once per inventory version), and that sort.
+Target (issue 12): every page under 300 ms at any page number, and growth from 1,000 to 10,000
+instances under 2x.
 
 Run: python bench/console_scale.py
 """
