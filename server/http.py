@@ -278,9 +278,8 @@ def bad_text(value: str, multiline: bool = False) -> str | None:
 def bad_param(key: str, value: str) -> str | None:
     """Why a query or matrix parameter cannot be taken (a control character, or a name or a
     value longer than a name may be), or None."""
-    for text in (key, value):
-        if len(text) > MAX_PARAM and (text is key or key not in TEXT_PARAMS):
-            return f"is longer than {MAX_PARAM:,} characters"
+    if len(key) > MAX_PARAM or (len(value) > MAX_PARAM and key not in TEXT_PARAMS):
+        return f"is longer than {MAX_PARAM:,} characters"
     return bad_text(key) or bad_text(value)
 
 
