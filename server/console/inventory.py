@@ -257,6 +257,7 @@ class Inventory:
                 {
                     "provider": cloud.provider,
                     "changed": [] if many else [_public(r) for r in changed],
+                    "added": [] if many else [id_ for id_ in new if id_ not in old],
                     "gone": [] if many else gone,
                     "reload": many,
                 },

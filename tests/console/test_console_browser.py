@@ -241,6 +241,39 @@ def test_a_bulk_action_confirms_every_instance_it_names(
                                f"tr[data-id='{id_}'][data-state=gone]")  # fmt: skip
 
 
+def test_an_instance_made_while_the_page_is_open_appears_without_a_reload(
+    site: dict[str, Any], page: Any, api: Any
+) -> None:
+    page.goto(site["url"] + "/console/instances?q=arrival-")
+    page.wait_for_selector("#live.on")  # listening before the instances are made
+    assert page.eval_on_selector_all("tr[data-id]", "rows => rows.length") == 0
+    page.evaluate("window.notReloaded = true")
+    ids = [
+        api.post(
+            "/api;provider=home/instances",
+            data={"image_id": "img-debian-12", "name": f"arrival-{i}"},
+        ).json()["instance"]["id"]
+        for i in range(2)
+    ]
+    for id_ in ids:
+        page.wait_for_selector(f"tr[data-id='{id_}']")  # the table asked again for this query
+    assert page.evaluate("window.notReloaded") is True
+    names = page.eval_on_selector_all("tr[data-id]", "rows => rows.map(r => r.dataset.name)")
+    assert sorted(names) == ["arrival-0", "arrival-1"]  # the page's filter still holds
+    # rows picked for an action are never swept away: the page says to reload instead
+    page.check(f"tr[data-id='{ids[0]}'] .pick")
+    ids.append(
+        api.post(
+            "/api;provider=home/instances", data={"image_id": "img-debian-12", "name": "arrival-2"}
+        ).json()["instance"]["id"]
+    )
+    page.wait_for_selector("#notes >> text=New instances on home")
+    assert page.is_checked(f"tr[data-id='{ids[0]}'] .pick")
+    assert not page.query_selector(f"tr[data-id='{ids[2]}']")
+    for id_ in ids:
+        api.delete(f"/api;provider=home/instances/{id_}")
+
+
 def test_a_change_without_the_csrf_token_is_refused(site: dict[str, Any], page: Any) -> None:
     status = page.evaluate(
         """async () => (await fetch('/api;provider=home/instances', {method: 'POST',

@@ -52,9 +52,22 @@
     return $$("[data-provider][data-id]").filter(
       (el) => el.dataset.provider === provider && el.dataset.id === id);
   }
+  // an instance the table does not show yet (made since the page was rendered): the server
+  // answers the table again for the page's own query, unless rows are picked for an action
+  let fetching = null;
+  function showNew(provider) {
+    if (!$("#instances") || !window.htmx) return;
+    if ($$("tr[data-id] .pick").some((c) => c.checked)) {
+      note(`New instances on ${provider}: reload the page to see them.`);
+      return;
+    }
+    clearTimeout(fetching);
+    fetching = setTimeout(() => htmx.ajax("GET", location.pathname + location.search, { target: "#table" }), 200);
+  }
   on("instances", (data) => {
     if (data.reload && $("#instances")) note(`Many instances changed on ${data.provider}: reload the page to see them.`);
     (data.changed || []).forEach((row) => find(row.provider, row.id).forEach((el) => showRow(el, row)));
+    if ((data.added || []).some((id) => !find(data.provider, id).length)) showNew(data.provider);
     (data.gone || []).forEach((id) => find(data.provider, id).forEach((el) => {
       el.dataset.state = "gone";
       const cell = $('[data-field="state"]', el);
