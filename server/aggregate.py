@@ -5,6 +5,7 @@ provider; filters `provider` and `state`, and pages (`page`, `per_page`: nubes.s
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
 from fastapi import APIRouter, Request
@@ -17,7 +18,7 @@ from nubes.providers.registry import api_name
 from nubes.server import views
 from nubes.server.calls import Calls, ProviderTimeout
 from nubes.server.deps import Config, Format, Paging
-from nubes.server.http import ApiError, public_base, render
+from nubes.server.http import ApiError, api_root, render
 from nubes.server.paging import page_items
 
 KINDS = {
@@ -43,7 +44,7 @@ async def clouds(
     drivers: Drivers = request.app.state.drivers
     wanted_provider = request.query_params.get("provider") or None  # empty: every cloud
     wanted_state = (request.query_params.get("state") or "").upper() or None
-    api = public_base(request) + "/api"
+    api = api_root(request)
     unreachable: list[dict[str, str]] = []
     calls: Calls = request.app.state.calls
     wanted = [
@@ -86,7 +87,7 @@ async def clouds(
 
     def view(row: tuple[str, Any]) -> dict[str, Any]:
         name, o = row
-        base = f"{api};provider={name}"
+        base = f"{api};provider={quote(name, safe='')}"
         item = {
             "image": lambda: views.image(base, o),
             "instance": lambda: views.instance(base, o, "nubes"),

@@ -10,11 +10,12 @@ from fastapi import Depends, Request
 
 from nubes.server.calls import AsyncDriver, Calls
 from nubes.server.config import ServerConfig
-from nubes.server.http import api_base
+from nubes.server.http import api_base, api_root
 from nubes.server.paging import Page, page_of
 from nubes.server.respond import provider_driver, request_format, request_params
 
 Base = Annotated[str, Depends(api_base)]
+Root = Annotated[str, Depends(api_root)]  # for what belongs to no cloud
 Format = Annotated[str, Depends(request_format)]
 ProviderDriver = Annotated[AsyncDriver, Depends(provider_driver)]
 Params = Annotated[dict[str, str], Depends(request_params)]

@@ -65,7 +65,7 @@ MAX_SEGMENT = 1024  # characters of one path segment (an id, a name), decoded
 MAX_PARAM = 1024  # characters of a parameter's name, and of its value but for TEXT_PARAMS
 # parameters that are text, where line breaks belong; every other one is a name or an id
 TEXT_PARAMS = frozenset({"user_data", "public_key", "description", "blob_data"})
-MAX_QUERY = 8192  # characters of a request's whole query, as it arrives (still encoded)
+MAX_QUERY = 8192  # characters of a read's whole query, as it arrives (still encoded)
 
 
 def split_matrix(raw_path: str) -> tuple[str, dict[str, str]]:
@@ -95,7 +95,7 @@ def choose_format(request: Request) -> str:
     asked = request.query_params.get("format")
     if asked is not None:
         if asked not in FORMATS:
-            raise ApiError(406, f"unknown format {asked!r}: use xml or json")
+            raise ApiError(406, f"unknown format {asked[:40]!r}: use xml or json")
         return asked
     accept = request.headers.get("accept", "").strip().lower()
     if not accept:
@@ -240,14 +240,24 @@ def public_base(request: Request) -> str:
     return f"http://{host}:{port}"
 
 
+def api_root(request: Request) -> str:
+    """The API's address for what belongs to no cloud (stacks, plans, jobs, migrations,
+    drivers)."""
+    return public_base(request) + "/api"
+
+
 def api_base(request: Request) -> str:
-    """The API's address as links give it: with the request's own driver and provider when it
-    named them as matrix parameters (`/api;provider=lab`), so a link leads to the same cloud."""
-    matrix: dict[str, str] = request.scope.get("state", {}).get("matrix", {})
-    chosen = "".join(
-        f";{key}={quote(matrix[key], safe='')}" for key in ("driver", "provider") if matrix.get(key)
+    """The API's address as links to a cloud's objects give it: where the request chose its
+    cloud by matrix parameters (`/api;driver=ec2/...`, `/api;provider=lab/...`), with that
+    driver and the provider it resolved to, so that a link leads to the same cloud."""
+    state = request.scope.get("state", {})
+    matrix: dict[str, str] = state.get("matrix", {})
+    if not (matrix.get("driver") or matrix.get("provider")):
+        return api_root(request)
+    chosen = {"driver": matrix.get("driver"), "provider": state.get("provider")}
+    return api_root(request) + "".join(
+        f";{key}={quote(str(value), safe='')}" for key, value in chosen.items() if value
     )
-    return f"{public_base(request)}/api{chosen}"
 
 
 _CHANGES = frozenset({"POST", "PUT", "DELETE", "PATCH"})
@@ -275,12 +285,13 @@ def bad_text(value: str, multiline: bool = False) -> str | None:
     return None if found is None else f"holds the control character {found!r}"
 
 
-def bad_param(key: str, value: str) -> str | None:
-    """Why a query or matrix parameter cannot be taken (a control character, or a name or a
-    value longer than a name may be), or None."""
-    if len(key) > MAX_PARAM or (len(value) > MAX_PARAM and key not in TEXT_PARAMS):
+def bad_param(key: str, value: str, query: bool = True) -> str | None:
+    """Why a query (or, `query` False, a matrix) parameter cannot be taken: a control character,
+    or a name or a value longer than a name may be; a query's TEXT_PARAMS are text. Or None."""
+    text = query and key in TEXT_PARAMS
+    if len(key) > MAX_PARAM or (len(value) > MAX_PARAM and not text):
         return f"is longer than {MAX_PARAM:,} characters"
-    return bad_text(key) or bad_text(value)
+    return bad_text(key) or bad_text(value, multiline=text)
 
 
 def make_middleware(
@@ -355,13 +366,17 @@ def make_middleware(
                 raise ApiError(403, "a change sent from another site's page is refused")
             problem = bad_text(path) or next(
                 (
-                    f"parameter {k[:40]!r} {bad_param(k, v)}"
-                    for k, v in [*request.query_params.multi_items(), *matrix.items()]
-                    if bad_param(k, v)
+                    f"parameter {k[:40]!r} {why}"
+                    for k, v, query in [
+                        *((k, v, True) for k, v in request.query_params.multi_items()),
+                        *((k, v, False) for k, v in matrix.items()),
+                    ]
+                    if (why := bad_param(k, v, query))
                 ),
                 None,
             )
-            if len(request.url.query) > MAX_QUERY:
+            if request.method in ("GET", "HEAD") and len(request.url.query) > MAX_QUERY:
+                # a read's query comes back in its links; a create's may carry user data
                 raise ApiError(414, f"the query is longer than {MAX_QUERY:,} characters")
             if problem:
                 raise ApiError(

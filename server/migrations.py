@@ -44,7 +44,7 @@ from nubes.engine.state import LocalBackend, StateError
 from nubes.providers.errors import ProviderError
 from nubes.providers.protocol import Claims, Ownership
 from nubes.server.console.inventory import portable_images as portable_names
-from nubes.server.http import ApiError, api_base, bad_text
+from nubes.server.http import ApiError, api_root, bad_text
 from nubes.server.kept import Kept
 from nubes.server.respond import json_body
 from nubes.server.stacks import Job, StackFiles, _diags_json, new_job, offload
@@ -455,13 +455,13 @@ async def migrations_create(request: Request) -> Response:
     user = str(request.scope["state"].get("user") or "")
     migration = Migration(id_, target, user, moves, refused, allow)
     _migrations(request).add(migration)
-    view = migration.view(api_base(request))
+    view = migration.view(api_root(request))
     return JSONResponse({"migration": view}, status_code=201, headers={"Location": view["href"]})
 
 
 @router.get("/api/migrations/{id}")
 async def migrations_show(request: Request, id: str) -> Response:
-    return JSONResponse({"migration": _migrations(request).get(id).view(api_base(request))})
+    return JSONResponse({"migration": _migrations(request).get(id).view(api_root(request))})
 
 
 @router.delete("/api/migrations/{id}", status_code=204)
@@ -480,7 +480,7 @@ async def migrations_apply(request: Request, id: str) -> Response:
     migration.job = job.id
     files: StackFiles = request.app.state.stack_files
     threading.Thread(target=run_migration, args=(job, migration, files), daemon=True).start()
-    view = job.view(api_base(request))
+    view = job.view(api_root(request))
     return JSONResponse({"job": view}, status_code=202, headers={"Location": view["href"]})
 
 

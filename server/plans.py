@@ -28,7 +28,7 @@ from nubes.engine.drivers import Drivers
 from nubes.engine.plan import Plan
 from nubes.engine.plan.planfile import plan_to_json
 from nubes.engine.state import StateError
-from nubes.server.http import ApiError, api_base
+from nubes.server.http import ApiError, api_root
 from nubes.server.kept import Kept
 from nubes.server.stacks import (
     Job,
@@ -113,14 +113,14 @@ async def plans_create(request: Request, name: str) -> Response:
     user = str(request.scope["state"].get("user") or "")
     reviewed = Reviewed(uuid.uuid4().hex[:12], name, result, found.drivers, user)
     await offload(request, _plans(request).add, reviewed, pool="jobs")
-    view = reviewed.view(api_base(request))
+    view = reviewed.view(api_root(request))
     return JSONResponse({"plan": view}, status_code=201, headers={"Location": view["href"]})
 
 
 @router.get("/api/stacks/{name}/plans/{id}")
 async def plans_show(request: Request, name: str, id: str) -> Response:
     reviewed = await offload(request, _plans(request).get, name, id[:64], pool="jobs")
-    return JSONResponse({"plan": reviewed.view(api_base(request))})
+    return JSONResponse({"plan": reviewed.view(api_root(request))})
 
 
 @router.delete("/api/stacks/{name}/plans/{id}", status_code=204)
@@ -136,7 +136,7 @@ async def plans_apply(request: Request, name: str, id: str) -> Response:
     job = await new_job(request, name)
     reviewed.job = job.id
     threading.Thread(target=apply_reviewed, args=(job, reviewed, files), daemon=True).start()
-    view = job.view(api_base(request))
+    view = job.view(api_root(request))
     return JSONResponse({"job": view}, status_code=202, headers={"Location": view["href"]})
 
 

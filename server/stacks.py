@@ -36,7 +36,7 @@ from nubes.engine.state.stores import Store, open_store
 from nubes.providers.protocol import Driver
 from nubes.server import views
 from nubes.server.calls import Calls
-from nubes.server.http import ApiError, api_base
+from nubes.server.http import ApiError, api_root
 from nubes.server.jobs import Job, Jobs
 from nubes.server.models import (
     HistoryAnswer,
@@ -223,7 +223,7 @@ def item(request: Request, name: str, stack: Stack) -> dict[str, Any]:
     state = files.backend(name).read()
     return {
         "name": name,
-        "href": views.href_of(api_base(request), "stacks", name),
+        "href": views.href_of(api_root(request), "stacks", name),
         "file": str(stack.file),
         "digest": stack.digest,
         "resources": len(stack.resources),
@@ -281,7 +281,7 @@ async def stacks_apply(request: Request, name: str) -> Response:
     found = await loaded(request, stack, await variables(request, stack))
     job = await new_job(request, name)
     threading.Thread(target=run_apply, args=(job, found, files), daemon=True).start()
-    view = job.view(api_base(request))
+    view = job.view(api_root(request))
     return JSONResponse({"job": view}, status_code=202, headers={"Location": view["href"]})
 
 
@@ -358,7 +358,7 @@ async def job_named(request: Request, id: str) -> Job:
 @router.get("/api/jobs/{id}", responses=json_only(JobAnswer))
 async def jobs_show(request: Request, id: str) -> Response:
     job = await job_named(request, id)
-    return JSONResponse({"job": job.view(api_base(request))})
+    return JSONResponse({"job": job.view(api_root(request))})
 
 
 @router.post("/api/jobs/{id}/cancel", status_code=202, responses=json_only(JobAnswer, 202))
@@ -369,7 +369,7 @@ async def jobs_cancel(request: Request, id: str) -> Response:
     if job is None or job.finished:
         state = job.state if job is not None else "gone"
         raise ApiError(409, f"job {id} has already ended ({state})")
-    return JSONResponse({"job": job.view(api_base(request))}, status_code=202)
+    return JSONResponse({"job": job.view(api_root(request))}, status_code=202)
 
 
 @router.get("/api/jobs/{id}/events")

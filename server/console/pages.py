@@ -134,7 +134,7 @@ async def instances(request: Request, session: Viewer) -> Response:
         "states": STATES,
         "stacks": stacks,
         "sorts": SORTS,
-        "sizes": PAGE_SIZES,
+        "sizes": sorted({*PAGE_SIZES, query.size}),  # a size from the address stays chosen
         "unreachable": [c.card() for c in inv.clouds.values() if c.error],
     }
     if request.headers.get("hx-request") == "true":  # htmx asks for the table alone

@@ -158,6 +158,12 @@ async def console_error(
 ) -> Response:
     """An error on a console page, as a page (a redirect where one is asked for)."""
     if status in (301, 302, 303, 307) and headers and "Location" in headers:
+        if request.headers.get("hx-request") == "true":
+            # htmx would follow a redirect and swap the page it leads to (the login form) into
+            # a part of this one: it is told to take the whole window there instead
+            return security_headers(
+                Response(status_code=204, headers={"HX-Redirect": headers["Location"]})
+            )
         return redirect(headers["Location"])
     try:
         session = await console_of(request.app).sessions.lookup(request.cookies.get(COOKIE))

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from nubes.providers.protocol import InstanceMetrics
 from nubes.providers.registry import ALIASES, api_name, driver_names
 from nubes.server import views
-from nubes.server.deps import Base, Config, Format, ProviderDriver, ProviderName
+from nubes.server.deps import Base, Config, Format, ProviderDriver, ProviderName, Root
 from nubes.server.http import render
 from nubes.server.models import EntryAnswer, StatesAnswer, answers, listed, shown
 from nubes.server.respond import collection as list_answer
@@ -106,12 +106,12 @@ def _drivers(base: str, config: Config) -> list[dict[str, Any]]:
 
 
 @router.get("/api/drivers", responses=listed("drivers"))
-async def drivers_index(base: Base, fmt: Format, config: Config) -> Response:
+async def drivers_index(base: Root, fmt: Format, config: Config) -> Response:
     return list_answer(fmt, "drivers", _drivers(base, config))
 
 
 @router.get("/api/drivers/{id}", responses=shown("drivers"))
-async def drivers_show(id: str, base: Base, fmt: Format, config: Config) -> Response:
+async def drivers_show(id: str, base: Root, fmt: Format, config: Config) -> Response:
     wanted = api_name(ALIASES.get(id, id))  # "sim" finds the mock driver too
     return one_answer(fmt, "drivers", one(_drivers(base, config), wanted, "driver"))
 

@@ -60,6 +60,15 @@ def test_a_page_asked_without_a_session_sends_the_browser_to_the_login_form(
     assert "x%3D1" in answer.headers["location"]
 
 
+def test_a_table_asked_by_htmx_without_a_session_takes_the_window_to_the_login_form(
+    site: Site,
+) -> None:
+    """Not a redirect htmx would follow, swapping the login form into the page's table."""
+    answer = httpx.get(site.url + "/console/instances?q=x", headers={"HX-Request": "true"})
+    assert answer.status_code == 204 and not answer.content
+    assert answer.headers["HX-Redirect"].startswith("/console/login?next=%2Fconsole%2Finstances")
+
+
 def test_a_long_address_asked_without_a_session_is_not_copied_into_the_redirect(
     site: Site,
 ) -> None:
@@ -208,6 +217,9 @@ def test_instances_filter_sort_and_page_on_the_server(
     # htmx asks for the table alone
     part = browser_like.get("/console/instances?q=fleet-&size=5", headers={"HX-Request": "true"})
     assert "<html" not in part.text and len(_rows(part.text)) == 5
+    # a size from the address stays the chosen one, so the next filter keeps it
+    sized = browser_like.get("/console/instances?q=fleet-&size=7").text
+    assert "<option selected>7</option>" in sized and len(_rows(sized)) == 7
     # a page past the end is the last page, and its "previous" link the page before that
     past = browser_like.get("/console/instances?q=fleet-&size=5&sort=-name&page=1000000000").text
     assert _rows(past) == ["fleet-01", "fleet-00"] and "page 3 of 3" in past

@@ -55,14 +55,23 @@
   // an instance the table does not show yet (made since the page was rendered): the server
   // answers the table again for the page's own query, unless rows are picked for an action
   let fetching = null;
+  const noted = new Set();
   function showNew(provider) {
     if (!$("#instances") || !window.htmx) return;
-    if ($$("tr[data-id] .pick").some((c) => c.checked)) {
-      note(`New instances on ${provider}: reload the page to see them.`);
-      return;
-    }
+    const only = new URLSearchParams(location.search).get("provider");
+    if (only && only !== provider) return;  // the page shows another cloud's instances
     clearTimeout(fetching);
-    fetching = setTimeout(() => htmx.ajax("GET", location.pathname + location.search, { target: "#table" }), 200);
+    const fetchTable = () => {
+      if ($$("tr[data-id] .pick").some((c) => c.checked)) {
+        if (!noted.has(provider)) note(`New instances on ${provider}: reload the page to see them.`);
+        noted.add(provider);
+      } else if ($(".htmx-request")) {
+        fetching = setTimeout(fetchTable, 200);  // the user's own query goes first
+      } else {
+        htmx.ajax("GET", location.pathname + location.search, { target: "#table" });
+      }
+    };
+    fetching = setTimeout(fetchTable, 200);
   }
   on("instances", (data) => {
     if (data.reload && $("#instances")) note(`Many instances changed on ${data.provider}: reload the page to see them.`);
