@@ -37,11 +37,11 @@ class SessionStore(Protocol):
 
     def start(self, user: str) -> Session: ...
 
-    def get(self, cookie: str | None) -> Session | None: ...
+    def get(self, cookie: str | None, touch: bool = True) -> Session | None: ...
 
     def end(self, cookie: str | None) -> None: ...
 
-    async def lookup(self, cookie: str | None) -> Session | None: ...
+    async def lookup(self, cookie: str | None, touch: bool = True) -> Session | None: ...
 
     async def begin(self, user: str) -> Session: ...
 
@@ -66,7 +66,9 @@ class Sessions:
             self._by_id[session.id] = session
         return session
 
-    def get(self, cookie: str | None) -> Session | None:
+    def get(self, cookie: str | None, touch: bool = True) -> Session | None:
+        """The live session of `cookie`, or None; `touch` False: a check that the session
+        holds, which does not count as its use (an open page's live channel)."""
         if not cookie or len(cookie) > 100:
             return None
         now = time.time()
@@ -77,7 +79,8 @@ class Sessions:
             if now - session.seen > IDLE_SECONDS or now - session.created > MAX_SECONDS:
                 del self._by_id[cookie]
                 return None
-            session.seen = now
+            if touch:
+                session.seen = now
             return session
 
     def end(self, cookie: str | None) -> None:
@@ -85,8 +88,8 @@ class Sessions:
             self._by_id.pop(cookie or "", None)
 
     # the same, awaited: a session kept in a database is read in a thread, never on the loop
-    async def lookup(self, cookie: str | None) -> Session | None:
-        return self.get(cookie)
+    async def lookup(self, cookie: str | None, touch: bool = True) -> Session | None:
+        return self.get(cookie, touch)
 
     async def begin(self, user: str) -> Session:
         return self.start(user)

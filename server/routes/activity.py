@@ -9,11 +9,16 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import AsyncIterator
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from nubes.engine.activity import matching
+from nubes.engine.state.model import StateError
 from nubes.server.console import console_of
+from nubes.server.console.sessions import COOKIE, SessionStore
 from nubes.server.http import ApiError
 
 router = APIRouter()
@@ -27,12 +32,40 @@ def _seq(text: str | None) -> int | None:
     return int(text)
 
 
+SESSION_CHECK_SECONDS = 1.0  # a console page's channel ends this soon after its session
+
+
+async def _while_signed_in(
+    frames: AsyncIterator[bytes], sessions: SessionStore, cookie: str | None
+) -> AsyncIterator[bytes]:
+    """A console page's frames while its session holds (checked, not counted as a use, before
+    a frame when a second has passed): after a sign-out, `signed_out` and the end."""
+    checked = time.monotonic()
+    try:
+        async for frame in frames:
+            if time.monotonic() - checked >= SESSION_CHECK_SECONDS:
+                try:
+                    holds = await sessions.lookup(cookie, touch=False) is not None
+                except StateError:
+                    holds = True  # the database is away: not a sign-out in disguise
+                if not holds:
+                    yield b"event: signed_out\ndata: {}\n\n"
+                    return
+                checked = time.monotonic()
+            yield frame
+    finally:
+        await frames.aclose()  # type: ignore[attr-defined]
+
+
 @router.get("/api/events", response_class=StreamingResponse)
 async def events(request: Request) -> Response:
     console = console_of(request.app)
     after = _seq(request.headers.get("last-event-id") or request.query_params.get("after"))
+    frames = console.bus.stream(after)
+    if request.scope["state"].get("via") == "console":
+        frames = _while_signed_in(frames, console.sessions, request.cookies.get(COOKIE))
     return StreamingResponse(
-        console.bus.stream(after),
+        frames,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

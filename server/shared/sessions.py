@@ -46,9 +46,9 @@ class PostgresSessions:
             )
         return session
 
-    def get(self, cookie: str | None) -> Session | None:
+    def get(self, cookie: str | None, touch: bool = True) -> Session | None:
         """The live session of `cookie`; None for none or an ended one; StateError when the
-        database cannot answer."""
+        database cannot answer. `touch` False: not counted as the session's use."""
         if not cookie or len(cookie) > 100:
             return None
         now = time.time()
@@ -65,7 +65,7 @@ class PostgresSessions:
             if now - seen > IDLE_SECONDS or now - created > MAX_SECONDS:
                 cur.execute(f"DELETE FROM {self.table} WHERE id_hash = %s", (_hash(cookie),))
                 return None
-            if now - seen > SEEN_EVERY:
+            if touch and now - seen > SEEN_EVERY:
                 cur.execute(
                     f"UPDATE {self.table} SET seen = %s WHERE id_hash = %s",
                     (now, _hash(cookie)),
@@ -79,8 +79,8 @@ class PostgresSessions:
         with self.conn.cursor("end a session in") as cur:
             cur.execute(f"DELETE FROM {self.table} WHERE id_hash = %s", (_hash(cookie),))
 
-    async def lookup(self, cookie: str | None) -> Session | None:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self.get, cookie)
+    async def lookup(self, cookie: str | None, touch: bool = True) -> Session | None:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self.get, cookie, touch)
 
     async def begin(self, user: str) -> Session:
         return await asyncio.get_running_loop().run_in_executor(self._pool, self.start, user)

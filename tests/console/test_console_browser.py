@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from nubes.engine.stack.model import Provider
 from nubes.server.config import Limits, ServerConfig, hash_password
+from nubes.server.routes.activity import SESSION_CHECK_SECONDS
 from tests.helpers import FAKE_AWS_CREDENTIALS, start_moto
 from tests.server_harness import PASSWORD, serve
 
@@ -272,6 +274,24 @@ def test_an_instance_made_while_the_page_is_open_appears_without_a_reload(
     assert not page.query_selector(f"tr[data-id='{ids[2]}']")
     for id_ in ids:
         api.delete(f"/api;provider=home/instances/{id_}")
+
+
+def test_signing_out_in_one_tab_takes_the_other_to_the_login_form(
+    site: dict[str, Any], page: Any, api: Any
+) -> None:
+    page.goto(site["url"] + "/console/instances")
+    page.wait_for_selector("#live.on")
+    other = page.context.new_page()
+    other.goto(site["url"] + "/console")
+    other.click("form.signout button[type=submit]")
+    other.wait_for_url("**/console/login**")
+    time.sleep(SESSION_CHECK_SECONDS + 0.1)  # past the channel's last check of the session
+    made = api.post(
+        "/api;provider=home/instances", data={"image_id": "img-debian-12", "name": "unseen"}
+    ).json()["instance"]["id"]
+    page.wait_for_url("**/console/login?next=%2Fconsole%2Finstances")  # its next event ends it
+    assert "unseen" not in page.content()
+    api.delete(f"/api;provider=home/instances/{made}")
 
 
 def test_a_change_without_the_csrf_token_is_refused(site: dict[str, Any], page: Any) -> None:

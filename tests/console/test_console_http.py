@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from nubes.engine.activity import ActivityLog
+from nubes.server.routes.activity import SESSION_CHECK_SECONDS
 from tests.console.conftest import Site, sign_in
 from tests.server_harness import TOKEN
 
@@ -336,6 +337,29 @@ def _events(site: Site, client: httpx.Client, after: int, wanted: Any, **headers
             if time.monotonic() > deadline:
                 break
     return found
+
+
+def test_the_live_channel_of_a_page_ends_when_its_session_does(
+    site: Site, api: httpx.Client
+) -> None:
+    """After a sign-out the page's channel carries no more of the inventory: `signed_out`, the
+    end (checked before a frame once a second has passed since the last check)."""
+    client = sign_in(site.url)
+    with client.stream("GET", "/api/events", timeout=40) as stream:
+        lines = stream.iter_lines()
+        while next(lines) != "event: hello":
+            pass
+        token = client.headers["X-CSRF-Token"]
+        assert client.post("/console/logout", data={"csrf": token}).status_code == 303
+        time.sleep(SESSION_CHECK_SECONDS + 0.1)  # past the check's interval, so it checks next
+        made = _create(api, "home", "after-sign-out")
+        rest = list(lines)  # until the server ends it
+    kinds = [line[7:] for line in rest if line.startswith("event: ")]
+    assert kinds[-1] == "signed_out" and kinds.count("signed_out") == 1
+    assert made not in "\n".join(rest)  # what was made after the sign-out never reached it
+    api.delete(f"/api;provider=home/instances/{made}")
+    # an API client's channel is not a session's: its credentials were checked when it began
+    assert _events(site, api, 10**9, lambda f: f)[0]["event"] == "hello"
 
 
 def test_the_live_channel_carries_a_change_and_resumes_from_last_event_id(

@@ -27,6 +27,11 @@
     };
     ["hello", "instances", "cloud", "job", "reload"].forEach((k) =>
       source.addEventListener(k, deliver(k)));
+    // the session ended (signed out here or elsewhere, or expired): to the login form
+    source.addEventListener("signed_out", () => {
+      source.close();
+      location.href = "/console/login?next=" + encodeURIComponent(location.pathname + location.search);
+    });
     return source;
   }
 
