@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-import json
-
 from nubes.engine.graph.build import Graph
 from nubes.engine.stack.model import Stack
 
 
+def _quote(*lines: str) -> str:
+    """A DOT string of these lines (an id, a label): each line's backslashes and quotes
+    escaped, the lines joined by DOT's `\\n` (a for_each key's quotes would otherwise end the
+    string; JSON's escapes are not DOT's)."""
+    escaped = (line.replace("\\", "\\\\").replace('"', '\\"') for line in lines)
+    return '"' + "\\n".join(escaped) + '"'
+
+
 def to_dot(graph: Graph, stack_name: str, stack: Stack | None = None) -> str:
-    lines = [f"digraph {json.dumps(stack_name)} {{", '  rankdir = "RL";', "  node [shape = box];"]
+    lines = [f"digraph {_quote(stack_name)} {{", '  rankdir = "RL";', "  node [shape = box];"]
     for addr in graph.order:
         inst = graph.instances[addr]
-        label = f"{addr}\\n{inst.resource.type} ({inst.resource.provider})"
-        lines.append(f'  {json.dumps(str(addr))} [label = "{label}"];')
+        label = _quote(str(addr), f"{inst.resource.type} ({inst.resource.provider})")
+        lines.append(f"  {_quote(str(addr))} [label = {label}];")
     for addr in graph.order:
         for dep in sorted(graph.deps[addr]):
-            lines.append(f"  {json.dumps(str(addr))} -> {json.dumps(str(dep))};")
+            lines.append(f"  {_quote(str(addr))} -> {_quote(str(dep))};")
     _reads(graph, stack, lines)
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -31,14 +37,13 @@ def _reads(graph: Graph, stack: Stack | None, lines: list[str]) -> None:
         if e.target not in shown:
             shown.add(e.target)
             entry = declared.get(e.target.removeprefix("stack_outputs."))
-            label = e.target
+            parts = [e.target]
             if entry is not None:
                 where = entry.backend.describe() if entry.backend else "this stack's backend"
-                text = f"stack {entry.stack} ({entry.workspace or 'default'}, {where})"
-                label += "\\n" + text.replace("\\", "\\\\").replace('"', '\\"')
-            lines.append(f'  {json.dumps(e.target)} [shape = note, label = "{label}"];')
+                parts.append(f"stack {entry.stack} ({entry.workspace or 'default'}, {where})")
+            lines.append(f"  {_quote(e.target)} [shape = note, label = {_quote(*parts)}];")
         sources = [str(a) for a in graph.by_resource(e.source)] or [e.source]
         for source in sources:
             if (source, e.target) not in drawn:
                 drawn.add((source, e.target))
-                lines.append(f"  {json.dumps(source)} -> {json.dumps(e.target)};")
+                lines.append(f"  {_quote(source)} -> {_quote(e.target)};")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from nubes.engine.addrs import InstanceAddr
@@ -142,3 +143,33 @@ def test_count_and_for_each_must_be_known_and_well_typed(tmp_path: Path) -> None
     assert any("count must be a whole number, not str" in t for t in text)
     assert any("for_each over a list needs strings" in t for t in text)
     assert any("count must be between 0" in t for t in text)
+
+
+_DOT_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def _unescape(m: re.Match[str]) -> str:
+    return "\n" if m.group(1) == "n" else m.group(1)  # DOT's line break, or the character
+
+
+def test_dot_quotes_a_for_each_key_in_ids_and_labels(tmp_path: Path) -> None:
+    graph, diags = graph_of(
+        tmp_path,
+        """
+        nubes: 1
+        name: g
+        resources:
+          bkt: {type: bucket, for_each: ['dev', 'a\\b'], name: "b-${each.key}"}
+    """,
+    )
+    assert graph is not None, [d.summary for d in diags]
+    dot = to_dot(graph, 'my "stack"')
+    labels = []
+    for line in dot.splitlines():
+        # every quote belongs to a DOT string: what is left is plain DOT syntax
+        assert '"' not in _DOT_STRING.sub("S", line), line
+        if "label =" in line:
+            strings = [re.sub(r"\\(.)", _unescape, s) for s in _DOT_STRING.findall(line)]
+            labels.append(strings[-1])
+    assert sorted(label.split("\n")[0] for label in labels) == ['bkt["a\\\\b"]', 'bkt["dev"]']
+    assert dot.startswith('digraph "my \\"stack\\"" {')
