@@ -204,8 +204,11 @@ def summary_line(plan: Plan) -> str:
             return "No resource changes; only outputs change."
         if plan.recovered:
             return "No resource changes; apply records what the interrupted apply left."
+        if plan.destroy:
+            return "[green]No changes.[/] No objects need to be destroyed."
         return "[green]No changes.[/] The clouds match the stack."
-    moving = f"; {counts['migrate']} instances migrate" if counts["migrate"] else ""
+    n = counts["migrate"]
+    moving = f"; {n} instance{'s' if n != 1 else ''} migrate{'s' if n == 1 else ''}" if n else ""
     return (
         f"[bold]Plan:[/] {counts['add']} to add, {counts['change']} to change, "
         f"{counts['destroy']} to destroy{moving}."

@@ -206,7 +206,7 @@ def _confirm(auto_approve: bool, what: str) -> None:
         return
     if not stdin_is_tty():
         raise fail(
-            f"{what} needs confirmation, and there is no terminal to ask on",
+            f"asking whether to {what} needs a terminal, and there is none to ask on",
             "run it with --auto-approve, or save a plan (nubes plan --out FILE) and apply that",
         )
     answer = click.prompt(

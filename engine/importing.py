@@ -17,6 +17,11 @@ from nubes.providers.protocol import STACK_TAG, Claims, CloudObject, Ownership
 Problem = tuple[str, str]  # summary, detail ("" where there is none)
 
 
+def _a(word: str) -> str:
+    """`a bucket`, `an instance`, `an address`."""
+    return ("an " if word[:1] in "aeiou" else "a ") + word
+
+
 def destination_problem(
     stack: Stack, addr: InstanceAddr, type: str, verb: str, what: str
 ) -> Problem | None:
@@ -35,7 +40,7 @@ def destination_problem(
         )
     if res.type != type:
         return (
-            f"cannot {verb} {what} to {addr}: {addr.name} is a {res.type}, not a {type}",
+            f"cannot {verb} {what} to {addr}: {addr.name} is {_a(res.type)}, not {_a(type)}",
             "an address only holds objects of its resource's type; nothing was changed",
         )
     expanded = "count" if res.count is not None else "for_each" if res.for_each is not None else ""

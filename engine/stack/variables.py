@@ -61,7 +61,7 @@ def parse_text(kind: str, text: str) -> tuple[Any, str | None]:
             return True, None
         if lowered in ("false", "0", "no"):
             return False, None
-        return None, f"{text!r} is not a bool (true or false)"
+        return None, f"{text!r} is not a bool (true or false; yes, no, 1 and 0 are taken too)"
     shown = text if len(text) <= 60 else text[:57] + "..."
     try:
         value = json.loads(text, parse_constant=_no_constant)

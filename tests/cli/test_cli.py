@@ -110,7 +110,7 @@ def test_plan_apply_change_destroy(env: dict[str, Any]) -> None:
     assert "s3cr3t-value" not in plan.output and "(sensitive)" in plan.output
 
     refused = run(env, "apply", env["stack"])
-    assert refused.exit_code == 1 and "needs confirmation" in refused.stderr
+    assert refused.exit_code == 1 and "needs a terminal" in refused.stderr
     assert sim_objects(env) == []  # refused means nothing was changed
 
     applied = run(env, "apply", env["stack"], "--auto-approve")

@@ -147,7 +147,10 @@ def test_variable_errors(tmp_path: Path) -> None:
     summaries = [d.summary for d in diags]
     assert "variable 'n' must be a number, not a string" in summaries
     assert "this stack has no variable 'ghost'" in summaries
-    assert "variable 'flag': 'maybe' is not a bool (true or false)" in summaries
+    assert (
+        "variable 'flag': 'maybe' is not a bool (true or false; yes, no, 1 and 0 are taken too)"
+        in summaries
+    )
     assert "variable 'must' has no value" in summaries
     ghost = next(d for d in diags if "ghost" in d.summary)
     assert ghost.where is not None and (ghost.where.file, ghost.where.line) == (str(var_file), 2)
