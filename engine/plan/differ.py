@@ -398,9 +398,12 @@ def _change_for(
                 if a.settable and res.lifecycle.ignores(n)
             },
         }
+    # a tainted object is made again: planned as a new one, so what it computes (its id) is
+    # known only after the apply and what refers to it follows the new object
+    fresh_object = prior is None or moved or prior.tainted
     try:
         planned = driver.plan_change(
-            res.type, None if prior is None or moved else prior.attributes, config
+            res.type, None if fresh_object else prior.attributes, config
         )
     except ProviderError as exc:  # a driver that asks its cloud while planning, and fails
         diags.error(
