@@ -13,6 +13,7 @@ from typing import Any
 
 from nubes.engine.addrs import InstanceAddr
 from nubes.engine.diag import Diagnostics, SourceRange
+from nubes.engine.graph.clouds import check_clouds
 from nubes.engine.lang import (
     BUILTIN_NAMES,
     FUNCTION_NAMES,
@@ -313,6 +314,8 @@ def build_graph(
                 )
     reads = [e for e in edges if e.target.startswith("stack_outputs.")]
     edges = [e for e in edges if not e.target.startswith("stack_outputs.")]
+    if len(stack.providers) > 1:
+        check_clouds(stack, edges, diags)
     for e in edges:
         rgraph[e.source].setdefault(e.target, []).append(e)
     ordered = _dependencies_first(rgraph)

@@ -400,11 +400,9 @@ def _change_for(
         }
     # a tainted object is made again: planned as a new one, so what it computes (its id) is
     # known only after the apply and what refers to it follows the new object
-    fresh_object = prior is None or moved or prior.tainted
+    planned_from = None if prior is None or moved or prior.tainted else prior.attributes
     try:
-        planned = driver.plan_change(
-            res.type, None if fresh_object else prior.attributes, config
-        )
+        planned = driver.plan_change(res.type, planned_from, config)
     except ProviderError as exc:  # a driver that asks its cloud while planning, and fails
         diags.error(
             f"{addr}: planning failed: {exc.code}: {exc}",
