@@ -473,6 +473,7 @@ def _apply(
 
 
 def _record_outputs(ex: Executor, plan: Plan) -> None:
+    held: Scope | None = None
     for name, change in plan.outputs.items():
         if change.action is Action.DELETE:
             ex.state.outputs.pop(name, None)
@@ -480,5 +481,21 @@ def _record_outputs(ex: Executor, plan: Plan) -> None:
         output = plan.stack.outputs[name]
         result = evaluate(output.value, ex.scope, plan.stack.at, output.path, f"output.{name}")
         if result.diags or contains_unknown(result.value):
-            continue  # something it needs failed; keep the last known value
+            # something it needs failed: its value from what the state holds now, or none (the
+            # last known value may name an object this apply destroyed)
+            held = held or _state_scope(ex, plan)
+            result = evaluate(output.value, held, plan.stack.at, output.path, f"output.{name}")
+            if result.diags or contains_unknown(result.value):
+                ex.state.outputs.pop(name, None)
+                continue
         ex.state.outputs[name] = OutputState(result.value, change.sensitive)
+
+
+def _state_scope(ex: Executor, plan: Plan) -> Scope:
+    """The names expressions see, of the objects the state holds (none for what is not)."""
+    scope = base_scope(plan.stack, plan.variables, ex.drivers)
+    for addr, rs in ex.state.resources.items():
+        res = plan.stack.resources.get(addr.name)
+        if res is not None:
+            set_value(scope.names, res, addr, {**rs.attributes, "id": rs.id})
+    return scope

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from nubes.engine.addrs import InstanceAddr
 from tests.helpers import make_plan, plan_and_apply, write
 
 STACK = """
@@ -49,3 +50,32 @@ def test_a_known_value_replans_cleanly(tmp_path: Path) -> None:
     assert sim_instances(tmp_path / "state") == 1
     again, _ = make_plan(stack, tmp_path / "state")
     assert again is not None and not again.has_changes  # converged in one apply
+
+
+def test_an_output_never_names_an_object_the_failed_apply_destroyed(tmp_path: Path) -> None:
+    base = """
+nubes: 1
+name: outs
+providers:
+  home: {driver: sim}
+resources:
+  web: {type: instance, image: IMAGE, size: tiny}
+  disk: {type: volume, size_gb: 1REALM}
+outputs:
+  vol: ${disk.id}
+  web: ${web.id}
+"""
+    stack = write(tmp_path / "s.yaml", base.replace("REALM", "").replace("IMAGE", "ubuntu-24.04"))
+    first = plan_and_apply(stack, tmp_path / "state")
+    assert not first.failed, [d.summary for d in first.diags]
+    old = first.state.outputs["vol"].value
+    # the new volume's realm is the replaced instance's state, known only at apply, and no
+    # realm: the old volume is destroyed first, then its replacement's create fails
+    changed = base.replace("REALM", ', realm: "${web.state}"').replace("IMAGE", "debian-12")
+    write(tmp_path / "s.yaml", changed)
+    second = plan_and_apply(stack, tmp_path / "state")
+    assert second.failed
+    assert all(rs.id != old for rs in second.state.resources.values())  # it is gone
+    assert "vol" not in second.state.outputs  # not the destroyed volume's id
+    web = second.state.resources[InstanceAddr("web")].id
+    assert second.state.outputs["web"].value == web != first.state.outputs["web"].value
