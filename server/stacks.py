@@ -36,6 +36,7 @@ from nubes.engine.state.stores import Store, open_store
 from nubes.providers.protocol import Driver
 from nubes.server import views
 from nubes.server.calls import Calls
+from nubes.server.console.record import record
 from nubes.server.http import ApiError, api_root
 from nubes.server.jobs import Job, Jobs
 from nubes.server.models import (
@@ -286,7 +287,9 @@ async def stacks_apply(request: Request, name: str) -> Response:
 
 
 async def new_job(request: Request, stack: str, kind: str = "apply") -> Job:
-    """A job of this request's user, its progress published on the live channel."""
+    """A job of this request's user, its progress published on the live channel; its start is
+    in the activity log before it runs."""
+    await record(request, 202)
     state = request.scope["state"]
     console = request.app.state.console
     bus = console.bus

@@ -51,9 +51,23 @@ async def after_change(request: Request, response: Response) -> None:
     console = console_of(request.app)
     state = request.scope["state"]
     provider = str(state.get("provider") or "")
+    if not state.get("recorded"):
+        await record(request, response.status_code)
+    if response.status_code < 400:
+        console.inventory.poke(provider)
+
+
+async def record(request: Request, status: int) -> None:
+    """The request's change in the activity log, with the result its status means. A request
+    that starts a job records it before the job runs (so the job's end comes after its start),
+    and after_change records it no more."""
+    console = console_of(request.app)
+    state = request.scope["state"]
+    state["recorded"] = True
+    provider = str(state.get("provider") or "")
     action, target = describe(request.method, request.scope["path"], provider)
     via = Via.CONSOLE if state.get("via") == "console" else Via.API
-    detail = "" if response.status_code < 400 else f"HTTP {response.status_code}"
+    detail = "" if status < 400 else f"HTTP {status}"
     await request.app.state.calls.run(
         "activity",  # a pool of its own: a slow log holds up no stack's pages
         console.activity.record,
@@ -61,8 +75,6 @@ async def after_change(request: Request, response: Response) -> None:
         via,
         action,
         target,
-        result_of(response.status_code, request.scope["path"]),
+        result_of(status, request.scope["path"]),
         detail,
     )
-    if response.status_code < 400:
-        console.inventory.poke(provider)

@@ -410,6 +410,9 @@ def test_a_reviewed_plan_is_applied_exactly_once_and_a_stale_one_changes_nothing
     shown = api.get(f"/api/jobs/{stale['id']}").json()["job"]
     assert shown["state"] == "failed" and "stale" in shown["summary"]
     assert api.get("/api/stacks/web").json()["stack"]["serial"] == serial
+    # in the activity log (newest first) the stale job's end comes after its start
+    log = api.get("/api/activity", params={"q": "stack web", "limit": "2"}).json()["activity"]
+    assert [e["result"] for e in log] == ["failed", "started"], log
     job_page = browser_like.get(f"/console/stacks/web?job={job['id']}").text
     assert "done: create app" in job_page
     stacks = browser_like.get("/console/stacks").text
