@@ -73,7 +73,7 @@
       } else if ($(".htmx-request")) {
         fetching = setTimeout(fetchTable, 200);  // the user's own query goes first
       } else {
-        htmx.ajax("GET", location.pathname + location.search, { target: "#table" });
+        htmx.ajax("GET", location.pathname + location.search, { source: "#table", target: "#table" });
       }
     };
     fetching = setTimeout(fetchTable, 200);
