@@ -147,14 +147,37 @@ def load_yaml(
     except _Refused as refused:
         return None, positions, [refused.diag]
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = SourceRange(file, mark.line + 1, mark.column + 1) if mark else None
-        problem = exc.problem or "invalid YAML"
-        context = f" ({exc.context})" if exc.context else ""
-        return None, positions, [error(f"YAML syntax error: {problem}{context}", where=where)]
+        return None, positions, [_syntax_error(exc, file)]
     except yaml.YAMLError as exc:
         return None, positions, [error(f"YAML error: {exc}", where=SourceRange(file, 1, 1))]
     return value, positions, []
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> Diagnostic:
+    """PyYAML's error at the place to look: where an unclosed quote, bracket or brace opens
+    (the file's end says nothing of where), else where the parser stopped, naming what it was
+    reading and where that began."""
+    problem = exc.problem or "invalid YAML"
+    begun, stopped = exc.context_mark, exc.problem_mark
+    if begun is not None and (stopped is None or "end of stream" in problem):
+        what = (
+            (exc.context or "this").removeprefix("while scanning ").removeprefix("while parsing ")
+        )
+        return error(
+            f"YAML syntax error: {what} that starts here is never closed",
+            f"the file ends first ({problem})",
+            where=SourceRange(file, begun.line + 1, begun.column + 1),
+        )
+    context = f" ({exc.context})" if exc.context else ""
+    if stopped is None:
+        return error(f"YAML syntax error: {problem}{context}")
+    detail = (
+        f"{exc.context} that begins at line {begun.line + 1}, column {begun.column + 1}"
+        if begun is not None and exc.context and begun.line != stopped.line
+        else ""
+    )
+    where = SourceRange(file, stopped.line + 1, stopped.column + 1)
+    return error(f"YAML syntax error: {problem}{context}", detail, where=where)
 
 
 @dataclass

@@ -29,6 +29,15 @@ def test_syntax_error_has_position() -> None:
     assert diags[0].where is not None and diags[0].where.file == "f.yaml"
 
 
+def test_an_unclosed_quote_or_bracket_is_shown_where_it_opens() -> None:
+    _, _, diags = load_yaml('a: 1\nb: "two\nc: 3\nd: 4\n', "f.yaml")
+    assert "quoted scalar that starts here is never closed" in diags[0].summary
+    assert diags[0].where is not None and (diags[0].where.line, diags[0].where.column) == (2, 4)
+    _, _, diags = load_yaml("a: 1\nb: [1, 2\nc: 3\n", "f.yaml")
+    assert diags[0].where is not None and diags[0].where.line == 3  # where the parser stopped
+    assert "begins at line 2, column 4" in diags[0].detail
+
+
 def test_alias_bomb_is_bounded() -> None:
     lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]']
     for i in range(1, 9):
