@@ -369,6 +369,8 @@ def build_graph(
             targets = list(held.values())
         for s in sources:
             found.setdefault(s, []).extend(targets)
+    if diags.has_errors:  # an index past count: said once here, not again by evaluating it
+        return None, diags
     # a tuple a node (a set costs over 200 bytes even when it holds one address)
     deps = {a: tuple(set(found[a])) if a in found else () for a in instances}
     order = [a for name in ordered for a in addrs[name].values()]

@@ -211,3 +211,23 @@ def test_saved_plan_refuses_new_variables(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["apply", plan_file, "--var", "n=3", *state])
     assert result.exit_code == 1 and "a saved plan already holds its variables" in result.stderr
     assert not (tmp_path / "state" / "errs.json").exists()
+
+
+def test_an_index_past_count_is_said_once(tmp_path: Path) -> None:
+    write(
+        tmp_path / "s.yaml",
+        """
+nubes: 1
+name: past
+resources:
+  web: {type: instance, count: 2, image: debian-12, size: small}
+  ip: {type: address, instance: "${web[5].id}"}
+""",
+    )
+    for command in ("validate", "plan"):
+        result = CliRunner().invoke(
+            cli, [command, str(tmp_path / "s.yaml"), "--state-dir", str(tmp_path / "state")]
+        )
+        assert result.exit_code == 1
+        assert result.output.count("error:") == 1, result.output
+        assert "web[5].id refers to an instance that does not exist" in result.output
