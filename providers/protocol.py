@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
@@ -517,6 +517,17 @@ class PagedListing(Protocol):
     ) -> tuple[int, builtins.list[CloudObject]]:
         """How many objects `list(type, filters)` gives, and those of them from the `start`th
         (from 0), at most `size`, in the same order."""
+        ...
+
+
+@runtime_checkable
+class AttachedVolumes(Protocol):
+    """A driver that finds the volumes attached to some instances without listing every volume
+    (an API page of instances shows each one's storage_volumes)."""
+
+    def attached_volumes(self, instances: Sequence[str]) -> dict[str, builtins.list[str]]:
+        """Instance id -> the ids of the volumes attached to it, for these instances (an
+        instance with none may be left out)."""
         ...
 
 

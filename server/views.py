@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
@@ -86,9 +87,15 @@ def instance_state(obj: CloudObject) -> str:
     return STATES.get(str(obj.attributes.get("state") or "unknown"), "UNKNOWN")
 
 
-def instance(base: str, obj: CloudObject, owner: str, can_image: bool = False) -> dict[str, Any]:
+def instance(
+    base: str,
+    obj: CloudObject,
+    owner: str,
+    can_image: bool = False,
+    volumes: Sequence[str] = (),
+) -> dict[str, Any]:
     """An instance; `can_image`: its driver makes images of instances (Deltacloud's
-    create_image action)."""
+    create_image action); `volumes`: the ids of the volumes attached to it."""
     a = obj.attributes
     state = str(a.get("state") or "unknown")
     href = href_of(base, "instances", obj.id)
@@ -106,7 +113,7 @@ def instance(base: str, obj: CloudObject, owner: str, can_image: bool = False) -
         "firewalls": [link(base, "firewalls", f) for f in a.get("firewalls") or []],
         "public_addresses": [a["public_ip"]] if a.get("public_ip") else [],
         "private_addresses": [a["private_ip"]] if a.get("private_ip") else [],
-        "storage_volumes": [],
+        "storage_volumes": [link(base, "storage_volumes", v) for v in volumes],
         "actions": [
             {
                 "rel": act,

@@ -12,7 +12,7 @@ import hashlib
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
@@ -214,6 +214,13 @@ class SimDriver:
 
         total, rows = self._call(page)
         return total, [cloud.to_object(r) for r in rows]
+
+    def attached_volumes(self, instances: Sequence[str]) -> dict[str, builtins.list[str]]:
+        cloud = self.cloud
+        found: dict[str, builtins.list[str]] = {}
+        for instance, volume in self._call(lambda: cloud.store.attached(cloud.region, instances)):
+            found.setdefault(instance, []).append(volume)
+        return found
 
     def read(self, type: str, id: str) -> CloudObject | None:
         cloud = self.cloud

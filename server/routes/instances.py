@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from nubes.providers.protocol import CloudObject
+from nubes.providers.protocol import AttachedVolumes, CloudObject
 from nubes.server import views
 from nubes.server.calls import AsyncDriver
 from nubes.server.deps import Base, Format, Paging, Params, ProviderDriver
 from nubes.server.http import ApiError, form
 from nubes.server.models import listed, shown
-from nubes.server.paging import list_rows
+from nubes.server.paging import Page, list_rows
 from nubes.server.respond import (
     OWNER_ID,
     api_owner,
@@ -41,18 +42,41 @@ CREATE_PARAMS = (
 
 
 def _view_of(
-    base: str, driver: AsyncDriver, obj: CloudObject, can_image: bool | None = None
+    base: str,
+    driver: AsyncDriver,
+    obj: CloudObject,
+    can_image: bool | None = None,
+    volumes: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     if can_image is None:
         can_image = "image" in driver.raw.info().types
-    return views.instance(base, obj, OWNER_ID, can_image)
+    return views.instance(base, obj, OWNER_ID, can_image, (volumes or {}).get(obj.id, ()))
+
+
+async def attached(driver: AsyncDriver, instances: Sequence[str]) -> dict[str, list[str]]:
+    """The volumes attached to these instances: one indexed lookup where the driver has one,
+    else one listing of the cloud's volumes (none where it has no volumes)."""
+    if not instances:
+        return {}
+    if isinstance(driver.raw, AttachedVolumes):
+        found: dict[str, list[str]] = await driver.attached_volumes(list(instances))
+        return found
+    if "volume" not in driver.raw.info().types:
+        return {}
+    wanted = set(instances)
+    by_instance: dict[str, list[str]] = {}
+    for volume in await driver.list("volume", {}):
+        owner = volume.attributes.get("instance")
+        if owner in wanted:
+            by_instance.setdefault(str(owner), []).append(volume.id)
+    return by_instance
 
 
 async def _view(base: str, driver: AsyncDriver, id: str) -> dict[str, Any]:
     obj = await driver.read("instance", id)
     if obj is None:
         raise ApiError(404, f"instance {id} not found")
-    return _view_of(base, driver, obj)
+    return _view_of(base, driver, obj, volumes=await attached(driver, [id]))
 
 
 def firewalls_of(params: dict[str, str]) -> list[str]:
@@ -82,11 +106,15 @@ async def instances_index(
     realm = request.query_params.get("realm_id") or None
     can_image = "image" in driver.raw.info().types  # once, not per instance
 
+    volumes: dict[str, list[str]] = {}
+
     def view(o: CloudObject) -> dict[str, Any]:
-        return _view_of(base, driver, o, can_image)
+        return _view_of(base, driver, o, can_image, volumes)
 
     if state is None and realm is None:
         rows, total = await list_rows(driver, "instance", page)
+        listed = rows if total is not None else _on_page(rows, page)  # a page fetched alone
+        volumes.update(await attached(driver, [o.id for o in listed]))
         return collection(fmt, "instances", rows, page, view, total)
     rows = [  # filtered: every instance is listed, and views made of the page's
         o
@@ -94,7 +122,13 @@ async def instances_index(
         if (state is None or state in (shown := views.instance_state(o), shown.lower()))
         and (realm is None or o.attributes.get("realm") == realm)
     ]
+    volumes.update(await attached(driver, [o.id for o in _on_page(rows, page)]))
     return collection(fmt, "instances", rows, page, view)
+
+
+def _on_page(rows: list[CloudObject], page: Page | None) -> list[CloudObject]:
+    """The rows a listing shows: all of them, or its page's."""
+    return rows if page is None else rows[page.start : page.start + page.size]
 
 
 @router.get("/api/instances/{id}", responses=shown("instances"))

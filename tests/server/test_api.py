@@ -224,9 +224,22 @@ def test_volumes_snapshots_addresses(client: httpx.Client) -> None:
         ).status_code
         == 405
     )
+    # the instance names the volume attached to it: shown alone, in XML, and on a page
+    shown = client.get(f"/api/instances/{vm['id']}?format=json").json()["instance"]
+    assert [v["id"] for v in shown["storage_volumes"]] == [vid]
+    assert shown["storage_volumes"][0]["href"].endswith(f"/api/storage_volumes/{vid}")
+    xml = ET.fromstring(client.get(f"/api/instances/{vm['id']}?format=xml").content)
+    assert [v.get("id") for v in xml.iter("storage_volume")] == [vid]
+    listed = client.get("/api/instances?format=json").json()["instances"]
+    assert [v["id"] for i in listed if i["id"] == vm["id"] for v in i["storage_volumes"]] == [vid]
+    assert all(not i["storage_volumes"] for i in listed if i["id"] != vm["id"])
+    paged = client.get("/api/instances?format=json&per_page=1000").json()["instances"]
+    assert paged == listed
     snap = client.post("/api/storage_snapshots?format=json", data={"volume_id": vid})
     assert snap.status_code == 201 and snap.json()["storage_snapshot"]["capacity"] == 3
     assert client.post(f"/api/storage_volumes/{vid}/detach").status_code == 202
+    after = client.get(f"/api/instances/{vm['id']}?format=json").json()["instance"]
+    assert after["storage_volumes"] == []
     ip = client.post("/api/addresses?format=json").json()["address"]
     bound = client.post(
         f"/api/addresses/{ip['id']}/associate?format=json", data={"instance_id": vm["id"]}
