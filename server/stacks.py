@@ -288,8 +288,8 @@ async def stacks_apply(request: Request, name: str) -> Response:
 
 async def new_job(request: Request, stack: str, kind: str = "apply") -> Job:
     """A job of this request's user, its progress published on the live channel; its start is
-    in the activity log before it runs."""
-    await record(request, 202)
+    in the activity log before it runs (once it is known, so a job the store refused is not
+    logged as started)."""
     state = request.scope["state"]
     console = request.app.state.console
     bus = console.bus
@@ -309,6 +309,7 @@ async def new_job(request: Request, stack: str, kind: str = "apply") -> Job:
         publish=publish,
     )
     await offload(request, _files(request).jobs.add, job, pool="jobs")  # before its id is told
+    await record(request, 202)
     return job
 
 

@@ -492,10 +492,18 @@ def _record_outputs(ex: Executor, plan: Plan) -> None:
 
 
 def _state_scope(ex: Executor, plan: Plan) -> Scope:
-    """The names expressions see, of the objects the state holds (none for what is not)."""
-    scope = base_scope(plan.stack, plan.variables, ex.drivers)
-    for addr, rs in ex.state.resources.items():
-        res = plan.stack.resources.get(addr.name)
-        if res is not None:
-            set_value(scope.names, res, addr, {**rs.attributes, "id": rs.id})
-    return scope
+    """The names expressions see after the apply, each of the stack's instances as the state
+    now holds it (none for one it holds no object for); lookups as the plan found them."""
+    names = dict(ex.scope.names)
+    for each in plan.stack.resources.values():
+        if each.lookup is None:  # a lookup keeps its value: the state never holds one
+            names[each.name] = (
+                [] if each.count is not None else {} if each.for_each is not None else None
+            )
+    for change in plan.changes:
+        res = plan.stack.resources.get(change.addr.name)
+        if res is None or res.lookup is not None or change.after is None or change.deposed:
+            continue  # not an instance of the stack as it is now
+        rs = ex.state.resources.get(change.addr)
+        set_value(names, res, change.addr, None if rs is None else {**rs.attributes, "id": rs.id})
+    return Scope(names, ex.scope.sensitive)

@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from nubes.engine.diag import Diagnostics, SourceRange
-from nubes.engine.stack.model import Stack
+from nubes.engine.stack.model import Resource, Stack
 from nubes.engine.stack.yamlpos import Path
+from nubes.providers.registry import ALIASES
 
 # attributes whose values are one cloud's objects (ids, or names only that cloud knows)
 CLOUD_LOCAL = frozenset(
@@ -35,13 +36,55 @@ class Reference(Protocol):
     def where(self) -> SourceRange: ...
 
 
+_OPENSTACK: dict[str, object] = {
+    "auth_url": None,
+    "cloud": None,
+    "region": None,
+    "project_name": None,
+    "endpoints": {},
+}
+# the settings that say which cloud, region and account a provider reaches, with their
+# defaults (tests hold them to the drivers' own); the rest only tune how it is reached
+# (latency, retries, waits), and a driver not named here is told apart by all of them
+WHERE: dict[str, dict[str, object]] = {
+    "sim": {"region": "sim-1", "catalog": "nubes", "data_dir": None},
+    "ec2": {"region": "us-east-1", "endpoint": None, "profile": None},
+    "openstack": _OPENSTACK,
+    "rackspace": _OPENSTACK,
+}
+
+
+def _where(stack: Stack, name: str) -> tuple[str, object]:
+    provider = stack.providers[name]
+    driver = ALIASES.get(provider.driver, provider.driver)
+    keys = WHERE.get(driver)
+    if keys is None:
+        return driver, sorted(provider.config.items(), key=str)
+    return driver, [(k, provider.config.get(k, default)) for k, default in keys.items()]
+
+
 def same_cloud(stack: Stack, a: str, b: str) -> bool:
     """Whether two providers of the stack reach one cloud: the same name, or the same driver
-    with the same settings (two names for one account and region)."""
+    reaching the same region and account (two names that differ only in tuning)."""
     if a == b:
         return True
-    pa, pb = stack.providers.get(a), stack.providers.get(b)
-    return pa is not None and pb is not None and (pa.driver, pa.config) == (pb.driver, pb.config)
+    if a not in stack.providers or b not in stack.providers:
+        return False
+    return _where(stack, a) == _where(stack, b)
+
+
+def _hint(source: Resource, target: Resource, attr: str) -> str:
+    if attr in ("key", "firewalls") and source.type == "instance":
+        return (
+            f"a {attr} is one cloud's: leave {target.name}'s provider out so that it follows the "
+            f"instances that use it (when they are on one cloud), or declare one on each cloud"
+        )
+    if attr in ("instance", "volume") and source.type in ("address", "volume", "snapshot", "image"):
+        return (
+            f"a {attr} is one cloud's: leave {source.name}'s provider out so that it follows "
+            f"{target.name}, or put both on one provider"
+        )
+    return f"a {attr} is one cloud's: put {source.name} and {target.name} on one provider"
 
 
 def check_clouds(stack: Stack, refs: Iterable[Reference], diags: Diagnostics) -> None:
@@ -55,8 +98,7 @@ def check_clouds(stack: Stack, refs: Iterable[Reference], diags: Diagnostics) ->
         diags.error(
             f"{ref.source}.{attr} refers to {ref.target}, which is on provider "
             f"{target.provider!r}, but {ref.source} is on {source.provider!r}",
-            f"a {attr} names an object of one cloud only: leave {ref.source}'s provider out "
-            f"so that it follows {ref.target}, or put both on one provider",
+            _hint(source, target, attr),
             where=ref.where,
             address=ref.source,
         )

@@ -401,8 +401,11 @@ def _change_for(
     # a tainted object is made again: planned as a new one, so what it computes (its id) is
     # known only after the apply and what refers to it follows the new object
     planned_from = None if prior is None or moved or prior.tainted else prior.attributes
+    forcing: list[str] | None = None  # what would force a replacement anyway, said as ever
     try:
         planned = driver.plan_change(res.type, planned_from, config)
+        if prior is not None and prior.tainted and not moved:
+            forcing = list(driver.plan_change(res.type, prior.attributes, config).requires_replace)
     except ProviderError as exc:  # a driver that asks its cloud while planning, and fails
         diags.error(
             f"{addr}: planning failed: {exc.code}: {exc}",
@@ -413,7 +416,7 @@ def _change_for(
     for attr, problem in planned.problems:
         diags.error(f"{addr}: {problem}", where=stack.at((*res.path, attr)), address=str(addr))
     after = planned.planned
-    replace = list(planned.requires_replace)
+    replace = list(planned.requires_replace) if forcing is None else forcing
     change = Change(
         addr,
         res.type,

@@ -72,11 +72,15 @@ async def attached(driver: AsyncDriver, instances: Sequence[str]) -> dict[str, l
     return by_instance
 
 
-async def _view(base: str, driver: AsyncDriver, id: str) -> dict[str, Any]:
+async def _view(
+    base: str, driver: AsyncDriver, id: str, with_volumes: bool = True
+) -> dict[str, Any]:
+    """The instance's view; `with_volumes` False where only its state and actions are read."""
     obj = await driver.read("instance", id)
     if obj is None:
         raise ApiError(404, f"instance {id} not found")
-    return _view_of(base, driver, obj, volumes=await attached(driver, [id]))
+    volumes = await attached(driver, [id]) if with_volumes else None
+    return _view_of(base, driver, obj, volumes=volumes)
 
 
 def firewalls_of(params: dict[str, str]) -> list[str]:
@@ -184,7 +188,7 @@ async def instances_act(
 ) -> Response:
     if action not in ("start", "stop", "reboot", "destroy"):
         raise ApiError(404, f"instances have no action {action!r}")
-    current = await _view(base, driver, id)
+    current = await _view(base, driver, id, with_volumes=False)
     allowed = [a["rel"] for a in current["actions"]]
     if action not in allowed:
         raise ApiError(
@@ -196,12 +200,13 @@ async def instances_act(
         await driver.delete("instance", id)
         return Response(status_code=204)
     obj = await driver.act("instance", id, action)
-    return single(fmt, "instances", _view_of(base, driver, obj), 202)
+    volumes = await attached(driver, [id])
+    return single(fmt, "instances", _view_of(base, driver, obj, volumes=volumes), 202)
 
 
 @router.delete("/api/instances/{id}", status_code=204)
 async def instances_destroy(id: str, base: Base, driver: ProviderDriver) -> Response:
-    current = await _view(base, driver, id)
+    current = await _view(base, driver, id, with_volumes=False)
     if "destroy" not in [a["rel"] for a in current["actions"]]:
         raise ApiError(405, f"instance {id} is {current['state']}; stop it first")
     await driver.delete("instance", id)

@@ -3,6 +3,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from nubes.engine.addrs import InstanceAddr
 from nubes.engine.drivers import configure_drivers
 from nubes.engine.graph import build_graph, to_dot
@@ -173,3 +175,56 @@ def test_dot_quotes_a_for_each_key_in_ids_and_labels(tmp_path: Path) -> None:
             labels.append(strings[-1])
     assert sorted(label.split("\n")[0] for label in labels) == ['bkt["a\\\\b"]', 'bkt["dev"]']
     assert dot.startswith('digraph "my \\"stack\\"" {')
+
+
+_TWO = """
+nubes: 1
+name: g
+providers:
+  fast: {driver: sim}
+  slow: {driver: sim, SLOW}
+resources:
+  deploy: {type: key, provider: fast, name: deploy}
+  vm: {type: instance, provider: slow, image: debian-12, size: small, key: "${deploy.name}"}
+"""
+
+
+@pytest.mark.parametrize(
+    ("slow", "one_cloud"),
+    [
+        ("latency_ms: 5, max_retries: 2", True),  # tuning only: the same cloud
+        ("region: sim-1, catalog: nubes", True),  # the defaults written out
+        ("region: sim-2", False),
+        ("catalog: mock", False),
+    ],
+)
+def test_providers_that_differ_only_in_tuning_reach_one_cloud(
+    tmp_path: Path, slow: str, one_cloud: bool
+) -> None:
+    graph, diags = graph_of(tmp_path, _TWO.replace("SLOW", slow))
+    errors = [d.summary for d in diags if d.severity.value == "error"]
+    if one_cloud:
+        assert graph is not None and not errors, errors
+    else:
+        assert graph is None
+        assert errors == [
+            "vm.key refers to deploy, which is on provider 'fast', but vm is on 'slow'"
+        ]
+        hint = next(d.detail for d in diags if d.summary == errors[0])
+        assert "leave deploy's provider out" in hint
+
+
+def test_the_settings_that_tell_clouds_apart_default_as_the_drivers_do() -> None:
+    from nubes.engine.graph.clouds import WHERE
+    from nubes.providers.ec2.settings import Settings as Ec2Settings
+    from nubes.providers.openstack.settings import Settings as OpenStackSettings
+    from nubes.providers.sim.config import SimConfig
+
+    for driver, model in (
+        ("sim", SimConfig),
+        ("ec2", Ec2Settings),
+        ("openstack", OpenStackSettings),
+    ):
+        for key, default in WHERE[driver].items():
+            field = model.model_fields[key]
+            assert field.get_default(call_default_factory=True) == default, (driver, key)

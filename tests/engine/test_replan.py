@@ -79,3 +79,43 @@ outputs:
     assert "vol" not in second.state.outputs  # not the destroyed volume's id
     web = second.state.resources[InstanceAddr("web")].id
     assert second.state.outputs["web"].value == web != first.state.outputs["web"].value
+
+
+def test_outputs_after_a_failed_apply_read_lookups_and_count_as_the_stack_now_is(
+    tmp_path: Path,
+) -> None:
+    """A resource that became `count` (its old address still in state) and a lookup the output
+    reads: the output is worked out from what exists, never an internal error."""
+    first = """
+nubes: 1
+name: later
+resources:
+  img: {type: image, lookup: {id: img-debian-12}}
+  web: {type: instance, image: "${img.id}", size: tiny, lifecycle: {create_before_destroy: true}}
+  solo: {type: instance, image: debian-12, size: tiny}
+outputs:
+  web: "${web.id} on ${img.name}"
+"""
+    stack = write(tmp_path / "s.yaml", first)
+    done = plan_and_apply(stack, tmp_path / "state")
+    assert not done.failed, [d.summary for d in done.diags]
+    kept = done.state.outputs["web"].value
+    # web's replacement fails (its realm is the new helper's state); solo becomes count: 1
+    second = (
+        first.replace(
+            "size: tiny, lifecycle", 'size: tiny, realm: "${helper.state}", lifecycle'
+        ).replace(
+            "  solo: {type: instance, image: debian-12, size: tiny}",
+            "  helper: {type: instance, image: debian-12, size: tiny}\n"
+            "  solo: {type: instance, count: 1, image: debian-12, size: tiny, "
+            'realm: "${helper.state}"}',
+        )
+        + "  solos: \"${solo | map(attribute='id') | list}\"\n"
+    )
+    write(tmp_path / "s.yaml", second)
+    again = plan_and_apply(stack, tmp_path / "state")
+    assert again.failed
+    messages = [d.summary for d in again.diags]
+    assert not any("internal error" in m or "AssertionError" in m for m in messages), messages
+    assert again.state.outputs["web"].value == kept  # the old web is still there, and img
+    assert "solos" not in again.state.outputs  # solo[0] was never made
