@@ -1,5 +1,6 @@
-"""References that cannot cross clouds: a realm, key, firewall, subnet, network, instance or
-volume names an object of one cloud, and means nothing (or another object) on another. A
+"""References that cannot cross clouds: a realm, key, firewall, subnet, network, instance,
+volume, or an image made or looked up on one cloud names an object of that cloud only, and
+means nothing (or another object) on another. A
 resource whose such attribute refers to a resource of another cloud is refused when the stack
 is checked, before anything is planned or changed: apply would find out only after it had
 begun (a migration's volume destroyed before its create on the other cloud failed)."""
@@ -16,7 +17,7 @@ from nubes.providers.registry import ALIASES
 
 # attributes whose values are one cloud's objects (ids, or names only that cloud knows)
 CLOUD_LOCAL = frozenset(
-    {"realm", "key", "firewalls", "subnet", "network", "instance", "instances", "volume"}
+    {"realm", "realms", "key", "firewalls", "subnet", "network", "instance", "instances", "volume"}
 )
 
 
@@ -92,8 +93,11 @@ def check_clouds(stack: Stack, refs: Iterable[Reference], diags: Diagnostics) ->
         source, target = stack.resources.get(ref.source), stack.resources.get(ref.target)
         if source is None or target is None or len(ref.path) <= len(source.path):
             continue
-        attr = ref.path[len(source.path)]
-        if attr not in CLOUD_LOCAL or same_cloud(stack, source.provider, target.provider):
+        attr = str(ref.path[len(source.path)])
+        # an image made or looked up on one cloud is that cloud's (a portable name is not a
+        # reference, and travels)
+        local = attr in CLOUD_LOCAL or (attr == "image" and target.type == "image")
+        if not local or same_cloud(stack, source.provider, target.provider):
             continue
         diags.error(
             f"{ref.source}.{attr} refers to {ref.target}, which is on provider "

@@ -228,3 +228,25 @@ def test_the_settings_that_tell_clouds_apart_default_as_the_drivers_do() -> None
         for key, default in WHERE[driver].items():
             field = model.model_fields[key]
             assert field.get_default(call_default_factory=True) == default, (driver, key)
+
+
+def test_an_image_of_one_cloud_is_refused_on_another_but_a_portable_name_travels(
+    tmp_path: Path,
+) -> None:
+    text = """
+nubes: 1
+name: g
+providers:
+  a: {driver: sim}
+  b: {driver: sim, region: sim-2}
+resources:
+  img: {type: image, provider: a, lookup: {id: img-debian-12}}
+  vm: {type: instance, provider: b, image: IMAGE, size: small}
+"""
+    graph, diags = graph_of(tmp_path, text.replace("IMAGE", '"${img.id}"'))
+    assert graph is None
+    assert [d.summary for d in diags] == [
+        "vm.image refers to img, which is on provider 'a', but vm is on 'b'"
+    ]
+    graph, diags = graph_of(tmp_path, text.replace("IMAGE", "debian-12"))
+    assert graph is not None, [d.summary for d in diags]
