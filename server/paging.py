@@ -37,6 +37,10 @@ class Page:
         """The index of the page's first object, from 0."""
         return (self.number - 1) * self.size
 
+    def of(self, rows: Sequence[T]) -> Sequence[T]:
+        """This page's rows of the whole collection's."""
+        return rows[self.start : self.start + self.size]
+
     def href(self, number: int) -> str:
         pairs = [*self.query, ("page", str(number)), ("per_page", str(self.size))]
         return f"{self.url}?{urlencode(pairs)}"
@@ -88,7 +92,7 @@ def page_items(
         return [view(r) for r in rows], {}
     if total is None:
         total = len(rows)
-        rows = rows[page.start : page.start + page.size]
+        rows = page.of(rows)
     items = [view(r) for r in rows]
     return items, page_headers(page, total)
 

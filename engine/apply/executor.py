@@ -28,7 +28,13 @@ from nubes.engine.lang import Scope, evaluate
 from nubes.engine.lang.budget import run_budget
 from nubes.engine.lang.unknown import contains_unknown
 from nubes.engine.plan.check import conform, value_problem
-from nubes.engine.plan.differ import base_scope, evaluate_attributes, instance_names, set_value
+from nubes.engine.plan.differ import (
+    base_scope,
+    evaluate_attributes,
+    instance_names,
+    no_instances,
+    set_value,
+)
 from nubes.engine.plan.model import Action, Change, Plan
 from nubes.engine.state.backend import Backend
 from nubes.engine.state.model import OutputState, ResourceState, State, StateError
@@ -497,9 +503,7 @@ def _state_scope(ex: Executor, plan: Plan) -> Scope:
     names = dict(ex.scope.names)
     for each in plan.stack.resources.values():
         if each.lookup is None:  # a lookup keeps its value: the state never holds one
-            names[each.name] = (
-                [] if each.count is not None else {} if each.for_each is not None else None
-            )
+            names[each.name] = no_instances(each)
     for change in plan.changes:
         res = plan.stack.resources.get(change.addr.name)
         if res is None or res.lookup is not None or change.after is None or change.deposed:

@@ -63,8 +63,14 @@ def base_scope(stack: Stack, variables: dict[str, Any], drivers: Drivers) -> Sco
         **make_functions(stack.directory, private),
     }
     for name, res in stack.resources.items():
-        names[name] = [] if res.count is not None else {} if res.for_each is not None else None
+        names[name] = no_instances(res)
     return Scope(names, sensitive)
+
+
+def no_instances(res: Resource) -> Any:
+    """What expressions see of a resource before any of its instances is known: an empty list
+    (count), an empty map (for_each), or None."""
+    return [] if res.count is not None else {} if res.for_each is not None else None
 
 
 def set_value(names: dict[str, Any], res: Resource, addr: InstanceAddr, value: Any) -> None:

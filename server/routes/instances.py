@@ -17,7 +17,7 @@ from nubes.server.calls import AsyncDriver
 from nubes.server.deps import Base, Format, Paging, Params, ProviderDriver
 from nubes.server.http import ApiError, form
 from nubes.server.models import listed, shown
-from nubes.server.paging import Page, list_rows
+from nubes.server.paging import list_rows
 from nubes.server.respond import (
     OWNER_ID,
     api_owner,
@@ -117,7 +117,7 @@ async def instances_index(
 
     if state is None and realm is None:
         rows, total = await list_rows(driver, "instance", page)
-        listed = rows if total is not None else _on_page(rows, page)  # a page fetched alone
+        listed = rows if total is not None or page is None else page.of(rows)  # fetched alone
         volumes.update(await attached(driver, [o.id for o in listed]))
         return collection(fmt, "instances", rows, page, view, total)
     rows = [  # filtered: every instance is listed, and views made of the page's
@@ -126,13 +126,10 @@ async def instances_index(
         if (state is None or state in (shown := views.instance_state(o), shown.lower()))
         and (realm is None or o.attributes.get("realm") == realm)
     ]
-    volumes.update(await attached(driver, [o.id for o in _on_page(rows, page)]))
+    volumes.update(
+        await attached(driver, [o.id for o in (rows if page is None else page.of(rows))])
+    )
     return collection(fmt, "instances", rows, page, view)
-
-
-def _on_page(rows: list[CloudObject], page: Page | None) -> list[CloudObject]:
-    """The rows a listing shows: all of them, or its page's."""
-    return rows if page is None else rows[page.start : page.start + page.size]
 
 
 @router.get("/api/instances/{id}", responses=shown("instances"))
